@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "freezectl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CgroupFreezer", targets: ["CgroupFreezer"]),
+        .executable(name: "freezectl", targets: ["freezectl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CLinuxSupport"),
+        .target(
+            name: "CgroupFreezer",
+            dependencies: [
+                "CLinuxSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "freezectl",
+            dependencies: [
+                "CgroupFreezer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CgroupFreezerTests",
+            dependencies: ["CgroupFreezer"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -1,0 +1,20 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <unistd.h>
+#include "CLinuxSupport.h"
+
+long clinux_statfs_type(const char *path) {
+    struct statfs buffer;
+    if (statfs(path, &buffer) != 0) return -1;
+    return (long)buffer.f_type;
+}
+
+long clinux_fstatfs_type(int fd) {
+    struct statfs buffer;
+    if (fstatfs(fd, &buffer) != 0) return -1;
+    return (long)buffer.f_type;
+}
+
+int clinux_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags);
+}

@@ -1,0 +1,14 @@
+// Linux calls that Swift's Glibc module does not export (sys/vfs.h, pipe2).
+#ifndef CLINUXSUPPORT_H
+#define CLINUXSUPPORT_H
+
+#include <sys/vfs.h>
+
+/// statfs(2) f_type of the filesystem holding `path`, or -1 with errno set.
+long clinux_statfs_type(const char *path);
+/// fstatfs(2) f_type of the filesystem holding `fd`, or -1 with errno set.
+long clinux_fstatfs_type(int fd);
+/// pipe2(2).
+int clinux_pipe2(int fds[2], int flags);
+
+#endif

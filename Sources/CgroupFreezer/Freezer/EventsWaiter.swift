@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CLinuxSupport
+import Foundation
+import Synchronization
+import SystemPackage
+
+/// Waits for kernfs files such as `cgroup.events` to change, for any number of cgroups at once,
+/// on one poll(2) loop.
+///
+/// kernfs raises POLLPRI (and POLLERR) on a file whose content changed since the opener last read
+/// it (kernfs_generic_poll), so the loop polls for POLLPRI, re-reads the file when it fires, and
+/// checks the waiter's condition. No sleeping and re-reading: the kernel says when to look.
+///
+/// The loop runs on its own thread while something is waiting and ends when nothing is.
+public final class EventsWaiter: Sendable {
+    private struct Waiting {
+        var fd: Int32
+        var deadline: ContinuousClock.Instant
+        var isSatisfied: @Sendable () throws -> Bool
+        var continuation: CheckedContinuation<Bool, any Error>
+    }
+
+    private struct State {
+        var waiting: [UInt64: Waiting] = [:]
+        /// Registered but not yet checked once by the loop.
+        var fresh: Set<UInt64> = []
+        /// Cancelled before their registration arrived.
+        var cancelled: Set<UInt64> = []
+        var nextID: UInt64 = 1
+        var loopRunning = false
+    }
+
+    private let state = Mutex(State())
+    /// A pipe whose read end is in every poll set: a byte written to it makes the loop look at new waiters.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    /// Creates a waiter; its thread starts on the first wait.
+    public init() {
+        var fds: [Int32] = [0, 0]
+        let rc = clinux_pipe2(&fds, O_CLOEXEC | O_NONBLOCK)
+        precondition(rc == 0, "pipe2 failed: \(Errno(rawValue: errno))")
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    /// Waits until `isSatisfied` (which reads `fd`) returns true, or the deadline passes.
+    ///
+    /// - Returns: true when satisfied, false at the deadline.
+    /// - Throws: `CancellationError` when the task is cancelled, or what `isSatisfied` throws.
+    public func wait(
+        on fd: FileDescriptor,
+        deadline: ContinuousClock.Instant,
+        until isSatisfied: @escaping @Sendable () throws -> Bool
+    ) async throws -> Bool {
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let startLoop = state.withLock { state -> Bool? in
+                    if state.cancelled.remove(id) != nil { return nil }
+                    state.waiting[id] = Waiting(fd: fd.rawValue, deadline: deadline, isSatisfied: isSatisfied, continuation: continuation)
+                    state.fresh.insert(id)
+                    defer { state.loopRunning = true }
+                    return !state.loopRunning
+                }
+                guard let startLoop else {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                if startLoop {
+                    Thread.detachNewThread { self.run() }
+                } else {
+                    var byte: UInt8 = 1
+                    _ = Glibc.write(wakeWrite, &byte, 1)
+                }
+            }
+        } onCancel: {
+            if !finish(id, with: .failure(CancellationError())) {
+                state.withLock { _ = $0.cancelled.insert(id) }
+            }
+        }
+    }
+
+    /// Removes a waiting entry and resumes it; false when it was not (or no longer) registered.
+    @discardableResult
+    private func finish(_ id: UInt64, with result: Result<Bool, any Error>) -> Bool {
+        guard let entry = state.withLock({ state -> Waiting? in
+            state.fresh.remove(id)
+            return state.waiting.removeValue(forKey: id)
+        }) else { return false }
+        // Removed from the table before resuming: the loop never polls a descriptor its owner closed
+        // (it may poll one that was just closed in the current round; poll then reports POLLNVAL, ignored).
+        entry.continuation.resume(with: result)
+        return true
+    }
+
+    private func run() {
+        var ready: Set<UInt64> = []
+        while true {
+            let snapshot = state.withLock { state -> [(UInt64, Waiting)]? in
+                if state.waiting.isEmpty {
+                    state.loopRunning = false
+                    return nil
+                }
+                let due = state.fresh.union(ready)
+                state.fresh = []
+                return state.waiting.filter { due.contains($0.key) }.map { ($0.key, $0.value) }
+            }
+            guard let snapshot else { return }
+            for (id, entry) in snapshot {
+                do {
+                    if try entry.isSatisfied() { finish(id, with: .success(true)) }
+                } catch {
+                    finish(id, with: .failure(error))
+                }
+            }
+            let now = ContinuousClock.now
+            let (waiting, expired, next) = state.withLock { state in
+                (state.waiting.map { ($0.key, $0.value.fd) },
+                 state.waiting.filter { $0.value.deadline <= now }.map(\.key),
+                 state.waiting.values.map(\.deadline).min())
+            }
+            for id in expired { finish(id, with: .success(false)) }
+            if !expired.isEmpty { ready = []; continue }
+
+            var timeout: Int32 = -1
+            if let next {
+                let remaining = now.duration(to: next)
+                let ms = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+                timeout = Int32(clamping: ms + 1)
+            }
+            var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            fds += waiting.map { pollfd(fd: $0.1, events: Int16(POLLPRI), revents: 0) }
+            let count = poll(&fds, nfds_t(fds.count), timeout)
+            ready = []
+            guard count > 0 else { continue }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
+            }
+            for (index, entry) in waiting.enumerated() where fds[index + 1].revents & Int16(POLLPRI) != 0 {
+                ready.insert(entry.0)
+            }
+        }
+    }
+}

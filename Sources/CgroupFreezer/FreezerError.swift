@@ -1,0 +1,150 @@
+import SystemPackage
+
+/// Why an operation on a target failed: the path involved, the errno where the kernel gave one,
+/// and the next step for the person or program that asked.
+public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The target text is not of a known form (`/abs/path`, `cgroup:/rel`, `pid:N`).
+    case invalidTarget(String, reason: String)
+    /// Nothing exists at the path.
+    case notFound(path: FilePath)
+    /// The path (after resolving symlinks and `..`) is not on a cgroup mount.
+    case notOnCgroupfs(path: FilePath)
+    /// The directory is a cgroup but has no freezer (the hierarchy root, or a v1 hierarchy without the freezer controller).
+    case noFreezer(path: FilePath, reason: String)
+    /// `cgroup:/path` names no freezable cgroup in any mounted hierarchy; `checked` lists where it looked.
+    case noSuchCgroup(String, checked: [FilePath])
+    /// No process with this PID exists.
+    case noSuchProcess(pid: Int32)
+    /// The process sits in the root cgroup of every mounted hierarchy, and a root cgroup cannot be frozen.
+    case processInRootCgroup(pid: Int32)
+    /// No cgroup filesystem is mounted.
+    case noCgroupMount
+    /// Freezing this cgroup would freeze the calling process itself.
+    case selfFreeze(path: FilePath)
+    /// The kernel refused access to a control file.
+    case permissionDenied(path: FilePath, errno: Errno)
+    /// The freeze (or thaw) did not complete before the deadline; the cgroup was thawed again.
+    case timeout(path: FilePath, deadline: Duration, notFrozen: Int, processes: Int)
+    /// The thaw was written but an ancestor cgroup keeps this one frozen.
+    case frozenByParent(path: FilePath, ancestor: FilePath?)
+    /// A system call failed for another reason.
+    case io(path: FilePath, operation: String, errno: Errno)
+
+    /// True when the error means the input was wrong (exit code 2), not that an operation failed.
+    public var isBadInput: Bool {
+        switch self {
+        case .invalidTarget, .notFound, .notOnCgroupfs, .noFreezer, .noSuchCgroup, .noSuchProcess, .processInRootCgroup:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A stable identifier for scripts (`error.code` in JSON output).
+    public var code: String {
+        switch self {
+        case .invalidTarget: return "invalid-target"
+        case .notFound: return "not-found"
+        case .notOnCgroupfs: return "not-cgroupfs"
+        case .noFreezer: return "no-freezer"
+        case .noSuchCgroup: return "not-found"
+        case .noSuchProcess: return "no-such-process"
+        case .processInRootCgroup: return "root-cgroup"
+        case .noCgroupMount: return "no-cgroup-mount"
+        case .selfFreeze: return "self-freeze"
+        case .permissionDenied: return "permission-denied"
+        case .timeout: return "timeout"
+        case .frozenByParent: return "frozen-by-parent"
+        case .io: return "io"
+        }
+    }
+
+    /// The path the error is about, when there is one.
+    public var path: FilePath? {
+        switch self {
+        case .notFound(let path), .notOnCgroupfs(let path), .noFreezer(let path, _), .selfFreeze(let path),
+             .permissionDenied(let path, _), .timeout(let path, _, _, _), .frozenByParent(let path, _),
+             .io(let path, _, _):
+            return path
+        case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount:
+            return nil
+        }
+    }
+
+    /// The errno the kernel returned, when there is one.
+    public var errno: Errno? {
+        switch self {
+        case .permissionDenied(_, let errno), .io(_, _, let errno): return errno
+        case .notFound: return .noSuchFileOrDirectory
+        default: return nil
+        }
+    }
+
+    /// What the user can do about it.
+    public var nextStep: String {
+        switch self {
+        case .invalidTarget:
+            return "give an absolute cgroup directory, cgroup:/relative/path or pid:N"
+        case .notFound:
+            return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
+        case .notOnCgroupfs:
+            return "give a directory under a cgroup mount (see `grep cgroup /proc/self/mountinfo`), or cgroup:/path or pid:N"
+        case .noFreezer:
+            return "give a cgroup below the root of the freezer (v1) or unified (v2) hierarchy, or use cgroup:/path to let freezectl pick it"
+        case .noSuchCgroup:
+            return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
+        case .noSuchProcess:
+            return "check the PID with `ps`; the process may have exited"
+        case .processInRootCgroup:
+            return "move the process into a child cgroup first (e.g. with systemd-run or by writing its PID to a child's cgroup.procs)"
+        case .noCgroupMount:
+            return "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or the v1 freezer controller"
+        case .selfFreeze:
+            return "run freezectl from outside the target cgroup (e.g. from a sibling cgroup or the root)"
+        case .permissionDenied:
+            return "run as root, or delegate the subtree to your user (chown the cgroup directory and its freeze files)"
+        case .timeout:
+            return "retry with a longer --timeout; processes in uninterruptible sleep (D state) delay freezing"
+        case .frozenByParent(_, let ancestor):
+            if let ancestor { return "unpause the ancestor: freezectl unpause \(ancestor)" }
+            return "unpause the frozen ancestor cgroup"
+        case .io:
+            return "check that the cgroup still exists and that the kernel supports this freezer"
+        }
+    }
+
+    /// One sentence saying what went wrong, naming the input.
+    public var message: String {
+        switch self {
+        case .invalidTarget(let text, let reason):
+            return "invalid target \"\(text)\": \(reason)"
+        case .notFound(let path):
+            return "\(path): no such file or directory"
+        case .notOnCgroupfs(let path):
+            return "\(path) is not on a cgroup filesystem; refusing to touch it"
+        case .noFreezer(let path, let reason):
+            return "\(path) cannot be frozen: \(reason)"
+        case .noSuchCgroup(let text, let checked):
+            return "\(text): no such cgroup (looked for \(checked.map(\.string).joined(separator: " and ")))"
+        case .noSuchProcess(let pid):
+            return "pid:\(pid): no such process"
+        case .processInRootCgroup(let pid):
+            return "pid:\(pid) is in the root cgroup of every mounted hierarchy, and a root cgroup cannot be frozen"
+        case .noCgroupMount:
+            return "no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo)"
+        case .selfFreeze(let path):
+            return "refusing to freeze \(path): it contains this process, which would freeze itself and hang"
+        case .permissionDenied(let path, let errno):
+            return "permission denied on \(path) (\(errno))"
+        case .timeout(let path, let deadline, let notFrozen, let processes):
+            return "\(path) did not freeze within \(deadline): \(notFrozen) of \(processes) processes were not frozen; it was thawed again"
+        case .frozenByParent(let path, let ancestor):
+            if let ancestor { return "\(path) is thawed itself but stays frozen because its ancestor \(ancestor) is frozen" }
+            return "\(path) is thawed itself but stays frozen because an ancestor is frozen"
+        case .io(let path, let operation, let errno):
+            return "\(operation) \(path) failed: \(errno)"
+        }
+    }
+
+    public var description: String { "\(message); next step: \(nextStep)" }
+}

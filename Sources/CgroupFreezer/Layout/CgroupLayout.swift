@@ -1,0 +1,148 @@
+import SystemPackage
+
+/// One mounted cgroup hierarchy: the v2 (unified) hierarchy or one v1 hierarchy with its controllers.
+public struct Hierarchy: Sendable, Hashable, CustomStringConvertible {
+    /// cgroup v1 (one hierarchy per controller set) or cgroup v2 (one unified hierarchy).
+    public enum Version: String, Sendable, Hashable, Codable {
+        case v1, v2
+    }
+
+    /// v1 or v2.
+    public var version: Version
+    /// The v1 controllers (`freezer`, `memory`, `name=systemd`, ...); empty for v2.
+    public var controllers: Set<String>
+    /// Where the hierarchy is mounted.
+    public var mountPoint: FilePath
+    /// The cgroup (relative to this process's cgroup namespace) that the mount shows at its mount point.
+    /// `/` for a normal mount; e.g. `/docker/abc` for a bind mount of a subtree.
+    public var mountRoot: String
+
+    /// Whether this is the v1 hierarchy that carries the freezer controller.
+    public var isV1Freezer: Bool { version == .v1 && controllers.contains("freezer") }
+
+    /// The directory of a cgroup given as a path relative to the cgroup namespace root (the form
+    /// /proc/PID/cgroup and runtimes use), or nil when this mount does not show that cgroup.
+    public func directory(forCgroupPath cgroupPath: String) -> FilePath? {
+        let cgroup = FilePath(cgroupPath).lexicallyNormalized()
+        let root = FilePath(mountRoot).lexicallyNormalized()
+        guard cgroup.isAbsolute, cgroup.starts(with: root) else { return nil }
+        var directory = mountPoint
+        for component in cgroup.components.dropFirst(root.components.count) {
+            directory.append(component)
+        }
+        return directory
+    }
+
+    /// The cgroup path (relative to the namespace root) of a directory under this mount.
+    public func cgroupPath(forDirectory directory: FilePath) -> String? {
+        guard directory.starts(with: mountPoint) else { return nil }
+        var path = FilePath(mountRoot)
+        for component in directory.components.dropFirst(mountPoint.components.count) {
+            path.append(component)
+        }
+        return path.string
+    }
+
+    public var description: String {
+        version == .v2 ? "cgroup2 at \(mountPoint)" : "cgroup v1 (\(controllers.sorted().joined(separator: ","))) at \(mountPoint)"
+    }
+}
+
+/// The cgroup layout of this host as the calling process sees it: which hierarchies are mounted where.
+///
+/// Discovered from mountinfo, never from fixed paths: distributions mount v2 at /sys/fs/cgroup
+/// (unified), or v1 controllers plus v2 at /sys/fs/cgroup/unified (hybrid), or v1 only (legacy),
+/// and containers and namespaces move all of them.
+public struct CgroupLayout: Sendable, Hashable {
+    /// The three layouts systemd and the distributions use.
+    public enum Mode: String, Sendable, Codable {
+        /// Only cgroup2 is mounted ("pure v2").
+        case unified
+        /// v1 controller hierarchies and cgroup2 side by side.
+        case hybrid
+        /// Only v1 hierarchies.
+        case legacy
+    }
+
+    /// Every mounted hierarchy that is visible (mounts hidden under a later mount are left out).
+    public var hierarchies: [Hierarchy]
+
+    /// The layout kind, from what is mounted (not from /proc/self/cgroup, which lists v1
+    /// hierarchies even where none is mounted).
+    public var mode: Mode {
+        let hasV1 = hierarchies.contains { $0.version == .v1 }
+        let hasV2 = hierarchies.contains { $0.version == .v2 }
+        if hasV1 && hasV2 { return .hybrid }
+        return hasV2 ? .unified : .legacy
+    }
+
+    /// The v1 hierarchy with the freezer controller, if mounted.
+    public var freezer: Hierarchy? { hierarchies.first { $0.isV1Freezer } }
+
+    /// The cgroup v2 hierarchy, if mounted.
+    public var unified: Hierarchy? { hierarchies.first { $0.version == .v2 } }
+
+    /// The layout described by a mountinfo text. Throws `noCgroupMount` when it holds no cgroup mount.
+    public init(mountinfo: String) throws(FreezerError) {
+        let visible = Self.visibleMounts(MountinfoEntry.parse(mountinfo))
+        var byDevice: [String: MountinfoEntry] = [:]
+        var order: [String] = []
+        for entry in visible where entry.filesystemType == "cgroup" || entry.filesystemType == "cgroup2" {
+            if let seen = byDevice[entry.device] {
+                // The same hierarchy mounted twice: prefer the mount that shows the most of it.
+                if entry.root.count < seen.root.count { byDevice[entry.device] = entry }
+            } else {
+                byDevice[entry.device] = entry
+                order.append(entry.device)
+            }
+        }
+        hierarchies = order.compactMap { byDevice[$0] }.map { entry in
+            let isV2 = entry.filesystemType == "cgroup2"
+            return Hierarchy(
+                version: isV2 ? .v2 : .v1,
+                controllers: isV2 ? [] : Self.controllers(fromSuperOptions: entry.superOptions),
+                mountPoint: FilePath(entry.mountPoint),
+                mountRoot: entry.root)
+        }
+        if hierarchies.isEmpty { throw .noCgroupMount }
+    }
+
+    /// The layout the calling process sees now (/proc/self/mountinfo).
+    public static func current() throws(FreezerError) -> CgroupLayout {
+        try CgroupLayout(mountinfo: try CgroupFile.readProcFile("/proc/self/mountinfo"))
+    }
+
+    /// The hierarchy whose mount contains `path` (the longest mount point that is a prefix).
+    public func hierarchy(containing path: FilePath) -> Hierarchy? {
+        hierarchies
+            .filter { path.starts(with: $0.mountPoint) }
+            .max { $0.mountPoint.components.count < $1.mountPoint.components.count }
+    }
+
+    /// The v1 hierarchy that /proc/PID/cgroup names by its controller list (`4:memory:/x`).
+    func v1Hierarchy(controllerList: Substring) -> Hierarchy? {
+        let controllers = Set(controllerList.split(separator: ",").map(String.init))
+        return hierarchies.first { $0.version == .v1 && $0.controllers == controllers }
+    }
+
+    /// Drops mounts hidden by a later mount on the same or an enclosing mount point: after
+    /// `mount -t cgroup2 none /sys/fs/cgroup` on a hybrid host, mountinfo still lists the v1 mounts
+    /// beneath it, but they can no longer be reached.
+    static func visibleMounts(_ entries: [MountinfoEntry]) -> [MountinfoEntry] {
+        var visible: [MountinfoEntry] = []
+        for entry in entries {
+            let point = FilePath(entry.mountPoint)
+            if point != FilePath("/") {
+                visible.removeAll { FilePath($0.mountPoint).starts(with: point) }
+            }
+            visible.append(entry)
+        }
+        return visible
+    }
+
+    /// The controllers of a v1 hierarchy from its super options, leaving out the mount flags.
+    static func controllers(fromSuperOptions options: [String]) -> Set<String> {
+        let flags: Set<String> = ["rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods"]
+        return Set(options.filter { !flags.contains($0) && !$0.hasPrefix("release_agent=") })
+    }
+}

@@ -1,0 +1,95 @@
+import SystemPackage
+
+/// The cgroups of one process, as /proc/PID/cgroup lists them (one line per hierarchy:
+/// `ID:controllers:path`, with `0::path` for v2).
+///
+/// The paths differ between hierarchies (on a hybrid host a process can sit in `/` of the freezer
+/// hierarchy and in `/process_api/x` of the memory hierarchy), so every lookup names its hierarchy.
+public struct ProcessCgroups: Sendable, Hashable {
+    /// The process.
+    public var pid: Int32
+    /// Each line of the file: the controller list (empty for v2) and the cgroup path.
+    public var entries: [(controllers: String, path: String)]
+
+    public static func == (lhs: ProcessCgroups, rhs: ProcessCgroups) -> Bool {
+        lhs.pid == rhs.pid && lhs.entries.map { "\($0.controllers):\($0.path)" } == rhs.entries.map { "\($0.controllers):\($0.path)" }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pid)
+        for entry in entries { hasher.combine(entry.controllers); hasher.combine(entry.path) }
+    }
+
+    /// Parses the text of /proc/PID/cgroup.
+    public init(pid: Int32, text: String) {
+        self.pid = pid
+        entries = text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { return nil }
+            return (String(fields[1]), String(fields[2]))
+        }
+    }
+
+    /// Reads /proc/PID/cgroup; `noSuchProcess` when the process does not exist.
+    public static func of(pid: Int32) throws(FreezerError) -> ProcessCgroups {
+        do {
+            return ProcessCgroups(pid: pid, text: try CgroupFile.readProcFile(FilePath("/proc/\(pid)/cgroup")))
+        } catch .notFound {
+            throw .noSuchProcess(pid: pid)
+        }
+    }
+
+    /// The cgroup directory of this process in `hierarchy`, or nil when the process's line for it is
+    /// missing or outside what the mount shows.
+    public func directory(in hierarchy: Hierarchy, layout: CgroupLayout) -> FilePath? {
+        for entry in entries {
+            switch hierarchy.version {
+            case .v2 where entry.controllers.isEmpty:
+                return hierarchy.directory(forCgroupPath: entry.path)
+            case .v1 where !entry.controllers.isEmpty:
+                if layout.v1Hierarchy(controllerList: Substring(entry.controllers)) == hierarchy {
+                    return hierarchy.directory(forCgroupPath: entry.path)
+                }
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+}
+
+/// The member processes of cgroups, read from cgroup.procs.
+enum CgroupProcesses {
+    /// The PIDs in `directory` and every cgroup below it: everything a freeze of `directory` stops.
+    static func inSubtree(_ directory: FilePath) -> [Int32] {
+        var pids = members(of: directory)
+        if case .success(let children) = Syscall.subdirectories(of: directory) {
+            for child in children { pids += inSubtree(directory.appending(child)) }
+        }
+        return pids
+    }
+
+    /// The PIDs directly in `directory` (empty when it cannot be read).
+    static func members(of directory: FilePath) -> [Int32] {
+        guard let text = try? CgroupFile.read(directory.appending("cgroup.procs")) else { return [] }
+        return text.split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// Whether the kernel shows `pid` as frozen by `backend`.
+    ///
+    /// The kernel keeps no per-task "frozen" file, so this reads what /proc shows: a task frozen
+    /// by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`; a task frozen
+    /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
+    /// `do_freezer_trap`, kernel/signal.c). Used only to count stragglers for error messages.
+    static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
+        switch backend {
+        case .v1:
+            guard let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return stat[stat.index(after: close)...].split(separator: " ").first == "D"
+        case .v2:
+            guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return false }
+            return wchan == "get_signal" || wchan == "do_freezer_trap"
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import SystemPackage
+
+/// Reads and writes the small control files of cgroupfs.
+///
+/// Every write goes through `write(_:to:)`, which checks with fstatfs that the opened file is on
+/// cgroupfs before a byte is written: whatever a path looked like when it was validated, nothing
+/// outside cgroupfs is ever written.
+enum CgroupFile {
+    /// Reads a control file whole (they are at most a page).
+    static func read(_ path: FilePath) throws(FreezerError) -> String {
+        let fd = try open(path, .readOnly)
+        defer { try? fd.close() }
+        return try read(fd, path: path)
+    }
+
+    /// Reads an open control file from its start (kernfs files re-generate their text on each read).
+    static func read(_ fd: FileDescriptor, path: FilePath) throws(FreezerError) -> String {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count: Int
+        do {
+            count = try bytes.withUnsafeMutableBytes { buffer in
+                try fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)
+            }
+        } catch {
+            throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+        }
+        return String(decoding: bytes[0..<count], as: UTF8.self)
+    }
+
+    /// Writes `value` to a control file after checking that it is on cgroupfs.
+    static func write(_ value: String, to path: FilePath) throws(FreezerError) {
+        let fd = try open(path, .writeOnly)
+        defer { try? fd.close() }
+        switch Syscall.filesystemMagic(of: fd) {
+        case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
+            break
+        case .success:
+            throw FreezerError.notOnCgroupfs(path: path)
+        case .failure(let errno):
+            throw FreezerError.io(path: path, operation: "fstatfs", errno: errno)
+        }
+        do {
+            _ = try fd.writeAll(value.utf8)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            if errno == .permissionDenied || errno == .notPermitted {
+                throw FreezerError.permissionDenied(path: path, errno: errno)
+            }
+            throw FreezerError.io(path: path, operation: "write", errno: errno)
+        }
+    }
+
+    /// Opens a control file; the errors name the file and what to do.
+    static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(FreezerError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(path, mode, options: [.closeOnExec, .noFollow], retryOnInterrupt: true)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            switch errno {
+            case .permissionDenied, .notPermitted:
+                throw FreezerError.permissionDenied(path: path, errno: errno)
+            case .noSuchFileOrDirectory:
+                throw FreezerError.notFound(path: path)
+            default:
+                throw FreezerError.io(path: path, operation: "open", errno: errno)
+            }
+        }
+    }
+
+    /// The value of `key` in a flat-keyed file such as cgroup.events ("populated 1\nfrozen 0\n").
+    static func value(of key: String, inKeyedText text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0] == key { return String(parts[1]) }
+        }
+        return nil
+    }
+}
+
+extension CgroupFile {
+    /// Reads a /proc file of any length (mountinfo can exceed a page).
+    static func readProcFile(_ path: FilePath) throws(FreezerError) -> String {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            if errno == .noSuchFileOrDirectory { throw FreezerError.notFound(path: path) }
+            throw FreezerError.io(path: path, operation: "open", errno: errno)
+        }
+        defer { try? fd.close() }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+            } catch {
+                throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import CgroupFreezer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes a script can rely on (README "Exit codes").
+enum ExitStatus {
+    /// Every target done, or already in the requested state.
+    static let success: Int32 = 0
+    /// At least one target failed.
+    static let failure: Int32 = 1
+    /// Bad usage or malformed input; nothing was written for the bad target.
+    static let badInput: Int32 = 2
+}
+
+@main
+struct Freezectl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freezectl",
+        abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",
+        discussion: """
+        TARGET is one of:
+          /sys/fs/cgroup/...   an absolute cgroup directory, used as given
+          cgroup:/PATH         a cgroup path relative to the hierarchy roots; the v1 freezer
+                               hierarchy is used where the cgroup has a directory in it (as runc
+                               and Docker do), else cgroup v2
+          pid:N                the cgroup of process N
+
+        Exit codes:
+          0  every target done (or already in the requested state)
+          1  at least one target failed (timeout, permission denied, frozen by a parent, ...)
+          2  bad usage or malformed input (unknown target form, path not a cgroup, no such
+             process, bad --timeout); nothing is written for such a target
+        """,
+        version: "0.1.0",
+        subcommands: [Pause.self, Unpause.self, Status.self]
+    )
+
+    /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                Glibc.exit(ExitStatus.success)
+            }
+            FileHandleOutput.standardError(message)
+            Glibc.exit(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
+        }
+    }
+}
