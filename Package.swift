@@ -33,7 +33,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CgroupFreezerTests",
-            dependencies: ["CgroupFreezer"],
+            // freezectl is a dependency so that `swift test` builds the binary the CLI tests run.
+            dependencies: ["CgroupFreezer", "freezectl"],
             resources: [.copy("Fixtures")]
         ),
     ]

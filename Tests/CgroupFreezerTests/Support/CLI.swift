@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// The result of one `freezectl` run.
+struct CLIResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    /// stdout parsed as JSON lines (one object per line).
+    var jsonLines: [[String: Any]] {
+        stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}
+
+/// The freezectl binary `swift test` built beside the test bundle (FREEZECTL_BIN overrides).
+let freezectlBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["FREEZECTL_BIN"] { return path }
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = directory.appendingPathComponent("freezectl").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    return ".build/debug/freezectl"
+}()
+
+/// Runs `command` with `arguments`; `user` runs it as that uid/gid through setpriv.
+func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? = nil) throws -> CLIResult {
+    let process = Process()
+    if let user {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--", command] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = arguments
+    }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read stderr on another thread so neither pipe can fill up and block the child.
+    nonisolated(unsafe) var stderrData = Data()
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+        stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus,
+                     stdout: String(decoding: stdoutData, as: UTF8.self),
+                     stderr: String(decoding: stderrData, as: UTF8.self))
+}
+
+/// Runs freezectl.
+func freezectl(_ arguments: String..., user: (uid: Int, gid: Int)? = nil) throws -> CLIResult {
+    try run(freezectlBinary, arguments, user: user)
+}
