@@ -1,0 +1,133 @@
+import CgroupFreezer
+import Foundation
+import SystemPackage
+import Testing
+
+@Suite("Freezing real process trees with the library", .serialized)
+struct FreezeTests {
+    @Test("freeze stops a forking, counting tree of 50+ processes; thaw resumes it", arguments: [Hierarchy.Version.v1, .v2])
+    func freezeStopsAForkingTreeAndThawResumesIt(_ version: Hierarchy.Version) async throws {
+        // Declared first so it is removed last, after destroy() has stopped the writers.
+        let counters = try ScratchDirectory()
+        defer { counters.remove() }
+        let cgroup = try TestCgroup(version)
+        defer { cgroup.destroy() }
+        try cgroup.startCountingTree(workers: 30, counters: counters)
+        cgroup.waitForProcesses(atLeast: 55)
+        try #require(cgroup.pids.count >= 50)
+
+        let freezer = try CgroupFreezer()
+        let target = try freezer.resolve(.cgroup(cgroup.relativePath))
+        #expect(target.backend == version)
+        let outcome = try await freezer.freeze(target)
+        #expect(outcome.result == .ok)
+        #expect(outcome.state == .frozen)
+
+        #expect(cgroup.kernelFrozen)
+        let pids = cgroup.pids
+        #expect(pids.count >= 50)
+        let notFrozen = pids.filter { procShowsFrozen($0, version) == false }
+        #expect(notFrozen.isEmpty, "/proc shows these running while frozen: \(notFrozen)")
+        let frozenCount = counters.counterSum
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(counters.counterSum == frozenCount, "the counters must not move while frozen")
+
+        let again = try await freezer.freeze(target)
+        #expect(again.result == .already)
+
+        let thawed = try await freezer.thaw(target)
+        #expect(thawed.result == .ok)
+        #expect(thawed.state == .thawed)
+        #expect(!cgroup.kernelFrozen)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(counters.counterSum > frozenCount, "the counters move again after thaw")
+
+        let status = try freezer.status(target)
+        #expect(status.state == .thawed)
+        #expect(!status.selfFrozen)
+        #expect(status.processes.count >= 50)
+        let thawAgain = try await freezer.thaw(target)
+        #expect(thawAgain.result == .already)
+    }
+
+    @Test("thaw under a frozen parent reports frozen-by-parent, not success", arguments: [Hierarchy.Version.v1, .v2])
+    func thawUnderAFrozenParentReportsFrozenByParent(_ version: Hierarchy.Version) async throws {
+        let parent = try TestCgroup(version)
+        defer { parent.destroy() }
+        let child = try parent.child("child")
+        let sibling = try parent.child("sibling")
+        try child.start("sleep 1000")
+        try sibling.start("sleep 1000")
+        let freezer = try CgroupFreezer()
+        let childTarget = try freezer.resolve(.directory(FilePath(child.path)))
+        let siblingTarget = try freezer.resolve(.directory(FilePath(sibling.path)))
+        let parentTarget = try freezer.resolve(.directory(FilePath(parent.path)))
+
+        _ = try await freezer.freeze(childTarget)
+        _ = try await freezer.freeze(parentTarget)
+        #expect(try freezer.status(siblingTarget).state == .frozenByParent)
+
+        // The child asked to be frozen itself: its request is cleared, but it stays frozen.
+        await #expect(throws: FreezerError.frozenByParent(path: childTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
+            try await freezer.thaw(childTarget)
+        }
+        #expect(!child.selfFrozen)
+        #expect(child.kernelFrozen)
+        #expect(try freezer.status(childTarget).state == .frozenByParent)
+        // The sibling never asked: unpausing it is not "already", it is still frozen.
+        await #expect(throws: FreezerError.frozenByParent(path: siblingTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
+            try await freezer.thaw(siblingTarget)
+        }
+
+        let parentThawed = try await freezer.thaw(parentTarget)
+        #expect(parentThawed.state == .thawed)
+        #expect(try freezer.status(childTarget).state == .thawed)
+        #expect(!child.kernelFrozen && !sibling.kernelFrozen)
+    }
+
+    @Test("the completion waiter wakes on the kernel's cgroup.events notification")
+    func waiterWakesOnTheKernelNotification() async throws {
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let events = try FileDescriptor.open(cgroup.file("cgroup.events"), .readOnly)
+        defer { try? events.close() }
+        let waiter = EventsWaiter()
+        let path = cgroup.file("cgroup.events")
+        let writer = Task {
+            try await Task.sleep(for: .milliseconds(200))
+            try cgroup.write("1", "cgroup.freeze")
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let frozen = try await waiter.wait(on: events, deadline: start.advanced(by: .seconds(5))) {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("frozen 1")
+        }
+        try await writer.value
+        #expect(frozen)
+        #expect(start.duration(to: clock.now) < .seconds(2), "woken by the event, not by the deadline")
+    }
+
+    @Test("a cancelled wait ends at once, before its deadline")
+    func cancellationEndsTheWait() async throws {
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let events = try FileDescriptor.open(cgroup.file("cgroup.events"), .readOnly)
+        defer { try? events.close() }
+        let waiter = EventsWaiter()
+        let path = cgroup.file("cgroup.events")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let waiting = Task {
+            try await waiter.wait(on: events, deadline: start.advanced(by: .seconds(30))) {
+                ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("frozen 1")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(start.duration(to: clock.now) < .seconds(5))
+        #expect(!cgroup.kernelFrozen)
+    }
+}
