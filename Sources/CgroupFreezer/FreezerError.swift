@@ -137,7 +137,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .permissionDenied(let path, let errno):
             return "permission denied on \(path) (\(errno))"
         case .timeout(let path, let deadline, let notFrozen, let processes):
-            return "\(path) did not freeze within \(deadline): \(notFrozen) of \(processes) processes were not frozen; it was thawed again"
+            return "\(path) did not freeze within \(deadline.shortDescription): \(notFrozen) of \(processes) processes were not frozen; it was thawed again"
         case .frozenByParent(let path, let ancestor):
             if let ancestor { return "\(path) is thawed itself but stays frozen because its ancestor \(ancestor) is frozen" }
             return "\(path) is thawed itself but stays frozen because an ancestor is frozen"
@@ -147,4 +147,19 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(message); next step: \(nextStep)" }
+}
+
+extension Duration {
+    /// `1µs`, `250ms`, `10s`, `1.5s`: the way the CLI's --timeout takes durations.
+    var shortDescription: String {
+        let nanoseconds = Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9
+        let (value, unit): (Double, String) = switch nanoseconds {
+        case ..<1e3: (nanoseconds, "ns")
+        case ..<1e6: (nanoseconds / 1e3, "µs")
+        case ..<1e9: (nanoseconds / 1e6, "ms")
+        default: (nanoseconds / 1e9, "s")
+        }
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? "\(Int(rounded))\(unit)" : "\(rounded)\(unit)"
+    }
 }

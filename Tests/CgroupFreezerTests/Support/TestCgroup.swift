@@ -98,9 +98,18 @@ final class TestCgroup: @unchecked Sendable {
         """)
     }
 
-    /// A tree of `workers` shells spinning on the CPU.
-    func startBusyTree(workers: Int) throws {
-        try start("i=0; while [ $i -lt \(workers) ]; do ( while :; do :; done ) & i=$((i+1)); done; wait")
+    /// A tree of `workers` shells spinning on the CPU. They all wait on a FIFO until the tree is
+    /// complete and then start spinning together (forking 300 processes next to spinning ones
+    /// would take minutes on two cores).
+    func startBusyTree(workers: Int, scratch: ScratchDirectory) throws {
+        let fifo = scratch.path + "/go"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try start("i=0; while [ $i -lt \(workers) ]; do ( read x < \(fifo); while :; do :; done ) & i=$((i+1)); done; wait")
+        waitForProcesses(atLeast: workers + 1)
+        // Opening the FIFO for writing releases every reader; closing it gives each one EOF.
+        let fd = open(fifo, O_WRONLY)
+        #expect(fd >= 0)
+        close(fd)
     }
 
     /// Waits until at least `count` processes are in the subtree.
