@@ -25,6 +25,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case permissionDenied(path: FilePath, errno: Errno)
     /// The freeze (or thaw) did not complete before the deadline; the cgroup was thawed again.
     case timeout(path: FilePath, deadline: Duration, notFrozen: Int, processes: Int)
+    /// The thaw was written but the kernel did not report the cgroup thawed before the deadline.
+    case thawTimeout(path: FilePath, deadline: Duration)
     /// The thaw was written but an ancestor cgroup keeps this one frozen.
     case frozenByParent(path: FilePath, ancestor: FilePath?)
     /// A system call failed for another reason.
@@ -53,7 +55,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noCgroupMount: return "no-cgroup-mount"
         case .selfFreeze: return "self-freeze"
         case .permissionDenied: return "permission-denied"
-        case .timeout: return "timeout"
+        case .timeout, .thawTimeout: return "timeout"
         case .frozenByParent: return "frozen-by-parent"
         case .io: return "io"
         }
@@ -63,7 +65,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     public var path: FilePath? {
         switch self {
         case .notFound(let path), .notOnCgroupfs(let path), .noFreezer(let path, _), .selfFreeze(let path),
-             .permissionDenied(let path, _), .timeout(let path, _, _, _), .frozenByParent(let path, _),
+             .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
              .io(let path, _, _):
             return path
         case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount:
@@ -105,6 +107,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "run as root, or delegate the subtree to your user (chown the cgroup directory and its freeze files)"
         case .timeout:
             return "retry with a longer --timeout; processes in uninterruptible sleep (D state) delay freezing"
+        case .thawTimeout:
+            return "run `freezectl status` on it; retry the unpause with a longer --timeout"
         case .frozenByParent(_, let ancestor):
             if let ancestor { return "unpause the ancestor: freezectl unpause \(ancestor)" }
             return "unpause the frozen ancestor cgroup"
@@ -138,6 +142,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "permission denied on \(path) (\(errno))"
         case .timeout(let path, let deadline, let notFrozen, let processes):
             return "\(path) did not freeze within \(deadline.shortDescription): \(notFrozen) of \(processes) processes were not frozen; it was thawed again"
+        case .thawTimeout(let path, let deadline):
+            return "\(path) was not reported thawed within \(deadline.shortDescription)"
         case .frozenByParent(let path, let ancestor):
             if let ancestor { return "\(path) is thawed itself but stays frozen because its ancestor \(ancestor) is frozen" }
             return "\(path) is thawed itself but stays frozen because an ancestor is frozen"

@@ -83,7 +83,7 @@ struct FreezerV1 {
                 throw FreezerError.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
             }
             if ContinuousClock.now >= deadline {
-                throw FreezerError.timeout(path: cgroup.path, deadline: timeout, notFrozen: 0, processes: CgroupProcesses.inSubtree(cgroup.path).count)
+                throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(1))

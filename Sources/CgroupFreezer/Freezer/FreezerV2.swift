@@ -70,7 +70,7 @@ struct FreezerV2 {
             try !isFrozen(try CgroupFile.read(events, path: eventsPath))
         }
         if !thawed {
-            throw FreezerError.timeout(path: cgroup.path, deadline: timeout, notFrozen: 0, processes: CgroupProcesses.inSubtree(cgroup.path).count)
+            throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
         }
         return .ok
     }
