@@ -42,6 +42,13 @@ struct LayoutIntegrationTests {
     @Test("rootless: an unprivileged user freezes a subtree delegated to it, and only that", arguments: [Hierarchy.Version.v1, .v2])
     func rootlessDelegatedSubtree(_ version: Hierarchy.Version) throws {
         let nobody = (uid: 65534, gid: 65534)
+        // A copy nobody can execute wherever the checkout lives (it may be under a private /root).
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        chmod(scratch.path, 0o755)
+        let binary = scratch.path + "/freezectl"
+        try FileManager.default.copyItem(atPath: freezectlBinary, toPath: binary)
+        chmod(binary, 0o755)
         let delegated = try TestCgroup(version)
         defer { delegated.destroy() }
         let other = try TestCgroup(version)
@@ -53,14 +60,14 @@ struct LayoutIntegrationTests {
             #expect(chown(delegated.path + suffix, uid_t(nobody.uid), gid_t(nobody.gid)) == 0)
         }
 
-        let pause = try freezectl("pause", delegated.path, "--format", "json", user: nobody)
+        let pause = try run(binary, ["pause", delegated.path, "--format", "json"], user: nobody)
         #expect(pause.status == 0, "\(pause.stderr)")
         #expect(delegated.kernelFrozen)
-        let unpause = try freezectl("unpause", delegated.path, user: nobody)
+        let unpause = try run(binary, ["unpause", delegated.path], user: nobody)
         #expect(unpause.status == 0, "\(unpause.stderr)")
         #expect(!delegated.kernelFrozen)
 
-        let denied = try freezectl("pause", other.path, "--format", "json", user: nobody)
+        let denied = try run(binary, ["pause", other.path, "--format", "json"], user: nobody)
         #expect(denied.status == 1)
         #expect((denied.jsonLines.first?["error"] as? [String: Any])?["code"] as? String == "permission-denied")
         #expect(denied.stderr.contains("delegate the subtree"))
