@@ -152,6 +152,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The message and the next step, for logs and plain-text output.
     public var description: String { "\(message); next step: \(nextStep)" }
 }
 

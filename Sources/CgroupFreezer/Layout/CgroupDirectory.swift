@@ -56,5 +56,6 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     /// A file of this cgroup.
     func file(_ name: String) -> FilePath { path.appending(name) }
 
+    /// The canonical path.
     public var description: String { path.string }
 }

@@ -43,6 +43,7 @@ public struct Hierarchy: Sendable, Hashable, CustomStringConvertible {
         return path.string
     }
 
+    /// `cgroup2 at PATH` or `cgroup v1 (CONTROLLERS) at PATH`.
     public var description: String {
         version == .v2 ? "cgroup2 at \(mountPoint)" : "cgroup v1 (\(controllers.sorted().joined(separator: ","))) at \(mountPoint)"
     }

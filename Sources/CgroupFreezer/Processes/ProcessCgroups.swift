@@ -6,19 +6,18 @@ import SystemPackage
 /// The paths differ between hierarchies (on a hybrid host a process can sit in `/` of the freezer
 /// hierarchy and in `/process_api/x` of the memory hierarchy), so every lookup names its hierarchy.
 public struct ProcessCgroups: Sendable, Hashable {
+    /// One line of /proc/PID/cgroup.
+    public struct Entry: Sendable, Hashable {
+        /// The v1 controller list as the kernel prints it (`cpu,cpuacct`, `name=systemd`); empty for v2.
+        public var controllers: String
+        /// The cgroup path relative to the reader's cgroup namespace root.
+        public var path: String
+    }
+
     /// The process.
     public var pid: Int32
-    /// Each line of the file: the controller list (empty for v2) and the cgroup path.
-    public var entries: [(controllers: String, path: String)]
-
-    public static func == (lhs: ProcessCgroups, rhs: ProcessCgroups) -> Bool {
-        lhs.pid == rhs.pid && lhs.entries.map { "\($0.controllers):\($0.path)" } == rhs.entries.map { "\($0.controllers):\($0.path)" }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(pid)
-        for entry in entries { hasher.combine(entry.controllers); hasher.combine(entry.path) }
-    }
+    /// Each line of the file.
+    public var entries: [Entry]
 
     /// Parses the text of /proc/PID/cgroup.
     public init(pid: Int32, text: String) {
@@ -26,7 +25,7 @@ public struct ProcessCgroups: Sendable, Hashable {
         entries = text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { return nil }
-            return (String(fields[1]), String(fields[2]))
+            return Entry(controllers: String(fields[1]), path: String(fields[2]))
         }
     }
 

@@ -16,6 +16,7 @@ public struct FreezerTarget: Sendable, Hashable, CustomStringConvertible {
         self.cgroup = cgroup
     }
 
+    /// `SPEC (DIRECTORY, BACKEND)`.
     public var description: String { "\(spec) (\(cgroup.path), \(backend))" }
 }
 
@@ -28,6 +29,7 @@ public struct TargetResolver: Sendable {
     /// The layout targets are resolved against.
     public let layout: CgroupLayout
 
+    /// A resolver for `layout`.
     public init(layout: CgroupLayout) {
         self.layout = layout
     }

@@ -40,6 +40,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The target in the CLI syntax it was parsed from.
     public var description: String {
         switch self {
         case .directory(let path): return path.string
