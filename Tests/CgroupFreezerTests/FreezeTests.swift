@@ -27,7 +27,7 @@ struct FreezeTests {
         let pids = cgroup.pids
         #expect(pids.count >= 50)
         let notFrozen = pids.filter { procShowsFrozen($0, version) == false }
-        #expect(notFrozen.isEmpty, "/proc shows these running while frozen: \(notFrozen)")
+        #expect(notFrozen.isEmpty, "/proc shows these running while frozen: \(notFrozen.map(procDescription))")
         let frozenCount = counters.counterSum
         try await Task.sleep(for: .milliseconds(300))
         #expect(counters.counterSum == frozenCount, "the counters must not move while frozen")

@@ -74,20 +74,22 @@ enum CgroupProcesses {
         return text.split(separator: "\n").compactMap { Int32($0) }
     }
 
-    /// Whether the kernel shows `pid` as frozen by `backend`.
+    /// Whether the kernel shows `pid` as frozen by `backend` (or as unable to run: a zombie, or gone).
     ///
     /// The kernel keeps no per-task "frozen" file, so this reads what /proc shows: a task frozen
     /// by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`; a task frozen
     /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
     /// `do_freezer_trap`, kernel/signal.c). Used only to count stragglers for error messages.
     static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
+        guard let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
+              let close = stat.lastIndex(of: ")"),
+              let state = stat[stat.index(after: close)...].split(separator: " ").first,
+              state != "Z" else { return true }
         switch backend {
         case .v1:
-            guard let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            return stat[stat.index(after: close)...].split(separator: " ").first == "D"
+            return state == "D"
         case .v2:
-            guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return false }
+            guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return true }
             return wchan == "get_signal" || wchan == "do_freezer_trap"
         }
     }

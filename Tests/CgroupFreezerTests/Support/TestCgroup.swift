@@ -172,17 +172,29 @@ func reapChildren() {
 /// What /proc says about a process being frozen, read independently of the library:
 /// a task frozen by the v1 freezer shows state D (TASK_FROZEN); one frozen by the v2 freezer
 /// waits in the signal-delivery freezer trap (wchan get_signal / do_freezer_trap).
-/// nil when the process is gone.
+/// nil when the process is gone or a zombie (it cannot run either way).
 func procShowsFrozen(_ pid: Int32, _ version: Hierarchy.Version) -> Bool? {
+    guard let state = procState(pid), state != "Z" else { return nil }
     switch version {
     case .v1:
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first == "D"
+        return state == "D"
     case .v2:
         guard let wchan = try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8) else { return nil }
         return wchan == "get_signal" || wchan == "do_freezer_trap"
     }
+}
+
+/// The state letter of /proc/PID/stat, and the wchan, for messages.
+func procState(_ pid: Int32) -> String? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+}
+
+func procDescription(_ pid: Int32) -> String {
+    let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? "?"
+    let cmdline = ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "?").replacingOccurrences(of: "\0", with: " ")
+    return "\(pid) state \(procState(pid) ?? "gone") wchan \(wchan) cmd \(cmdline)"
 }
 
 /// A scratch directory under /tmp, removed by `remove()`.
