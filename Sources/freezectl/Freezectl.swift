@@ -21,17 +21,19 @@ struct Freezectl: AsyncParsableCommand {
         abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",
         discussion: """
         TARGET is one of:
-          /sys/fs/cgroup/...   an absolute cgroup directory, used as given
-          cgroup:/PATH         a cgroup path relative to the hierarchy roots; the v1 freezer
-                               hierarchy is used where the cgroup has a directory in it (as runc
-                               and Docker do), else cgroup v2
-          pid:N                the cgroup of process N
+          /sys/fs/cgroup/...  an absolute cgroup directory, used as given
+          cgroup:/PATH        a cgroup path relative to the hierarchy roots: the
+                              v1 freezer hierarchy where the cgroup has a
+                              directory in it (as runc and Docker use), else v2
+          pid:N               the cgroup of process N
 
         Exit codes:
           0  every target done (or already in the requested state)
-          1  at least one target failed (timeout, permission denied, frozen by a parent, ...)
-          2  bad usage or malformed input (unknown target form, path not a cgroup, no such
-             process, bad --timeout); nothing is written for such a target
+          1  at least one target failed (timeout, permission denied, frozen by
+             a parent, self-freeze refused)
+          2  bad usage or malformed input (unknown target form, path not a
+             cgroup, no such process, bad --timeout); nothing is written for
+             such a target
         """,
         version: "0.1.0",
         subcommands: [Pause.self, Unpause.self, Status.self]

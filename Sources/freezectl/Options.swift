@@ -52,7 +52,7 @@ struct CommonOptions: ParsableArguments {
 /// Options of the state-changing subcommands.
 struct OperationOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "How long to wait for the kernel to confirm, e.g. 500ms, 10s, 1m. A freeze that does not complete in time is thawed again and reported as failed.",
+        "How long to wait for the kernel to confirm, e.g. 500ms, 10s, 1m. A freeze that does not complete in time is thawed again and reported as failed. (default: 10s)",
         valueName: "duration"),
         transform: { try DurationArgument.parse($0) })
     var timeout: Duration = CgroupFreezer.defaultTimeout

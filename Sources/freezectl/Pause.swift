@@ -5,10 +5,11 @@ struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Freeze targets and wait until the kernel reports every process frozen.",
         discussion: """
-        Pausing a target that is already paused succeeds and reports "already". A freeze that does
-        not complete within --timeout is thawed again, so nothing stays half-frozen. Every target is
-        processed even if another fails; results are printed in the order given.
-        Refuses to freeze the cgroup freezectl itself runs in, or one of its ancestors.
+        Pausing a target that is already paused succeeds and reports "already". \
+        A freeze that does not complete within --timeout is thawed again, so nothing stays \
+        half-frozen. Every target is processed even if another fails; results are printed \
+        in the order given. Refuses to freeze the cgroup freezectl itself runs in, or one \
+        of its ancestors.
         """
     )
 
@@ -29,9 +30,9 @@ struct Unpause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
-        Unpausing a running target succeeds and reports "already". A target that stays frozen
-        because an ancestor cgroup is frozen is reported as failed with state frozen-by-parent
-        (its own freeze request is cleared all the same).
+        Unpausing a running target succeeds and reports "already". A target that stays \
+        frozen because an ancestor cgroup is frozen is reported as failed with state \
+        frozen-by-parent (its own freeze request is cleared all the same).
         """
     )
 

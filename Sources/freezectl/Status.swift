@@ -5,11 +5,14 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the freezer state of targets, or list every frozen or freezing cgroup.",
         discussion: """
-        STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent (frozen because
-        an ancestor is). SELF is the cgroup's own request (freezer.self_freezing or cgroup.freeze).
-        PROCS counts the processes in the cgroup and its descendants.
-        Without a target, lists every cgroup of the v1 freezer and the v2 hierarchy that is frozen
-        or freezing at its own request; descendants frozen only by such a cgroup are not listed.
+        STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
+        (frozen because an ancestor is). SELF is the cgroup's own request \
+        (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \
+        cgroup and its descendants.
+
+        Without a target, lists every cgroup of the v1 freezer and the v2 hierarchy \
+        that is frozen or freezing at its own request; descendants frozen only by such \
+        a cgroup are not listed.
         """
     )
 
