@@ -85,24 +85,28 @@ struct FreezeTests {
         #expect(!child.kernelFrozen && !sibling.kernelFrozen)
     }
 
+    /// Waits with a fresh `EventsWaiter` for `frozen 1` in the cgroup's cgroup.events.
+    private func waitUntilFrozen(_ cgroup: TestCgroup, deadline: ContinuousClock.Instant) async throws -> Bool {
+        let path = cgroup.file("cgroup.events")
+        let events = try FileDescriptor.open(path, .readOnly)
+        defer { try? events.close() }
+        return try await EventsWaiter().wait(on: events, deadline: deadline) {
+            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("frozen 1")
+        }
+    }
+
     @Test("the completion waiter wakes on the kernel's cgroup.events notification")
     func waiterWakesOnTheKernelNotification() async throws {
         let cgroup = try TestCgroup(.v2)
         defer { cgroup.destroy() }
         try cgroup.start("sleep 1000")
-        let events = try FileDescriptor.open(cgroup.file("cgroup.events"), .readOnly)
-        defer { try? events.close() }
-        let waiter = EventsWaiter()
-        let path = cgroup.file("cgroup.events")
         let writer = Task {
             try await Task.sleep(for: .milliseconds(200))
             try cgroup.write("1", "cgroup.freeze")
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let frozen = try await waiter.wait(on: events, deadline: start.advanced(by: .seconds(5))) {
-            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("frozen 1")
-        }
+        let frozen = try await waitUntilFrozen(cgroup, deadline: start.advanced(by: .seconds(5)))
         try await writer.value
         #expect(frozen)
         #expect(start.duration(to: clock.now) < .seconds(2), "woken by the event, not by the deadline")
@@ -113,17 +117,9 @@ struct FreezeTests {
         let cgroup = try TestCgroup(.v2)
         defer { cgroup.destroy() }
         try cgroup.start("sleep 1000")
-        let events = try FileDescriptor.open(cgroup.file("cgroup.events"), .readOnly)
-        defer { try? events.close() }
-        let waiter = EventsWaiter()
-        let path = cgroup.file("cgroup.events")
         let clock = ContinuousClock()
         let start = clock.now
-        let waiting = Task {
-            try await waiter.wait(on: events, deadline: start.advanced(by: .seconds(30))) {
-                ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("frozen 1")
-            }
-        }
+        let waiting = Task { try await waitUntilFrozen(cgroup, deadline: start.advanced(by: .seconds(30))) }
         try await Task.sleep(for: .milliseconds(100))
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
