@@ -19,6 +19,22 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case processInRootCgroup(pid: Int32)
     /// No cgroup filesystem is mounted.
     case noCgroupMount
+    /// No container of the named sources matches the reference.
+    case noSuchContainer(String, searched: [String])
+    /// More than one container matches the reference; `matches` lists them as `source:id (name)`.
+    case ambiguousContainer(String, matches: [String])
+    /// The container has no running process, so it has no frozen or thawed state.
+    case containerNotRunning(String)
+    /// The container belongs to an engine that keeps its own pause state.
+    case ownedByEngine(String, engine: String)
+    /// A container source (runtime state directory, Docker socket) that a target names is not usable.
+    case sourceUnavailable(source: String, path: FilePath, reason: String)
+    /// The container engine answered an error.
+    case engineError(String, status: Int, message: String)
+    /// A `--filter` is malformed.
+    case invalidFilter(String, reason: String)
+    /// The operation was cancelled; a freeze in progress was thawed again.
+    case cancelled
     /// Freezing this cgroup would freeze the calling process itself.
     case selfFreeze(path: FilePath)
     /// The kernel refused access to a control file.
@@ -35,7 +51,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the error means the input was wrong (exit code 2), not that an operation failed.
     public var isBadInput: Bool {
         switch self {
-        case .invalidTarget, .notFound, .notOnCgroupfs, .noFreezer, .noSuchCgroup, .noSuchProcess, .processInRootCgroup:
+        case .invalidTarget, .notFound, .notOnCgroupfs, .noFreezer, .noSuchCgroup, .noSuchProcess, .processInRootCgroup,
+             .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter:
             return true
         default:
             return false
@@ -53,6 +70,14 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchProcess: return "no-such-process"
         case .processInRootCgroup: return "root-cgroup"
         case .noCgroupMount: return "no-cgroup-mount"
+        case .noSuchContainer: return "no-such-container"
+        case .ambiguousContainer: return "ambiguous-container"
+        case .containerNotRunning: return "container-not-running"
+        case .ownedByEngine: return "owned-by-engine"
+        case .sourceUnavailable: return "source-unavailable"
+        case .engineError: return "engine-error"
+        case .invalidFilter: return "invalid-filter"
+        case .cancelled: return "cancelled"
         case .selfFreeze: return "self-freeze"
         case .permissionDenied: return "permission-denied"
         case .timeout, .thawTimeout: return "timeout"
@@ -68,7 +93,10 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
              .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
              .io(let path, _, _):
             return path
-        case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount:
+        case .sourceUnavailable(_, let path, _):
+            return path
+        case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount, .noSuchContainer,
+             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled:
             return nil
         }
     }
@@ -99,6 +127,24 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "check the PID with `ps`; the process may have exited"
         case .processInRootCgroup:
             return "move the process into a child cgroup first (e.g. with systemd-run or by writing its PID to a child's cgroup.procs)"
+        case .noSuchContainer:
+            return "check the ID or name with `runc list`, `docker ps` or `freezectl status --all`"
+        case .ambiguousContainer:
+            return "name one of them with its source, e.g. runc:ID or docker:NAME, or give a longer ID prefix"
+        case .containerNotRunning:
+            return "start the container first; only a running or paused container has a cgroup to freeze"
+        case .ownedByEngine(_, let engine):
+            return "pause it through \(engine) (e.g. docker:ID), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
+        case .sourceUnavailable(let source, _, _):
+            return source == "docker"
+                ? "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
+                : "check that the runtime has containers here, or give its state directory with --runtime-root"
+        case .engineError:
+            return "check the container with `docker inspect`; the daemon's log says more"
+        case .cancelled:
+            return "run the command again"
+        case .invalidFilter:
+            return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
         case .noCgroupMount:
             return "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or the v1 freezer controller"
         case .selfFreeze:
@@ -134,6 +180,22 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "pid:\(pid): no such process"
         case .processInRootCgroup(let pid):
             return "pid:\(pid) is in the root cgroup of every mounted hierarchy, and a root cgroup cannot be frozen"
+        case .noSuchContainer(let reference, let searched):
+            return "\(reference): no such container (looked in \(searched.joined(separator: ", ")))"
+        case .ambiguousContainer(let reference, let matches):
+            return "\(reference) matches more than one container: \(matches.joined(separator: ", "))"
+        case .containerNotRunning(let reference):
+            return "\(reference) is not running"
+        case .ownedByEngine(let reference, let engine):
+            return "\(reference) belongs to \(engine), which keeps its own pause state; freezing it behind \(engine)'s back would make \(engine) wrong about it"
+        case .sourceUnavailable(let source, let path, let reason):
+            return "\(source) is not available at \(path): \(reason)"
+        case .engineError(let reference, let status, let message):
+            return "\(reference): the engine answered \(status): \(message)"
+        case .cancelled:
+            return "cancelled; a freeze in progress was thawed again"
+        case .invalidFilter(let text, let reason):
+            return "invalid filter \"\(text)\": \(reason)"
         case .noCgroupMount:
             return "no cgroup filesystem is mounted (nothing of type cgroup or cgroup2 in /proc/self/mountinfo)"
         case .selfFreeze(let path):

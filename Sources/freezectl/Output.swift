@@ -36,37 +36,35 @@ struct ErrorReport: Encodable {
 /// The result of `pause` or `unpause` for one target (docs/json-output.md).
 struct OperationReport: Encodable {
     let target: String
+    let source: String?
+    let id: String?
+    let name: String?
     let cgroup: String?
     let backend: String?
     let result: String
     let state: String?
     let durationMS: Double
+    let warnings: [String]?
     let error: ErrorReport?
 
     var failure: ErrorReport? { error }
 
-    init(spec: TargetSpec, outcome: FreezeOutcome) {
-        target = spec.description
-        cgroup = outcome.target.cgroup.path.string
-        backend = outcome.target.backend.rawValue
-        result = outcome.result.rawValue
-        state = outcome.state.rawValue
-        durationMS = outcome.duration.milliseconds
-        error = nil
-    }
-
-    init(spec: TargetSpec, target resolved: FreezerTarget?, state: FreezeState?, duration: Duration, error: any Error) {
-        target = spec.description
-        cgroup = resolved?.cgroup.path.string
-        backend = resolved?.backend.rawValue
-        result = "error"
-        self.state = state?.rawValue
-        durationMS = duration.milliseconds
-        self.error = ErrorReport(error)
+    init(_ batch: BatchResult) {
+        target = batch.item.reference
+        source = batch.item.container?.source.rawValue
+        id = batch.item.container?.id
+        name = batch.item.container?.name
+        cgroup = batch.target?.cgroup.path.string
+        backend = batch.backend
+        result = batch.result.rawValue
+        state = batch.state?.rawValue
+        durationMS = batch.duration.milliseconds
+        warnings = batch.warnings.isEmpty ? nil : batch.warnings
+        error = batch.error.map(ErrorReport.init)
     }
 
     enum CodingKeys: String, CodingKey {
-        case target, cgroup, backend, result, state, error
+        case target, source, id, name, cgroup, backend, result, state, warnings, error
         case durationMS = "duration_ms"
     }
 }
@@ -74,36 +72,61 @@ struct OperationReport: Encodable {
 /// The state of one target for `status` (docs/json-output.md).
 struct StatusReport: Encodable {
     let target: String
-    let cgroup: String?
-    let backend: String?
-    let state: String?
-    let selfState: String?
-    let processes: Int?
-    let pids: [Int32]?
-    let error: ErrorReport?
+    var source: String?
+    var id: String?
+    var name: String?
+    var cgroup: String?
+    var backend: String?
+    var state: String?
+    var selfState: String?
+    var processes: Int?
+    var pids: [Int32]?
+    var memoryPercent: Double?
+    var labels: [String: String]?
+    var engineState: String?
+    var drift: Bool?
+    var error: ErrorReport?
 
     var failure: ErrorReport? { error }
+    var isContainer: Bool { source != nil }
 
-    init(spec: TargetSpec, status: FreezerStatus) {
-        target = spec.description
+    init(reference: String, status: FreezerStatus) {
+        target = reference
         cgroup = status.target.cgroup.path.string
         backend = status.target.backend.rawValue
         state = status.state.rawValue
         selfState = status.selfFrozen ? "frozen" : "thawed"
         processes = status.processes.count
         pids = status.processes
-        error = nil
     }
 
-    init(spec: TargetSpec, error: any Error) {
-        target = spec.description
-        cgroup = nil; backend = nil; state = nil; selfState = nil; processes = nil; pids = nil
+    init(reference: String, container status: ContainerStatus) {
+        if let freezer = status.freezer {
+            self = StatusReport(reference: reference, status: freezer)
+        } else {
+            target = reference
+        }
+        let container = status.container
+        source = container.source.rawValue
+        id = container.id
+        name = container.name
+        labels = container.labels
+        memoryPercent = status.memoryPercent.map { ($0 * 10).rounded() / 10 }
+        engineState = container.engineState
+        drift = container.engineState == nil ? nil : status.drift
+        if status.freezer == nil { state = container.engineState }
+    }
+
+    init(reference: String, error: any Error) {
+        target = reference
         self.error = ErrorReport(error)
     }
 
     enum CodingKeys: String, CodingKey {
-        case target, cgroup, backend, state, processes, pids, error
+        case target, source, id, name, cgroup, backend, state, processes, pids, labels, drift, error
         case selfState = "self"
+        case memoryPercent = "memory_percent"
+        case engineState = "engine_state"
     }
 }
 
@@ -112,6 +135,7 @@ enum Output {
     static func operations(_ reports: [OperationReport], common: CommonOptions, verb: String) {
         for report in reports {
             if let error = report.error { self.error(verb, report.target, error) }
+            for warning in report.warnings ?? [] { self.error("warning: \(warning)") }
         }
         guard !common.quiet else { return }
         switch common.format {
@@ -135,6 +159,15 @@ enum Output {
         switch common.format {
         case .json:
             reports.forEach(printJSON)
+        case .table where reports.contains(where: \.isContainer):
+            printTable(
+                header: ["SOURCE", "ID", "NAME", "STATE", "ENGINE", "PROCS", "MEM%", "LABELS"],
+                rows: reports.filter { $0.error == nil }.map { report in
+                    [report.source ?? "cgroup", report.id.map { String($0.prefix(12)) } ?? "-", report.name ?? report.cgroup ?? "-",
+                     report.state ?? "-", (report.engineState ?? "-") + (report.drift == true ? " (drift)" : ""),
+                     report.processes.map(String.init) ?? "-", report.memoryPercent.map { String(format: "%.1f", $0) } ?? "-",
+                     (report.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
+                })
         case .table:
             printTable(
                 header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS"],
@@ -142,6 +175,15 @@ enum Output {
                     [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
                      report.selfState ?? "-", report.processes.map(String.init) ?? "-"]
                 })
+        }
+    }
+
+    /// An empty selection is not an error (docker's `unpause $(docker ps -q ...)` fails there).
+    static func noContainersMatched(common: CommonOptions) {
+        if common.format == .table && !common.quiet {
+            print("no containers matched")
+        } else if !common.quiet {
+            FileHandleOutput.standardError("freezectl: no containers matched")
         }
     }
 

@@ -1,28 +1,33 @@
 import ArgumentParser
 import CgroupFreezer
+import Foundation
 
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Freeze targets and wait until the kernel reports every process frozen.",
         discussion: """
-        Pausing a target that is already paused succeeds and reports "already". \
-        A freeze that does not complete within --timeout is thawed again, so nothing stays \
-        half-frozen. Every target is processed even if another fails; results are printed \
-        in the order given. Refuses to freeze the cgroup freezectl itself runs in, or one \
-        of its ancestors.
+        Pausing a target that is already paused succeeds and reports "already". \\
+        A freeze that does not complete within --timeout is thawed again, so nothing stays \\
+        half-frozen. Targets are processed concurrently; every target is processed even if \\
+        another fails; results are printed in the order given. Docker containers are paused \\
+        through the Engine API unless --direct. Refuses to freeze the cgroup freezectl \\
+        itself runs in, or one of its ancestors.
         """
     )
 
-    @Argument(help: ArgumentHelp("Targets: /abs/cgroup/dir, cgroup:/path or pid:N.", valueName: "target"),
+    @Argument(help: ArgumentHelp("Targets: /abs/cgroup/dir, cgroup:/path, pid:N, runc:ID, crun:ID, docker:ID|NAME, or a bare container ID|NAME.", valueName: "target"),
               transform: parseTarget)
-    var targets: [TargetSpec]
+    var targets: [TargetSpec] = []
 
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
     @OptionGroup var common: CommonOptions
 
+    func validate() throws { try selection.validate(targets: targets) }
+
     func run() async throws {
-        let code = await OperationRunner(kind: .freeze, timeout: operation.timeout, common: common).run(targets)
-        throw ExitCode(code)
+        throw ExitCode(try await OperationRunner(kind: .freeze, operation: operation, batch: batch, selection: selection, common: common).run(targets))
     }
 }
 
@@ -30,34 +35,40 @@ struct Unpause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
-        Unpausing a running target succeeds and reports "already". A target that stays \
-        frozen because an ancestor cgroup is frozen is reported as failed with state \
-        frozen-by-parent (its own freeze request is cleared all the same).
+        Unpausing a running target succeeds and reports "already". A target that stays \\
+        frozen because an ancestor cgroup is frozen is reported as failed with state \\
+        frozen-by-parent (its own freeze request is cleared all the same). Example: \\
+        freezectl unpause --all --filter label=auto_resume=true --filter memory-below=80%
         """
     )
 
-    @Argument(help: ArgumentHelp("Targets: /abs/cgroup/dir, cgroup:/path or pid:N.", valueName: "target"),
+    @Argument(help: ArgumentHelp("Targets: /abs/cgroup/dir, cgroup:/path, pid:N, runc:ID, crun:ID, docker:ID|NAME, or a bare container ID|NAME.", valueName: "target"),
               transform: parseTarget)
-    var targets: [TargetSpec]
+    var targets: [TargetSpec] = []
 
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
     @OptionGroup var common: CommonOptions
 
+    func validate() throws { try selection.validate(targets: targets) }
+
     func run() async throws {
-        let code = await OperationRunner(kind: .thaw, timeout: operation.timeout, common: common).run(targets)
-        throw ExitCode(code)
+        throw ExitCode(try await OperationRunner(kind: .thaw, operation: operation, batch: batch, selection: selection, common: common).run(targets))
     }
 }
 
-/// Runs one freeze or thaw per target concurrently and prints the results in input order.
+/// Selects the items, runs the batch, prints the results in input order.
 struct OperationRunner {
-    enum Kind { case freeze, thaw }
-
-    let kind: Kind
-    let timeout: Duration
+    let kind: BatchOptions.Operation
+    let operation: OperationOptions
+    let batch: BatchFlags
+    let selection: SelectionOptions
     let common: CommonOptions
 
-    func run(_ specs: [TargetSpec]) async -> Int32 {
+    func run(_ specs: [TargetSpec]) async throws -> Int32 {
+        let filter = try selection.containerFilter()
+        let catalog = try selection.catalog()
         let freezer: CgroupFreezer
         do {
             freezer = try CgroupFreezer(logger: common.makeLogger())
@@ -65,32 +76,16 @@ struct OperationRunner {
             Output.error(error.description)
             return ExitStatus.failure
         }
-        let reports = await withTaskGroup(of: (Int, OperationReport).self) { group in
-            for (index, spec) in specs.enumerated() {
-                group.addTask { (index, await perform(spec, freezer: freezer)) }
-            }
-            var reports = [OperationReport?](repeating: nil, count: specs.count)
-            for await (index, report) in group { reports[index] = report }
-            return reports.compactMap { $0 }
+        let items = await freezer.select(specs, all: selection.all, filter: filter, catalog: catalog)
+        if items.isEmpty {
+            Output.noContainersMatched(common: common)
+            return ExitStatus.success
         }
+        let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel,
+                                   atomic: batch.atomic, direct: batch.direct)
+        let results = await freezer.run(items, options: options, docker: catalog.docker)
+        let reports = results.map(OperationReport.init)
         Output.operations(reports, common: common, verb: kind == .freeze ? "pause" : "unpause")
         return Output.exitCode(reports.map(\.failure))
-    }
-
-    private func perform(_ spec: TargetSpec, freezer: CgroupFreezer) async -> OperationReport {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var target: FreezerTarget?
-        do {
-            let resolved = try freezer.resolve(spec)
-            target = resolved
-            let outcome = kind == .freeze
-                ? try await freezer.freeze(resolved, timeout: timeout)
-                : try await freezer.thaw(resolved, timeout: timeout)
-            return OperationReport(spec: spec, outcome: outcome)
-        } catch {
-            let state = target.flatMap { try? freezer.status($0).state }
-            return OperationReport(spec: spec, target: target, state: state, duration: start.duration(to: clock.now), error: error)
-        }
     }
 }

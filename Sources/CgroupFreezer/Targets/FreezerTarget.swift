@@ -61,6 +61,10 @@ public struct TargetResolver: Sendable {
                 return FreezerTarget(spec: spec, cgroup: try CgroupDirectory(validating: candidate, in: layout))
             }
             throw .processInRootCgroup(pid: pid)
+
+        case .container:
+            // Containers are found by ContainerCatalog; their cgroup is then resolved here.
+            throw .invalidTarget(spec.description, reason: "a container reference; look it up with ContainerCatalog first")
         }
     }
 

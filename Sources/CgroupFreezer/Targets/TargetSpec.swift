@@ -8,9 +8,13 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     case cgroup(String)
     /// The cgroup of a process (`pid:1234`).
     case pid(Int32)
+    /// A container by ID, unique ID prefix or name: `runc:ID`, `crun:ID`, `docker:ID|NAME`, or a
+    /// bare `ID|NAME` (source nil) looked up in every source.
+    case container(ContainerSource?, String)
 
-    /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`. Only the form is checked
-    /// here; whether the cgroup exists is the resolver's job.
+    /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `runc:ID`, `crun:ID`,
+    /// `docker:ID|NAME`, or a bare container `ID|NAME`. Only the form is checked here; whether the
+    /// target exists is the resolver's job.
     public init(parsing text: String) throws(FreezerError) {
         if text.isEmpty {
             throw .invalidTarget(text, reason: "the target is empty")
@@ -35,8 +39,25 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
             self = .cgroup(FilePath(path).lexicallyNormalized().string)
         } else if text.hasPrefix("/") {
             self = .directory(FilePath(text))
+        } else if let colon = text.firstIndex(of: ":") {
+            guard let source = ContainerSource(rawValue: String(text[..<colon])) else {
+                throw .invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: cgroup:, pid:, runc:, crun:, docker:)")
+            }
+            let reference = String(text[text.index(after: colon)...])
+            try Self.checkContainerReference(reference, in: text)
+            self = .container(source, reference)
         } else {
-            throw .invalidTarget(text, reason: "unknown form")
+            try Self.checkContainerReference(text, in: text)
+            self = .container(nil, text)
+        }
+    }
+
+    /// Container IDs and names as Docker and the OCI runtimes allow them: `[A-Za-z0-9][A-Za-z0-9_.-]*`.
+    private static func checkContainerReference(_ reference: String, in text: String) throws(FreezerError) {
+        let allowed = reference.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
+            || ("A"..."Z").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }
+        guard let first = reference.unicodeScalars.first, allowed, first != ".", first != "-", first != "_" else {
+            throw .invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor an absolute path, cgroup:/PATH or pid:N")
         }
     }
 
@@ -46,6 +67,8 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         case .directory(let path): return path.string
         case .cgroup(let path): return "cgroup:\(path)"
         case .pid(let pid): return "pid:\(pid)"
+        case .container(let source?, let reference): return "\(source.rawValue):\(reference)"
+        case .container(nil, let reference): return reference
         }
     }
 }

@@ -1,0 +1,173 @@
+import SystemPackage
+
+/// How `pause` or `unpause` runs over many targets.
+public struct BatchOptions: Sendable {
+    /// Freeze (pause) or thaw (unpause).
+    public enum Operation: Sendable { case freeze, thaw }
+
+    /// What to do.
+    public var operation: Operation
+    /// The deadline per target.
+    public var timeout: Duration
+    /// How many targets are worked on at once (docker's default is 50 too).
+    public var parallel: Int
+    /// On any failure, undo what this call changed (thaw what it froze, or refreeze what it thawed).
+    public var atomic: Bool
+    /// Write the cgroup of engine-managed containers instead of asking the engine.
+    public var direct: Bool
+
+    /// Options with the CLI's defaults.
+    public init(operation: Operation, timeout: Duration = CgroupFreezer.defaultTimeout, parallel: Int = 50,
+                atomic: Bool = false, direct: Bool = false) {
+        self.operation = operation
+        self.timeout = timeout
+        self.parallel = parallel
+        self.atomic = atomic
+        self.direct = direct
+    }
+}
+
+/// The outcome of one item of a batch.
+public struct BatchResult: Sendable {
+    /// How the item ended.
+    public enum Result: String, Sendable {
+        /// Changed, and the kernel confirmed it.
+        case ok
+        /// Already in the requested state; nothing written.
+        case already
+        /// Failed; see `error`.
+        case error
+        /// Changed, then undone because another item of an `--atomic` batch failed.
+        case rolledBack = "rolled-back"
+    }
+
+    /// The item.
+    public var item: BatchItem
+    /// The cgroup acted on, when one was resolved.
+    public var target: FreezerTarget?
+    /// `v1`, `v2`, or `docker` (the Engine API).
+    public var backend: String?
+    /// How it ended.
+    public var result: Result
+    /// The effective state afterwards, when known.
+    public var state: FreezeState?
+    /// How long it took.
+    public var duration: Duration
+    /// Why it failed.
+    public var error: FreezerError?
+    /// Things the user should know although it worked (e.g. Docker's view is now stale).
+    public var warnings: [String] = []
+}
+
+extension CgroupFreezer {
+    /// Pauses or unpauses every item, at most `options.parallel` at once; results are in item order.
+    /// Direct cgroup writes share this freezer's one completion waiter.
+    public func run(_ items: [BatchItem], options: BatchOptions, docker: DockerEngine) async -> [BatchResult] {
+        var results = await forEach(items, parallel: options.parallel) { item in
+            await perform(item, operation: options.operation, options: options, docker: docker)
+        }
+        if options.atomic && results.contains(where: { $0.result == .error }) {
+            let undo: BatchOptions.Operation = options.operation == .freeze ? .thaw : .freeze
+            let changed = results.indices.filter { results[$0].result == .ok }
+            let undone = await forEach(changed.map { results[$0].item }, parallel: options.parallel) { item in
+                await perform(item, operation: undo, options: options, docker: docker)
+            }
+            for (index, rollback) in zip(changed, undone) {
+                if rollback.result == .error {
+                    results[index].warnings.append("rollback failed: \(rollback.error?.message ?? "unknown error")")
+                } else {
+                    results[index].result = .rolledBack
+                }
+                results[index].state = rollback.state
+            }
+        }
+        return results
+    }
+
+    private func forEach(_ items: [BatchItem], parallel: Int, _ body: @escaping @Sendable (BatchItem) async -> BatchResult) async -> [BatchResult] {
+        await withTaskGroup(of: (Int, BatchResult).self) { group in
+            var results = [BatchResult?](repeating: nil, count: items.count)
+            var next = 0
+            func startNext() {
+                guard next < items.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await body(items[index])) }
+            }
+            for _ in 0..<max(1, parallel) { startNext() }
+            for await (index, result) in group {
+                results[index] = result
+                startNext()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
+    private func perform(_ item: BatchItem, operation: BatchOptions.Operation, options: BatchOptions, docker: DockerEngine) async -> BatchResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = BatchResult(item: item, target: nil, backend: nil, result: .error, state: nil, duration: .zero, error: nil)
+        do {
+            if let failure = item.failure { throw failure }
+            if let container = item.container {
+                if container.source == .docker && !options.direct {
+                    try await performThroughDocker(container, operation: operation, timeout: options.timeout, docker: docker, into: &result)
+                    result.duration = start.duration(to: clock.now)
+                    return result
+                }
+                if let owner = container.owner, !options.direct {
+                    throw FreezerError.ownedByEngine(item.reference, engine: owner)
+                }
+                guard let spec = container.cgroup else { throw FreezerError.containerNotRunning(item.reference) }
+                result.target = try resolve(spec)
+                if container.source == .docker || container.owner != nil {
+                    let engine = container.owner ?? "docker"
+                    result.warnings.append("\(engine)'s view of \(item.reference) is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
+                }
+            } else if let spec = item.cgroup {
+                result.target = try resolve(spec)
+            }
+            guard let target = result.target else { throw FreezerError.invalidTarget(item.reference, reason: "nothing to act on") }
+            result.backend = target.backend.rawValue
+            let outcome = operation == .freeze ? try await freeze(target, timeout: options.timeout) : try await thaw(target, timeout: options.timeout)
+            result.result = outcome.result == .ok ? .ok : .already
+            result.state = outcome.state
+        } catch {
+            result.result = .error
+            result.error = (error as? FreezerError) ?? (error is CancellationError ? .cancelled : .engineError(item.reference, status: 0, message: "\(error)"))
+            if let target = result.target { result.state = try? status(target).state }
+        }
+        result.duration = start.duration(to: clock.now)
+        return result
+    }
+
+    /// Docker keeps its own pause state: ask the engine, then read the cgroup to report the truth.
+    private func performThroughDocker(_ container: Container, operation: BatchOptions.Operation, timeout: Duration,
+                                      docker: DockerEngine, into result: inout BatchResult) async throws {
+        result.backend = "docker"
+        result.target = container.cgroup.flatMap { try? resolve($0) }
+        let cgroupState = result.target.flatMap { try? status($0).state }
+        guard container.engineState == "running" || container.engineState == "paused" else {
+            throw FreezerError.containerNotRunning(result.item.reference)
+        }
+        let enginePaused = container.engineState == "paused"
+        switch (operation, enginePaused) {
+        case (.freeze, true), (.thaw, false):
+            // The engine is already where we want it; a cgroup that disagrees was written behind its back.
+            if let cgroupState, (cgroupState != .thawed) != enginePaused {
+                throw FreezerError.engineError(result.item.reference, status: 409, message:
+                    "Docker says \(container.engineState ?? "?") but its cgroup is \(cgroupState.rawValue) (written behind Docker's back); undo that with freezectl --direct")
+            }
+            result.result = .already
+        case (.freeze, false):
+            try await docker.pause(container.id, timeout: timeout)
+            result.result = .ok
+            result.item.container?.engineState = "paused"
+        case (.thaw, true):
+            try await docker.unpause(container.id, timeout: timeout)
+            result.result = .ok
+            result.item.container?.engineState = "running"
+        }
+        result.state = result.target.flatMap { try? status($0).state }
+    }
+}

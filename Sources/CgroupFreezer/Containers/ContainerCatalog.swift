@@ -1,0 +1,70 @@
+import SystemPackage
+
+/// Every place containers are found: the OCI runtimes' state directories and the Docker Engine.
+public struct ContainerCatalog: Sendable {
+    /// The runc/crun state directories searched.
+    public var runtimes: [OCIRuntimeSource]
+    /// The Docker Engine.
+    public var docker: DockerEngine
+
+    /// A catalog of `runtimes` (default: /run/runc and /run/crun) and the engine `DOCKER_HOST` names.
+    public init(runtimeRoots: [FilePath] = [], environment: [String: String]) throws(FreezerError) {
+        runtimes = runtimeRoots.isEmpty ? OCIRuntimeSource.defaults : runtimeRoots.map(OCIRuntimeSource.detecting(root:))
+        docker = try DockerEngine.fromEnvironment(environment)
+    }
+
+    /// Every container with a live process (running or paused) in every source that is present.
+    /// Absent sources (no state directory, no Docker socket) are skipped quietly.
+    public func all() async throws -> [Container] {
+        var found: [Container] = []
+        for runtime in runtimes where runtime.isPresent {
+            found += runtime.containers()
+        }
+        if docker.unavailability() == nil {
+            do {
+                found += try await docker.containers().filter { $0.engineState == "running" || $0.engineState == "paused" }
+            } catch FreezerError.sourceUnavailable {
+                // A socket nobody answers on is an absent daemon.
+            }
+        }
+        return found
+    }
+
+    /// The one container that `reference` names in `source` (or in every source when nil): an
+    /// exact ID or name first, else a unique ID prefix.
+    public func lookup(_ source: ContainerSource?, _ reference: String) async throws -> Container {
+        let given = source.map { "\($0.rawValue):\(reference)" } ?? reference
+        var candidates: [Container] = []
+        var searched: [String] = []
+        for runtime in runtimes where source == nil || runtime.runtime == source {
+            guard runtime.isPresent else {
+                if source != nil && runtimes.filter({ $0.runtime == source }).allSatisfy({ !$0.isPresent }) {
+                    throw FreezerError.sourceUnavailable(source: runtime.runtime.rawValue, path: runtime.root, reason: "no such state directory")
+                }
+                continue
+            }
+            searched.append("\(runtime.runtime.rawValue) \(runtime.root)")
+            candidates += runtime.containers()
+        }
+        if source == nil || source == .docker {
+            if let problem = docker.unavailability() {
+                if source == .docker { throw problem }
+            } else {
+                searched.append("docker \(docker.socketPath)")
+                do {
+                    candidates += try await docker.containers()
+                } catch FreezerError.sourceUnavailable(let name, let path, let reason) {
+                    if source == .docker { throw FreezerError.sourceUnavailable(source: name, path: path, reason: reason) }
+                }
+            }
+        }
+        let exact = candidates.filter { $0.id == reference || $0.name == reference }
+        let matches = exact.isEmpty ? candidates.filter { $0.id.hasPrefix(reference) } : exact
+        switch matches.count {
+        case 1: return matches[0]
+        case 0: throw FreezerError.noSuchContainer(given, searched: searched)
+        default:
+            throw FreezerError.ambiguousContainer(given, matches: matches.map { "\($0.shortReference) (\($0.name))" })
+        }
+    }
+}

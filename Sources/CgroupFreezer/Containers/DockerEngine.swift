@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SystemPackage
+
+/// The Docker Engine API on its unix socket, through async-http-client (`http+unix`).
+///
+/// Docker keeps its own pause state and does not notice a freezer written behind its back
+/// (`docker unpause` then fails with "container not paused"), so Docker containers are paused
+/// and unpaused through this API unless the caller asks for a direct cgroup write.
+public struct DockerEngine: Sendable {
+    /// The socket of the daemon.
+    public let socketPath: FilePath
+
+    /// The default socket.
+    public static let defaultSocket: FilePath = "/var/run/docker.sock"
+
+    /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket.
+    public static func fromEnvironment(_ environment: [String: String]) throws(FreezerError) -> DockerEngine {
+        guard let host = environment["DOCKER_HOST"], !host.isEmpty else { return DockerEngine(socketPath: defaultSocket) }
+        guard host.hasPrefix("unix://") else {
+            throw .sourceUnavailable(source: "docker", path: FilePath(host), reason: "only unix:// sockets are supported in DOCKER_HOST")
+        }
+        return DockerEngine(socketPath: FilePath(String(host.dropFirst("unix://".count))))
+    }
+
+    /// An engine at `socketPath`.
+    public init(socketPath: FilePath) {
+        self.socketPath = socketPath
+    }
+
+    /// Why the socket cannot be used, or nil when it exists and is a socket.
+    public func unavailability() -> FreezerError? {
+        var buffer = stat()
+        guard socketPath.withPlatformString({ stat($0, &buffer) }) == 0 else {
+            return .sourceUnavailable(source: "docker", path: socketPath, reason: "no such socket (is dockerd running?)")
+        }
+        guard (buffer.st_mode & S_IFMT) == S_IFSOCK else {
+            return .sourceUnavailable(source: "docker", path: socketPath, reason: "not a socket")
+        }
+        return nil
+    }
+
+    private struct Summary: Decodable {
+        var Id: String
+        var Names: [String]?
+        var Labels: [String: String]?
+        var State: String?
+    }
+
+    private struct Inspection: Decodable {
+        struct State: Decodable { var Pid: Int32? }
+        var State: State?
+    }
+
+    /// Every container the daemon knows, with the PID of those that run (one inspect each).
+    public func containers() async throws -> [Container] {
+        let data = try await request(.GET, "/containers/json?all=1", reference: "docker")
+        let summaries: [Summary]
+        do {
+            summaries = try JSONDecoder().decode([Summary].self, from: data)
+        } catch {
+            throw FreezerError.engineError("docker", status: 200, message: "unreadable container list: \(error)")
+        }
+        return try await withThrowingTaskGroup(of: (Int, Container).self) { group in
+            for (index, summary) in summaries.enumerated() {
+                group.addTask {
+                    var pid: Int32?
+                    if summary.State == "running" || summary.State == "paused" {
+                        let body = try await request(.GET, "/containers/\(summary.Id)/json", reference: "docker:\(summary.Id.prefix(12))")
+                        pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
+                    }
+                    let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
+                    return (index, Container(
+                        source: .docker, id: summary.Id, name: name, labels: summary.Labels ?? [:],
+                        pid: pid.flatMap { $0 > 0 ? $0 : nil }, engineState: summary.State, owner: nil,
+                        cgroup: pid.flatMap { $0 > 0 ? TargetSpec.pid($0) : nil }))
+                }
+            }
+            var containers = [Container?](repeating: nil, count: summaries.count)
+            for try await (index, container) in group { containers[index] = container }
+            return containers.compactMap { $0 }
+        }
+    }
+
+    /// `POST /containers/{id}/pause`.
+    public func pause(_ id: String, timeout: Duration) async throws {
+        _ = try await request(.POST, "/containers/\(id)/pause", reference: "docker:\(id.prefix(12))", timeout: timeout)
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    public func unpause(_ id: String, timeout: Duration) async throws {
+        _ = try await request(.POST, "/containers/\(id)/unpause", reference: "docker:\(id.prefix(12))", timeout: timeout)
+    }
+
+    private struct Message: Decodable { var message: String }
+
+    private func request(_ method: HTTPMethod, _ path: String, reference: String, timeout: Duration = .seconds(30)) async throws -> Data {
+        if let problem = unavailability() { throw problem }
+        let encodedSocket = socketPath.string.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath.string
+        var request = HTTPClientRequest(url: "http+unix://\(encodedSocket)\(path)")
+        request.method = method
+        // dockerd answers 400 to the default Host header (the encoded socket path).
+        request.headers.replaceOrAdd(name: "Host", value: "localhost")
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        } catch {
+            throw FreezerError.sourceUnavailable(source: "docker", path: socketPath, reason: "\(error)")
+        }
+        let body = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let message = (try? JSONDecoder().decode(Message.self, from: body))?.message ?? String(decoding: body, as: UTF8.self)
+            throw FreezerError.engineError(reference, status: Int(response.status.code), message: message)
+        }
+        return body
+    }
+}
