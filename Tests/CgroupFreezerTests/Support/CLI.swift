@@ -28,9 +28,12 @@ let freezectlBinary: String = {
     return ".build/debug/freezectl"
 }()
 
-/// Runs `command` with `arguments`; `user` runs it as that uid/gid through setpriv.
-func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? = nil) throws -> CLIResult {
+/// Runs `command` with `arguments`; `user` runs it as that uid/gid through setpriv; `environment`
+/// adds to the inherited environment.
+func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? = nil,
+         environment: [String: String] = [:]) throws -> CLIResult {
     let process = Process()
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--", command] + arguments
@@ -58,7 +61,29 @@ func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? =
                      stderr: String(decoding: stderrData, as: UTF8.self))
 }
 
+/// Runs a command whose children may outlive it (`runc run -d`, whose container inherits its
+/// stdio): output goes to files, not pipes, so nothing waits for the children to close them.
+func runDetaching(_ command: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+    let directory = NSTemporaryDirectory() + "freezectl-run-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    FileManager.default.createFile(atPath: directory + "/out", contents: nil)
+    FileManager.default.createFile(atPath: directory + "/err", contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle(forWritingAtPath: directory + "/out")
+    process.standardError = FileHandle(forWritingAtPath: directory + "/err")
+    try process.run()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus,
+                     stdout: (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "",
+                     stderr: (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? "")
+}
+
 /// Runs freezectl.
-func freezectl(_ arguments: String..., user: (uid: Int, gid: Int)? = nil) throws -> CLIResult {
-    try run(freezectlBinary, arguments, user: user)
+func freezectl(_ arguments: String..., user: (uid: Int, gid: Int)? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+    try run(freezectlBinary, arguments, user: user, environment: environment)
 }
