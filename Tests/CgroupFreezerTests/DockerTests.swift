@@ -56,7 +56,7 @@ struct DockerTests {
         defer { daemon.stop() }
         try daemon.importBusybox()
         try daemon.run("--name", "fz-run", "local/busybox", "sleep", "1000")
-        try daemon.run("--name", "fz-exited", "local/busybox", "true")
+        try daemon.run("--name", "fz-exited", "local/busybox", "sh", "-c", "exit 0")
         let env = daemon.environment
         for _ in 0..<100 where try daemon.names(filter: "status=exited") != ["fz-exited"] { usleep(50_000) }
 
