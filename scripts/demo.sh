@@ -9,6 +9,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null; then
   apt-get update -q && apt-get install -y -q util-linux procps
 fi
+# A first release build takes a few minutes (SwiftNIO and async-http-client for the Docker API).
 swift build -c release --product freezectl
 freezectl=$(swift build -c release --show-bin-path)/freezectl
 

@@ -213,6 +213,8 @@ enum Output {
     }
 
     private static func printTable(header: [String], rows: [[String]]) {
+        // Every target failed: the errors on standard error say it all.
+        guard !rows.isEmpty else { return }
         let widths = header.indices.map { column in
             ([header] + rows).map { $0[column].count }.max() ?? 0
         }

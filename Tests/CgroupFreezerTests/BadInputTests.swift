@@ -91,7 +91,7 @@ struct BadInputTests {
         ["pause", "pid:abc"],
         ["pause", ""],
         ["unpause", "cgroup:relative"],
-        ["status", "web"],
+        ["status", "web!"],
     ])
     func malformedTargets(_ arguments: [String]) throws {
         let result = try run(freezectlBinary, arguments)

@@ -110,7 +110,7 @@ struct TargetSpecTests {
         #expect(try TargetSpec(parsing: "pid:1234") == .pid(1234))
     }
 
-    @Test(arguments: ["", "pid:0", "pid:abc", "pid:-3", "pid:", "cgroup:/../../etc", "cgroup:relative", "cgroup:/", "web", "./x"])
+    @Test(arguments: ["", "pid:0", "pid:abc", "pid:-3", "pid:", "cgroup:/../../etc", "cgroup:relative", "cgroup:/", "web!", "./x"])
     func rejectsMalformedTargets(_ text: String) {
         #expect(throws: FreezerError.self) { try TargetSpec(parsing: text) }
         do {

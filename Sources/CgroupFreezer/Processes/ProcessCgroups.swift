@@ -79,7 +79,7 @@ enum CgroupProcesses {
     /// The kernel keeps no per-task "frozen" file, so this reads what /proc shows: a task frozen
     /// by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`; a task frozen
     /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
-    /// `do_freezer_trap`, kernel/signal.c). Used only to count stragglers for error messages.
+    /// `do_freezer_trap`, kernel/signal.c) or for a frozen vfork child. Used only to count stragglers for error messages.
     static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
         guard let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
               let close = stat.lastIndex(of: ")"),
@@ -90,7 +90,8 @@ enum CgroupProcesses {
             return state == "D"
         case .v2:
             guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return true }
-            return wchan == "get_signal" || wchan == "do_freezer_trap"
+            // A vfork parent waiting for its frozen child counts as frozen (cgroup_enter_frozen, kernel/fork.c).
+            return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
         }
     }
 }

@@ -171,7 +171,8 @@ func reapChildren() {
 
 /// What /proc says about a process being frozen, read independently of the library:
 /// a task frozen by the v1 freezer shows state D (TASK_FROZEN); one frozen by the v2 freezer
-/// waits in the signal-delivery freezer trap (wchan get_signal / do_freezer_trap).
+/// waits in the signal-delivery freezer trap (wchan get_signal / do_freezer_trap), or in vfork
+/// for a frozen child.
 /// nil when the process is gone or a zombie (it cannot run either way).
 func procShowsFrozen(_ pid: Int32, _ version: Hierarchy.Version) -> Bool? {
     guard let state = procState(pid), state != "Z" else { return nil }
@@ -180,7 +181,9 @@ func procShowsFrozen(_ pid: Int32, _ version: Hierarchy.Version) -> Bool? {
         return state == "D"
     case .v2:
         guard let wchan = try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8) else { return nil }
-        return wchan == "get_signal" || wchan == "do_freezer_trap"
+        // A vfork parent whose child is frozen waits for it and counts as frozen
+        // (cgroup_enter_frozen in kernel/fork.c); dash vforks to run `sleep`.
+        return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
     }
 }
 
