@@ -115,11 +115,7 @@ public struct OCIRuntimeSource: Sendable {
 /// (field 22 of /proc/PID/stat, in clock ticks since boot).
 enum ProcessStart {
     static func isAlive(_ pid: Int32, startTime: UInt64?) -> Bool {
-        guard pid > 0, let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
-              let close = stat.lastIndex(of: ")") else { return false }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] is the state (field 3); field 22 is fields[19].
-        guard fields.count > 19, fields[0] != "Z" else { return false }
+        guard let fields = ProcStat.fields(of: pid), fields.count > 19, fields[0] != "Z" else { return false }
         guard let startTime else { return true }
         return UInt64(fields[19]) == startTime
     }

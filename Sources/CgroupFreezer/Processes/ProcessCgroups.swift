@@ -81,10 +81,7 @@ enum CgroupProcesses {
     /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
     /// `do_freezer_trap`, kernel/signal.c) or for a frozen vfork child. Used only to count stragglers for error messages.
     static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
-        guard let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
-              let close = stat.lastIndex(of: ")"),
-              let state = stat[stat.index(after: close)...].split(separator: " ").first,
-              state != "Z" else { return true }
+        guard let state = ProcStat.fields(of: pid)?.first, state != "Z" else { return true }
         switch backend {
         case .v1:
             return state == "D"
@@ -93,5 +90,15 @@ enum CgroupProcesses {
             // A vfork parent waiting for its frozen child counts as frozen (cgroup_enter_frozen, kernel/fork.c).
             return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
         }
+    }
+}
+
+/// /proc/PID/stat, split after the command name (which may hold spaces and parentheses):
+/// element 0 is field 3 (the state), element 19 is field 22 (the start time).
+enum ProcStat {
+    static func fields(of pid: Int32) -> [Substring]? {
+        guard pid > 0, let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 }
