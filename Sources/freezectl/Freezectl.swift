@@ -12,6 +12,8 @@ enum ExitStatus {
     static let failure: Int32 = 1
     /// Bad usage or malformed input; nothing was written for the bad target.
     static let badInput: Int32 = 2
+    /// At least one target ended unhealthy after `unpause --health-*` (with fail or refreeze).
+    static let unhealthy: Int32 = 3
 }
 
 @main
@@ -34,6 +36,8 @@ struct Freezectl: AsyncParsableCommand {
           2  bad usage or malformed input (unknown target form, path not a
              cgroup, no such process, bad --timeout); nothing is written for
              such a target
+          3  unpause --health-*: at least one target ended unhealthy
+             (--on-unhealthy fail or refreeze)
         """,
         version: "0.1.0",
         subcommands: [Pause.self, Unpause.self, Status.self]

@@ -18,10 +18,10 @@ struct DurationArgument: ExpressibleByArgument {
 
     static let units: [(suffix: String, seconds: Double)] = [("us", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
 
-    static func parse(_ text: String) throws -> Duration {
+    static func parse(_ text: String, allowZero: Bool = false) throws -> Duration {
         for unit in units.sorted(by: { $0.suffix.count > $1.suffix.count }) where text.hasSuffix(unit.suffix) {
             let number = text.dropLast(unit.suffix.count)
-            if let value = Double(number), value > 0, value.isFinite {
+            if let value = Double(number), value > 0 || (allowZero && value == 0), value.isFinite {
                 return .nanoseconds(Int64((value * unit.seconds * 1e9).rounded()))
             }
         }

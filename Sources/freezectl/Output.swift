@@ -45,9 +45,26 @@ struct OperationReport: Encodable {
     let state: String?
     let durationMS: Double
     let warnings: [String]?
+    let health: HealthJSON?
     let error: ErrorReport?
 
     var failure: ErrorReport? { error }
+
+    /// The health check part of a report.
+    struct HealthJSON: Encodable {
+        let status: String
+        let attempts: Int
+        let timeToHealthyMS: Double?
+        let lastOutput: String?
+        let reason: String?
+        let refrozen: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case status, attempts, reason, refrozen
+            case timeToHealthyMS = "time_to_healthy_ms"
+            case lastOutput = "last_output"
+        }
+    }
 
     init(_ batch: BatchResult) {
         target = batch.item.reference
@@ -60,11 +77,16 @@ struct OperationReport: Encodable {
         state = batch.state?.rawValue
         durationMS = batch.duration.milliseconds
         warnings = batch.warnings.isEmpty ? nil : batch.warnings
+        health = batch.health.map { report in
+            HealthJSON(status: report.healthy ? "healthy" : "unhealthy", attempts: report.attempts,
+                       timeToHealthyMS: report.timeToHealthy?.milliseconds, lastOutput: report.last?.output,
+                       reason: report.reason, refrozen: batch.refrozen)
+        }
         error = batch.error.map(ErrorReport.init)
     }
 
     enum CodingKeys: String, CodingKey {
-        case target, source, id, name, cgroup, backend, result, state, warnings, error
+        case target, source, id, name, cgroup, backend, result, state, warnings, health, error
         case durationMS = "duration_ms"
     }
 }
@@ -141,6 +163,17 @@ enum Output {
         switch common.format {
         case .json:
             reports.forEach(printJSON)
+        case .table where reports.contains(where: { $0.health != nil }):
+            printTable(
+                header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME", "HEALTH", "ATTEMPTS", "TO HEALTHY", "LAST PROBE"],
+                rows: reports.map { report in
+                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
+                     report.state ?? "-", String(format: "%.1fms", report.durationMS),
+                     report.health.map { $0.status + ($0.refrozen ? " (refrozen)" : "") } ?? "-",
+                     report.health.map { String($0.attempts) } ?? "-",
+                     report.health?.timeToHealthyMS.map { String(format: "%.0fms", $0) } ?? "-",
+                     report.health?.lastOutput.map { String($0.prefix(60)) } ?? "-"]
+                })
         case .table:
             printTable(
                 header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME"],

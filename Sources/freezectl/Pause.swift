@@ -49,12 +49,14 @@ struct Unpause: AsyncParsableCommand {
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
+    @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws { try selection.validate(targets: targets) }
 
     func run() async throws {
-        throw ExitCode(try await OperationRunner(kind: .thaw, operation: operation, batch: batch, selection: selection, common: common).run(targets))
+        throw ExitCode(try await OperationRunner(kind: .thaw, operation: operation, batch: batch, selection: selection,
+                                                 common: common, health: try health.check()).run(targets))
     }
 }
 
@@ -65,6 +67,7 @@ struct OperationRunner {
     let batch: BatchFlags
     let selection: SelectionOptions
     let common: CommonOptions
+    var health: HealthCheckOptions? = nil
 
     func run(_ specs: [TargetSpec]) async throws -> Int32 {
         let filter = try selection.containerFilter()
@@ -83,9 +86,21 @@ struct OperationRunner {
         }
         let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel,
                                    atomic: batch.atomic, direct: batch.direct)
-        let results = await freezer.run(items, options: options, docker: catalog.docker)
+        var results = await freezer.run(items, options: options, docker: catalog.docker)
+        if let health {
+            let display = LiveHealthDisplay(targets: results.map(\.item.reference),
+                                            enabled: common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
+            results = await freezer.checkHealth(results, options: health, batch: options, docker: catalog.docker) { index, attempt, outcome in
+                display.update(index, attempt: attempt, outcome: outcome)
+            }
+        }
         let reports = results.map(OperationReport.init)
         Output.operations(reports, common: common, verb: kind == .freeze ? "pause" : "unpause")
-        return Output.exitCode(reports.map(\.failure))
+        let code = Output.exitCode(reports.map(\.failure))
+        if code == ExitStatus.success, let health, health.onUnhealthy != .ignore,
+           results.contains(where: { $0.health?.healthy == false }) {
+            return ExitStatus.unhealthy
+        }
+        return code
     }
 }

@@ -57,6 +57,10 @@ public struct BatchResult: Sendable {
     public var error: FreezerError?
     /// Things the user should know although it worked (e.g. Docker's view is now stale).
     public var warnings: [String] = []
+    /// The health check after the thaw, when one was asked for.
+    public var health: HealthReport?
+    /// Frozen again because it was unhealthy (`--on-unhealthy refreeze`).
+    public var refrozen = false
 }
 
 extension CgroupFreezer {
@@ -103,7 +107,7 @@ extension CgroupFreezer {
         }
     }
 
-    private func perform(_ item: BatchItem, operation: BatchOptions.Operation, options: BatchOptions, docker: DockerEngine) async -> BatchResult {
+    func perform(_ item: BatchItem, operation: BatchOptions.Operation, options: BatchOptions, docker: DockerEngine) async -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = BatchResult(item: item, target: nil, backend: nil, result: .error, state: nil, duration: .zero, error: nil)

@@ -1,0 +1,100 @@
+import ArgumentParser
+import CgroupFreezer
+import Foundation
+
+extension UnhealthyAction: ExpressibleByArgument {}
+
+/// `unpause --health-*`: probe each target right after its thaw is confirmed.
+struct HealthOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Probe: run CMD with /bin/sh -c on the host; exit 0 is healthy. It gets FREEZECTL_TARGET, FREEZECTL_CGROUP and FREEZECTL_PID.", valueName: "cmd"))
+    var healthCmd: String?
+
+    @Option(name: .long, help: ArgumentHelp("Probe: GET URL; a status from 200 to 399 is healthy.", valueName: "url"))
+    var healthHttp: String?
+
+    @Option(name: .long, help: ArgumentHelp("Probe: a TCP connection to HOST:PORT succeeds.", valueName: "host:port"))
+    var healthTcp: String?
+
+    @Flag(name: .long, help: "Run --health-cmd inside the target's namespaces (like docker exec), through nsenter.")
+    var healthExecInTarget = false
+
+    @Option(name: .long, help: ArgumentHelp("Time between probes. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0) })
+    var healthInterval: Duration = .seconds(1)
+
+    @Option(name: .long, help: ArgumentHelp("Bound of one probe; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0) })
+    var healthTimeout: Duration = .seconds(1)
+
+    @Option(name: .long, help: ArgumentHelp("Consecutive failures before a target is unhealthy.", valueName: "n"))
+    var healthRetries = 3
+
+    @Option(name: .long, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. (default: 0s)", valueName: "duration"), transform: { try DurationArgument.parse($0, allowZero: true) })
+    var healthStartPeriod: Duration = .zero
+
+    @Option(name: .long, help: ArgumentHelp("Overall bound of the health check per target.", valueName: "deadline"), transform: { try DurationArgument.parse($0) })
+    var waitHealthy: Duration?
+
+    @Option(name: .long, help: ArgumentHelp("What to do with an unhealthy target: fail (exit 3), refreeze (freeze it again if this call thawed it; exit 3) or ignore (report only).", valueName: "action"))
+    var onUnhealthy: UnhealthyAction = .fail
+
+    func validate() throws {
+        let probes = [healthCmd != nil, healthHttp != nil, healthTcp != nil].filter { $0 }.count
+        guard probes <= 1 else { throw ValidationError("give one probe: --health-cmd, --health-http or --health-tcp") }
+        if healthExecInTarget && healthCmd == nil { throw ValidationError("--health-exec-in-target needs --health-cmd") }
+        guard healthRetries >= 1 else { throw ValidationError("--health-retries must be at least 1, got \(healthRetries)") }
+        if let url = healthHttp, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
+            throw ValidationError("--health-http \"\(url)\" is not an http:// or https:// URL with a host")
+        }
+        if let tcp = healthTcp { _ = try Self.parseHostPort(tcp) }
+    }
+
+    static func parseHostPort(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65535).contains(port), colon != text.startIndex else {
+            throw ValidationError("--health-tcp \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
+        }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    /// The check asked for, or nil.
+    func check() throws -> HealthCheckOptions? {
+        let probe: HealthProbe
+        if let command = healthCmd {
+            probe = .exec(command: command, inTarget: healthExecInTarget)
+        } else if let url = healthHttp {
+            probe = .http(url: url)
+        } else if let tcp = healthTcp {
+            let (host, port) = try Self.parseHostPort(tcp)
+            probe = .tcp(host: host, port: port)
+        } else {
+            return nil
+        }
+        let policy = HealthPolicy(interval: healthInterval, timeout: healthTimeout, retries: healthRetries,
+                                  startPeriod: healthStartPeriod, deadline: waitHealthy)
+        return HealthCheckOptions(probe: probe, policy: policy, onUnhealthy: onUnhealthy)
+    }
+}
+
+/// On a terminal, one live line per target while the health checks run.
+final class LiveHealthDisplay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String]
+    private let enabled: Bool
+
+    init(targets: [String], enabled: Bool) {
+        self.enabled = enabled
+        lines = targets.map { "\($0): waiting for the first probe" }
+        if enabled { FileHandleOutput.standardError(lines.joined(separator: "\n")) }
+    }
+
+    func update(_ index: Int, attempt: Int, outcome: ProbeOutcome) {
+        guard enabled, index < lines.count else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let target = lines[index].split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        lines[index] = "\(target): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)"
+        // Move up to the block's first line, rewrite every line.
+        var text = "\u{1B}[\(lines.count)A"
+        for line in lines { text += "\r\u{1B}[2K" + String(line.prefix(120)) + "\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
