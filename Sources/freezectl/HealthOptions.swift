@@ -78,10 +78,12 @@ struct HealthOptions: ParsableArguments {
 final class LiveHealthDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String]
+    private let targets: [String]
     private let enabled: Bool
 
     init(targets: [String], enabled: Bool) {
         self.enabled = enabled
+        self.targets = targets
         lines = targets.map { "\($0): waiting for the first probe" }
         if enabled { FileHandleOutput.standardError(lines.joined(separator: "\n")) }
     }
@@ -90,8 +92,7 @@ final class LiveHealthDisplay: @unchecked Sendable {
         guard enabled, index < lines.count else { return }
         lock.lock()
         defer { lock.unlock() }
-        let target = lines[index].split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-        lines[index] = "\(target): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)"
+        lines[index] = "\(targets[index]): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)"
         // Move up to the block's first line, rewrite every line.
         var text = "\u{1B}[\(lines.count)A"
         for line in lines { text += "\r\u{1B}[2K" + String(line.prefix(120)) + "\n" }
