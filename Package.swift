@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

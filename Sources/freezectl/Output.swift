@@ -1,5 +1,6 @@
 import CgroupFreezer
 import Foundation
+import SystemPackage
 
 /// The error part of a JSON report.
 struct ErrorReport: Encodable {
@@ -208,6 +209,30 @@ enum Output {
                     [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
                      report.selfState ?? "-", report.processes.map(String.init) ?? "-"]
                 })
+        }
+    }
+
+    /// The tree check: JSON `{root, cgroup, processes, strays: [{pid, command, cgroup}], repaired}`, or a table of strays.
+    static func tree(tree: ProcessTree, strays: [ProcessTree.Member], cgroup: FilePath, repaired: Bool, common: CommonOptions) {
+        struct Stray: Encodable { let pid: Int32; let command: String; let cgroup: String? }
+        struct Report: Encodable { let root: Int32; let cgroup: String; let processes: Int; let strays: [Stray]; let repaired: Bool }
+        let list = strays.map { Stray(pid: $0.pid, command: $0.command, cgroup: $0.cgroup?.string) }
+        if !repaired {
+            for stray in list {
+                error("process \(stray.pid) (\(stray.command)) of the tree is outside \(cgroup), in \(stray.cgroup ?? "an invisible cgroup")\n  next step: move it back with --repair (or --repair-tree on checkpoint)")
+            }
+        }
+        guard !common.quiet else { return }
+        switch common.format {
+        case .json:
+            printJSON(Report(root: tree.root, cgroup: cgroup.string, processes: tree.members.count, strays: list, repaired: repaired && !list.isEmpty))
+        case .table:
+            if list.isEmpty {
+                print("all \(tree.members.count) processes of the tree under \(tree.root) are in \(cgroup)")
+            } else {
+                print(repaired ? "moved into \(cgroup):" : "outside \(cgroup):")
+                printTable(header: ["PID", "COMMAND", "CGROUP"], rows: list.map { [String($0.pid), String($0.command.prefix(60)), $0.cgroup ?? "-"] })
+            }
         }
     }
 

@@ -1,0 +1,105 @@
+import SystemPackage
+
+/// A process tree and its place in a cgroup: CRIU seizes only tasks inside the cgroup it freezes,
+/// so a descendant outside it makes the dump fail with "Unseizable non-zombie PID found"
+/// (crun issue 1651, CRIU issues 1034 and 2577). After a restore, only the root process is put
+/// back into the container's cgroup by some runtimes, which is how such strays arise.
+public struct ProcessTree: Sendable {
+    /// One process of the tree.
+    public struct Member: Sendable, Hashable {
+        /// Its PID.
+        public var pid: Int32
+        /// Its parent's PID.
+        public var parent: Int32
+        /// Its command line (or the kernel's `comm` when it has none).
+        public var command: String
+        /// Its cgroup directory in the hierarchy the tree was checked against, if visible.
+        public var cgroup: FilePath?
+    }
+
+    /// The root process.
+    public var root: Int32
+    /// The root and every descendant, parents before children.
+    public var members: [Member]
+
+    /// The tree under `root`, read from /proc now; each member's cgroup is taken in `hierarchy`.
+    public static func read(root: Int32, hierarchy: Hierarchy, layout: CgroupLayout) throws(FreezerError) -> ProcessTree {
+        guard Syscall.exists(FilePath("/proc/\(root)")) else { throw .noSuchProcess(pid: root) }
+        var children: [Int32: [Int32]] = [:]
+        if case .success(let entries) = Syscall.subdirectories(of: "/proc") {
+            for entry in entries {
+                guard let pid = Int32(entry), let fields = ProcStat.fields(of: pid), fields.count > 1,
+                      let parent = Int32(fields[1]) else { continue }
+                children[parent, default: []].append(pid)
+            }
+        }
+        var members: [Member] = []
+        var queue: [(Int32, Int32)] = [(root, 0)]
+        while !queue.isEmpty {
+            let (pid, parent) = queue.removeFirst()
+            let cgroup = (try? ProcessCgroups.of(pid: pid))?.directory(in: hierarchy, layout: layout)
+            members.append(Member(pid: pid, parent: parent, command: command(of: pid), cgroup: cgroup))
+            queue += (children[pid] ?? []).sorted().map { ($0, pid) }
+        }
+        return ProcessTree(root: root, members: members)
+    }
+
+    /// The members whose cgroup is not `cgroup` or below it.
+    public func strays(outside cgroup: CgroupDirectory) -> [Member] {
+        members.filter { member in
+            guard let directory = member.cgroup else { return true }
+            return !directory.starts(with: cgroup.path)
+        }
+    }
+
+    /// Moves each stray into `cgroup` (writing its PID to `cgroup.procs`), and returns those moved.
+    public static func repair(_ strays: [Member], into cgroup: CgroupDirectory) throws(FreezerError) -> [Member] {
+        for stray in strays {
+            do {
+                try CgroupFile.write(String(stray.pid), to: cgroup.file("cgroup.procs"))
+            } catch .io(_, _, .noSuchProcess) {
+                continue  // it exited meanwhile
+            }
+        }
+        return strays
+    }
+
+    static func command(of pid: Int32) -> String {
+        if let cmdline = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/cmdline")), !cmdline.isEmpty {
+            return cmdline.split(separator: "\0").joined(separator: " ")
+        }
+        return ((try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/comm"))) ?? "?").trimmingSpaces()
+    }
+}
+
+extension CgroupFreezer {
+    /// Checks that every process of the tree under `root` is inside `target`'s cgroup (in the
+    /// hierarchy it is frozen through); with `repair`, moves the strays into it first.
+    ///
+    /// - Returns: the tree as read, and the strays found (moved, when `repair`).
+    public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(FreezerError) -> (tree: ProcessTree, strays: [ProcessTree.Member]) {
+        let tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
+        let strays = tree.strays(outside: target.cgroup)
+        if repair && !strays.isEmpty {
+            _ = try ProcessTree.repair(strays, into: target.cgroup)
+            logger.info("moved \(strays.count) process(es) into \(target.cgroup.path): \(strays.map(\.pid))")
+        }
+        return (tree, strays)
+    }
+
+    /// The root of the process tree in `target`: the one process of the cgroup whose parent is
+    /// outside it (the container's init).
+    public func treeRoot(of target: FreezerTarget) throws(FreezerError) -> Int32 {
+        let pids = Set(CgroupProcesses.inSubtree(target.cgroup.path))
+        let roots = pids.filter { pid in
+            guard let fields = ProcStat.fields(of: pid), fields.count > 1, let parent = Int32(fields[1]) else { return false }
+            return !pids.contains(parent)
+        }.sorted()
+        guard roots.count == 1 else {
+            throw FreezerError.invalidTarget(target.spec.description, reason: roots.isEmpty
+                ? "its cgroup has no process"
+                : "its cgroup holds \(roots.count) process trees (roots \(roots.map(String.init).joined(separator: ", "))); name the one with --pid")
+        }
+        return roots[0]
+    }
+}
