@@ -35,6 +35,16 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidFilter(String, reason: String)
     /// The operation was cancelled; a freeze in progress was thawed again.
     case cancelled
+    /// No usable CRIU executable.
+    case criuUnavailable(path: FilePath, reason: String)
+    /// `criu check` failed; `explanation` names the cause when it is known.
+    case criuCheckFailed(path: FilePath, output: String, explanation: String?)
+    /// A CRIU dump or restore failed; `errors` are the `Error (...)` lines of its log.
+    case criuFailed(operation: String, log: FilePath, errors: [String])
+    /// Processes of the tree are outside the cgroup that will be frozen (CRIU would not seize them).
+    case strayProcesses(cgroup: FilePath, strays: [String])
+    /// Interrupted (SIGINT/SIGTERM) after CRIU finished; the cgroup was thawed.
+    case interrupted(String)
     /// Freezing this cgroup would freeze the calling process itself.
     case selfFreeze(path: FilePath)
     /// The kernel refused access to a control file.
@@ -78,6 +88,11 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .engineError: return "engine-error"
         case .invalidFilter: return "invalid-filter"
         case .cancelled: return "cancelled"
+        case .criuUnavailable: return "criu-unavailable"
+        case .criuCheckFailed: return "criu-check-failed"
+        case .criuFailed: return "criu-failed"
+        case .strayProcesses: return "stray-processes"
+        case .interrupted: return "interrupted"
         case .selfFreeze: return "self-freeze"
         case .permissionDenied: return "permission-denied"
         case .timeout, .thawTimeout: return "timeout"
@@ -93,10 +108,11 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
              .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
              .io(let path, _, _):
             return path
-        case .sourceUnavailable(_, let path, _):
+        case .sourceUnavailable(_, let path, _), .criuUnavailable(let path, _), .criuCheckFailed(let path, _, _),
+             .criuFailed(_, let path, _), .strayProcesses(let path, _):
             return path
         case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount, .noSuchContainer,
-             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled:
+             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled, .interrupted:
             return nil
         }
     }
@@ -143,6 +159,16 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "check the container with `docker inspect`; the daemon's log says more"
         case .cancelled:
             return "run the command again"
+        case .criuUnavailable:
+            return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
+        case .criuCheckFailed(_, _, let explanation):
+            return explanation == nil ? "run `criu check` yourself; its output says what the kernel lacks" : "install a CRIU that supports this kernel and give it with --criu PATH or FREEZECTL_CRIU"
+        case .criuFailed(_, let log, _):
+            return "read \(log) (written with -v4) for the whole story"
+        case .strayProcesses:
+            return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
+        case .interrupted:
+            return "run the command again when you want it to finish"
         case .invalidFilter:
             return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
         case .noCgroupMount:
@@ -194,6 +220,16 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(reference): the engine answered \(status): \(message)"
         case .cancelled:
             return "cancelled; a freeze in progress was thawed again"
+        case .criuUnavailable(let path, let reason):
+            return "CRIU \(path) cannot be used: \(reason)"
+        case .criuCheckFailed(let path, let output, let explanation):
+            return "`\(path) check` failed: \(output)" + (explanation.map { "\n  cause: \($0)" } ?? "")
+        case .criuFailed(let operation, let log, let errors):
+            return "criu \(operation) failed (log: \(log)):\n    " + errors.joined(separator: "\n    ")
+        case .strayProcesses(let cgroup, let strays):
+            return "\(strays.count) process(es) of the tree are outside \(cgroup), so CRIU could not seize them: " + strays.joined(separator: "; ")
+        case .interrupted(let what):
+            return "interrupted: \(what)"
         case .invalidFilter(let text, let reason):
             return "invalid filter \"\(text)\": \(reason)"
         case .noCgroupMount:

@@ -40,7 +40,7 @@ struct Freezectl: AsyncParsableCommand {
              (--on-unhealthy fail or refreeze)
         """,
         version: "0.1.0",
-        subcommands: [Pause.self, Unpause.self, Status.self, Verify.self, CriuHook.self]
+        subcommands: [Pause.self, Unpause.self, Status.self, Checkpoint.self, Restore.self, Verify.self, CriuHook.self]
     )
 
     /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.

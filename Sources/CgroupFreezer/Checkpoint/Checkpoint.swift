@@ -1,0 +1,190 @@
+import Foundation
+import SystemPackage
+
+/// One step of a checkpoint or restore, as it happens.
+public struct CheckpointEvent: Sendable, Hashable, Codable {
+    /// `preflight`, `verify`, `freeze`, `dump`, `thaw`, `restore`, `place`, `health`.
+    public var step: String
+    /// `started`, `ok`, `failed`.
+    public var status: String
+    /// What happened, for people.
+    public var detail: String
+
+    /// An event.
+    public init(step: String, status: String, detail: String) {
+        self.step = step
+        self.status = status
+        self.detail = detail
+    }
+}
+
+/// How to checkpoint.
+public struct CheckpointOptions: Sendable {
+    /// Where CRIU writes the images (created if missing).
+    public var imagesDir: FilePath
+    /// The CRIU to use.
+    public var criu: CRIU
+    /// Let the tree run on after the dump (default); false: CRIU ends the tree (`--kill`).
+    public var leaveRunning = true
+    /// The tree's root; default: the one process of the cgroup whose parent is outside it.
+    public var rootPID: Int32?
+    /// Move descendants that are outside the cgroup into it before the dump.
+    public var repairTree = false
+    /// CRIU's `--shell-job` (a root that is not a session leader).
+    public var shellJob = false
+    /// CRIU's `--tcp-established`.
+    public var tcpEstablished = false
+    /// The deadline of the freeze and the thaw.
+    public var timeout: Duration = CgroupFreezer.defaultTimeout
+
+    /// Options with the defaults.
+    public init(imagesDir: FilePath, criu: CRIU) {
+        self.imagesDir = imagesDir
+        self.criu = criu
+    }
+}
+
+/// How to restore.
+public struct RestoreOptions: Sendable {
+    /// The images to restore from.
+    public var imagesDir: FilePath
+    /// The CRIU to use.
+    public var criu: CRIU
+    /// The cgroup the tree must end up in.
+    public var cgroup: FreezerTarget?
+    /// Leave it frozen.
+    public var paused = false
+    /// Where `freezectl criu-hook` writes the restore marker.
+    public var marker: FilePath?
+    /// The action script CRIU runs (`/path/to/freezectl criu-hook`).
+    public var actionScript: String?
+    /// CRIU's `--shell-job`.
+    public var shellJob = false
+    /// CRIU's `--tcp-established`.
+    public var tcpEstablished = false
+    /// The deadline of freezes and thaws.
+    public var timeout: Duration = CgroupFreezer.defaultTimeout
+
+    /// Options with the defaults.
+    public init(imagesDir: FilePath, criu: CRIU) {
+        self.imagesDir = imagesDir
+        self.criu = criu
+    }
+}
+
+extension CgroupFreezer {
+    /// Checkpoints the process tree of `target` with CRIU: preflight (`criu check`), verify the tree
+    /// is inside the cgroup (repair on request), freeze, `criu dump --freeze-cgroup`, thaw.
+    ///
+    /// On any failure after the freeze, the cgroup is thawed before the error is thrown; the error
+    /// quotes the `Error (...)` lines of CRIU's log. CRIU runs in its own process group and is never
+    /// killed: when `interrupted()` turns true during the dump, the dump is let finish, the cgroup
+    /// is thawed, and `FreezerError.interrupted` is thrown.
+    /// - Returns: the root PID that was dumped.
+    public func checkpoint(
+        _ target: FreezerTarget, options: CheckpointOptions,
+        interrupted: @Sendable () -> Bool = { false },
+        progress: @Sendable (CheckpointEvent) -> Void = { _ in }
+    ) async throws -> Int32 {
+        progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
+        do {
+            try await options.criu.check()
+        } catch {
+            progress(CheckpointEvent(step: "preflight", status: "failed", detail: "\(error)"))
+            throw error
+        }
+        progress(CheckpointEvent(step: "preflight", status: "ok", detail: "criu check passed"))
+
+        let root = try options.rootPID ?? treeRoot(of: target)
+        let (tree, strays) = try verifyTree(root: root, in: target, repair: options.repairTree)
+        let described = strays.map { "\($0.pid) \($0.command) in \($0.cgroup?.string ?? "?")" }
+        if !strays.isEmpty && !options.repairTree {
+            progress(CheckpointEvent(step: "verify", status: "failed", detail: described.joined(separator: "; ")))
+            throw FreezerError.strayProcesses(cgroup: target.cgroup.path, strays: described)
+        }
+        progress(CheckpointEvent(step: "verify", status: "ok", detail: strays.isEmpty
+            ? "\(tree.members.count) processes under \(root), all in \(target.cgroup.path)"
+            : "moved into \(target.cgroup.path): \(described.joined(separator: "; "))"))
+
+        _ = try await freeze(target, timeout: options.timeout)
+        progress(CheckpointEvent(step: "freeze", status: "ok", detail: "\(target.cgroup.path) frozen"))
+        do {
+            try FileManager.default.createDirectory(atPath: options.imagesDir.string, withIntermediateDirectories: true)
+            let log = options.imagesDir.appending("dump.log")
+            var arguments = ["dump", "--tree", String(root), "--images-dir", options.imagesDir.string,
+                             "--freeze-cgroup", target.cgroup.path.string, "--log-file", log.string, "-v4"]
+            if options.leaveRunning { arguments.append("--leave-running") }
+            if options.shellJob { arguments.append("--shell-job") }
+            if options.tcpEstablished { arguments.append("--tcp-established") }
+            progress(CheckpointEvent(step: "dump", status: "started", detail: "criu " + arguments.joined(separator: " ")))
+            let run = try await options.criu.run(arguments)
+            guard case .exited(0) = run.status else {
+                let text = (try? String(contentsOfFile: log.string, encoding: .utf8)) ?? run.output
+                progress(CheckpointEvent(step: "dump", status: "failed", detail: "\(run.status)"))
+                throw FreezerError.criuFailed(operation: "dump", log: log, errors: CRIU.errorLines(text))
+            }
+            progress(CheckpointEvent(step: "dump", status: "ok", detail: "images in \(options.imagesDir)"))
+        } catch {
+            _ = try? await thaw(target, timeout: options.timeout)
+            progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed after the failure"))
+            throw error
+        }
+        // After a --leave-running dump CRIU leaves the cgroup frozen as it found it; with --kill the
+        // tree is gone and the empty cgroup is thawed all the same.
+        _ = try await thaw(target, timeout: options.timeout)
+        progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed"))
+        if interrupted() {
+            throw FreezerError.interrupted("the dump finished and \(target.cgroup.path) was thawed")
+        }
+        return root
+    }
+
+    /// Restores a tree with CRIU (detached, freezectl's criu-hook as action script), moves every
+    /// process of the restored tree into `options.cgroup` (what makes a second checkpoint of a
+    /// restored tree work), thaws it unless `paused`.
+    /// - Returns: the restored tree's root PID.
+    public func restore(
+        options: RestoreOptions, progress: @Sendable (CheckpointEvent) -> Void = { _ in }
+    ) async throws -> Int32 {
+        progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
+        try await options.criu.check()
+        progress(CheckpointEvent(step: "preflight", status: "ok", detail: "criu check passed"))
+        let log = options.imagesDir.appending("restore.log")
+        let pidfile = options.imagesDir.appending("restore.pid")
+        try? FileManager.default.removeItem(atPath: pidfile.string)
+        var arguments = ["restore", "--restore-detached", "--pidfile", pidfile.string, "--images-dir", options.imagesDir.string,
+                         "--log-file", log.string, "-v4"]
+        if let script = options.actionScript { arguments += ["--action-script", script] }
+        if options.shellJob { arguments.append("--shell-job") }
+        if options.tcpEstablished { arguments.append("--tcp-established") }
+        var environment = ["FREEZECTL_IMAGES_DIR": options.imagesDir.string]
+        if let marker = options.marker { environment["FREEZECTL_MARKER"] = marker.string }
+        if let version = await options.criu.version() { environment["FREEZECTL_CRIU_VERSION"] = version }
+        progress(CheckpointEvent(step: "restore", status: "started", detail: "criu " + arguments.joined(separator: " ")))
+        let run = try await options.criu.run(arguments, environment: environment)
+        guard case .exited(0) = run.status else {
+            let text = (try? String(contentsOfFile: log.string, encoding: .utf8)) ?? run.output
+            progress(CheckpointEvent(step: "restore", status: "failed", detail: "\(run.status)"))
+            throw FreezerError.criuFailed(operation: "restore", log: log, errors: CRIU.errorLines(text))
+        }
+        guard let text = try? String(contentsOfFile: pidfile.string, encoding: .utf8),
+              let root = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile)"])
+        }
+        progress(CheckpointEvent(step: "restore", status: "ok", detail: "restored tree under \(root)"))
+        if let cgroup = options.cgroup {
+            let (tree, strays) = try verifyTree(root: root, in: cgroup, repair: true)
+            progress(CheckpointEvent(step: "place", status: "ok", detail: strays.isEmpty
+                ? "\(tree.members.count) processes already in \(cgroup.cgroup.path)"
+                : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)"))
+            if options.paused {
+                _ = try await freeze(cgroup, timeout: options.timeout)
+                progress(CheckpointEvent(step: "freeze", status: "ok", detail: "left frozen (--paused)"))
+            } else {
+                _ = try await thaw(cgroup, timeout: options.timeout)
+                progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(cgroup.cgroup.path) thawed"))
+            }
+        }
+        return root
+    }
+}

@@ -1,0 +1,187 @@
+import ArgumentParser
+import CgroupFreezer
+import Foundation
+import Synchronization
+import SystemPackage
+
+/// Options both CRIU subcommands take.
+struct CRIUOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The images directory.", valueName: "dir"))
+    var imagesDir: String
+
+    @Option(name: .long, help: ArgumentHelp("The CRIU executable (default: FREEZECTL_CRIU, else criu on PATH).", valueName: "path"))
+    var criu: String?
+
+    @Flag(name: .long, help: "CRIU's --shell-job: the tree's root is not a session leader.")
+    var shellJob = false
+
+    @Flag(name: .long, help: "CRIU's --tcp-established: checkpoint established TCP connections.")
+    var tcpEstablished = false
+
+    func locate() throws -> CRIU {
+        try CRIU.locate(explicit: criu, environment: ProcessInfo.processInfo.environment)
+    }
+}
+
+/// SIGINT and SIGTERM are noted, not obeyed at once: CRIU must finish before the cgroup is thawed.
+final class InterruptNote: @unchecked Sendable {
+    private final class Flag: Sendable { let value = Mutex(false) }
+    private let flag = Flag()
+    private let sources: [DispatchSourceSignal]
+
+    init() {
+        var sources: [DispatchSourceSignal] = []
+        let flag = self.flag
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                flag.value.withLock { $0 = true }
+                FileHandleOutput.standardError("freezectl: interrupted; waiting for criu to finish, then thawing")
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    var isSet: Bool { flag.value.withLock { $0 } }
+}
+
+/// Prints each step as it happens: a line on a terminal or in table mode, a JSON object per step with --format json.
+func stepPrinter(_ common: CommonOptions) -> @Sendable (CheckpointEvent) -> Void {
+    let json = common.format == .json
+    let quiet = common.quiet
+    return { event in
+        // Written at once (not through print's buffer): each step shows as it happens.
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if var data = try? encoder.encode(event) {
+                data.append(UInt8(ascii: "\n"))
+                FileHandle.standardOutput.write(data)
+            }
+        } else if !quiet || event.status == "failed" {
+            let line = "\(event.step.padding(toLength: 9, withPad: " ", startingAt: 0)) \(event.status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.detail)\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+}
+
+struct Checkpoint: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Checkpoint a target's process tree with CRIU: check, verify the tree, freeze, dump, thaw.",
+        discussion: """
+        Steps, each reported as it happens: criu check (with the cause of a known failure); \\
+        every descendant of the root must be inside the target's cgroup (--repair-tree moves \\
+        strays in, otherwise the command refuses); freeze; criu dump --freeze-cgroup; thaw; \\
+        the health check if asked. On any failure after the freeze the cgroup is thawed. CRIU \\
+        is never killed: on SIGINT/SIGTERM freezectl waits for it, thaws, and exits 1.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("Target: /abs/cgroup/dir, cgroup:/path, pid:N or a container.", valueName: "target"), transform: parseTarget)
+    var target: TargetSpec
+
+    @OptionGroup var criu: CRIUOptions
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Let the tree run on after the dump (default); --kill lets CRIU end it.")
+    var leaveRunning = true
+
+    @Flag(name: .long, help: "Let CRIU end the tree after the dump.")
+    var kill = false
+
+    @Option(name: .long, help: ArgumentHelp("The tree's root (default: the container's init, or the one process of the cgroup whose parent is outside it).", valueName: "pid"))
+    var pid: Int32?
+
+    @Flag(name: .long, help: "Move descendants that are outside the cgroup into it before the dump.")
+    var repairTree = false
+
+    @OptionGroup var operation: OperationOptions
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let interrupt = InterruptNote()
+        let report = stepPrinter(common)
+        do {
+            let freezer = try CgroupFreezer(logger: common.makeLogger())
+            let resolved = try await resolveOne(target, freezer: freezer, selection: selection)
+            var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
+            options.leaveRunning = leaveRunning && !kill
+            options.rootPID = pid
+            options.repairTree = repairTree
+            options.shellJob = criu.shellJob
+            options.tcpEstablished = criu.tcpEstablished
+            options.timeout = operation.timeout
+            let root = try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
+            if let check = try health.check(), options.leaveRunning {
+                let healthReport = try await check.probe.waitUntilHealthy(
+                    policy: check.policy, context: ProbeContext(target: target.description, cgroup: resolved.cgroup.path.string, pid: root))
+                report(CheckpointEvent(step: "health", status: healthReport.healthy ? "ok" : "failed",
+                                      detail: "\(healthReport.healthy ? "healthy" : "unhealthy") after \(healthReport.attempts) probe(s): \(healthReport.last?.output ?? "")"))
+                if !healthReport.healthy && check.onUnhealthy != .ignore { throw ExitCode(ExitStatus.unhealthy) }
+            }
+        } catch let error as FreezerError {
+            Output.error("checkpoint", target.description, ErrorReport(error))
+            throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
+        }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
+        discussion: """
+        Runs criu restore --restore-detached with `freezectl criu-hook` as CRIU's action script \\
+        (it writes --marker on post-restore), then moves every process of the restored tree into \\
+        --cgroup (so a second checkpoint works), thaws it unless --paused, runs the health check, \\
+        and prints the new root PID.
+        """
+    )
+
+    @OptionGroup var criu: CRIUOptions
+
+    @Option(name: .long, help: ArgumentHelp("The cgroup the restored tree must end up in (a target).", valueName: "target"), transform: parseTarget)
+    var cgroup: TargetSpec?
+
+    @Flag(name: .long, help: "Leave the restored tree frozen.")
+    var paused = false
+
+    @Option(name: .long, help: ArgumentHelp("Write the restore marker here (docs/checkpoint.md).", valueName: "path"))
+    var marker: String?
+
+    @OptionGroup var operation: OperationOptions
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let report = stepPrinter(common)
+        do {
+            let freezer = try CgroupFreezer(logger: common.makeLogger())
+            var options = RestoreOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
+            if let cgroup { options.cgroup = try await resolveOne(cgroup, freezer: freezer, selection: selection) }
+            options.paused = paused
+            options.marker = marker.map { FilePath($0) }
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            options.actionScript = "\(executable) criu-hook"
+            options.shellJob = criu.shellJob
+            options.tcpEstablished = criu.tcpEstablished
+            options.timeout = operation.timeout
+            let root = try await freezer.restore(options: options, progress: report)
+            report(CheckpointEvent(step: "done", status: "ok", detail: "root PID \(root)"))
+            if let check = try health.check(), !paused {
+                let healthReport = try await check.probe.waitUntilHealthy(
+                    policy: check.policy, context: ProbeContext(target: cgroup?.description ?? "pid:\(root)", cgroup: options.cgroup?.cgroup.path.string, pid: root))
+                report(CheckpointEvent(step: "health", status: healthReport.healthy ? "ok" : "failed",
+                                      detail: "\(healthReport.healthy ? "healthy" : "unhealthy") after \(healthReport.attempts) probe(s): \(healthReport.last?.output ?? "")"))
+                if !healthReport.healthy && check.onUnhealthy != .ignore { throw ExitCode(ExitStatus.unhealthy) }
+            }
+        } catch let error as FreezerError {
+            Output.error("restore", criu.imagesDir, ErrorReport(error))
+            throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
+        }
+    }
+}
