@@ -51,7 +51,7 @@ public struct CRIU: Sendable {
 
     /// The known causes of a failing `criu check`.
     static func explainCheckFailure(output: String, version: String?) -> String? {
-        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+        let maps = (try? CgroupFile.readProcFile("/proc/self/maps")) ?? ""
         let old = version.map { Self.compare($0, "4.1") < 0 } ?? true
         if output.contains("vdso") && maps.contains("[vvar_vclock]") && old {
             return "this kernel (6.13 or later) has a [vvar_vclock] mapping that CRIU before 4.1 cannot handle (\"vdso: Unexpected rt vDSO area bounds\"); CRIU here is \(version ?? "of unknown version"): install CRIU 4.1 or later and point --criu or FREEZECTL_CRIU at it"

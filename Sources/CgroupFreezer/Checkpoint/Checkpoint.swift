@@ -89,6 +89,11 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
         do {
             try await options.criu.check()
+            // --freeze-cgroup learned cgroup v2's cgroup.freeze in CRIU 3.14.
+            if target.backend == .v2, let version = await options.criu.version(), CRIU.compare(version, "3.14") < 0 {
+                throw FreezerError.criuCheckFailed(path: options.criu.executable, output: "version \(version)",
+                                                   explanation: "cgroup v2 --freeze-cgroup needs CRIU 3.14 or later")
+            }
         } catch {
             progress(CheckpointEvent(step: "preflight", status: "failed", detail: "\(error)"))
             throw error

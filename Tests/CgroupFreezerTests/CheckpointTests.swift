@@ -1,0 +1,261 @@
+import CgroupFreezer
+import Foundation
+import Testing
+
+/// The stand-in criu from Fixtures, copied executable into `scratch`, with a record directory.
+private func fakeCRIU(in scratch: ScratchDirectory) throws -> (path: String, record: String) {
+    let source = try #require(Bundle.module.path(forResource: "Fixtures/fake-criu", ofType: nil))
+    let path = scratch.path + "/criu"
+    try FileManager.default.copyItem(atPath: source, toPath: path)
+    chmod(path, 0o755)
+    let record = scratch.path + "/record"
+    try FileManager.default.createDirectory(atPath: record, withIntermediateDirectories: true)
+    return (path, record)
+}
+
+/// A tree of a shell and two sleeps in a fresh cgroup; returns the cgroup and the root PID.
+private func tree(_ version: Hierarchy.Version) throws -> (TestCgroup, Int32) {
+    let cgroup = try TestCgroup(version)
+    let root = try cgroup.start("sleep 1000 & sleep 1000 & wait")
+    cgroup.waitForProcesses(atLeast: 3)
+    return (cgroup, root)
+}
+
+/// Moves one child of `root` to the hierarchy's root cgroup: a stray, as after some restores.
+private func moveOneChildOut(of root: Int32, from cgroup: TestCgroup) throws -> Int32 {
+    let children = try String(contentsOfFile: "/proc/\(root)/task/\(root)/children", encoding: .utf8)
+        .split(separator: " ").compactMap { Int32($0) }
+    let child = try #require(children.first)
+    try String(child).write(toFile: cgroup.hierarchy.mountPoint.string + "/cgroup.procs", atomically: false, encoding: .utf8)
+    return child
+}
+
+/// A criu whose `criu check` passes (FREEZECTL_CRIU, then PATH), for the round trip.
+private let workingCRIU: String? = {
+    guard let criu = ProcessInfo.processInfo.environment["FREEZECTL_CRIU"] ?? which("criu"),
+          (try? run(criu, ["check"]))?.status == 0 else { return nil }
+    return criu
+}()
+
+/// A criu whose check fails on a kernel with [vvar_vclock] (Debian's 3.17 on 6.13+).
+private let brokenCRIUOnVvarKernel: String? = {
+    // /proc files report size 0: read to EOF, not by size.
+    let maps = String(decoding: FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+    guard let criu = which("criu"), maps.contains("[vvar_vclock]"), (try? run(criu, ["check"]))?.status != 0 else { return nil }
+    return criu
+}()
+
+@Suite("Checkpoint, restore, the tree check and the restore marker", .serialized)
+struct CheckpointTests {
+    @Test("verify finds a child moved out of the cgroup, and --repair moves it back", arguments: [Hierarchy.Version.v1, .v2])
+    func verifyAndRepair(_ version: Hierarchy.Version) throws {
+        let (cgroup, root) = try tree(version)
+        defer { cgroup.destroy() }
+        let stray = try moveOneChildOut(of: root, from: cgroup)
+        defer { kill(stray, SIGKILL) }
+
+        let found = try freezectl("verify", cgroup.path, "--format", "json")
+        #expect(found.status == 1)
+        let strays = try #require(found.jsonLines.first?["strays"] as? [[String: Any]])
+        #expect(strays.map { $0["pid"] as? Int } == [Int(stray)])
+        #expect((strays.first?["command"] as? String)?.contains("sleep 1000") == true)
+        #expect(strays.first?["cgroup"] as? String == cgroup.hierarchy.mountPoint.string)
+        #expect(found.stderr.contains("\(stray)") && found.stderr.contains("--repair"))
+
+        let repaired = try freezectl("verify", cgroup.path, "--repair")
+        #expect(repaired.status == 0)
+        #expect(cgroup.pids.contains(stray), "moved back into the cgroup")
+        #expect(try freezectl("verify", cgroup.path).status == 0)
+    }
+
+    @Test("checkpoint refuses a tree with strays before touching anything; --repair-tree moves them in and dumps")
+    func checkpointWithStrays() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, root) = try tree(.v1)
+        defer { cgroup.destroy() }
+        let stray = try moveOneChildOut(of: root, from: cgroup)
+        defer { kill(stray, SIGKILL) }
+        let env = ["FAKE_CRIU_RECORD": criu.record]
+
+        let refused = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img", "--criu", criu.path, environment: env)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("outside \(cgroup.path)") && refused.stderr.contains("\(stray)"))
+        #expect(!FileManager.default.fileExists(atPath: criu.record + "/argv"), "criu was not run")
+        #expect(!cgroup.selfFrozen)
+
+        let repaired = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img", "--criu", criu.path,
+                                     "--repair-tree", "--format", "json", environment: env)
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        #expect(cgroup.pids.contains(stray))
+        #expect(repaired.jsonLines.contains { $0["step"] as? String == "verify" && ($0["detail"] as? String)?.contains("moved") == true })
+    }
+
+    @Test("a checkpoint freezes, dumps with --freeze-cgroup, and thaws; each step is reported", arguments: [Hierarchy.Version.v1, .v2])
+    func checkpointSequence(_ version: Hierarchy.Version) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, root) = try tree(version)
+        defer { cgroup.destroy() }
+        let images = scratch.path + "/img"
+        let result = try freezectl("checkpoint", cgroup.path, "--images-dir", images, "--criu", criu.path, "--format", "json",
+                                   environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(result.status == 0, "\(result.stderr)")
+        let steps = result.jsonLines.filter { $0["status"] as? String != "started" }.map { "\($0["step"] ?? "")=\($0["status"] ?? "")" }
+        #expect(steps == ["preflight=ok", "verify=ok", "freeze=ok", "dump=ok", "thaw=ok"])
+        let argv = try String(contentsOfFile: criu.record + "/argv", encoding: .utf8)
+        #expect(argv.contains("dump --tree \(root) --images-dir \(images) --freeze-cgroup \(cgroup.path)"))
+        #expect(argv.contains("--leave-running") && argv.contains("-v4"))
+        let during = try String(contentsOfFile: criu.record + "/state-during-dump", encoding: .utf8)
+        #expect(during.contains("FROZEN") || during.contains("frozen 1"), "the tree held still while criu looked: \(during)")
+        #expect(FileManager.default.fileExists(atPath: images + "/inventory.img"))
+        #expect(!cgroup.kernelFrozen, "thawed after the dump")
+    }
+
+    @Test("a failing dump leaves the cgroup thawed and quotes CRIU's log")
+    func failingDump() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, _) = try tree(.v2)
+        defer { cgroup.destroy() }
+        let images = scratch.path + "/img"
+        let result = try freezectl("checkpoint", cgroup.path, "--images-dir", images, "--criu", criu.path,
+                                   environment: ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": "fail"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("Error (criu/cr-dump.c:1432): Unseizable non-zombie PID 4242 found"))
+        #expect(result.stderr.contains(images + "/dump.log"))
+        #expect(!cgroup.kernelFrozen && !cgroup.selfFrozen)
+    }
+
+    @Test("SIGINT during a slow dump waits for criu, then thaws, then exits non-zero")
+    func interruptDuringDump() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, _) = try tree(.v1)
+        defer { cgroup.destroy() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: freezectlBinary)
+        process.arguments = ["checkpoint", cgroup.path, "--images-dir", scratch.path + "/img", "--criu", criu.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": "slow", "FAKE_CRIU_SLEEP": "2"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: criu.record + "/started") { usleep(10_000) }
+        try #require(FileManager.default.fileExists(atPath: criu.record + "/started"))
+        #expect(cgroup.kernelFrozen, "frozen while criu dumps")
+        kill(process.processIdentifier, SIGINT)
+        usleep(300_000)
+        #expect(process.isRunning, "freezectl waits for criu instead of dying")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(FileManager.default.fileExists(atPath: criu.record + "/done"), "criu was let finish")
+        #expect(!cgroup.kernelFrozen && !cgroup.selfFrozen)
+    }
+
+    @Test("criu-hook writes the marker on post-restore, atomically, counting restores")
+    func hookWritesMarker() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let marker = scratch.path + "/restored.json"
+        let base = ["FREEZECTL_MARKER": marker, "CRTOOLS_IMAGE_DIR": scratch.path, "FREEZECTL_IMAGES_DIR": "/var/ckpt/web",
+                    "FREEZECTL_CRIU_VERSION": "4.1"]
+        for action in ["pre-restore", "setup-namespaces", "pre-dump", "post-dump"] {
+            #expect(try freezectl("criu-hook", environment: base.merging(["CRTOOLS_SCRIPT_ACTION": action]) { $1 }).status == 0)
+        }
+        #expect(!FileManager.default.fileExists(atPath: marker), "other actions have no effect")
+
+        for count in 1...2 {
+            let result = try freezectl("criu-hook", environment: base.merging(["CRTOOLS_SCRIPT_ACTION": "post-restore", "CRTOOLS_INIT_PID": "4242"]) { $1 })
+            #expect(result.status == 0, "\(result.stderr)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: marker))
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(json["restore_count"] as? Int == count)
+            #expect(json["images_dir"] as? String == "/var/ckpt/web")
+            #expect(json["init_pid"] as? Int == 4242)
+            #expect(json["criu_version"] as? String == "4.1")
+            #expect((json["restored_at"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) } != nil, "RFC 3339")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasSuffix(".tmp") }.isEmpty)
+        let consumed = try RestoreMarker.consume(at: .init(marker))
+        #expect(consumed?.restoreCount == 2)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        let unwritable = try freezectl("criu-hook", environment: base.merging(
+            ["CRTOOLS_SCRIPT_ACTION": "post-restore", "FREEZECTL_MARKER": scratch.path + "/no/such/dir/m.json"]) { $1 })
+        #expect(unwritable.status == 1, "the marker's own failure is reported")
+    }
+
+    @Test("restore runs criu with freezectl as action script, moves the tree into the cgroup, writes the marker")
+    func restoreIntoCgroup() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        let images = scratch.path + "/img"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        let marker = scratch.path + "/marker.json"
+        let result = try freezectl("restore", "--images-dir", images, "--criu", criu.path, "--cgroup", cgroup.path,
+                                   "--marker", marker, "--format", "json", environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(result.status == 0, "\(result.stderr)")
+        let done = try #require(result.jsonLines.first { $0["step"] as? String == "done" })
+        let root = try #require(Int32((done["detail"] as? String ?? "").split(separator: " ").last ?? ""))
+        defer { kill(-root, SIGKILL); kill(root, SIGKILL) }
+        #expect(cgroup.pids.contains(root), "the restored tree is in the cgroup")
+        #expect(cgroup.pids.count >= 3)
+        let argv = try String(contentsOfFile: criu.record + "/argv", encoding: .utf8)
+        #expect(argv.contains("restore --restore-detached --pidfile"))
+        #expect(argv.contains("criu-hook"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: marker))) as? [String: Any])
+        #expect(json["restore_count"] as? Int == 1)
+        #expect(json["init_pid"] as? Int == Int(root))
+        #expect(json["images_dir"] as? String == images)
+        #expect(!cgroup.kernelFrozen)
+    }
+
+    @Test("the preflight explains the vvar_vclock failure of a real criu check",
+          .enabled(if: brokenCRIUOnVvarKernel != nil, "needs a criu whose check fails on a kernel with [vvar_vclock]"))
+    func preflightExplainsVvarVclock() throws {
+        let criu = try #require(brokenCRIUOnVvarKernel)
+        let (cgroup, _) = try tree(.v2)
+        defer { cgroup.destroy() }
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let result = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img", "--criu", criu)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("[vvar_vclock]") && result.stderr.contains("CRIU before 4.1"), "\(result.stderr)")
+        #expect(result.stderr.contains("Error ("), "quotes criu check's own output")
+        #expect(!cgroup.selfFrozen, "nothing was frozen before the preflight passed")
+    }
+
+    @Test("with a working CRIU: checkpoint, kill, restore, and do it again",
+          .enabled(if: workingCRIU != nil, "needs a CRIU whose `criu check` passes (FREEZECTL_CRIU or PATH); Debian's 3.17 fails on kernels 6.13+"))
+    func realCRIURoundTrip() throws {
+        let criu = try #require(workingCRIU)
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("exec setsid sh -c 'sleep 1000 & sleep 1000 & wait'")
+        cgroup.waitForProcesses(atLeast: 3)
+        let marker = scratch.path + "/marker.json"
+        for round in 1...2 {
+            let images = scratch.path + "/img\(round)"
+            let dump = try freezectl("checkpoint", cgroup.path, "--images-dir", images, "--criu", criu)
+            #expect(dump.status == 0, "\(dump.stdout)\(dump.stderr)")
+            #expect(cgroup.pids.count >= 3, "still running after --leave-running")
+            for pid in cgroup.pids { kill(pid, SIGKILL) }
+            for _ in 0..<200 where !cgroup.pids.isEmpty { usleep(10_000) }
+            let restore = try freezectl("restore", "--images-dir", images, "--criu", criu, "--cgroup", cgroup.path, "--marker", marker)
+            #expect(restore.status == 0, "\(restore.stdout)\(restore.stderr)")
+            #expect(cgroup.pids.count >= 3)
+            #expect(try RestoreMarker.read(at: .init(marker))?.restoreCount == round)
+        }
+    }
+}
