@@ -166,7 +166,8 @@ struct Restore: AsyncParsableCommand {
             options.paused = paused
             options.marker = marker.map { FilePath($0) }
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            options.actionScript = "\(executable) criu-hook"
+            // CRIU execs this path without arguments; freezectl then acts as `criu-hook`.
+            options.actionScript = executable
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
             options.timeout = operation.timeout

@@ -3,7 +3,8 @@ import CgroupFreezer
 import Foundation
 import SystemPackage
 
-/// CRIU's action script (`criu restore --action-script "freezectl criu-hook"`).
+/// CRIU's action script: `criu restore --action-script /path/to/freezectl` (CRIU execs the path
+/// without arguments; freezectl then runs this), or `freezectl criu-hook` from a wrapper.
 struct CriuHook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "criu-hook",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CgroupFreezer
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +47,13 @@ struct Freezectl: AsyncParsableCommand {
     /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            // CRIU execs its --action-script path without arguments (criu/action-scripts.c), so
+            // `freezectl` alone with CRTOOLS_SCRIPT_ACTION set is the criu-hook.
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.isEmpty && ProcessInfo.processInfo.environment["CRTOOLS_SCRIPT_ACTION"] != nil {
+                arguments = ["criu-hook"]
+            }
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
