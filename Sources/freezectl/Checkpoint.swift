@@ -107,10 +107,11 @@ struct Checkpoint: AsyncParsableCommand {
         let report = stepPrinter(common)
         do {
             let freezer = try CgroupFreezer(logger: common.makeLogger())
-            let resolved = try await resolveOne(target, freezer: freezer, selection: selection)
+            let (resolved, container) = try await resolveContainerOrCgroup(target, freezer: freezer, selection: selection)
             var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
             options.leaveRunning = leaveRunning && !kill
-            options.rootPID = pid
+            // The tree's root: --pid, else the container's init, else found from the cgroup.
+            options.rootPID = pid ?? container?.pid
             options.repairTree = repairTree
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished

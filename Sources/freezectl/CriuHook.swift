@@ -79,12 +79,16 @@ struct Verify: AsyncParsableCommand {
 
 /// Resolves one target, containers included, to the cgroup that is frozen.
 func resolveOne(_ spec: TargetSpec, freezer: CgroupFreezer, selection: SelectionOptions) async throws -> FreezerTarget {
+    try await resolveContainerOrCgroup(spec, freezer: freezer, selection: selection).target
+}
+
+/// Resolves one target to its cgroup, and to its container when it names one (whose init is the
+/// default root of its process tree).
+func resolveContainerOrCgroup(_ spec: TargetSpec, freezer: CgroupFreezer, selection: SelectionOptions) async throws -> (target: FreezerTarget, container: Container?) {
+    guard case .container = spec else { return (try freezer.resolve(spec), nil) }
     let items = await freezer.select([spec], all: false, filter: try ContainerFilter(parsing: []), catalog: try selection.catalog())
     guard let item = items.first else { throw FreezerError.invalidTarget(spec.description, reason: "nothing matched") }
     if let failure = item.failure { throw failure }
-    if let container = item.container {
-        guard let cgroup = container.cgroup else { throw FreezerError.containerNotRunning(spec.description) }
-        return try freezer.resolve(cgroup)
-    }
-    return try freezer.resolve(spec)
+    guard let container = item.container, let cgroup = container.cgroup else { throw FreezerError.containerNotRunning(spec.description) }
+    return (try freezer.resolve(cgroup), container)
 }

@@ -114,6 +114,24 @@ struct CheckpointTests {
         #expect(!cgroup.kernelFrozen, "thawed after the dump")
     }
 
+    @Test("a container's init is the default root of its tree")
+    func containerInitIsTheRoot() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("ckpt-me")
+        let state = try runc.runc("state", "ckpt-me")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])
+        let initPID = try #require(json["pid"] as? Int)
+        let result = try freezectl("checkpoint", "--runtime-root", runc.root, "runc:ckpt-me", "--images-dir", scratch.path + "/img",
+                                   "--criu", criu.path, environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: criu.record + "/argv", encoding: .utf8).contains("--tree \(initPID) "))
+        #expect(try runc.list()["ckpt-me"] == "running")
+    }
+
     @Test("a failing dump leaves the cgroup thawed and quotes CRIU's log")
     func failingDump() throws {
         let scratch = try ScratchDirectory()
