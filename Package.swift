@@ -17,10 +17,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CLinuxSupport"),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(
             name: "CgroupFreezer",
             dependencies: [
                 "CLinuxSupport",
+                "CSystemd",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null; then
-  apt-get update -q && apt-get install -y -q util-linux procps
+# libsystemd-dev: the audit trail writes to the journal through libsystemd.
+if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null || ! pkg-config --exists libsystemd 2>/dev/null; then
+  apt-get update -q && apt-get install -y -q util-linux procps pkg-config libsystemd-dev
 fi
 # A first release build takes a few minutes (SwiftNIO and async-http-client for the Docker API).
 swift build -c release --product freezectl

@@ -45,6 +45,10 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case strayProcesses(cgroup: FilePath, strays: [String])
     /// Interrupted (SIGINT/SIGTERM) after CRIU finished; the cgroup was thawed.
     case interrupted(String)
+    /// An audit sink could not take a record.
+    case auditSinkFailed(sink: String, reason: String)
+    /// `--audit-required` and no audit sink can take a record: nothing was done.
+    case auditUnavailable(String)
     /// Freezing this cgroup would freeze the calling process itself.
     case selfFreeze(path: FilePath)
     /// The kernel refused access to a control file.
@@ -93,6 +97,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .criuFailed: return "criu-failed"
         case .strayProcesses: return "stray-processes"
         case .interrupted: return "interrupted"
+        case .auditSinkFailed: return "audit-failed"
+        case .auditUnavailable: return "audit-unavailable"
         case .selfFreeze: return "self-freeze"
         case .permissionDenied: return "permission-denied"
         case .timeout, .thawTimeout: return "timeout"
@@ -112,7 +118,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
              .criuFailed(_, let path, _), .strayProcesses(let path, _):
             return path
         case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount, .noSuchContainer,
-             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled, .interrupted:
+             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled, .interrupted, .auditSinkFailed, .auditUnavailable:
             return nil
         }
     }
@@ -169,6 +175,10 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
         case .interrupted:
             return "run the command again when you want it to finish"
+        case .auditSinkFailed:
+            return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
+        case .auditUnavailable:
+            return "start systemd-journald or give a writable --audit-log FILE (or FREEZECTL_AUDIT_LOG)"
         case .invalidFilter:
             return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
         case .noCgroupMount:
@@ -230,6 +240,10 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(strays.count) process(es) of the tree are outside \(cgroup), so CRIU could not seize them: " + strays.joined(separator: "; ")
         case .interrupted(let what):
             return "interrupted: \(what)"
+        case .auditSinkFailed(let sink, let reason):
+            return "audit record not written to \(sink): \(reason)"
+        case .auditUnavailable(let reason):
+            return "refusing to act without an audit trail (--audit-required): \(reason)"
         case .invalidFilter(let text, let reason):
             return "invalid filter \"\(text)\": \(reason)"
         case .noCgroupMount:

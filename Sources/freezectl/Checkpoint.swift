@@ -100,14 +100,25 @@ struct Checkpoint: AsyncParsableCommand {
     @OptionGroup var operation: OperationOptions
     @OptionGroup var selection: SelectionOptions
     @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
+    @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let interrupt = InterruptNote()
-        let report = stepPrinter(common)
+        let printer = stepPrinter(common)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let trail: AuditTrail
+        do { trail = try audit.trail() } catch let error as FreezerError {
+            Output.error(error.description)
+            throw ExitCode(ExitStatus.failure)
+        }
+        let audited = AuditedSteps(action: "checkpoint", target: target.description, trail: trail, print: printer)
+        let report = audited.progress
         do {
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             let (resolved, container) = try await resolveContainerOrCgroup(target, freezer: freezer, selection: selection)
+            audited.resolved(resolved)
             var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
             options.leaveRunning = leaveRunning && !kill
             // The tree's root: --pid, else the container's init, else found from the cgroup.
@@ -116,7 +127,14 @@ struct Checkpoint: AsyncParsableCommand {
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
             options.timeout = operation.timeout
-            let root = try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
+            let root: Int32
+            do {
+                root = try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
+                audited.finish(error: nil, duration: start.duration(to: clock.now))
+            } catch {
+                audited.finish(error: error, duration: start.duration(to: clock.now))
+                throw error
+            }
             if let check = try health.check(), options.leaveRunning {
                 let healthReport = try await check.probe.waitUntilHealthy(
                     policy: check.policy, context: ProbeContext(target: target.description, cgroup: resolved.cgroup.path.string, pid: root))
@@ -156,14 +174,24 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup var operation: OperationOptions
     @OptionGroup var selection: SelectionOptions
     @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
+    @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let report = stepPrinter(common)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let trail: AuditTrail
+        do { trail = try audit.trail() } catch let error as FreezerError {
+            Output.error(error.description)
+            throw ExitCode(ExitStatus.failure)
+        }
+        let audited = AuditedSteps(action: "restore", target: cgroup?.description ?? criu.imagesDir, trail: trail, print: stepPrinter(common))
+        let report = audited.progress
         do {
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             var options = RestoreOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
             if let cgroup { options.cgroup = try await resolveOne(cgroup, freezer: freezer, selection: selection) }
+            if let resolved = options.cgroup { audited.resolved(resolved) }
             options.paused = paused
             options.marker = marker.map { FilePath($0) }
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -172,7 +200,14 @@ struct Restore: AsyncParsableCommand {
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
             options.timeout = operation.timeout
-            let root = try await freezer.restore(options: options, progress: report)
+            let root: Int32
+            do {
+                root = try await freezer.restore(options: options, progress: report)
+                audited.finish(error: nil, duration: start.duration(to: clock.now))
+            } catch {
+                audited.finish(error: error, duration: start.duration(to: clock.now))
+                throw error
+            }
             report(CheckpointEvent(step: "done", status: "ok", detail: "root PID \(root)"))
             if let check = try health.check(), !paused {
                 let healthReport = try await check.probe.waitUntilHealthy(
@@ -185,5 +220,45 @@ struct Restore: AsyncParsableCommand {
             Output.error("restore", criu.imagesDir, ErrorReport(error))
             throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
         }
+    }
+}
+
+/// Prints the steps of a checkpoint or restore and writes its audit records: one for the
+/// operation, and one `repair-tree` when processes were moved into the cgroup.
+final class AuditedSteps: @unchecked Sendable {
+    private let action: String
+    private let target: String
+    private let trail: AuditTrail
+    private let print: @Sendable (CheckpointEvent) -> Void
+    private let lock = NSLock()
+    private var cgroup: FreezerTarget?
+
+    init(action: String, target: String, trail: AuditTrail, print: @escaping @Sendable (CheckpointEvent) -> Void) {
+        self.action = action
+        self.target = target
+        self.trail = trail
+        self.print = print
+    }
+
+    func resolved(_ target: FreezerTarget) {
+        lock.withLock { cgroup = target }
+    }
+
+    var progress: @Sendable (CheckpointEvent) -> Void {
+        { [self] event in
+            print(event)
+            if (event.step == "verify" || event.step == "place") && event.status == "ok" && event.detail.hasPrefix("moved") {
+                let cgroup = lock.withLock { self.cgroup }
+                trail.record(AuditRecord(action: "repair-tree", target: target, cgroup: cgroup?.cgroup.path.string,
+                                         backend: cgroup?.backend.rawValue, result: "ok", message: event.detail, duration: .zero))
+            }
+        }
+    }
+
+    func finish(error: (any Error)?, duration: Duration) {
+        let cgroup = lock.withLock { self.cgroup }
+        trail.record(AuditRecord(action: action, target: target, cgroup: cgroup?.cgroup.path.string, backend: cgroup?.backend.rawValue,
+                                 result: error == nil ? "ok" : "error", message: error.map { ($0 as? FreezerError)?.message ?? "\($0)" },
+                                 duration: duration))
     }
 }

@@ -57,6 +57,7 @@ struct Verify: AsyncParsableCommand {
     var repair = false
 
     @OptionGroup var selection: SelectionOptions
+    @OptionGroup(title: "Audit (--repair)") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
@@ -71,7 +72,15 @@ struct Verify: AsyncParsableCommand {
             Output.error("verify", target.description, ErrorReport(error))
             throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
         }
+        let trail = repair ? try audit.trail() : nil
+        let clock = ContinuousClock()
+        let start = clock.now
         let (tree, strays) = try freezer.verifyTree(root: root, in: resolved, repair: repair)
+        if let trail, !strays.isEmpty {
+            trail.record(AuditRecord(action: "repair-tree", target: target.description, cgroup: resolved.cgroup.path.string,
+                                     backend: resolved.backend.rawValue, result: "ok",
+                                     message: "moved \(strays.map(\.pid)) into the cgroup", duration: start.duration(to: clock.now)))
+        }
         Output.tree(tree: tree, strays: strays, cgroup: resolved.cgroup.path, repaired: repair, common: common)
         throw ExitCode(strays.isEmpty || repair ? ExitStatus.success : ExitStatus.failure)
     }

@@ -22,12 +22,14 @@ struct Pause: AsyncParsableCommand {
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
+    @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws { try selection.validate(targets: targets) }
 
     func run() async throws {
-        throw ExitCode(try await OperationRunner(kind: .freeze, operation: operation, batch: batch, selection: selection, common: common).run(targets))
+        throw ExitCode(try await OperationRunner(kind: .freeze, operation: operation, batch: batch, selection: selection,
+                                                 common: common, audit: audit).run(targets))
     }
 }
 
@@ -50,13 +52,14 @@ struct Unpause: AsyncParsableCommand {
     @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
     @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
+    @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws { try selection.validate(targets: targets) }
 
     func run() async throws {
         throw ExitCode(try await OperationRunner(kind: .thaw, operation: operation, batch: batch, selection: selection,
-                                                 common: common, health: try health.check()).run(targets))
+                                                 common: common, audit: audit, health: try health.check()).run(targets))
     }
 }
 
@@ -67,15 +70,18 @@ struct OperationRunner {
     let batch: BatchFlags
     let selection: SelectionOptions
     let common: CommonOptions
+    let audit: AuditOptions
     var health: HealthCheckOptions? = nil
 
     func run(_ specs: [TargetSpec]) async throws -> Int32 {
         let filter = try selection.containerFilter()
         let catalog = try selection.catalog()
         let freezer: CgroupFreezer
+        let trail: AuditTrail
         do {
             freezer = try CgroupFreezer(logger: common.makeLogger())
-        } catch {
+            trail = try audit.trail()
+        } catch let error as FreezerError {
             Output.error(error.description)
             return ExitStatus.failure
         }
@@ -94,8 +100,12 @@ struct OperationRunner {
                 display.update(index, attempt: attempt, outcome: outcome)
             }
         }
+        let action = kind == .freeze ? "pause" : "unpause"
+        for result in results {
+            for record in result.auditRecords(action: action) { trail.record(record) }
+        }
         let reports = results.map(OperationReport.init)
-        Output.operations(reports, common: common, verb: kind == .freeze ? "pause" : "unpause")
+        Output.operations(reports, common: common, verb: action)
         let code = Output.exitCode(reports.map(\.failure))
         if code == ExitStatus.success, let health, health.onUnhealthy != .ignore,
            results.contains(where: { $0.health?.healthy == false }) {

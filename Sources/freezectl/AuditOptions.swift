@@ -1,0 +1,58 @@
+import ArgumentParser
+import CgroupFreezer
+import Foundation
+import SystemPackage
+
+/// Where state-changing commands leave their audit records.
+struct AuditOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Also append audit records to FILE as JSON lines (default: FREEZECTL_AUDIT_LOG). The journal gets them whenever its socket exists.", valueName: "file"))
+    var auditLog: String?
+
+    @Flag(name: .long, help: "Refuse to act when no audit record can be written.")
+    var auditRequired = false
+
+    /// The trail: the journal when its socket exists, the JSON-lines file when given. Sink failures go to stderr.
+    func trail() throws -> AuditTrail {
+        var sinks: [any AuditSink] = []
+        let file = auditLog ?? ProcessInfo.processInfo.environment["FREEZECTL_AUDIT_LOG"]
+        if JournalSink.isAvailable {
+            sinks.append(JournalSink())
+        } else if file != nil || auditRequired {
+            FileHandleOutput.standardError("freezectl: audit: the journal was not reached (no \(JournalSink.socket))")
+        }
+        if let file, !file.isEmpty {
+            // Opened once up front: a file that cannot be written is found before anything is done.
+            let sink = JSONLinesSink(path: FilePath(file))
+            if let problem = sink.checkWritable() {
+                if auditRequired { throw problem }
+                FileHandleOutput.standardError("freezectl: \(problem.message)")
+            } else {
+                sinks.append(sink)
+            }
+        }
+        if auditRequired && sinks.isEmpty {
+            throw FreezerError.auditUnavailable("no journal socket at \(JournalSink.socket) and no --audit-log")
+        }
+        return AuditTrail(sinks: sinks) { error in
+            FileHandleOutput.standardError("freezectl: \(error.message)\n  next step: \(error.nextStep)")
+        }
+    }
+}
+
+extension BatchResult {
+    /// The audit records of one batch item: the operation, and its rollback or refreeze.
+    func auditRecords(action: String) -> [AuditRecord] {
+        let cgroup = target?.cgroup.path.string
+        var records = [AuditRecord(action: action, target: item.reference, cgroup: cgroup, backend: backend,
+                                   result: result == .rolledBack ? "ok" : result.rawValue, message: error?.message, duration: duration)]
+        if result == .rolledBack {
+            records.append(AuditRecord(action: action == "pause" ? "unpause" : "pause", target: item.reference, cgroup: cgroup,
+                                       backend: backend, result: "ok", message: "rolled back (--atomic)", duration: .zero))
+        }
+        if refrozen {
+            records.append(AuditRecord(action: "refreeze", target: item.reference, cgroup: cgroup, backend: backend,
+                                       result: "ok", message: "unhealthy after the thaw", duration: .zero))
+        }
+        return records
+    }
+}
