@@ -72,10 +72,10 @@ struct Checkpoint: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Checkpoint a target's process tree with CRIU: check, verify the tree, freeze, dump, thaw.",
         discussion: """
-        Steps, each reported as it happens: criu check (with the cause of a known failure); \\
-        every descendant of the root must be inside the target's cgroup (--repair-tree moves \\
-        strays in, otherwise the command refuses); freeze; criu dump --freeze-cgroup; thaw; \\
-        the health check if asked. On any failure after the freeze the cgroup is thawed. CRIU \\
+        Steps, each reported as it happens: criu check (with the cause of a known failure); \
+        every descendant of the root must be inside the target's cgroup (--repair-tree moves \
+        strays in, otherwise the command refuses); freeze; criu dump --freeze-cgroup; thaw; \
+        the health check if asked. On any failure after the freeze the cgroup is thawed. CRIU \
         is never killed: on SIGINT/SIGTERM freezectl waits for it, thaws, and exits 1.
         """
     )
@@ -153,9 +153,9 @@ struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
         discussion: """
-        Runs criu restore --restore-detached with `freezectl criu-hook` as CRIU's action script \\
-        (it writes --marker on post-restore), then moves every process of the restored tree into \\
-        --cgroup (so a second checkpoint works), thaws it unless --paused, runs the health check, \\
+        Runs criu restore --restore-detached with freezectl itself as CRIU's action script \
+        (it writes --marker on post-restore), then moves every process of the restored tree into \
+        --cgroup (so a second checkpoint works), thaws it unless --paused, runs the health check, \
         and prints the new root PID.
         """
     )

@@ -10,9 +10,9 @@ struct CriuHook: ParsableCommand {
         commandName: "criu-hook",
         abstract: "CRIU action-script entry point: writes the restore marker on post-restore.",
         discussion: """
-        CRIU runs this with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR and CRTOOLS_INIT_PID set; \\
-        `freezectl restore --marker PATH` passes the marker path as FREEZECTL_MARKER. On \\
-        post-restore it writes the marker atomically (docs/checkpoint.md); every other action \\
+        CRIU runs this with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR and CRTOOLS_INIT_PID set; \
+        `freezectl restore --marker PATH` passes the marker path as FREEZECTL_MARKER. On \
+        post-restore it writes the marker atomically (docs/checkpoint.md); every other action \
         succeeds without effect. It fails only when the marker itself cannot be written.
         """
     )
@@ -41,8 +41,8 @@ struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a target's whole process tree is inside its cgroup (what CRIU needs to dump it).",
         discussion: """
-        Lists every descendant of the tree's root that is outside the target's cgroup (in the \\
-        hierarchy it is frozen through), with PID, command and cgroup. Exit 1 when there are \\
+        Lists every descendant of the tree's root that is outside the target's cgroup (in the \
+        hierarchy it is frozen through), with PID, command and cgroup. Exit 1 when there are \
         such strays; with --repair they are moved into the cgroup and the exit code is 0.
         """
     )
