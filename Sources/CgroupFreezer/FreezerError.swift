@@ -45,6 +45,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case strayProcesses(cgroup: FilePath, strays: [String])
     /// Interrupted (SIGINT/SIGTERM) after CRIU finished; the cgroup was thawed.
     case interrupted(String)
+    /// systemd answered an error for a `unit:` target (its D-Bus error name and message).
+    case systemdError(unit: String, name: String, message: String)
     /// An audit sink could not take a record.
     case auditSinkFailed(sink: String, reason: String)
     /// `--audit-required` and no audit sink can take a record: nothing was done.
@@ -68,6 +70,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidTarget, .notFound, .notOnCgroupfs, .noFreezer, .noSuchCgroup, .noSuchProcess, .processInRootCgroup,
              .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter:
             return true
+        case .systemdError(_, let name, let message):
+            return name.hasSuffix("NoSuchUnit") || message.hasSuffix("not loaded.") || name.hasSuffix("NoServer")
         default:
             return false
         }
@@ -98,6 +102,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .strayProcesses: return "stray-processes"
         case .interrupted: return "interrupted"
         case .auditSinkFailed: return "audit-failed"
+        case .systemdError: return "systemd-error"
         case .auditUnavailable: return "audit-unavailable"
         case .selfFreeze: return "self-freeze"
         case .permissionDenied: return "permission-denied"
@@ -118,7 +123,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
              .criuFailed(_, let path, _), .strayProcesses(let path, _):
             return path
         case .invalidTarget, .noSuchCgroup, .noSuchProcess, .processInRootCgroup, .noCgroupMount, .noSuchContainer,
-             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled, .interrupted, .auditSinkFailed, .auditUnavailable:
+             .ambiguousContainer, .containerNotRunning, .ownedByEngine, .engineError, .invalidFilter, .cancelled, .interrupted, .auditSinkFailed, .auditUnavailable, .systemdError:
             return nil
         }
     }
@@ -175,6 +180,12 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
         case .interrupted:
             return "run the command again when you want it to finish"
+        case .systemdError(let unit, let name, let message):
+            if name.hasSuffix("NoSuchUnit") || message.hasSuffix("not loaded.") { return "check the name with `systemctl list-units`" }
+            if name.hasSuffix("NoServer") { return "is systemd running? point DBUS_SYSTEM_BUS_ADDRESS at its system bus" }
+            if name.hasSuffix("UnitInactive") { return "start \(unit) first; an inactive unit has nothing to freeze" }
+            if name.hasSuffix("UnitBusy") { return "a job is pending on \(unit); retry when it is done (systemctl list-jobs)" }
+            return "see `systemctl status \(unit)`"
         case .auditSinkFailed:
             return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
         case .auditUnavailable:
@@ -240,6 +251,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(strays.count) process(es) of the tree are outside \(cgroup), so CRIU could not seize them: " + strays.joined(separator: "; ")
         case .interrupted(let what):
             return "interrupted: \(what)"
+        case .systemdError(let unit, let name, let message):
+            return "unit:\(unit): systemd answered \(name): \(message)"
         case .auditSinkFailed(let sink, let reason):
             return "audit record not written to \(sink): \(reason)"
         case .auditUnavailable(let reason):

@@ -202,6 +202,13 @@ enum Output {
                      report.processes.map(String.init) ?? "-", report.memoryPercent.map { String(format: "%.1f", $0) } ?? "-",
                      (report.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
                 })
+        case .table where reports.contains(where: { $0.engineState != nil }):
+            printTable(
+                header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS", "SYSTEMD"],
+                rows: reports.filter { $0.error == nil }.map { report in
+                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
+                     report.selfState ?? "-", report.processes.map(String.init) ?? "-", report.engineState ?? "-"]
+                })
         case .table:
             printTable(
                 header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS"],

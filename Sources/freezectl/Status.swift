@@ -54,7 +54,12 @@ struct Status: AsyncParsableCommand {
                 }
                 do {
                     let spec = try require(item.cgroup)
-                    return StatusReport(reference: item.reference, status: try freezer.status(try freezer.resolve(spec)))
+                    var report = StatusReport(reference: item.reference, status: try freezer.status(try freezer.resolve(spec)))
+                    if case .unit(let unit) = spec {
+                        // systemd's own view, beside the cgroup's: FreezerState.
+                        report.engineState = try? SystemdManager().freezerState(unit)
+                    }
+                    return report
                 } catch {
                     return StatusReport(reference: item.reference, error: error)
                 }

@@ -128,6 +128,10 @@ extension CgroupFreezer {
                     let engine = container.owner ?? "docker"
                     result.warnings.append("\(engine)'s view of \(item.reference) is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
                 }
+            } else if case .unit(let unit) = item.cgroup {
+                try await performThroughSystemd(unit, operation: operation, timeout: options.timeout, into: &result)
+                result.duration = start.duration(to: clock.now)
+                return result
             } else if let spec = item.cgroup {
                 result.target = try resolve(spec)
             }
@@ -143,6 +147,43 @@ extension CgroupFreezer {
         }
         result.duration = start.duration(to: clock.now)
         return result
+    }
+
+    /// systemd keeps its own FreezerState and thaws a unit before running a job on it: freeze and
+    /// thaw through FreezeUnit/ThawUnit. systemd 252 on a v1 or hybrid layout answers "not
+    /// supported"; then the unit's cgroup (its ControlGroup) is written directly, and a warning says so.
+    private func performThroughSystemd(_ unit: String, operation: BatchOptions.Operation, timeout: Duration,
+                                       into result: inout BatchResult) async throws {
+        let manager = SystemdManager()
+        let busError: SystemdManager.BusError
+        do {
+            result.target = try? resolve(.unit(unit))
+            let state = try manager.freezerState(unit)
+            result.backend = "systemd"
+            if (operation == .freeze && state == "frozen") || (operation == .thaw && state == "running") {
+                result.result = .already
+            } else if operation == .freeze {
+                try manager.freeze(unit)
+                result.result = .ok
+            } else {
+                try manager.thaw(unit)
+                result.result = .ok
+            }
+            result.state = result.target.flatMap { try? status($0).state }
+            return
+        } catch {
+            busError = error
+        }
+        guard busError.name.hasSuffix("NotSupported") || busError.message.contains("does not support freezing") else {
+            throw FreezerError.systemdError(unit: unit, name: busError.name, message: busError.message)
+        }
+        let target = try resolve(.unit(unit))
+        result.target = target
+        result.backend = target.backend.rawValue
+        result.warnings.append("systemd cannot freeze \(unit) here (\(busError.message)); its cgroup \(target.cgroup.path) was written directly, and systemctl will not show it frozen")
+        let outcome = operation == .freeze ? try await freeze(target, timeout: timeout) : try await thaw(target, timeout: timeout)
+        result.result = outcome.result == .ok ? .ok : .already
+        result.state = outcome.state
     }
 
     /// Docker keeps its own pause state: ask the engine, then read the cgroup to report the truth.

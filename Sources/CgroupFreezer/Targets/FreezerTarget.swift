@@ -65,6 +65,16 @@ public struct TargetResolver: Sendable {
         case .container:
             // Containers are found by ContainerCatalog; their cgroup is then resolved here.
             throw .invalidTarget(spec.description, reason: "a container reference; look it up with ContainerCatalog first")
+
+        case .unit(let name):
+            // A unit's cgroup is its ControlGroup property, asked of systemd.
+            let controlGroup: String
+            do {
+                controlGroup = try SystemdManager().controlGroup(name)
+            } catch {
+                throw .systemdError(unit: name, name: error.name, message: error.message)
+            }
+            return FreezerTarget(spec: spec, cgroup: try resolve(.cgroup(controlGroup)).cgroup)
         }
     }
 

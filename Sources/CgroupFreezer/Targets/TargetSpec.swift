@@ -11,6 +11,8 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     /// A container by ID, unique ID prefix or name: `runc:ID`, `crun:ID`, `docker:ID|NAME`, or a
     /// bare `ID|NAME` (source nil) looked up in every source.
     case container(ContainerSource?, String)
+    /// A systemd unit (`unit:nginx.service`), frozen through systemd's FreezeUnit.
+    case unit(String)
 
     /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `runc:ID`, `crun:ID`,
     /// `docker:ID|NAME`, or a bare container `ID|NAME`. Only the form is checked here; whether the
@@ -37,6 +39,12 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
                 throw .invalidTarget(text, reason: "cgroup:/ is the root cgroup, which has no freezer")
             }
             self = .cgroup(FilePath(path).lexicallyNormalized().string)
+        } else if text.hasPrefix("unit:") {
+            let name = String(text.dropFirst(5))
+            guard !name.isEmpty, !name.contains("/"), name.contains(".") || !name.isEmpty else {
+                throw .invalidTarget(text, reason: "unit:NAME needs a unit name, e.g. unit:nginx.service")
+            }
+            self = .unit(name.contains(".") ? name : name + ".service")
         } else if text.hasPrefix("/") {
             self = .directory(FilePath(text))
         } else if let colon = text.firstIndex(of: ":") {
@@ -69,6 +77,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         case .pid(let pid): return "pid:\(pid)"
         case .container(let source?, let reference): return "\(source.rawValue):\(reference)"
         case .container(nil, let reference): return reference
+        case .unit(let name): return "unit:\(name)"
         }
     }
 }

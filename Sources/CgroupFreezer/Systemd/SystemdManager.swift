@@ -1,0 +1,86 @@
+import CSystemd
+import SystemPackage
+
+/// systemd's manager on the system bus (sd-bus; DBUS_SYSTEM_BUS_ADDRESS is honoured), for
+/// `unit:NAME` targets: FreezeUnit and ThawUnit keep systemd's own FreezerState right, and systemd
+/// answers only when the freeze is complete.
+public struct SystemdManager: Sendable {
+    /// An error systemd (or the bus) answered: its D-Bus error name and message.
+    public struct BusError: Error, Sendable {
+        /// e.g. `org.freedesktop.systemd1.NoSuchUnit`, `org.freedesktop.DBus.Error.NotSupported`.
+        public var name: String
+        /// The message.
+        public var message: String
+    }
+
+    /// A manager handle (the bus is opened per call).
+    public init() {}
+
+    /// `Manager.FreezeUnit(unit)`.
+    public func freeze(_ unit: String) throws(BusError) { _ = try call("FreezeUnit", unit) }
+
+    /// `Manager.ThawUnit(unit)`.
+    public func thaw(_ unit: String) throws(BusError) { _ = try call("ThawUnit", unit) }
+
+    /// The unit's `FreezerState` (`running`, `freezing`, `frozen`, `thawing`).
+    public func freezerState(_ unit: String) throws(BusError) -> String {
+        try property(unit, interface: "org.freedesktop.systemd1.Unit", name: "FreezerState")
+    }
+
+    /// The unit's `ControlGroup` (relative to the cgroup root), e.g. `/system.slice/web.service`.
+    public func controlGroup(_ unit: String) throws(BusError) -> String {
+        // ControlGroup lives on the unit-type interface (Service, Scope, Slice, Socket, Mount, Swap).
+        let suffix = unit.split(separator: ".").last.map(String.init) ?? "service"
+        let type = ["service": "Service", "scope": "Scope", "slice": "Slice", "socket": "Socket", "mount": "Mount", "swap": "Swap"][suffix] ?? "Service"
+        return try property(unit, interface: "org.freedesktop.systemd1.\(type)", name: "ControlGroup")
+    }
+
+    private func property(_ unit: String, interface: String, name: String) throws(BusError) -> String {
+        let path = try call("GetUnit", unit, readReply: "o")
+        return try call(destination: "org.freedesktop.systemd1", path: path, interface: "org.freedesktop.DBus.Properties",
+                        member: "Get", arguments: [interface, name], readReply: "v")
+    }
+
+    private func call(_ member: String, _ unit: String, readReply: Character? = nil) throws(BusError) -> String {
+        try call(destination: "org.freedesktop.systemd1", path: "/org/freedesktop/systemd1",
+                 interface: "org.freedesktop.systemd1.Manager", member: member, arguments: [unit], readReply: readReply)
+    }
+
+    /// One method call with string arguments; reads one `o`, or a `v` holding an `s`, from the reply.
+    private func call(destination: String, path: String, interface: String, member: String,
+                      arguments: [String], readReply: Character?) throws(BusError) -> String {
+        var bus: OpaquePointer?
+        var rc = sd_bus_open_system(&bus)
+        guard rc >= 0, let bus else {
+            throw BusError(name: "org.freedesktop.DBus.Error.NoServer", message: "cannot connect to the system bus: \(Errno(rawValue: -rc))")
+        }
+        defer { sd_bus_flush_close_unref(bus) }
+        var message: OpaquePointer?
+        rc = sd_bus_message_new_method_call(bus, &message, destination, path, interface, member)
+        guard rc >= 0, let message else { throw BusError(name: "sd_bus_message_new_method_call", message: "\(Errno(rawValue: -rc))") }
+        defer { sd_bus_message_unref(message) }
+        for argument in arguments {
+            rc = argument.withCString { sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
+            guard rc >= 0 else { throw BusError(name: "sd_bus_message_append_basic", message: "\(Errno(rawValue: -rc))") }
+        }
+        var error = sd_bus_error()
+        defer { sd_bus_error_free(&error) }
+        var reply: OpaquePointer?
+        // 0: sd-bus's default timeout (25 s); systemd answers FreezeUnit when the freeze completed.
+        rc = sd_bus_call(bus, message, 0, &error, &reply)
+        guard rc >= 0 else {
+            throw BusError(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
+                           message: error.message.map { String(cString: $0) } ?? "\(Errno(rawValue: -rc))")
+        }
+        defer { sd_bus_message_unref(reply) }
+        guard let readReply else { return "" }
+        if readReply == "v" {
+            rc = sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "v")), "s")
+            guard rc >= 0 else { throw BusError(name: "sd_bus_message_enter_container", message: "\(Errno(rawValue: -rc))") }
+        }
+        var value: UnsafePointer<CChar>?
+        rc = sd_bus_message_read_basic(reply, CChar(UInt8(ascii: readReply == "o" ? "o" : "s")), &value)
+        guard rc >= 0, let value else { throw BusError(name: "sd_bus_message_read_basic", message: "\(Errno(rawValue: -rc))") }
+        return String(cString: value)
+    }
+}
