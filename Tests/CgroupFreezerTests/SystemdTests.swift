@@ -1,0 +1,119 @@
+import CgroupFreezer
+import Foundation
+import Testing
+
+/// A real systemd as PID 1 of its own pid, mount and cgroup namespaces, seeing pure cgroup v2
+/// (systemd 252 refuses FreezeUnit on the hybrid layout), with only the units given here plus
+/// dbus (../shared/test-environments.md). `stop()` halts it and removes everything.
+final class SystemdNamespace: @unchecked Sendable {
+    let root: TestCgroup
+    let units: ScratchDirectory
+    private let process = Process()
+    private(set) var pid: Int32 = 0
+
+    init(services: [String: String]) throws {
+        root = try TestCgroup(.v2)
+        units = try ScratchDirectory()
+        for name in ["dbus.socket", "dbus.service"] {
+            try FileManager.default.copyItem(atPath: "/lib/systemd/system/" + name, toPath: units.path + "/" + name)
+        }
+        for stub in ["sysinit", "basic", "sockets", "shutdown"] {
+            try "[Unit]\nDefaultDependencies=no\n".write(toFile: "\(units.path)/\(stub).target", atomically: true, encoding: .utf8)
+        }
+        try "[Unit]\nWants=dbus.socket \(services.keys.sorted().joined(separator: " "))\n"
+            .write(toFile: units.path + "/freezectl-test.target", atomically: true, encoding: .utf8)
+        for (name, command) in services {
+            try "[Service]\nExecStart=\(command)\n".write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
+        }
+        let boot = """
+        set -e
+        mount -t proc proc /proc
+        mount --bind -o ro /proc/sys /proc/sys
+        mount -t cgroup2 none /sys/fs/cgroup
+        mount -t tmpfs tmpfs /run
+        export SYSTEMD_UNIT_PATH=\(units.path)
+        exec /lib/systemd/systemd --unit=freezectl-test.target systemd.firstboot=off
+        """
+        try boot.write(toFile: units.path + "/boot.sh", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "echo $$ > \(root.file("cgroup.procs")) && exec unshare --pid --fork --mount --propagation private --cgroup --uts --net --ipc /bin/sh \(units.path)/boot.sh"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // systemd is unshare's child.
+        for _ in 0..<200 {
+            let children = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            if let child = children.split(separator: " ").first.flatMap({ Int32($0) }) { pid = child; break }
+            usleep(10_000)
+        }
+        try #require(pid > 0, "systemd did not start")
+        for name in services.keys {
+            for _ in 0..<300 where (try? inside("systemctl", "is-active", name))?.stdout.hasPrefix("active") != true { usleep(20_000) }
+        }
+    }
+
+    /// Runs a command inside the namespaces (mount, cgroup, pid).
+    func inside(_ arguments: String...) throws -> CLIResult {
+        try run("/usr/bin/nsenter", ["-t", String(pid), "-m", "-C", "-p", "--"] + arguments)
+    }
+
+    /// systemd's FreezerState of `unit`.
+    func freezerState(_ unit: String) throws -> String {
+        try inside("systemctl", "show", "-p", "FreezerState", "--value", unit).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func stop() {
+        if pid > 0 { kill(pid, __libc_current_sigrtmin() + 15) }  // SIGRTMIN+15: systemd halts
+        for _ in 0..<300 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        root.destroy()
+        units.remove()
+    }
+}
+
+@Suite("systemd units as targets", .serialized)
+struct SystemdTests {
+    @Test("pause unit:NAME makes systemd's FreezerState frozen and stops the processes; unpause makes it running")
+    func freezeUnitThroughSystemd() throws {
+        let systemd = try SystemdNamespace(services: ["victim.service": "/bin/sh -c \"sleep 1000 & sleep 1000 & wait\""])
+        defer { systemd.stop() }
+        #expect(try systemd.freezerState("victim.service") == "running")
+        let unitCgroup = systemd.root.path + "/system.slice/victim.service"
+
+        let pause = try systemd.inside(freezectlBinary, "pause", "unit:victim.service", "--format", "json")
+        #expect(pause.status == 0, "\(pause.stderr)")
+        #expect(pause.jsonLines.first?["backend"] as? String == "systemd")
+        #expect(pause.jsonLines.first?["state"] as? String == "frozen")
+        #expect(try systemd.freezerState("victim.service") == "frozen")
+        #expect(try String(contentsOfFile: unitCgroup + "/cgroup.events", encoding: .utf8).contains("frozen 1"))
+        let pids = try String(contentsOfFile: unitCgroup + "/cgroup.procs", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 3)
+        #expect(pids.allSatisfy { procShowsFrozen($0, .v2) == true })
+
+        let status = try systemd.inside(freezectlBinary, "status", "unit:victim.service", "--format", "json")
+        #expect(status.jsonLines.first?["engine_state"] as? String == "frozen")
+
+        let again = try systemd.inside(freezectlBinary, "pause", "unit:victim.service", "--format", "json")
+        #expect(again.jsonLines.first?["result"] as? String == "already")
+
+        let unpause = try systemd.inside(freezectlBinary, "unpause", "unit:victim.service")
+        #expect(unpause.status == 0)
+        #expect(try systemd.freezerState("victim.service") == "running")
+        #expect(try String(contentsOfFile: unitCgroup + "/cgroup.events", encoding: .utf8).contains("frozen 0"))
+    }
+
+    @Test("a missing unit is a clear error; without a system bus too")
+    func unitErrors() throws {
+        let systemd = try SystemdNamespace(services: ["present.service": "/bin/sleep 1000"])
+        defer { systemd.stop() }
+        let missing = try systemd.inside(freezectlBinary, "pause", "unit:absent.service")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("absent.service not loaded"))
+        #expect(missing.stderr.contains("systemctl list-units"))
+
+        let noBus = try freezectl("pause", "unit:present.service", environment: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/tmp/freezectl-no-bus"])
+        #expect(noBus.status == 2)
+        #expect(noBus.stderr.contains("system bus"))
+    }
+}
