@@ -108,6 +108,7 @@ struct StatusReport: Encodable {
     var labels: [String: String]?
     var engineState: String?
     var drift: Bool?
+    var unit: String?
     var error: ErrorReport?
 
     var failure: ErrorReport? { error }
@@ -121,6 +122,7 @@ struct StatusReport: Encodable {
         selfState = status.selfFrozen ? "frozen" : "thawed"
         processes = status.processes.count
         pids = status.processes
+        unit = status.target.cgroup.systemdUnit
     }
 
     init(reference: String, container status: ContainerStatus) {
@@ -146,7 +148,7 @@ struct StatusReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case target, source, id, name, cgroup, backend, state, processes, pids, labels, drift, error
+        case target, source, id, name, cgroup, backend, state, processes, pids, labels, drift, unit, error
         case selfState = "self"
         case memoryPercent = "memory_percent"
         case engineState = "engine_state"

@@ -93,6 +93,9 @@ struct SystemdTests {
 
         let status = try systemd.inside(freezectlBinary, "status", "unit:victim.service", "--format", "json")
         #expect(status.jsonLines.first?["engine_state"] as? String == "frozen")
+        // A PID of the unit names its unit too (seen from the host, where these PIDs live).
+        let byPID = try freezectl("status", "pid:\(try #require(pids.first))", "--format", "json")
+        #expect(byPID.jsonLines.first?["unit"] as? String == "victim.service", "\(byPID.stdout)\(byPID.stderr)")
 
         let again = try systemd.inside(freezectlBinary, "pause", "unit:victim.service", "--format", "json")
         #expect(again.jsonLines.first?["result"] as? String == "already")

@@ -84,3 +84,13 @@ public struct SystemdManager: Sendable {
         return String(cString: value)
     }
 }
+
+extension CgroupDirectory {
+    /// The systemd unit this cgroup belongs to, read from its path as systemd lays it out
+    /// (`/system.slice/nginx.service/...`): the innermost component that is a service, scope,
+    /// socket, mount or swap unit. Nil outside systemd's tree.
+    public var systemdUnit: String? {
+        let unitSuffixes = [".service", ".scope", ".socket", ".mount", ".swap"]
+        return path.components.map(\.string).last { name in unitSuffixes.contains { name.hasSuffix($0) } }
+    }
+}
