@@ -10,10 +10,26 @@ final class SystemdNamespace: @unchecked Sendable {
     let units: ScratchDirectory
     private let process = Process()
     private(set) var pid: Int32 = 0
+    /// With `hybrid`, a directory of the namespace in every v1 hierarchy too.
+    private var v1Roots: [String] = []
 
-    init(services: [String: String]) throws {
+    /// With `hybrid`, systemd sees this host's hybrid layout (where systemd 252 cannot freeze
+    /// units); it is confined to a child cgroup of every hierarchy.
+    init(services: [String: String], hybrid: Bool = false) throws {
         root = try TestCgroup(.v2)
         units = try ScratchDirectory()
+        if hybrid {
+            for hierarchy in TestCgroup.layout.hierarchies where hierarchy.version == .v1 {
+                let directory = hierarchy.mountPoint.appending(URL(fileURLWithPath: root.path).lastPathComponent).string
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+                v1Roots.append(directory)
+                // A new v1 cpuset has no CPUs or memory nodes: nothing could join it.
+                for file in ["cpuset.cpus", "cpuset.mems"] where hierarchy.controllers.contains("cpuset") {
+                    let parent = (try? String(contentsOfFile: hierarchy.mountPoint.string + "/" + file, encoding: .utf8)) ?? ""
+                    try? parent.write(toFile: directory + "/" + file, atomically: false, encoding: .utf8)
+                }
+            }
+        }
         for name in ["dbus.socket", "dbus.service"] {
             try FileManager.default.copyItem(atPath: "/lib/systemd/system/" + name, toPath: units.path + "/" + name)
         }
@@ -29,14 +45,15 @@ final class SystemdNamespace: @unchecked Sendable {
         set -e
         mount -t proc proc /proc
         mount --bind -o ro /proc/sys /proc/sys
-        mount -t cgroup2 none /sys/fs/cgroup
+        \(hybrid ? "" : "mount -t cgroup2 none /sys/fs/cgroup")
         mount -t tmpfs tmpfs /run
         export SYSTEMD_UNIT_PATH=\(units.path)
         exec /lib/systemd/systemd --unit=freezectl-test.target systemd.firstboot=off
         """
         try boot.write(toFile: units.path + "/boot.sh", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "echo $$ > \(root.file("cgroup.procs")) && exec unshare --pid --fork --mount --propagation private --cgroup --uts --net --ipc /bin/sh \(units.path)/boot.sh"]
+        let enter = ([root.path] + v1Roots).map { "echo $$ > \($0)/cgroup.procs" }.joined(separator: " && ")
+        process.arguments = ["-c", "\(enter) && exec unshare --pid --fork --mount --propagation private --cgroup --uts --net --ipc /bin/sh \(units.path)/boot.sh"]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -47,7 +64,11 @@ final class SystemdNamespace: @unchecked Sendable {
             if let child = children.split(separator: " ").first.flatMap({ Int32($0) }) { pid = child; break }
             usleep(10_000)
         }
-        try #require(pid > 0, "systemd did not start")
+        if pid == 0 {
+            stop()
+            Issue.record("systemd did not start")
+            throw CancellationError()
+        }
         for name in services.keys {
             for _ in 0..<300 where (try? inside("systemctl", "is-active", name))?.stdout.hasPrefix("active") != true { usleep(20_000) }
         }
@@ -66,8 +87,17 @@ final class SystemdNamespace: @unchecked Sendable {
     func stop() {
         if pid > 0 { kill(pid, __libc_current_sigrtmin() + 15) }  // SIGRTMIN+15: systemd halts
         for _ in 0..<300 where process.isRunning { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        // Killing the namespace's PID 1 kills everything in it.
+        if process.isRunning, pid > 0 { kill(pid, SIGKILL) }
+        for _ in 0..<300 where process.isRunning { usleep(10_000) }
         root.destroy()
+        for directory in v1Roots {
+            let subtree = (FileManager.default.enumerator(atPath: directory)?.allObjects as? [String] ?? [])
+                .map { directory + "/" + $0 }.filter { (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeDirectory }
+            for path in ([directory] + subtree).sorted(by: { $0.count > $1.count }) {
+                for _ in 0..<100 where rmdir(path) != 0 && errno == EBUSY { usleep(10_000) }
+            }
+        }
         units.remove()
     }
 }
@@ -104,6 +134,28 @@ struct SystemdTests {
         #expect(unpause.status == 0)
         #expect(try systemd.freezerState("victim.service") == "running")
         #expect(try String(contentsOfFile: unitCgroup + "/cgroup.events", encoding: .utf8).contains("frozen 0"))
+    }
+
+    @Test("where systemd cannot freeze (hybrid layout), the unit's cgroup is frozen directly and a warning says so")
+    func hybridFallback() throws {
+        let systemd = try SystemdNamespace(services: ["victim.service": "/bin/sh -c \"sleep 1000 & sleep 1000 & wait\""], hybrid: true)
+        defer { systemd.stop() }
+        let pause = try systemd.inside(freezectlBinary, "pause", "unit:victim.service", "--format", "json")
+        #expect(pause.status == 0, "\(pause.stderr)")
+        #expect(pause.stderr.contains("does not support freezing") && pause.stderr.contains("written directly"))
+        let line = try #require(pause.jsonLines.first)
+        #expect(line["state"] as? String == "frozen")
+        #expect(line["backend"] as? String != "systemd", "the direct backend did it")
+        #expect(try systemd.freezerState("victim.service") == "running", "systemd never knew")
+        // The kernel's own word, read inside the namespace where the cgroup path is valid.
+        let cgroup = try #require(line["cgroup"] as? String)
+        let kernel = try systemd.inside("/bin/sh", "-c", "cat \(cgroup)/cgroup.events \(cgroup)/freezer.state 2>/dev/null")
+        #expect(kernel.stdout.contains("frozen 1") || kernel.stdout.contains("FROZEN"), "\(cgroup): \(kernel.stdout)")
+
+        let unpause = try systemd.inside(freezectlBinary, "unpause", "unit:victim.service", "--format", "json")
+        #expect(unpause.status == 0)
+        #expect(unpause.jsonLines.first?["result"] as? String == "ok", "not 'already': the cgroup was frozen although systemd said running")
+        #expect(unpause.jsonLines.first?["state"] as? String == "thawed")
     }
 
     @Test("a missing unit is a clear error; without a system bus too")

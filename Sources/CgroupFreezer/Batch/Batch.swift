@@ -160,7 +160,11 @@ extension CgroupFreezer {
             result.target = try? resolve(.unit(unit))
             let state = try manager.freezerState(unit)
             result.backend = "systemd"
-            if (operation == .freeze && state == "frozen") || (operation == .thaw && state == "running") {
+            // "Already" only when systemd and the cgroup agree: a cgroup frozen directly (the
+            // fallback below) leaves systemd saying "running".
+            let cgroupState = result.target.flatMap { try? status($0).state }
+            let cgroupAgrees = cgroupState.map { operation == .freeze ? $0 == .frozen : $0 == .thawed } ?? true
+            if cgroupAgrees && ((operation == .freeze && state == "frozen") || (operation == .thaw && state == "running")) {
                 result.result = .already
             } else if operation == .freeze {
                 try manager.freeze(unit)
