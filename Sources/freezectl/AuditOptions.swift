@@ -39,6 +39,18 @@ struct AuditOptions: ParsableArguments {
     }
 }
 
+extension AuditOptions {
+    /// The trail, or exit 1 with the reason (only `--audit-required` or an unusable log make it fail).
+    func trailOrExit() throws -> AuditTrail {
+        do {
+            return try trail()
+        } catch let error as FreezerError {
+            Output.error(error.description)
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+}
+
 extension BatchResult {
     /// The audit records of one batch item: the operation, and its rollback or refreeze.
     func auditRecords(action: String) -> [AuditRecord] {

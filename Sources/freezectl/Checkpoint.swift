@@ -108,11 +108,7 @@ struct Checkpoint: AsyncParsableCommand {
         let printer = stepPrinter(common)
         let clock = ContinuousClock()
         let start = clock.now
-        let trail: AuditTrail
-        do { trail = try audit.trail() } catch let error as FreezerError {
-            Output.error(error.description)
-            throw ExitCode(ExitStatus.failure)
-        }
+        let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "checkpoint", target: target.description, trail: trail, print: printer)
         let report = audited.progress
         do {
@@ -135,12 +131,9 @@ struct Checkpoint: AsyncParsableCommand {
                 audited.finish(error: error, duration: start.duration(to: clock.now))
                 throw error
             }
-            if let check = try health.check(), options.leaveRunning {
-                let healthReport = try await check.probe.waitUntilHealthy(
-                    policy: check.policy, context: ProbeContext(target: target.description, cgroup: resolved.cgroup.path.string, pid: root))
-                report(CheckpointEvent(step: "health", status: healthReport.healthy ? "ok" : "failed",
-                                      detail: "\(healthReport.healthy ? "healthy" : "unhealthy") after \(healthReport.attempts) probe(s): \(healthReport.last?.output ?? "")"))
-                if !healthReport.healthy && check.onUnhealthy != .ignore { throw ExitCode(ExitStatus.unhealthy) }
+            if options.leaveRunning {
+                try await probeAfterThaw(try health.check(), target: target.description, cgroup: resolved.cgroup.path.string,
+                                         pid: root, report: report)
             }
         } catch let error as FreezerError {
             Output.error("checkpoint", target.description, ErrorReport(error))
@@ -180,11 +173,7 @@ struct Restore: AsyncParsableCommand {
     func run() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let trail: AuditTrail
-        do { trail = try audit.trail() } catch let error as FreezerError {
-            Output.error(error.description)
-            throw ExitCode(ExitStatus.failure)
-        }
+        let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "restore", target: cgroup?.description ?? criu.imagesDir, trail: trail, print: stepPrinter(common))
         let report = audited.progress
         do {
@@ -209,12 +198,9 @@ struct Restore: AsyncParsableCommand {
                 throw error
             }
             report(CheckpointEvent(step: "done", status: "ok", detail: "root PID \(root)"))
-            if let check = try health.check(), !paused {
-                let healthReport = try await check.probe.waitUntilHealthy(
-                    policy: check.policy, context: ProbeContext(target: cgroup?.description ?? "pid:\(root)", cgroup: options.cgroup?.cgroup.path.string, pid: root))
-                report(CheckpointEvent(step: "health", status: healthReport.healthy ? "ok" : "failed",
-                                      detail: "\(healthReport.healthy ? "healthy" : "unhealthy") after \(healthReport.attempts) probe(s): \(healthReport.last?.output ?? "")"))
-                if !healthReport.healthy && check.onUnhealthy != .ignore { throw ExitCode(ExitStatus.unhealthy) }
+            if !paused {
+                try await probeAfterThaw(try health.check(), target: cgroup?.description ?? "pid:\(root)",
+                                         cgroup: options.cgroup?.cgroup.path.string, pid: root, report: report)
             }
         } catch let error as FreezerError {
             Output.error("restore", criu.imagesDir, ErrorReport(error))
@@ -261,4 +247,15 @@ final class AuditedSteps: @unchecked Sendable {
                                  result: error == nil ? "ok" : "error", message: error.map { ($0 as? FreezerError)?.message ?? "\($0)" },
                                  duration: duration))
     }
+}
+
+/// The `--health-*` check after a checkpoint's or restore's thaw, reported as a `health` step;
+/// exit 3 when unhealthy (unless --on-unhealthy ignore).
+func probeAfterThaw(_ check: HealthCheckOptions?, target: String, cgroup: String?, pid: Int32,
+                    report: @Sendable (CheckpointEvent) -> Void) async throws {
+    guard let check else { return }
+    let result = try await check.probe.waitUntilHealthy(policy: check.policy, context: ProbeContext(target: target, cgroup: cgroup, pid: pid))
+    report(CheckpointEvent(step: "health", status: result.healthy ? "ok" : "failed",
+                           detail: "\(result.healthy ? "healthy" : "unhealthy") after \(result.attempts) probe(s): \(result.last?.output ?? "")"))
+    if !result.healthy && check.onUnhealthy != .ignore { throw ExitCode(ExitStatus.unhealthy) }
 }

@@ -72,7 +72,7 @@ struct Verify: AsyncParsableCommand {
             Output.error("verify", target.description, ErrorReport(error))
             throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
         }
-        let trail = repair ? try audit.trail() : nil
+        let trail = repair ? try audit.trailOrExit() : nil
         let clock = ContinuousClock()
         let start = clock.now
         let (tree, strays) = try freezer.verifyTree(root: root, in: resolved, repair: repair)
