@@ -132,6 +132,26 @@ struct CheckpointTests {
         #expect(try runc.list()["ckpt-me"] == "running")
     }
 
+    @Test("the health check runs after the checkpoint's thaw; unhealthy exits 3")
+    func healthAfterCheckpoint() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, _) = try tree(.v2)
+        defer { cgroup.destroy() }
+        let healthy = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/a", "--criu", criu.path,
+                                    "--health-cmd", "test \"$FREEZECTL_CGROUP\" = \(cgroup.path)", "--format", "json",
+                                    environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(healthy.status == 0, "\(healthy.stderr)")
+        #expect(healthy.jsonLines.last?["step"] as? String == "health" && healthy.jsonLines.last?["status"] as? String == "ok")
+        let unhealthy = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/b", "--criu", criu.path,
+                                      "--health-cmd", "exit 1", "--health-retries", "1", "--format", "json",
+                                      environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(unhealthy.status == 3)
+        #expect(unhealthy.jsonLines.last?["status"] as? String == "failed")
+        #expect(!cgroup.kernelFrozen)
+    }
+
     @Test("a failing dump leaves the cgroup thawed and quotes CRIU's log")
     func failingDump() throws {
         let scratch = try ScratchDirectory()
