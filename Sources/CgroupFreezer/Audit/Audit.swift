@@ -49,7 +49,7 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         self.backend = backend
         self.result = result
         self.message = message
-        durationMS = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        durationMS = duration.milliseconds
         uid = getuid()
         user = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
         sudoUser = environment["SUDO_USER"]

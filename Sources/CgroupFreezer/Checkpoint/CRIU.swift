@@ -69,6 +69,11 @@ public struct CRIU: Sendable {
         return 0
     }
 
+    /// The CRIU options the user asked for that dump and restore both take.
+    static func passThrough(shellJob: Bool, tcpEstablished: Bool) -> [String] {
+        (shellJob ? ["--shell-job"] : []) + (tcpEstablished ? ["--tcp-established"] : [])
+    }
+
     /// The `Error (file:line): ...` lines of a CRIU log or output.
     public static func errorLines(_ text: String) -> [String] {
         let lines = text.split(separator: "\n").map(String.init)

@@ -119,8 +119,7 @@ extension CgroupFreezer {
             var arguments = ["dump", "--tree", String(root), "--images-dir", options.imagesDir.string,
                              "--freeze-cgroup", target.cgroup.path.string, "--log-file", log.string, "-v4"]
             if options.leaveRunning { arguments.append("--leave-running") }
-            if options.shellJob { arguments.append("--shell-job") }
-            if options.tcpEstablished { arguments.append("--tcp-established") }
+            arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
             progress(CheckpointEvent(step: "dump", status: "started", detail: "criu " + arguments.joined(separator: " ")))
             let run = try await options.criu.run(arguments)
             guard case .exited(0) = run.status else {
@@ -160,8 +159,7 @@ extension CgroupFreezer {
         var arguments = ["restore", "--restore-detached", "--pidfile", pidfile.string, "--images-dir", options.imagesDir.string,
                          "--log-file", log.string, "-v4"]
         if let script = options.actionScript { arguments += ["--action-script", script] }
-        if options.shellJob { arguments.append("--shell-job") }
-        if options.tcpEstablished { arguments.append("--tcp-established") }
+        arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
         var environment = ["FREEZECTL_IMAGES_DIR": options.imagesDir.string]
         if let marker = options.marker { environment["FREEZECTL_MARKER"] = marker.string }
         if let version = await options.criu.version() { environment["FREEZECTL_CRIU_VERSION"] = version }

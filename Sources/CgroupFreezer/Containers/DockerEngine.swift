@@ -105,7 +105,7 @@ public struct DockerEngine: Sendable {
         request.headers.replaceOrAdd(name: "Host", value: "localhost")
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         } catch {
             throw FreezerError.sourceUnavailable(source: "docker", path: socketPath, reason: "\(error)")
         }
