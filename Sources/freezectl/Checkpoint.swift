@@ -70,6 +70,7 @@ func stepPrinter(_ common: CommonOptions) -> @Sendable (CheckpointEvent) -> Void
 
 struct Checkpoint: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
         abstract: "Checkpoint a target's process tree with CRIU: check, verify the tree, freeze, dump, thaw.",
         discussion: """
         Steps, each reported as it happens: criu check (with the cause of a known failure); \
@@ -144,6 +145,7 @@ struct Checkpoint: AsyncParsableCommand {
 
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
         discussion: """
         Runs criu restore --restore-detached with freezectl itself as CRIU's action script \

@@ -39,6 +39,7 @@ struct CriuHook: ParsableCommand {
 /// `freezectl verify`: the tree check of `checkpoint` on its own.
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check that a target's whole process tree is inside its cgroup (what CRIU needs to dump it).",
         discussion: """
         Lists every descendant of the tree's root that is outside the target's cgroup (in the \

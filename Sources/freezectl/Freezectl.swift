@@ -19,6 +19,8 @@ enum ExitStatus {
 
 @main
 struct Freezectl: AsyncParsableCommand {
+    // Every command names itself: otherwise ArgumentParser derives each name with
+    // String(describing:) at every start, a protocol-conformance scan per command (docs/performance.md).
     static let configuration = CommandConfiguration(
         commandName: "freezectl",
         abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",

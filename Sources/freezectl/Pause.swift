@@ -4,13 +4,14 @@ import Foundation
 
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pause",
         abstract: "Freeze targets and wait until the kernel reports every process frozen.",
         discussion: """
-        Pausing a target that is already paused succeeds and reports "already". \\
-        A freeze that does not complete within --timeout is thawed again, so nothing stays \\
-        half-frozen. Targets are processed concurrently; every target is processed even if \\
-        another fails; results are printed in the order given. Docker containers are paused \\
-        through the Engine API unless --direct. Refuses to freeze the cgroup freezectl \\
+        Pausing a target that is already paused succeeds and reports "already". \
+        A freeze that does not complete within --timeout is thawed again, so nothing stays \
+        half-frozen. Targets are processed concurrently; every target is processed even if \
+        another fails; results are printed in the order given. Docker containers are paused \
+        through the Engine API unless --direct. Refuses to freeze the cgroup freezectl \
         itself runs in, or one of its ancestors.
         """
     )
@@ -35,11 +36,12 @@ struct Pause: AsyncParsableCommand {
 
 struct Unpause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "unpause",
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
-        Unpausing a running target succeeds and reports "already". A target that stays \\
-        frozen because an ancestor cgroup is frozen is reported as failed with state \\
-        frozen-by-parent (its own freeze request is cleared all the same). Example: \\
+        Unpausing a running target succeeds and reports "already". A target that stays \
+        frozen because an ancestor cgroup is frozen is reported as failed with state \
+        frozen-by-parent (its own freeze request is cleared all the same). Example: \
         freezectl unpause --all --filter label=auto_resume=true --filter memory-below=80%
         """
     )
@@ -101,7 +103,7 @@ struct OperationRunner {
             }
         }
         let action = kind == .freeze ? "pause" : "unpause"
-        for result in results {
+        for result in results where !trail.isEmpty {
             for record in result.auditRecords(action: action) { trail.record(record) }
         }
         let reports = results.map(OperationReport.init)

@@ -3,16 +3,17 @@ import CgroupFreezer
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
         discussion: """
-        STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \\
-        (frozen because an ancestor is). SELF is the cgroup's own request \\
-        (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \\
-        cgroup and its descendants. For containers, ENGINE is the engine's own view \\
+        STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
+        (frozen because an ancestor is). SELF is the cgroup's own request \
+        (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \
+        cgroup and its descendants. For containers, ENGINE is the engine's own view \
         (Docker's state) and DRIFT marks an engine that disagrees with the cgroup.
 
-        Without a target, --all or --filter, lists every cgroup of the v1 freezer and \\
-        the v2 hierarchy that is frozen or freezing at its own request; descendants \\
+        Without a target, --all or --filter, lists every cgroup of the v1 freezer and \
+        the v2 hierarchy that is frozen or freezing at its own request; descendants \
         frozen only by such a cgroup are not listed.
         """
     )

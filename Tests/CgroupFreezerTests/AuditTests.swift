@@ -51,7 +51,13 @@ struct AuditTests {
         #expect(first["backend"] as? String == "v2")
         #expect(first["uid"] as? Int == 0 && first["user"] as? String == "root")
         #expect(first["pid"] is Int && first["hostname"] is String && first["duration_ms"] is Double)
-        #expect((first["time"] as? String).map { $0.hasSuffix("Z") } == true)
+        let hostname = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)
+        #expect(first["hostname"] as? String == hostname.trimmingCharacters(in: .whitespacesAndNewlines))
+        // RFC 3339 in UTC with fractions, and about now.
+        let time = try #require(first["time"] as? String)
+        let parsed = try #require(try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(time), "time \(time)")
+        #expect(time.hasSuffix("Z") && time.contains("."))
+        #expect(abs(parsed.timeIntervalSinceNow) < 120)
         #expect((records[1]["message"] as? String)?.contains("no such file") == true)
         #expect(records[2]["sudo_user"] as? String == "alice" && records[2]["sudo_uid"] as? String == "1000")
     }

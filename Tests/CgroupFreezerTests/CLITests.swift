@@ -154,4 +154,13 @@ struct CLITests {
         #expect(cgroup.kernelFrozen)
         #expect(try freezectl("unpause", cgroup.path, "--quiet").stdout.isEmpty)
     }
+
+    @Test("every subcommand's help reads as prose: no literal line-continuation backslashes",
+          arguments: ["pause", "unpause", "status", "checkpoint", "restore", "verify"])
+    func helpText(subcommand: String) throws {
+        let help = try freezectl(subcommand, "--help")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: freezectl \(subcommand)"))
+        #expect(!help.stdout.contains("\\"), "\(subcommand) --help shows a backslash:\n\(help.stdout)")
+    }
 }

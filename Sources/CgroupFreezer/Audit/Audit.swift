@@ -55,10 +55,18 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         sudoUser = environment["SUDO_USER"]
         sudoUID = environment["SUDO_UID"]
         pid = getpid()
-        hostname = ProcessInfo.processInfo.hostName
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        time = formatter.string(from: Date())
+        hostname = Self.hostname
+        // ISO8601FormatStyle is Foundation's own formatter: ISO8601DateFormatter would load ICU
+        // (a calendar, a locale and number formats), a millisecond or more of a CLI run.
+        time = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
+    }
+
+    /// The kernel's host name (uname's nodename). ProcessInfo.hostName may ask the resolver
+    /// for a canonical name, which can wait on the network.
+    static var hostname: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -199,9 +207,15 @@ public struct AuditTrail: Sendable {
         self.onFailure = onFailure
     }
 
-    /// Records `record` in every sink; returns how many sinks took it.
+    /// Whether records go anywhere at all.
+    public var isEmpty: Bool { sinks.isEmpty }
+
+    /// Records `record` in every sink; returns how many sinks took it. The record is built only
+    /// when there is a sink to take it.
     @discardableResult
-    public func record(_ record: AuditRecord) -> Int {
+    public func record(_ makeRecord: @autoclosure () -> AuditRecord) -> Int {
+        guard !sinks.isEmpty else { return 0 }
+        let record = makeRecord()
         var written = 0
         for sink in sinks {
             do {

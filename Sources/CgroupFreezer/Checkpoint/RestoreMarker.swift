@@ -55,9 +55,7 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
     @discardableResult
     public static func record(at path: FilePath, imagesDir: String, initPID: Int32?, criuVersion: String?, now: Date = Date()) throws -> RestoreMarker {
         let previous = (try? read(at: path)) ?? nil
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        let marker = RestoreMarker(restoredAt: formatter.string(from: now), restoreCount: (previous?.restoreCount ?? 0) + 1,
+        let marker = RestoreMarker(restoredAt: Date.ISO8601FormatStyle().format(now), restoreCount: (previous?.restoreCount ?? 0) + 1,
                                    imagesDir: imagesDir, initPID: initPID, criuVersion: criuVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
