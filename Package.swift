@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "CgroupFreezer", targets: ["CgroupFreezer"]),
         .executable(name: "freezectl", targets: ["freezectl"]),
+        .executable(name: "freezectl-bench", targets: ["freezectl-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +37,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The benchmark harness (scripts/bench.sh): the kernel floor in C, the rest in Swift.
+        .target(name: "CKernelFloor"),
+        .executableTarget(
+            name: "freezectl-bench",
+            dependencies: [
+                "CgroupFreezer",
+                "CKernelFloor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(

@@ -11,8 +11,7 @@ if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null || ! pkg-con
   apt-get update -q && apt-get install -y -q util-linux procps pkg-config libsystemd-dev
 fi
 # A first release build takes a few minutes (SwiftNIO and async-http-client for the Docker API).
-swift build -c release --product freezectl
-freezectl=$(swift build -c release --show-bin-path)/freezectl
+freezectl=$(bash scripts/build-release.sh --product freezectl)/freezectl
 
 # The scratch cgroup goes where this host mounts cgroup v2 (or the v1 freezer); both are found
 # in mountinfo, as freezectl does.

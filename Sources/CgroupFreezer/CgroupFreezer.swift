@@ -53,7 +53,7 @@ public struct CgroupFreezer: Sendable {
     /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, ...) or `CancellationError`.
     public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
         try refuseSelfFreeze(target)
-        return try await run("freeze", target, timeout: timeout) { deadline in
+        return try await run("freeze", target, timeout: timeout, reaching: .frozen) { deadline in
             switch target.backend {
             case .v1: return try await FreezerV1(cgroup: target.cgroup).freeze(deadline: deadline, timeout: timeout)
             case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).freeze(deadline: deadline, timeout: timeout)
@@ -67,7 +67,7 @@ public struct CgroupFreezer: Sendable {
     /// - Throws: `FreezerError.frozenByParent` when an ancestor keeps it frozen (its own request is
     ///   cleared all the same), `FreezerError.timeout`, or `CancellationError`.
     public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
-        try await run("thaw", target, timeout: timeout) { deadline in
+        try await run("thaw", target, timeout: timeout, reaching: .thawed) { deadline in
             switch target.backend {
             case .v1: return try await FreezerV1(cgroup: target.cgroup).thaw(deadline: deadline, timeout: timeout)
             case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).thaw(deadline: deadline, timeout: timeout)
@@ -125,15 +125,16 @@ public struct CgroupFreezer: Sendable {
         }
     }
 
+    /// Runs one freeze or thaw. A backend returns only once the kernel confirmed `state` (or it
+    /// was in it already), so the outcome's state is that one without reading it back.
     private func run(
-        _ operation: String, _ target: FreezerTarget, timeout: Duration,
+        _ operation: String, _ target: FreezerTarget, timeout: Duration, reaching state: FreezeState,
         _ body: (ContinuousClock.Instant) async throws -> FreezeOutcome.Result
     ) async throws -> FreezeOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         do {
             let result = try await body(start.advanced(by: timeout))
-            let (_, state) = try rawStatus(target)
             let outcome = FreezeOutcome(target: target, result: result, state: state, duration: start.duration(to: clock.now))
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend): \(result.rawValue), \(state.rawValue) after \(outcome.duration)")
             return outcome

@@ -34,6 +34,12 @@ public struct ContainerCatalog: Sendable {
     /// exact ID or name first, else a unique ID prefix.
     public func lookup(_ source: ContainerSource?, _ reference: String) async throws -> Container {
         let given = source.map { "\($0.rawValue):\(reference)" } ?? reference
+        // runc:ID and crun:ID with a full ID name a state directory: read that one alone rather
+        // than every container on the host (a start-up cost the CLI pays per call).
+        if let source, source != .docker, !reference.isEmpty, !reference.contains("/"), reference != ".", reference != ".." {
+            let exact = runtimes.filter { $0.runtime == source && $0.isPresent }.compactMap { try? $0.container(id: reference) }
+            if exact.count == 1 { return exact[0] }
+        }
         var candidates: [Container] = []
         var searched: [String] = []
         for runtime in runtimes where source == nil || runtime.runtime == source {

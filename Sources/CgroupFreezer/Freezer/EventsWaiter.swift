@@ -62,6 +62,9 @@ public final class EventsWaiter: Sendable {
         deadline: ContinuousClock.Instant,
         until isSatisfied: @escaping @Sendable () throws -> Bool
     ) async throws -> Bool {
+        // Often already true (a freeze of a few idle tasks completes within the write): then no
+        // hand-over to the loop thread and back.
+        if try isSatisfied() { return true }
         let id = state.withLock { state -> UInt64 in
             defer { state.nextID += 1 }
             return state.nextID
@@ -106,19 +109,34 @@ public final class EventsWaiter: Sendable {
         return true
     }
 
+    /// How long the loop thread waits for new work once nothing is waiting, before it ends:
+    /// an orchestrator freezing one cgroup after another keeps one thread instead of starting
+    /// one per freeze (a thread start costs more than a small freeze).
+    static let lingering: Int32 = 1000  // ms
+
     private func run() {
         var ready: Set<UInt64> = []
+        var lingered = false
         while true {
             let snapshot = state.withLock { state -> [(UInt64, Waiting)]? in
                 if state.waiting.isEmpty {
-                    state.loopRunning = false
+                    if lingered { state.loopRunning = false }
                     return nil
                 }
                 let due = state.fresh.union(ready)
                 state.fresh = []
                 return state.waiting.filter { due.contains($0.key) }.map { ($0.key, $0.value) }
             }
-            guard let snapshot else { return }
+            guard let snapshot else {
+                if lingered { return }
+                // Idle: wait for a new waiter's wake byte, or end after `lingering`.
+                var wake = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+                lingered = poll(&wake, 1, Self.lingering) == 0
+                var drain = [UInt8](repeating: 0, count: 64)
+                while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
+                continue
+            }
+            lingered = false
             for (id, entry) in snapshot {
                 do {
                     if try entry.isSatisfied() { finish(id, with: .success(true)) }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 /// The cgroup v1 freezer: `freezer.state` takes our request and reports the effective state
@@ -36,7 +41,17 @@ struct FreezerV1 {
         var retries = 0
         var pause = Duration.microseconds(10)
         do {
-            while try effectiveState() != "FROZEN" {
+            // A freeze usually completes within microseconds of the write: re-read at once a few
+            // times, yielding the CPU to the tasks being frozen, before sleeping between reads
+            // (a timer sleep costs more than such a whole freeze).
+            var frozen = try effectiveState() == "FROZEN"
+            var spins = 0
+            while !frozen, spins < 32, ContinuousClock.now < deadline {
+                sched_yield()
+                spins += 1
+                frozen = try effectiveState() == "FROZEN"
+            }
+            while !frozen {
                 if ContinuousClock.now >= deadline {
                     let processes = CgroupProcesses.inSubtree(cgroup.path)
                     let stragglers = processes.filter { !CgroupProcesses.isFrozen($0, backend: .v1) }.count
@@ -53,6 +68,7 @@ struct FreezerV1 {
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, .milliseconds(1))
                 try CgroupFile.write("FROZEN", to: stateFile)
+                frozen = try effectiveState() == "FROZEN"
             }
         } catch let error as FreezerError {
             if case .timeout = error { throw error }

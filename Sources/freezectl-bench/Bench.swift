@@ -1,0 +1,115 @@
+import ArgumentParser
+import CgroupFreezer
+import Foundation
+
+/// How much of everything one run measures.
+struct Plan {
+    var processCounts: [Int]
+    var iterations: Int
+    var iterationsLarge: Int
+    var cliRounds: Int
+    var batchSizes: [Int]
+    var dockerSizes: [Int]
+    var docker: Bool
+
+    func batchRounds(_ size: Int) -> Int { quick ? 2 : (size >= 500 ? 3 : size >= 100 ? 5 : 10) }
+    func dockerRounds(_ size: Int) -> Int { quick ? 1 : (size >= 100 ? 3 : size > 1 ? 5 : 20) }
+    private var quick: Bool { iterations < 50 }
+
+    static let full = Plan(processCounts: [1, 10, 100, 1000], iterations: 200, iterationsLarge: 50, cliRounds: 40,
+                           batchSizes: [10, 100, 500], dockerSizes: [1, 10, 100], docker: true)
+    /// The same code paths at a size CI can afford; its figures say nothing.
+    static let quick = Plan(processCounts: [1, 10], iterations: 5, iterationsLarge: 2, cliRounds: 3,
+                            batchSizes: [3], dockerSizes: [1, 2], docker: true)
+}
+
+@main
+struct FreezectlBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freezectl-bench",
+        abstract: "Measure freezectl against the kernel floor, runc and docker, and write the report.",
+        discussion: """
+        Needs root, the freezectl binary, runc and busybox; docker.io for the Docker figures. \
+        Creates its own cgroups, runc containers (in a private --root) and dockerd (private \
+        data, exec root and socket) and removes them all, also on SIGINT or SIGTERM.
+        """
+    )
+
+    @Flag(help: "Small sizes and few rounds: checks that the harness runs (what CI does); the figures mean nothing.")
+    var quick = false
+
+    @Option(help: ArgumentHelp("Directory for benchmarks.md and benchmarks.json.", valueName: "dir"))
+    var output = "docs"
+
+    @Option(help: ArgumentHelp("The freezectl binary to measure (default: the one beside this program).", valueName: "path"))
+    var freezectl: String?
+
+    @Flag(help: "Leave Docker out even when dockerd is installed.")
+    var noDocker = false
+
+    @Option(help: ArgumentHelp("Run only these parts (library, commands); repeatable. Default: all.", valueName: "part"))
+    var only: [String] = []
+
+    func run() async throws {
+        guard getuid() == 0 else { throw ValidationError("freezectl-bench needs root: it creates cgroups and containers") }
+        let binary = freezectl ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("freezectl").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ValidationError("no freezectl binary at \(binary): build it (swift build -c release) or pass --freezectl")
+        }
+        guard FileManager.default.fileExists(atPath: output) || (try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)) != nil else {
+            throw ValidationError("cannot create the output directory \(output)")
+        }
+        var plan = quick ? Plan.quick : Plan.full
+        plan.docker = !noDocker && which("dockerd") != nil
+        Cleanup.shared.installSignalHandlers()
+        let scratch = "/tmp/fzbench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer {
+            Cleanup.shared.runAll()
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+        let layout = try CgroupLayout.current()
+        let spawner = Spawner(scratch: scratch)
+        var report = Report(mode: quick ? "quick" : "full", started: Date.ISO8601FormatStyle().format(Date()),
+                            machine: Machine.describe(layout: layout, freezectl: binary, spawner: spawner))
+        if !plan.docker { report.skipped.append("docker: " + (noDocker ? "--no-docker" : "dockerd is not installed")) }
+
+        if only.isEmpty || only.contains("library") {
+            try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
+        }
+        if only.isEmpty || only.contains("commands") {
+            let rootfs = scratch + "/rootfs"
+            try makeBusyboxRootfs(at: rootfs)
+            try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                .run(into: &report)
+        }
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: output + "/benchmarks.json"))
+        try Data(MarkdownReport(report: report).render().utf8).write(to: URL(fileURLWithPath: output + "/benchmarks.md"))
+        progress("wrote \(output)/benchmarks.md and \(output)/benchmarks.json")
+    }
+}
+
+/// What the figures were measured on.
+enum Machine {
+    static func describe(layout: CgroupLayout, freezectl: String, spawner: Spawner) -> [String: String] {
+        var machine: [String: String] = [:]
+        var name = utsname()
+        uname(&name)
+        machine["kernel"] = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        machine["cpu"] = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
+        machine["cores"] = "\(ProcessInfo.processInfo.activeProcessorCount)"
+        machine["memory"] = String(format: "%.0f GiB", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824)
+        machine["layout"] = layout.mode.rawValue
+        let linked = spawner.output("/usr/bin/ldd", [freezectl]) ?? ""
+        machine["freezectl"] = linked.contains("libswiftCore") ? "release, Swift runtime linked dynamically" : "release, Swift runtime linked statically"
+        machine["runc"] = which("runc").flatMap { spawner.output($0, ["--version"])?.split(separator: "\n").first.map(String.init) }
+        machine["docker"] = which("docker").flatMap { spawner.output($0, ["--version"]) }
+        return machine
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CgroupFreezer
+import Foundation
+
+/// A read-only busybox root filesystem that every benchmark container shares.
+func makeBusyboxRootfs(at directory: String) throws {
+    let bin = directory + "/bin"
+    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+    guard let busybox = which("busybox") else { throw BenchError("busybox is needed: apt-get install busybox-static") }
+    try FileManager.default.copyItem(atPath: busybox, toPath: bin + "/busybox")
+    for applet in ["sh", "sleep"] {
+        try FileManager.default.createSymbolicLink(atPath: bin + "/" + applet, withDestinationPath: "busybox")
+    }
+}
+
+/// The v1 freezer state (or v2 `frozen`) of the cgroup a process is in, read from the kernel:
+/// how the benchmark checks that a timed command really paused what it says it paused.
+func kernelFrozen(pid: Int32, layout: CgroupLayout) -> Bool? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard fields.count == 3 else { continue }
+        if let freezer = layout.freezer, fields[1].split(separator: ",").contains("freezer"),
+           let directory = freezer.directory(forCgroupPath: String(fields[2])) {
+            let state = try? String(contentsOfFile: directory.string + "/freezer.state", encoding: .utf8)
+            return state?.hasPrefix("FROZEN")
+        }
+    }
+    for line in text.split(separator: "\n") where line.hasPrefix("0::") {
+        if let unified = layout.unified, let directory = unified.directory(forCgroupPath: String(line.dropFirst(3))) {
+            let events = try? String(contentsOfFile: directory.string + "/cgroup.events", encoding: .utf8)
+            return events?.contains("frozen 1")
+        }
+    }
+    return nil
+}
+
+/// runc containers in a private state directory (`runc --root`), all from one bundle whose
+/// annotations are the labels; `destroy()` resumes and deletes them.
+final class RuncFleet: @unchecked Sendable {
+    let runc: String
+    let root: String
+    let ids: [String]
+    private(set) var pids: [Int32] = []
+    private let spawner: Spawner
+    private var cleanupToken = 0
+
+    /// Starts `count` containers named `prefix-N`, each `sh` with two `sleep`s (three processes).
+    init(count: Int, prefix: String, labels: [String: String], rootfs: String, scratch: String, spawner: Spawner) throws {
+        guard let runc = which("runc") else { throw BenchError("runc is needed: apt-get install runc") }
+        self.runc = runc
+        self.spawner = spawner
+        root = scratch + "/runc-" + prefix
+        ids = (0..<count).map { "\(prefix)-\($0)" }
+        let bundle = scratch + "/bundle-" + prefix
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        try spawner.must(runc, ["spec", "--bundle", bundle])
+        let configPath = bundle + "/config.json"
+        guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any] else {
+            throw BenchError("runc spec wrote no JSON object to \(configPath)")
+        }
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["terminal"] = false
+        process["args"] = ["sh", "-c", "sleep 1000000 & sleep 1000000 & wait"]
+        config["process"] = process
+        config["root"] = ["path": rootfs, "readonly": true]
+        config["annotations"] = labels
+        // No network namespace: creating and tearing down hundreds of them dominates set-up time
+        // and plays no part in freezing.
+        if var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
+            linux["namespaces"] = namespaces.filter { $0["type"] as? String != "network" }
+            config["linux"] = linux
+        }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        cleanupToken = Cleanup.shared.add { [self] in destroy() }
+        for id in ids {
+            try spawner.must(runc, ["--root", root, "run", "-d", "--bundle", bundle, id])
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)/state.json"))) as? [String: Any]
+            guard let pid = state?["init_process_pid"] as? Int else { throw BenchError("runc state of \(id) has no init PID") }
+            pids.append(Int32(pid))
+        }
+    }
+
+    func destroy() {
+        for id in ids {
+            _ = try? spawner.run(runc, ["--root", root, "resume", id])
+            _ = try? spawner.run(runc, ["--root", root, "delete", "-f", id])
+        }
+        Cleanup.shared.remove(action: cleanupToken)
+    }
+}
+
+/// A dockerd of the benchmark's own (private data, exec root and socket), a busybox image and
+/// labelled containers; `stop()` removes them all and stops the daemon.
+final class DockerFleet: @unchecked Sendable {
+    let docker: String
+    let directory: String
+    let socket: String
+    private let daemon = Process()
+    private let spawner: Spawner
+    private let layout: CgroupLayout
+    private var cleanupToken = 0
+
+    var environment: [String: String] { ["DOCKER_HOST": "unix://" + socket] }
+
+    init(rootfs: String, spawner: Spawner, layout: CgroupLayout) throws {
+        guard let dockerd = which("dockerd"), let docker = which("docker") else {
+            throw BenchError("docker.io is not installed")
+        }
+        self.docker = docker
+        self.spawner = spawner
+        self.layout = layout
+        // A short path: the socket path must fit in sun_path.
+        directory = "/tmp/fzb-docker-\(getpid())"
+        socket = directory + "/docker.sock"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: directory + "/dockerd.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: directory + "/dockerd.log")
+        daemon.executableURL = URL(fileURLWithPath: dockerd)
+        daemon.arguments = ["--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2",
+                            "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", directory + "/data",
+                            "--exec-root", directory + "/exec", "--pidfile", directory + "/dockerd.pid",
+                            "-H", "unix://" + socket]
+        daemon.standardOutput = log
+        daemon.standardError = log
+        daemon.standardInput = FileHandle.nullDevice
+        try daemon.run()
+        cleanupToken = Cleanup.shared.add { [self] in stop() }
+        var up = false
+        for _ in 0..<300 where !up {
+            up = (try? spawner.run(docker, ["info"], extraEnvironment: environment))?.status == 0
+            if !up { usleep(50_000) }
+        }
+        guard up else { stop(); throw BenchError("dockerd did not answer; see \(directory)/dockerd.log") }
+        try spawner.must("/bin/tar", ["-C", rootfs, "-cf", directory + "/rootfs.tar", "."])
+        try spawner.must(docker, ["import", "--change", "CMD [\"/bin/sh\"]", directory + "/rootfs.tar", "local/busybox"],
+                         extraEnvironment: environment)
+    }
+
+    /// Starts `count` containers with `label`; returns their full IDs and init PIDs.
+    func start(count: Int, label: String) throws -> [(id: String, pid: Int32)] {
+        var started: [(String, Int32)] = []
+        for _ in 0..<count {
+            guard let id = spawner.output(docker, ["run", "-d", "--network", "none", "--label", label, "local/busybox",
+                                                   "sh", "-c", "sleep 1000000 & sleep 1000000 & wait"], extraEnvironment: environment),
+                  let pid = spawner.output(docker, ["inspect", "-f", "{{.State.Pid}}", id], extraEnvironment: environment).flatMap({ Int32($0) })
+            else { throw BenchError("docker run failed; see \(directory)/dockerd.log") }
+            started.append((id, pid))
+        }
+        return started
+    }
+
+    func stop() {
+        if let ids = spawner.output(docker, ["ps", "-aq"], extraEnvironment: environment)?.split(separator: "\n").map(String.init), !ids.isEmpty {
+            _ = try? spawner.run(docker, ["unpause"] + ids, extraEnvironment: environment)
+            _ = try? spawner.run(docker, ["rm", "-f"] + ids, extraEnvironment: environment)
+        }
+        if daemon.isRunning {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        // Unmount what dockerd left below its directory (overlays, the data-root bind), deepest first.
+        let mounts = ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
+            .filter { $0.hasPrefix(directory) }.sorted { $0.count > $1.count }
+        for mount in mounts { umount2(mount, Int32(MNT_DETACH)) }
+        try? FileManager.default.removeItem(atPath: directory)
+        // dockerd with the cgroupfs driver leaves an empty `docker` cgroup in every hierarchy.
+        for hierarchy in layout.hierarchies { rmdir(hierarchy.mountPoint.appending("docker").string) }
+        Cleanup.shared.remove(action: cleanupToken)
+    }
+}

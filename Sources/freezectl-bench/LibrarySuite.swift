@@ -1,0 +1,97 @@
+import CKernelFloor
+import CgroupFreezer
+import Foundation
+
+/// Item 1 and the process half of item 5: freeze and thaw one cgroup of N sleeping processes with
+/// the library and with the kernel floor, alternating which goes first, on v1 and v2.
+struct LibrarySuite {
+    let plan: Plan
+    let layout: CgroupLayout
+
+    func run(into report: inout Report) async throws {
+        let freezer = try CgroupFreezer(layout: layout)
+        for processes in plan.processCounts {
+            let cgroups = try SleeperCgroups(layout: layout, name: "fzbench-\(getpid())-lib", processes: processes)
+            defer { cgroups.destroy() }
+            if processes == plan.processCounts[0], let directory = cgroups.v2 ?? cgroups.v1 {
+                report.add(try timeSetup(target: directory))
+            }
+            for (backend, directory) in [("v1", cgroups.v1), ("v2", cgroups.v2)] {
+                guard let directory else { continue }
+                let iterations = processes >= 1000 ? plan.iterationsLarge : plan.iterations
+                let series = try await measure(backend: backend, directory: directory, processes: processes,
+                                               iterations: iterations, freezer: freezer)
+                series.forEach { report.add($0) }
+                progress("library \(backend) \(processes) processes: library freeze \(formatDuration(series[0].median)), floor \(formatDuration(series[2].median))")
+            }
+        }
+    }
+
+    /// What an embedder pays once: discovering the layout from mountinfo and resolving a target.
+    private func timeSetup(target: String) throws -> Series {
+        var setup = Series(group: "library", name: "CgroupFreezer() (reads mountinfo) + resolve", parameters: ["step": "setup"])
+        for _ in 0..<plan.iterations {
+            let start = ContinuousClock.now
+            let freezer = try CgroupFreezer()
+            _ = try freezer.resolve(try TargetSpec(parsing: target))
+            setup.samples.append(seconds(ContinuousClock.now - start))
+        }
+        return setup
+    }
+
+    private func measure(backend: String, directory: String, processes: Int, iterations: Int,
+                         freezer: CgroupFreezer) async throws -> [Series] {
+        func series(_ tool: String, _ operation: String) -> Series {
+            Series(group: "library", name: "\(operation) \(backend), \(processes) processes, \(tool)",
+                   parameters: ["backend": backend, "processes": "\(processes)", "tool": tool, "operation": operation])
+        }
+        var libraryFreeze = series("library", "freeze"), libraryThaw = series("library", "thaw")
+        var floorFreeze = series("floor", "freeze"), floorThaw = series("floor", "thaw")
+        let target = try freezer.resolve(try TargetSpec(parsing: directory))
+        let clock = ContinuousClock()
+
+        func library() async throws {
+            var start = clock.now
+            let frozen = try await freezer.freeze(target)
+            libraryFreeze.samples.append(seconds(clock.now - start))
+            start = clock.now
+            let thawed = try await freezer.thaw(target)
+            libraryThaw.samples.append(seconds(clock.now - start))
+            // A measurement of "already" would time nothing: every round must really freeze and thaw.
+            guard frozen.result == .ok, frozen.state == .frozen, thawed.result == .ok, thawed.state == .thawed else {
+                throw BenchError("library round on \(directory): \(frozen.result)/\(frozen.state), \(thawed.result)/\(thawed.state)")
+            }
+        }
+        func floor() throws {
+            var start = clock.now
+            let frozen = backend == "v1" ? kf_v1_freeze(directory + "/freezer.state")
+                : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 1)
+            floorFreeze.samples.append(seconds(clock.now - start))
+            // The floor's result is checked through the library, outside the timed span.
+            let state = try freezer.status(target).state
+            start = clock.now
+            let thawed = backend == "v1" ? kf_v1_thaw(directory + "/freezer.state")
+                : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 0)
+            floorThaw.samples.append(seconds(clock.now - start))
+            guard frozen == 0, thawed == 0, state == .frozen else {
+                throw BenchError("floor round on \(directory): \(frozen), \(thawed), state \(state)")
+            }
+        }
+
+        // One untimed round of each warms the dentry cache and the code paths.
+        try await library(); try floor()
+        libraryFreeze.samples = []; libraryThaw.samples = []; floorFreeze.samples = []; floorThaw.samples = []
+        for round in 0..<iterations {
+            if round % 2 == 0 { try await library(); try floor() } else { try floor(); try await library() }
+        }
+        return [libraryFreeze, libraryThaw, floorFreeze, floorThaw]
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func progress(_ line: String) {
+    FileHandle.standardError.write(Data(("freezectl-bench: " + line + "\n").utf8))
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// Everything one run measured, the machine it ran on, and what it had to skip.
+struct Report: Codable {
+    var mode: String
+    var started: String
+    var machine: [String: String]
+    var series: [Series] = []
+    var skipped: [String] = []
+
+    mutating func add(_ series: Series) { self.series.append(series) }
+
+    func find(_ group: String, _ parameters: [String: String]) -> Series? {
+        series.first { candidate in
+            candidate.group == group && parameters.allSatisfy { key, value in candidate.parameters[key] == value }
+        }
+    }
+
+    func values(_ key: String, in group: String) -> [Int] {
+        Set(series.filter { $0.group == group }.compactMap { $0.parameters[key].flatMap(Int.init) }).sorted()
+    }
+}
+
+/// docs/benchmarks.md: the targets first, then one table per question of the benchmark issue.
+struct MarkdownReport {
+    let report: Report
+
+    func render() -> String {
+        var out: [String] = []
+        out.append("# freezectl benchmarks")
+        out.append("")
+        out.append("Written by `bash scripts/bench.sh` (\(report.mode) mode) on \(report.started); the raw samples are in "
+                   + "[benchmarks.json](benchmarks.json). Every figure comes from this one run. Medians, with the 10th–90th "
+                   + "percentile range as the spread; ratios are of medians. What the figures mean and where the time goes: "
+                   + "[performance.md](performance.md).")
+        out.append("")
+        out.append("Machine: " + ["kernel", "cpu", "cores", "memory", "layout", "freezectl", "runc", "docker"]
+            .compactMap { key in report.machine[key].map { "\(key) \($0)" } }.joined(separator: "; ") + ".")
+        out.append("")
+        out += targets()
+        out += library()
+        out += commands(group: "cli", title: "## 2. The CLI end to end, one container",
+                        note: "One command per pause and per unpause, spawned the same way for every tool, alternating which tool goes first; after each command the benchmark reads the kernel's freezer state of every container process.")
+        out += commands(group: "batch", title: "## 3. Batches",
+                        note: "freezectl: one `freezectl pause --filter label=...` (or `unpause`) for the whole batch. runc: one `runc pause ID` per container, one after the other, as a script does. docker: one `docker pause ID...` with every ID.")
+        out += memory()
+        out += scaling()
+        if !report.skipped.isEmpty {
+            out.append("## Skipped")
+            out.append("")
+            out += report.skipped.map { "- " + $0 }
+            out.append("")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    private func cell(_ series: Series?) -> String {
+        guard let series, !series.samples.isEmpty else { return "–" }
+        return "\(formatDuration(series.median)) (\(formatDuration(series.p10))–\(formatDuration(series.p90)))"
+    }
+
+    private func ratio(_ a: Series?, _ b: Series?) -> Double {
+        guard let a, let b, !a.samples.isEmpty, !b.samples.isEmpty else { return .nan }
+        return a.median / b.median
+    }
+
+    private func targets() -> [String] {
+        var rows = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+        func row(_ name: String, _ value: Double, _ met: (Double) -> Bool, _ text: String) {
+            rows.append("| \(name) | \(value.isFinite ? text : "not measured in this run") | \(value.isFinite ? (met(value) ? "yes" : "**no**") : "–") |")
+        }
+        for backend in ["v1", "v2"] {
+            let r = ratio(report.find("library", ["backend": backend, "processes": "100", "tool": "library", "operation": "freeze"]),
+                          report.find("library", ["backend": backend, "processes": "100", "tool": "floor", "operation": "freeze"]))
+            row("library freeze of 100 processes, \(backend), within 1.3× the kernel floor", r, { $0 <= 1.3 }, "\(formatRatio(r)) the floor")
+        }
+        let single = ratio(report.find("cli", ["engine": "runc", "tool": "freezectl", "operation": "pause"]),
+                           report.find("cli", ["engine": "runc", "tool": "runc", "operation": "pause"]))
+        row("`freezectl pause runc:X` no slower than `runc pause X`", single, { $0 <= 1 }, "\(formatRatio(single)) the time of runc")
+        let loop = ratio(report.find("batch", ["engine": "runc", "containers": "100", "tool": "runc", "operation": "pause"]),
+                         report.find("batch", ["engine": "runc", "containers": "100", "tool": "freezectl", "operation": "pause"]))
+        row("batch of 100: at least 10× faster than 100 `runc pause`", loop, { $0 >= 10 }, "\(formatRatio(loop)) faster")
+        for tool in ["freezectl", "freezectl --direct"] {
+            let docker = ratio(report.find("batch", ["engine": "docker", "containers": "100", "tool": "docker", "operation": "pause"]),
+                               report.find("batch", ["engine": "docker", "containers": "100", "tool": tool, "operation": "pause"]))
+            row("batch of 100: at least 20× faster than `docker pause` of 100 IDs (`\(tool)`)", docker, { $0 >= 20 }, "\(formatRatio(docker)) faster")
+        }
+        return rows + [""]
+    }
+
+    private func library() -> [String] {
+        var rows = ["## 1. Library freeze and thaw against the kernel floor", "",
+                    "One cgroup of N processes sleeping in pause(2). Library: `CgroupFreezer.freeze` and `thaw` on a resolved target (the state checks, the self-freeze guard, the write through the cgroupfs check, the wait, the final state read). Floor: C that only writes the freeze file and waits the cheapest correct way (v1: read freezer.state until FROZEN; v2: poll(2) for POLLPRI on cgroup.events until `frozen 1`). Rounds alternate which goes first.", "",
+                    "| backend | processes | library freeze | floor freeze | ratio | library thaw | floor thaw | ratio |",
+                    "|---|---:|---|---|---:|---|---|---:|"]
+        for backend in ["v1", "v2"] {
+            for processes in report.values("processes", in: "library") {
+                func find(_ tool: String, _ operation: String) -> Series? {
+                    report.find("library", ["backend": backend, "processes": "\(processes)", "tool": tool, "operation": operation])
+                }
+                guard find("library", "freeze") != nil else { continue }
+                rows.append("| \(backend) | \(processes) | \(cell(find("library", "freeze"))) | \(cell(find("floor", "freeze"))) | "
+                            + "\(formatRatio(ratio(find("library", "freeze"), find("floor", "freeze")))) | \(cell(find("library", "thaw"))) | "
+                            + "\(cell(find("floor", "thaw"))) | \(formatRatio(ratio(find("library", "thaw"), find("floor", "thaw")))) |")
+            }
+        }
+        if let setup = report.find("library", ["step": "setup"]) {
+            rows += ["", "Once per embedder, not per freeze: \(setup.name): \(cell(setup))."]
+        }
+        return rows + [""]
+    }
+
+    private func commands(group: String, title: String, note: String) -> [String] {
+        var rows = [title, "", note, "",
+                    "| containers | engine | tool | pause | per container | unpause | pause speed-up |",
+                    "|---:|---|---|---|---|---|---:|"]
+        for engine in ["runc", "docker"] {
+            for containers in report.values("containers", in: group) {
+                let tools = report.series.filter { $0.group == group && $0.parameters["engine"] == engine
+                    && $0.parameters["containers"] == "\(containers)" && $0.parameters["operation"] == "pause" }
+                    .compactMap { $0.parameters["tool"] }
+                let baseline = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": engine, "operation": "pause"])
+                for tool in tools {
+                    let pause = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": tool, "operation": "pause"])
+                    let unpause = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": tool, "operation": "unpause"])
+                    let speedup = tool == engine ? "1×" : formatRatio(ratio(baseline, pause)) + " vs \(engine)"
+                    rows.append("| \(containers) | \(engine) | \(tool) | \(cell(pause)) | \(formatDuration((pause?.median ?? .nan) / Double(containers))) | \(cell(unpause)) | \(speedup) |")
+                }
+            }
+        }
+        return rows + [""]
+    }
+
+    private func memory() -> [String] {
+        var rows = ["## 4. Peak memory of one pause command", "",
+                    "The peak resident set of the pausing process (wait4's ru_maxrss), median over the rounds; for a runc loop, the largest of its commands.", "",
+                    "| what was paused | tool | peak RSS |", "|---|---|---:|"]
+        for series in report.series where series.group == "memory" {
+            let subject = series.name.replacingOccurrences(of: "pause ", with: "").components(separatedBy: ", ").first ?? series.name
+            rows.append("| \(subject) | \(series.parameters["tool"] ?? "") | \(String(format: "%.1f MiB", series.median / 1024)) |")
+        }
+        return rows + [""]
+    }
+
+    private func scaling() -> [String] {
+        var rows = ["## 5. How the cost grows", "", "With processes in one cgroup (library freeze, medians):", "",
+                    "| processes | v1 library | v1 floor | v2 library | v2 floor |", "|---:|---|---|---|---|"]
+        for processes in report.values("processes", in: "library") {
+            func median(_ backend: String, _ tool: String) -> String {
+                formatDuration(report.find("library", ["backend": backend, "processes": "\(processes)", "tool": tool, "operation": "freeze"])?.median ?? .nan)
+            }
+            rows.append("| \(processes) | \(median("v1", "library")) | \(median("v1", "floor")) | \(median("v2", "library")) | \(median("v2", "floor")) |")
+        }
+        rows += ["", "With cgroups (runc containers of three processes each, pause of the whole set, medians):", "",
+                 "| containers | freezectl | per container | runc loop | per container |", "|---:|---|---|---|---|"]
+        let counts = Set(report.values("containers", in: "cli") + report.values("containers", in: "batch")).sorted()
+        for containers in counts {
+            let group = containers == 1 ? "cli" : "batch"
+            let ours = report.find(group, ["engine": "runc", "containers": "\(containers)", "tool": "freezectl", "operation": "pause"])
+            let theirs = report.find(group, ["engine": "runc", "containers": "\(containers)", "tool": "runc", "operation": "pause"])
+            guard ours != nil || theirs != nil else { continue }
+            let n = Double(containers)
+            rows.append("| \(containers) | \(formatDuration(ours?.median ?? .nan)) | \(formatDuration((ours?.median ?? .nan) / n)) | "
+                        + "\(formatDuration(theirs?.median ?? .nan)) | \(formatDuration((theirs?.median ?? .nan) / n)) |")
+        }
+        return rows + [""]
+    }
+}

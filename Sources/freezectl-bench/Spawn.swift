@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+
+/// One timed run of an external command.
+struct CommandRun {
+    let status: Int32
+    /// Wall time from posix_spawn to the child's exit.
+    let seconds: Double
+    /// The child's own peak resident set (wait4's ru_maxrss), in KiB.
+    let maxRSSKiB: Int
+    let stderr: String
+}
+
+/// Runs commands the same way for every tool compared: posix_spawn, stdout to /dev/null, stderr
+/// to a file, wait4. Foundation's Process and swift-subprocess do not report the child's own
+/// rusage, which the memory figures need, and both add their own set-up to the timed span.
+struct Spawner {
+    let scratch: String
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    @discardableResult
+    func run(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> CommandRun {
+        let errPath = scratch + "/stderr-\(getpid())"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([command] + arguments).map { strdup($0) } + [nil]
+        let env = environment.merging(extraEnvironment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + env).forEach { free($0) } }
+        var pid: pid_t = 0
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        let spawned = posix_spawn(&pid, command, &actions, nil, argv, env)
+        guard spawned == 0 else { throw BenchError("cannot start \(command): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return CommandRun(status: exit, seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss), stderr: stderr)
+    }
+
+    /// Runs a command that must succeed (set-up and tear-down steps, not measurements).
+    @discardableResult
+    func must(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> CommandRun {
+        let result = try run(command, arguments, extraEnvironment: extraEnvironment)
+        guard result.status == 0 else {
+            throw BenchError("\(([command] + arguments).prefix(6).joined(separator: " ")) exited \(result.status): \(result.stderr.prefix(600))")
+        }
+        return result
+    }
+
+    /// Runs a command and returns its standard output (for version strings and IDs).
+    func output(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command)
+        process.arguments = arguments
+        process.environment = environment.merging(extraEnvironment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Finds a program on PATH or in the sbin directories.
+func which(_ name: String) -> String? {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}

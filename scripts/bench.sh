@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite and writes docs/benchmarks.md and docs/benchmarks.json.
+#   bash scripts/bench.sh                 the full suite (about 10 minutes here)
+#   bash scripts/bench.sh --quick --output DIR
+#                                         the same code paths at small sizes (what CI runs)
+# Needs root. Installs what it measures against (runc, busybox, docker.io) when missing; the
+# harness starts and removes its own containers and dockerd. Other options: freezectl-bench --help.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v runc >/dev/null || ! command -v busybox >/dev/null || ! command -v dockerd >/dev/null \
+   || ! pkg-config --exists libsystemd 2>/dev/null; then
+  apt-get update -q && apt-get install -y -q pkg-config libsystemd-dev runc busybox-static docker.io
+fi
+bin=$(bash scripts/build-release.sh)  # freezectl and freezectl-bench
+exec "$bin/freezectl-bench" --freezectl "$bin/freezectl" "$@"
