@@ -133,7 +133,7 @@ struct MarkdownReport {
 
     private func memory() -> [String] {
         var rows = ["## 4. Peak memory of one pause command", "",
-                    "The peak resident set of the pausing process (wait4's ru_maxrss), median over the rounds; for a runc loop, the largest of its commands.", "",
+                    "The peak resident set of the pausing process, measured by GNU time (`%M`) in separate, untimed rounds; median over three rounds; for a runc loop, the largest of its commands.", "",
                     "| what was paused | tool | peak RSS |", "|---|---|---:|"]
         for series in report.series where series.group == "memory" {
             let subject = series.name.replacingOccurrences(of: "pause ", with: "").components(separatedBy: ", ").first ?? series.name

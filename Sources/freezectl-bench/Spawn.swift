@@ -10,14 +10,12 @@ struct CommandRun {
     let status: Int32
     /// Wall time from posix_spawn to the child's exit.
     let seconds: Double
-    /// The child's own peak resident set (wait4's ru_maxrss), in KiB.
-    let maxRSSKiB: Int
     let stderr: String
 }
 
 /// Runs commands the same way for every tool compared: posix_spawn, stdout to /dev/null, stderr
-/// to a file, wait4. Foundation's Process and swift-subprocess do not report the child's own
-/// rusage, which the memory figures need, and both add their own set-up to the timed span.
+/// to a file, waitpid, with the clock read right around them. Foundation's Process and
+/// swift-subprocess add their own set-up (pipes, threads, async hops) to the timed span.
 struct Spawner {
     let scratch: String
     var environment: [String: String] = ProcessInfo.processInfo.environment
@@ -40,13 +38,12 @@ struct Spawner {
         let spawned = posix_spawn(&pid, command, &actions, nil, argv, env)
         guard spawned == 0 else { throw BenchError("cannot start \(command): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return CommandRun(status: exit, seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss), stderr: stderr)
+        return CommandRun(status: exit, seconds: seconds, stderr: stderr)
     }
 
     /// Runs a command that must succeed (set-up and tear-down steps, not measurements).

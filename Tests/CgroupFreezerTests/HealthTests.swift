@@ -47,7 +47,10 @@ private func startServer(in cgroup: TestCgroup, port: Int, status: Int = 200, de
     """
     try cgroup.start("sleep \(delay); exec /usr/bin/python3 -c '\(python.replacingOccurrences(of: "'", with: "'\\''"))'")
     if wait {
-        for _ in 0..<200 where !isListening(port) { usleep(25_000) }
+        // A deadline, not a count of tries: a refused connect returns at once, and python can
+        // take seconds to start on a loaded machine.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !isListening(port) && ContinuousClock.now < deadline { usleep(25_000) }
         try #require(isListening(port), "the test server did not start on port \(port)")
     }
 }
