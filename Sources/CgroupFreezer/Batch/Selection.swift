@@ -56,9 +56,14 @@ public struct ContainerStatus: Sendable {
 extension CgroupFreezer {
     /// The freezer status and memory usage of a container.
     public func status(of container: Container) -> ContainerStatus {
+        var status = freezerStatus(of: container)
+        status.memoryPercent = container.pid.flatMap { ContainerMemory.percent(pid: $0, layout: layout) }
+        return status
+    }
+
+    private func freezerStatus(of container: Container) -> ContainerStatus {
         let target = container.cgroup.flatMap { try? resolve($0) }
-        return ContainerStatus(container: container, freezer: target.flatMap { try? status($0) },
-                               memoryPercent: container.pid.flatMap { ContainerMemory.percent(pid: $0, layout: layout) })
+        return ContainerStatus(container: container, freezer: target.flatMap { try? status($0) }, memoryPercent: nil)
     }
 
     /// Turns targets, `--all` and filters into the items to act on, in order: the named targets
@@ -104,9 +109,12 @@ extension CgroupFreezer {
         return items
     }
 
+    /// Labels, names and IDs decide most selections; the freezer state and the memory usage cost
+    /// several file reads per container, so they are read only when a clause asks for them.
     private func matches(_ container: Container, _ filter: ContainerFilter) -> Bool {
         guard !filter.isEmpty else { return true }
-        let status = status(of: container)
-        return filter.matches(container, paused: status.isPaused, memoryPercent: status.memoryPercent)
+        let paused = filter.needsState ? freezerStatus(of: container).isPaused : false
+        let memory = filter.needsMemory ? container.pid.flatMap { ContainerMemory.percent(pid: $0, layout: layout) } : nil
+        return filter.matches(container, paused: paused, memoryPercent: memory)
     }
 }

@@ -45,6 +45,11 @@ public struct ContainerFilter: Sendable, Hashable {
         clauses.contains { if case .memoryBelow = $0 { return true }; if case .memoryAbove = $0 { return true }; return false }
     }
 
+    /// Whether matching needs the effective freezer state of the container's cgroup.
+    public var needsState: Bool {
+        clauses.contains { if case .status = $0 { return true }; return false }
+    }
+
     /// Parses `--filter` values; a malformed one throws `invalidFilter` naming it and the valid keys.
     public init(parsing texts: [String]) throws(FreezerError) {
         clauses = []

@@ -5,7 +5,7 @@ import SystemPackage
 /// limit at or above the host's memory) the host's MemTotal is the limit.
 enum ContainerMemory {
     static func percent(pid: Int32, layout: CgroupLayout) -> Double? {
-        guard let cgroups = try? ProcessCgroups.of(pid: pid), let total = memTotal() else { return nil }
+        guard let cgroups = try? ProcessCgroups.of(pid: pid), let total = memTotal else { return nil }
         if let v1 = layout.hierarchies.first(where: { $0.version == .v1 && $0.controllers.contains("memory") }),
            let directory = cgroups.directory(in: v1, layout: layout),
            let usage = number(directory.appending("memory.usage_in_bytes")),
@@ -25,8 +25,10 @@ enum ContainerMemory {
         return UInt64(text.trimmingSpaces())
     }
 
-    /// MemTotal from /proc/meminfo, in bytes.
-    static func memTotal() -> UInt64? {
+    /// MemTotal from /proc/meminfo, in bytes; read once, not once per container.
+    static let memTotal: UInt64? = readMemTotal()
+
+    private static func readMemTotal() -> UInt64? {
         guard let text = try? CgroupFile.readProcFile("/proc/meminfo") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemTotal:") {
             let fields = line.split(separator: " ")
