@@ -18,7 +18,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CLinuxSupport"),
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libsystemd's headers at build time (libsystemd-dev); the library itself is dlopen'ed on first use.
+        .target(name: "CSystemd"),
         .target(
             name: "CgroupFreezer",
             dependencies: [

@@ -128,8 +128,11 @@ public struct JournalSink: AuditSink {
         if let user = record.user { fields.append("FREEZECTL_USER=\(user)") }
         if let sudoUser = record.sudoUser { fields.append("FREEZECTL_SUDO_USER=\(sudoUser)") }
         if let sudoUID = record.sudoUID { fields.append("FREEZECTL_SUDO_UID=\(sudoUID)") }
+        if let reason = Libsystemd.unavailability {
+            throw FreezerError.auditSinkFailed(sink: name, reason: reason)
+        }
         let buffers = fields.map { Array($0.utf8) }
-        let rc = buffers.withIOVecs { sd_journal_sendv($0, Int32($1)) }
+        let rc = buffers.withIOVecs { csd_journal_sendv($0, Int32($1)) }
         if rc < 0 {
             throw FreezerError.auditSinkFailed(sink: name, reason: "sd_journal_sendv: \(Errno(rawValue: -rc))")
         }

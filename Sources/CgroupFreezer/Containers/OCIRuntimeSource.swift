@@ -23,9 +23,11 @@ public struct OCIRuntimeSource: Sendable {
     }
 
     /// A source for a directory given by the user: runc or crun, by the state files it holds.
+    /// One runtime owns a state directory, so its first container tells.
     public static func detecting(root: FilePath) -> OCIRuntimeSource {
         if case .success(let names) = Syscall.subdirectories(of: root),
-           names.contains(where: { Syscall.exists(root.appending($0).appending("status")) }) {
+           let first = names.first,
+           Syscall.exists(root.appending(first).appending("status")) {
             return OCIRuntimeSource(runtime: .crun, root: root)
         }
         return OCIRuntimeSource(runtime: .runc, root: root)

@@ -49,37 +49,40 @@ public struct SystemdManager: Sendable {
     /// One method call with string arguments; reads one `o`, or a `v` holding an `s`, from the reply.
     private func call(destination: String, path: String, interface: String, member: String,
                       arguments: [String], readReply: Character?) throws(BusError) -> String {
+        if let reason = Libsystemd.unavailability {
+            throw BusError(name: "org.freedesktop.DBus.Error.NoServer", message: reason)
+        }
         var bus: OpaquePointer?
-        var rc = sd_bus_open_system(&bus)
+        var rc = csd_bus_open_system(&bus)
         guard rc >= 0, let bus else {
             throw BusError(name: "org.freedesktop.DBus.Error.NoServer", message: "cannot connect to the system bus: \(Errno(rawValue: -rc))")
         }
-        defer { sd_bus_flush_close_unref(bus) }
+        defer { csd_bus_flush_close_unref(bus) }
         var message: OpaquePointer?
-        rc = sd_bus_message_new_method_call(bus, &message, destination, path, interface, member)
+        rc = csd_bus_message_new_method_call(bus, &message, destination, path, interface, member)
         guard rc >= 0, let message else { throw BusError(name: "sd_bus_message_new_method_call", message: "\(Errno(rawValue: -rc))") }
-        defer { sd_bus_message_unref(message) }
+        defer { csd_bus_message_unref(message) }
         for argument in arguments {
-            rc = argument.withCString { sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
+            rc = argument.withCString { csd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
             guard rc >= 0 else { throw BusError(name: "sd_bus_message_append_basic", message: "\(Errno(rawValue: -rc))") }
         }
         var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
+        defer { csd_bus_error_free(&error) }
         var reply: OpaquePointer?
         // 0: sd-bus's default timeout (25 s); systemd answers FreezeUnit when the freeze completed.
-        rc = sd_bus_call(bus, message, 0, &error, &reply)
+        rc = csd_bus_call(bus, message, 0, &error, &reply)
         guard rc >= 0 else {
             throw BusError(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
                            message: error.message.map { String(cString: $0) } ?? "\(Errno(rawValue: -rc))")
         }
-        defer { sd_bus_message_unref(reply) }
+        defer { csd_bus_message_unref(reply) }
         guard let readReply else { return "" }
         if readReply == "v" {
-            rc = sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "v")), "s")
+            rc = csd_bus_message_enter_container(reply, CChar(UInt8(ascii: "v")), "s")
             guard rc >= 0 else { throw BusError(name: "sd_bus_message_enter_container", message: "\(Errno(rawValue: -rc))") }
         }
         var value: UnsafePointer<CChar>?
-        rc = sd_bus_message_read_basic(reply, CChar(UInt8(ascii: readReply == "o" ? "o" : "s")), &value)
+        rc = csd_bus_message_read_basic(reply, CChar(UInt8(ascii: readReply == "o" ? "o" : "s")), &value)
         guard rc >= 0, let value else { throw BusError(name: "sd_bus_message_read_basic", message: "\(Errno(rawValue: -rc))") }
         return String(cString: value)
     }
@@ -92,5 +95,14 @@ extension CgroupDirectory {
     public var systemdUnit: String? {
         let unitSuffixes = [".service", ".scope", ".socket", ".mount", ".swap"]
         return path.components.map(\.string).last { name in unitSuffixes.contains { name.hasSuffix($0) } }
+    }
+}
+
+/// libsystemd is loaded on first use (Sources/CSystemd): why it cannot be, if it cannot.
+enum Libsystemd {
+    static var unavailability: String? {
+        var reason: UnsafePointer<CChar>?
+        guard csd_available(&reason) == 0 else { return nil }
+        return "libsystemd.so.0 cannot be loaded (\(reason.map { String(cString: $0) } ?? "dlopen failed")); install it: apt-get install libsystemd0"
     }
 }
