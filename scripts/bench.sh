@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v runc >/dev/null || ! command -v busybox >/dev/null || ! command -v dockerd >/dev/null \
-   || ! [ -x /usr/bin/time ] || ! pkg-config --exists libsystemd 2>/dev/null; then
-  apt-get update -q && apt-get install -y -q pkg-config libsystemd-dev runc busybox-static docker.io time
+   || ! [ -x /usr/bin/time ] || ! [ -f /usr/include/systemd/sd-bus.h ]; then
+  apt-get update -q && apt-get install -y -q libsystemd-dev runc busybox-static docker.io time
 fi
 bin=$(bash scripts/build-release.sh)  # freezectl and freezectl-bench
 exec "$bin/freezectl-bench" --freezectl "$bin/freezectl" "$@"

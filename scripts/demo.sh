@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-# libsystemd-dev: the audit trail writes to the journal through libsystemd.
-if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null || ! pkg-config --exists libsystemd 2>/dev/null; then
-  apt-get update -q && apt-get install -y -q util-linux procps pkg-config libsystemd-dev
+# libsystemd-dev: its headers, for the journal and sd-bus calls (libsystemd is loaded at run time).
+if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null || ! [ -f /usr/include/systemd/sd-bus.h ]; then
+  apt-get update -q && apt-get install -y -q util-linux procps libsystemd-dev
 fi
 # A first release build takes a few minutes (SwiftNIO and async-http-client for the Docker API).
 freezectl=$(bash scripts/build-release.sh --product freezectl)/freezectl
