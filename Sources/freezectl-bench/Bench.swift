@@ -4,6 +4,7 @@ import Foundation
 
 /// How much of everything one run measures.
 struct Plan {
+    var quick: Bool
     var processCounts: [Int]
     var iterations: Int
     var iterationsLarge: Int
@@ -14,12 +15,11 @@ struct Plan {
 
     func batchRounds(_ size: Int) -> Int { quick ? 2 : (size >= 500 ? 3 : size >= 100 ? 5 : 10) }
     func dockerRounds(_ size: Int) -> Int { quick ? 1 : (size >= 100 ? 3 : size > 1 ? 5 : 20) }
-    private var quick: Bool { iterations < 50 }
 
-    static let full = Plan(processCounts: [1, 10, 100, 1000], iterations: 200, iterationsLarge: 50, cliRounds: 40,
+    static let full = Plan(quick: false, processCounts: [1, 10, 100, 1000], iterations: 200, iterationsLarge: 50, cliRounds: 40,
                            batchSizes: [10, 100, 500], dockerSizes: [1, 10, 100], docker: true)
     /// The same code paths at a size CI can afford; its figures say nothing.
-    static let quick = Plan(processCounts: [1, 10], iterations: 5, iterationsLarge: 2, cliRounds: 3,
+    static let quick = Plan(quick: true, processCounts: [1, 10], iterations: 5, iterationsLarge: 2, cliRounds: 3,
                             batchSizes: [3], dockerSizes: [1, 2], docker: true)
 }
 
@@ -49,6 +49,12 @@ struct FreezectlBench: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Run only these parts (library, commands); repeatable. Default: all.", valueName: "part"))
     var only: [String] = []
+
+    func validate() throws {
+        if let unknown = only.first(where: { !["library", "commands"].contains($0) }) {
+            throw ValidationError("unknown part '\(unknown)' for --only: give library or commands")
+        }
+    }
 
     func run() async throws {
         guard getuid() == 0 else { throw ValidationError("freezectl-bench needs root: it creates cgroups and containers") }
