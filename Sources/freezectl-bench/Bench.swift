@@ -81,14 +81,20 @@ struct FreezectlBench: AsyncParsableCommand {
                             machine: Machine.describe(layout: layout, freezectl: binary, spawner: spawner))
         if !plan.docker { report.skipped.append("docker: " + (noDocker ? "--no-docker" : "dockerd is not installed")) }
 
-        if only.isEmpty || only.contains("library") {
-            try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
-        }
-        if only.isEmpty || only.contains("commands") {
-            let rootfs = scratch + "/rootfs"
-            try makeBusyboxRootfs(at: rootfs)
-            try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
-                .run(into: &report)
+        do {
+            if only.isEmpty || only.contains("library") {
+                try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
+            }
+            if only.isEmpty || only.contains("commands") {
+                let rootfs = scratch + "/rootfs"
+                try makeBusyboxRootfs(at: rootfs)
+                try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                    .run(into: &report)
+            }
+            try Cleanup.shared.checkInterrupted()
+        } catch is Cleanup.Interrupted {
+            progress("interrupted: nothing written; everything the run created is removed")
+            throw ExitCode(130)
         }
 
         let encoder = JSONEncoder()

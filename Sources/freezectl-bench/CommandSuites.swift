@@ -28,6 +28,8 @@ struct CommandSuites {
         if plan.docker {
             do {
                 try docker(into: &report)
+            } catch let interrupted as Cleanup.Interrupted {
+                throw interrupted
             } catch {
                 report.skipped.append("docker: \(error)")
                 progress("docker skipped: \(error)")

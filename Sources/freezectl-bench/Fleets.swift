@@ -133,6 +133,7 @@ final class DockerFleet: @unchecked Sendable {
         cleanupToken = Cleanup.shared.add { [self] in stop() }
         var up = false
         for _ in 0..<300 where !up {
+            if Cleanup.shared.isInterrupted { stop(); throw Cleanup.Interrupted() }
             up = (try? spawner.run(docker, ["info"], extraEnvironment: environment))?.status == 0
             if !up { usleep(50_000) }
         }
@@ -146,6 +147,7 @@ final class DockerFleet: @unchecked Sendable {
     func start(count: Int, label: String) throws -> [(id: String, pid: Int32)] {
         var started: [(String, Int32)] = []
         for _ in 0..<count {
+            try Cleanup.shared.checkInterrupted()
             guard let id = spawner.output(docker, ["run", "-d", "--network", "none", "--label", label, "local/busybox",
                                                    "sh", "-c", "sleep 1000000 & sleep 1000000 & wait"], extraEnvironment: environment),
                   let pid = spawner.output(docker, ["inspect", "-f", "{{.State.Pid}}", id], extraEnvironment: environment).flatMap({ Int32($0) })

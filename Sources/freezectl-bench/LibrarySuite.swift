@@ -82,6 +82,7 @@ struct LibrarySuite {
         try await library(); try floor()
         libraryFreeze.samples = []; libraryThaw.samples = []; floorFreeze.samples = []; floorThaw.samples = []
         for round in 0..<iterations {
+            try Cleanup.shared.checkInterrupted()
             if round % 2 == 0 { try await library(); try floor() } else { try floor(); try await library() }
         }
         return [libraryFreeze, libraryThaw, floorFreeze, floorThaw]

@@ -46,9 +46,11 @@ struct Spawner {
         return CommandRun(status: exit, seconds: seconds, stderr: stderr)
     }
 
-    /// Runs a command that must succeed (set-up and tear-down steps, not measurements).
+    /// Runs a step of the benchmark that must succeed; after SIGINT or SIGTERM it throws
+    /// `Cleanup.Interrupted` instead (clean-up steps use `run`, which always runs).
     @discardableResult
     func must(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> CommandRun {
+        try Cleanup.shared.checkInterrupted()
         let result = try run(command, arguments, extraEnvironment: extraEnvironment)
         guard result.status == 0 else {
             throw BenchError("\(([command] + arguments).prefix(6).joined(separator: " ")) exited \(result.status): \(result.stderr.prefix(600))")

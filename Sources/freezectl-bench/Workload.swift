@@ -53,14 +53,29 @@ final class SleeperCgroups: @unchecked Sendable {
     }
 }
 
-/// What the benchmark must undo if it is interrupted: sleeping process trees, containers, dockerd.
+/// What the benchmark must undo, also when it is interrupted: sleeping process trees,
+/// containers, dockerd. SIGINT and SIGTERM only raise a flag; the benchmark's own thread stops at
+/// its next step (`checkInterrupted`) and undoes everything on its way out, so the undoing never
+/// races the work it undoes.
 final class Cleanup: @unchecked Sendable {
     static let shared = Cleanup()
     private let lock = NSLock()
     private var sleepers: [ObjectIdentifier: SleeperCgroups] = [:]
     private var actions: [(id: Int, run: () -> Void)] = []
     private var nextID = 0
+    private var interrupted = false
     private var signalSources: [DispatchSourceSignal] = []
+
+    struct Interrupted: Error, CustomStringConvertible {
+        var description: String { "interrupted" }
+    }
+
+    var isInterrupted: Bool { lock.withLock { interrupted } }
+
+    /// Throws `Interrupted` once SIGINT or SIGTERM arrived.
+    func checkInterrupted() throws {
+        if isInterrupted { throw Interrupted() }
+    }
 
     func add(_ cgroups: SleeperCgroups) { lock.withLock { sleepers[ObjectIdentifier(cgroups)] = cgroups } }
     func remove(_ cgroups: SleeperCgroups) { _ = lock.withLock { sleepers.removeValue(forKey: ObjectIdentifier(cgroups)) } }
@@ -84,15 +99,14 @@ final class Cleanup: @unchecked Sendable {
         lock.withLock { actions = [] }
     }
 
-    /// On SIGINT or SIGTERM: undo everything, then exit 130.
+    /// SIGINT or SIGTERM: note it; the benchmark stops at its next step and cleans up.
     func installSignalHandlers() {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
-                FileHandle.standardError.write(Data("freezectl-bench: interrupted, cleaning up\n".utf8))
-                runAll()
-                exit(130)
+                FileHandle.standardError.write(Data("freezectl-bench: interrupted; cleaning up after the current step\n".utf8))
+                lock.withLock { interrupted = true }
             }
             source.resume()
             signalSources.append(source)
