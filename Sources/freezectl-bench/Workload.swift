@@ -20,8 +20,10 @@ final class SleeperCgroups: @unchecked Sendable {
         v2 = layout.unified.map { $0.mountPoint.appending(name).string }
         let directories = [v1, v2].compactMap { $0 }
         guard !directories.isEmpty else { throw BenchError("no v1 freezer and no cgroup v2 is mounted") }
-        for directory in directories where mkdir(directory, 0o755) != 0 {
-            throw BenchError("mkdir \(directory): \(String(cString: strerror(errno)))")
+        for (index, directory) in directories.enumerated() where mkdir(directory, 0o755) != 0 {
+            let reason = String(cString: strerror(errno))
+            directories.prefix(index).forEach { rmdir($0) }
+            throw BenchError("mkdir \(directory): \(reason)")
         }
         Cleanup.shared.add(self)
         var paths = directories.map { strdup($0 + "/cgroup.procs") }
