@@ -158,9 +158,23 @@ struct StatusReport: Encodable {
 /// Printing: tables for people, JSON lines for programs, errors always on standard error.
 enum Output {
     static func operations(_ reports: [OperationReport], common: CommonOptions, verb: String) {
+        // One line per distinct warning, naming its targets: a --direct batch of 500 containers
+        // warns once, not 500 times.
+        var warned: [(text: String, targets: [String])] = []
         for report in reports {
             if let error = report.error { self.error(verb, report.target, error) }
-            for warning in report.warnings ?? [] { self.error("warning: \(warning)") }
+            for warning in report.warnings ?? [] {
+                if let index = warned.firstIndex(where: { $0.text == warning }) {
+                    warned[index].targets.append(report.target)
+                } else {
+                    warned.append((warning, [report.target]))
+                }
+            }
+        }
+        for (text, targets) in warned {
+            let named = targets.count <= 3 ? targets.joined(separator: ", ")
+                : targets.prefix(3).joined(separator: ", ") + " and \(targets.count - 3) more"
+            self.error("warning: \(named): \(text)")
         }
         guard !common.quiet else { return }
         switch common.format {

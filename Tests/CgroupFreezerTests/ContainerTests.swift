@@ -120,9 +120,20 @@ struct ContainerTests {
 
         let direct = try freezectl("pause", "--direct", "--runtime-root", runc.root, "runc:podman-like")
         #expect(direct.status == 0)
-        #expect(direct.stderr.contains("stale"))
+        #expect(direct.stderr.contains("podman's view is now stale"))
         #expect(try runc.list()["podman-like"] == "paused")
         #expect(try freezectl("unpause", "--direct", "--runtime-root", runc.root, "runc:podman-like").status == 0)
+
+        // A batch warns once, naming a few targets, not once per container; JSON keeps it per target.
+        for index in 2...5 { try runc.run("podman-\(index)", annotations: ["io.container.manager": "libpod"]) }
+        let batch = try freezectl("pause", "--direct", "--runtime-root", runc.root, "--filter", "label=io.container.manager=libpod",
+                                  "--format", "json")
+        #expect(batch.status == 0)
+        let warnings = batch.stderr.split(separator: "\n").filter { $0.contains("stale") }
+        #expect(warnings.count == 1 && warnings.first?.contains("and 2 more") == true, "\(batch.stderr)")
+        #expect(batch.jsonLines.count == 5 && batch.jsonLines.allSatisfy { ($0["warnings"] as? [String])?.count == 1 })
+        #expect(try runc.list().values.allSatisfy { $0 == "paused" })
+        #expect(try freezectl("unpause", "--direct", "--runtime-root", runc.root, "--filter", "label=io.container.manager=libpod").status == 0)
     }
 
     @Test("crun containers are found through crun's state files")

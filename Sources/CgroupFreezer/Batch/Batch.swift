@@ -126,7 +126,7 @@ extension CgroupFreezer {
                 result.target = try resolve(spec)
                 if container.source == .docker || container.owner != nil {
                     let engine = container.owner ?? "docker"
-                    result.warnings.append("\(engine)'s view of \(item.reference) is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
+                    result.warnings.append("\(engine)'s view is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
                 }
             } else if case .unit(let unit) = item.cgroup {
                 try await performThroughSystemd(unit, operation: operation, timeout: options.timeout, into: &result)
