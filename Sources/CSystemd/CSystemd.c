@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <string.h>
 
 static struct {
     void *handle;
@@ -24,14 +25,15 @@ static struct {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void load(void) {
+    // dlerror's text lives in a buffer the next dl call may reuse: keep a copy.
     void *handle = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        api.error = dlerror();
+        api.error = strdup(dlerror());
         return;
     }
 #define BIND(field, symbol)                                   \
     *(void **)(&api.field) = dlsym(handle, #symbol);          \
-    if (!api.field) { api.error = dlerror(); dlclose(handle); return; }
+    if (!api.field) { api.error = strdup(dlerror()); dlclose(handle); return; }
     BIND(journal_sendv, sd_journal_sendv)
     BIND(bus_open_system, sd_bus_open_system)
     BIND(bus_flush_close_unref, sd_bus_flush_close_unref)
