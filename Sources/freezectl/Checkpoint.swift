@@ -107,8 +107,6 @@ struct Checkpoint: AsyncParsableCommand {
     func run() async throws {
         let interrupt = InterruptNote()
         let printer = stepPrinter(common)
-        let clock = ContinuousClock()
-        let start = clock.now
         let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "checkpoint", target: target.description, trail: trail, print: printer)
         let report = audited.progress
@@ -124,13 +122,8 @@ struct Checkpoint: AsyncParsableCommand {
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
             options.timeout = operation.timeout
-            let root: Int32
-            do {
-                root = try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
-                audited.finish(error: nil, duration: start.duration(to: clock.now))
-            } catch {
-                audited.finish(error: error, duration: start.duration(to: clock.now))
-                throw error
+            let root = try await audited.record {
+                try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
             }
             if options.leaveRunning {
                 try await probeAfterThaw(try health.check(), target: target.description, cgroup: resolved.cgroup.path.string,
@@ -173,8 +166,6 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
         let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "restore", target: cgroup?.description ?? criu.imagesDir, trail: trail, print: stepPrinter(common))
         let report = audited.progress
@@ -191,14 +182,7 @@ struct Restore: AsyncParsableCommand {
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
             options.timeout = operation.timeout
-            let root: Int32
-            do {
-                root = try await freezer.restore(options: options, progress: report)
-                audited.finish(error: nil, duration: start.duration(to: clock.now))
-            } catch {
-                audited.finish(error: error, duration: start.duration(to: clock.now))
-                throw error
-            }
+            let root = try await audited.record { try await freezer.restore(options: options, progress: report) }
             report(CheckpointEvent(step: "done", status: "ok", detail: "root PID \(root)"))
             if !paused {
                 try await probeAfterThaw(try health.check(), target: cgroup?.description ?? "pid:\(root)",
@@ -220,6 +204,8 @@ final class AuditedSteps: @unchecked Sendable {
     private let print: @Sendable (CheckpointEvent) -> Void
     private let lock = NSLock()
     private var cgroup: FreezerTarget?
+    /// The operation's record counts from here: resolving and preflight are part of it.
+    private let start = ContinuousClock.now
 
     init(action: String, target: String, trail: AuditTrail, print: @escaping @Sendable (CheckpointEvent) -> Void) {
         self.action = action
@@ -243,11 +229,23 @@ final class AuditedSteps: @unchecked Sendable {
         }
     }
 
-    func finish(error: (any Error)?, duration: Duration) {
+    /// Runs the operation and records it, whether it succeeds or throws.
+    func record<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            let value = try await operation()
+            finish(error: nil)
+            return value
+        } catch {
+            finish(error: error)
+            throw error
+        }
+    }
+
+    private func finish(error: (any Error)?) {
         let cgroup = lock.withLock { self.cgroup }
         trail.record(AuditRecord(action: action, target: target, cgroup: cgroup?.cgroup.path.string, backend: cgroup?.backend.rawValue,
                                  result: error == nil ? "ok" : "error", message: error.map { ($0 as? FreezerError)?.message ?? "\($0)" },
-                                 duration: duration))
+                                 duration: start.duration(to: .now)))
     }
 }
 
