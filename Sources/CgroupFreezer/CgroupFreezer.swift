@@ -116,7 +116,7 @@ public struct CgroupFreezer: Sendable {
 
     /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
     /// stop the caller before it could ever thaw.
-    private func refuseSelfFreeze(_ target: FreezerTarget) throws(FreezerError) {
+    func refuseSelfFreeze(_ target: FreezerTarget) throws(FreezerError) {
         let own = try ProcessCgroups.of(pid: getpid())
         if let ownDirectory = own.directory(in: target.cgroup.hierarchy, layout: layout),
            let canonical = try? Syscall.realPath(ownDirectory).get(),
@@ -134,6 +134,8 @@ public struct CgroupFreezer: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         do {
+            let lock = try await CgroupLock(target.cgroup, deadline: start.advanced(by: timeout), timeout: timeout)
+            defer { lock.release() }
             let result = try await body(start.advanced(by: timeout))
             let outcome = FreezeOutcome(target: target, result: result, state: state, duration: start.duration(to: clock.now))
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend): \(result.rawValue), \(state.rawValue) after \(outcome.duration)")
@@ -143,4 +145,10 @@ public struct CgroupFreezer: Sendable {
             throw error
         }
     }
+}
+
+/// Runs `body` where the caller's cancellation does not reach it: the cleanup after a cancelled
+/// operation (the thaw of our own freeze, an --atomic rollback) must run to its end.
+func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await body() }.value
 }

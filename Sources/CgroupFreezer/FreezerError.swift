@@ -63,6 +63,12 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case frozenByParent(path: FilePath, ancestor: FilePath?)
     /// A system call failed for another reason.
     case io(path: FilePath, operation: String, errno: Errno)
+    /// CRIU did not finish within `--criu-timeout` (or the grace after a signal) and was killed with its process group.
+    case criuAbandoned(operation: String, after: Duration, reason: String, log: FilePath)
+    /// A cleanup thaw failed: the cgroup is left in `state`, which the user must see.
+    case leftFrozen(path: FilePath, state: String, cause: String)
+    /// A file freezectl was to write or read is not what it must be (a symlink, a FIFO, owned by someone else, too large).
+    case unsafeFile(path: FilePath, reason: String)
 
     /// True when the error means the input was wrong (exit code 2), not that an operation failed.
     public var isBadInput: Bool {
@@ -109,6 +115,9 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timeout, .thawTimeout: return "timeout"
         case .frozenByParent: return "frozen-by-parent"
         case .io: return "io"
+        case .criuAbandoned: return "criu-abandoned"
+        case .leftFrozen: return "left-frozen"
+        case .unsafeFile: return "unsafe-file"
         }
     }
 
@@ -117,7 +126,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let path), .notOnCgroupfs(let path), .noFreezer(let path, _), .selfFreeze(let path),
              .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
-             .io(let path, _, _):
+             .io(let path, _, _), .leftFrozen(let path, _, _), .unsafeFile(let path, _), .criuAbandoned(_, _, _, let path):
             return path
         case .sourceUnavailable(_, let path, _), .criuUnavailable(let path, _), .criuCheckFailed(let path, _, _),
              .criuFailed(_, let path, _), .strayProcesses(let path, _):
@@ -207,6 +216,12 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unpause the frozen ancestor cgroup"
         case .io:
             return "check that the cgroup still exists and that the kernel supports this freezer"
+        case .criuAbandoned(_, _, _, let log):
+            return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
+        case .leftFrozen(let path, _, _):
+            return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
+        case .unsafeFile:
+            return "give a path in a directory only you (or root) can write, and remove what is in the way"
         }
     }
 
@@ -274,6 +289,12 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) is thawed itself but stays frozen because an ancestor is frozen"
         case .io(let path, let operation, let errno):
             return "\(operation) \(path) failed: \(errno)"
+        case .criuAbandoned(let operation, let after, let reason, _):
+            return "criu \(operation) abandoned after \(after.shortDescription) (\(reason)): CRIU and its process group were killed, and the tree was thawed"
+        case .leftFrozen(let path, let state, let cause):
+            return "\(path) could not be thawed after the failure and is \(state): \(cause)"
+        case .unsafeFile(let path, let reason):
+            return "refusing to use \(path): \(reason)"
         }
     }
 

@@ -50,21 +50,3 @@ extension AuditOptions {
         }
     }
 }
-
-extension BatchResult {
-    /// The audit records of one batch item: the operation, and its rollback or refreeze.
-    func auditRecords(action: String) -> [AuditRecord] {
-        let cgroup = target?.cgroup.path.string
-        var records = [AuditRecord(action: action, target: item.reference, cgroup: cgroup, backend: backend,
-                                   result: result == .rolledBack ? "ok" : result.rawValue, message: error?.message, duration: duration)]
-        if result == .rolledBack {
-            records.append(AuditRecord(action: action == "pause" ? "unpause" : "pause", target: item.reference, cgroup: cgroup,
-                                       backend: backend, result: "ok", message: "rolled back (--atomic)", duration: .zero))
-        }
-        if refrozen {
-            records.append(AuditRecord(action: "refreeze", target: item.reference, cgroup: cgroup, backend: backend,
-                                       result: "ok", message: "unhealthy after the thaw", duration: .zero))
-        }
-        return records
-    }
-}

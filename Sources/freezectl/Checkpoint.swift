@@ -18,34 +18,14 @@ struct CRIUOptions: ParsableArguments {
     @Flag(name: .long, help: "CRIU's --tcp-established: checkpoint established TCP connections.")
     var tcpEstablished = false
 
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+        "Bound of the CRIU dump or restore, 1us to 24h: when it passes, CRIU and its process group are killed and the tree is thawed. (default: 10m)",
+        valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--criu-timeout") })
+    var criuTimeout: Duration = CRIU.defaultTimeout
+
     func locate() throws -> CRIU {
         try CRIU.locate(explicit: criu, environment: ProcessInfo.processInfo.environment)
     }
-}
-
-/// SIGINT and SIGTERM are noted, not obeyed at once: CRIU must finish before the cgroup is thawed.
-final class InterruptNote: @unchecked Sendable {
-    private final class Flag: Sendable { let value = Mutex(false) }
-    private let flag = Flag()
-    private let sources: [DispatchSourceSignal]
-
-    init() {
-        var sources: [DispatchSourceSignal] = []
-        let flag = self.flag
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                flag.value.withLock { $0 = true }
-                FileHandleOutput.standardError("freezectl: interrupted; waiting for criu to finish, then thawing")
-            }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = sources
-    }
-
-    var isSet: Bool { flag.value.withLock { $0 } }
 }
 
 /// Prints each step as it happens: a line on a terminal or in table mode, a JSON object per step with --format json.
@@ -57,13 +37,11 @@ func stepPrinter(_ common: CommonOptions) -> @Sendable (CheckpointEvent) -> Void
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if var data = try? encoder.encode(event) {
-                data.append(UInt8(ascii: "\n"))
-                FileHandle.standardOutput.write(data)
+            if let data = try? encoder.encode(event) {
+                FileHandleOutput.standardOutput(String(decoding: data, as: UTF8.self))
             }
         } else if !quiet || event.status == "failed" {
-            let line = "\(event.step.padding(toLength: 9, withPad: " ", startingAt: 0)) \(event.status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.detail)\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+            FileHandleOutput.standardOutput("\(event.step.padding(toLength: 9, withPad: " ", startingAt: 0)) \(event.status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.detail.escapingControlCharacters)")
         }
     }
 }
@@ -105,35 +83,55 @@ struct Checkpoint: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let interrupt = InterruptNote()
         let printer = stepPrinter(common)
         let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "checkpoint", target: target.description, trail: trail, print: printer)
         let report = audited.progress
-        do {
+        let (target, criu, selection, common, health) = (self.target, self.criu, self.selection, self.common, self.health)
+        var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: CRIU(executable: "criu"))
+        options.leaveRunning = leaveRunning && !kill
+        options.repairTree = repairTree
+        options.shellJob = criu.shellJob
+        options.tcpEstablished = criu.tcpEstablished
+        options.timeout = operation.timeout
+        options.criuTimeout = criu.criuTimeout
+        let explicitRoot = pid
+        try await runStoppable("checkpoint", target.description) { [options] in
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             let (resolved, container) = try await resolveContainerOrCgroup(target, freezer: freezer, selection: selection)
             audited.resolved(resolved)
-            var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
-            options.leaveRunning = leaveRunning && !kill
+            var options = options
+            options.criu = try criu.locate()
             // The tree's root: --pid, else the container's init, else found from the cgroup.
-            options.rootPID = pid ?? container?.pid
-            options.repairTree = repairTree
-            options.shellJob = criu.shellJob
-            options.tcpEstablished = criu.tcpEstablished
-            options.timeout = operation.timeout
+            options.rootPID = explicitRoot ?? container?.pid
+            let wasPaused = try freezer.status(resolved).state != .thawed
             let root = try await audited.record {
-                try await freezer.checkpoint(resolved, options: options, interrupted: { interrupt.isSet }, progress: report)
+                try await freezer.checkpoint(resolved, options: options, interrupted: { StopSignals.shared.received != nil },
+                                             progress: report)
             }
-            if options.leaveRunning {
+            if options.leaveRunning && !wasPaused {
                 try await probeAfterThaw(try health.check(), target: target.description, cgroup: resolved.cgroup.path.string,
                                          pid: root, report: report)
             }
-        } catch let error as FreezerError {
-            Output.error("checkpoint", target.description, ErrorReport(error))
-            throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
         }
     }
+}
+
+/// Runs a checkpoint, restore or repair so that SIGINT, SIGTERM and SIGHUP cancel it (the library
+/// thaws what it froze), prints its error, and exits 128 + the signal when one came, else 0, 1 or 2.
+func runStoppable(_ verb: String, _ subject: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    do {
+        try await StopSignals.shared.run(body)
+    } catch let error as FreezerError {
+        Output.error(verb, subject, ErrorReport(error))
+        throw ExitCode(StopSignals.shared.exitCode ?? (error.isBadInput ? ExitStatus.badInput : ExitStatus.failure))
+    } catch let exit as ExitCode {
+        throw ExitCode(StopSignals.shared.exitCode ?? exit.rawValue)
+    } catch {
+        Output.error(verb, subject, ErrorReport(error))
+        throw ExitCode(StopSignals.shared.exitCode ?? ExitStatus.failure)
+    }
+    if let code = StopSignals.shared.exitCode { throw ExitCode(code) }
 }
 
 struct Restore: AsyncParsableCommand {
@@ -144,7 +142,9 @@ struct Restore: AsyncParsableCommand {
         Runs criu restore --restore-detached with freezectl itself as CRIU's action script \
         (it writes --marker on post-restore), then moves every process of the restored tree into \
         --cgroup (so a second checkpoint works), thaws it unless --paused, runs the health check, \
-        and prints the new root PID.
+        and prints the new root PID. With --paused (which needs --cgroup) CRIU leaves the tree \
+        stopped (--leave-stopped); it is moved into the cgroup and frozen before it is continued, \
+        so it never runs. CRIU is bounded by --criu-timeout.
         """
     )
 
@@ -165,11 +165,19 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        if paused && cgroup == nil {
+            throw ValidationError("--paused needs --cgroup: a restored tree can be kept frozen only in a cgroup")
+        }
+    }
+
     func run() async throws {
         let trail = try audit.trailOrExit()
         let audited = AuditedSteps(action: "restore", target: cgroup?.description ?? criu.imagesDir, trail: trail, print: stepPrinter(common))
         let report = audited.progress
-        do {
+        let (cgroup, criu, selection, common, health, paused, marker) = (self.cgroup, self.criu, self.selection, self.common, self.health, self.paused, self.marker)
+        let timeout = operation.timeout
+        try await runStoppable("restore", criu.imagesDir) {
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             var options = RestoreOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
             if let cgroup { options.cgroup = try await resolveOne(cgroup, freezer: freezer, selection: selection) }
@@ -181,16 +189,14 @@ struct Restore: AsyncParsableCommand {
             options.actionScript = executable
             options.shellJob = criu.shellJob
             options.tcpEstablished = criu.tcpEstablished
-            options.timeout = operation.timeout
+            options.timeout = timeout
+            options.criuTimeout = criu.criuTimeout
             let root = try await audited.record { try await freezer.restore(options: options, progress: report) }
             report(CheckpointEvent(step: "done", status: "ok", detail: "root PID \(root)"))
             if !paused {
                 try await probeAfterThaw(try health.check(), target: cgroup?.description ?? "pid:\(root)",
                                          cgroup: options.cgroup?.cgroup.path.string, pid: root, report: report)
             }
-        } catch let error as FreezerError {
-            Output.error("restore", criu.imagesDir, ErrorReport(error))
-            throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
         }
     }
 }

@@ -96,7 +96,7 @@ func resolveOne(_ spec: TargetSpec, freezer: CgroupFreezer, selection: Selection
 /// default root of its process tree).
 func resolveContainerOrCgroup(_ spec: TargetSpec, freezer: CgroupFreezer, selection: SelectionOptions) async throws -> (target: FreezerTarget, container: Container?) {
     guard case .container = spec else { return (try freezer.resolve(spec), nil) }
-    let items = await freezer.select([spec], all: false, filter: try ContainerFilter(parsing: []), catalog: try selection.catalog())
+    let items = await freezer.select([spec], all: false, filter: try ContainerFilter(parsing: []), catalog: selection.catalog())
     guard let item = items.first else { throw FreezerError.invalidTarget(spec.description, reason: "nothing matched") }
     if let failure = item.failure { throw failure }
     guard let container = item.container, let cgroup = container.cgroup else { throw FreezerError.containerNotRunning(spec.description) }

@@ -67,7 +67,7 @@ struct Freezectl: AsyncParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
-                print(message)
+                FileHandleOutput.standardOutput(message)
                 Glibc.exit(ExitStatus.success)
             }
             FileHandleOutput.standardError(message)

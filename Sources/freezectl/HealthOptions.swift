@@ -18,19 +18,19 @@ struct HealthOptions: ParsableArguments {
     @Flag(name: .long, help: "Run --health-cmd inside the target's namespaces (like docker exec), through nsenter.")
     var healthExecInTarget = false
 
-    @Option(name: .long, help: ArgumentHelp("Time between probes. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0) })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-interval") })
     var healthInterval: Duration = .seconds(1)
 
-    @Option(name: .long, help: ArgumentHelp("Bound of one probe; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0) })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Bound of one probe, 1us to 24h; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-timeout") })
     var healthTimeout: Duration = .seconds(1)
 
     @Option(name: .long, help: ArgumentHelp("Consecutive failures before a target is unhealthy.", valueName: "n"))
     var healthRetries = 3
 
-    @Option(name: .long, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. (default: 0s)", valueName: "duration"), transform: { try DurationArgument.parse($0, allowZero: true) })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. 0s to 24h. (default: 0s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-start-period", allowZero: true) })
     var healthStartPeriod: Duration = .zero
 
-    @Option(name: .long, help: ArgumentHelp("Overall bound of the health check per target.", valueName: "deadline"), transform: { try DurationArgument.parse($0) })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Overall bound of the health check per target, 1us to 24h.", valueName: "deadline"), transform: { try DurationArgument.parse($0, option: "--wait-healthy") })
     var waitHealthy: Duration?
 
     @Option(name: .long, help: ArgumentHelp("What to do with an unhealthy target: fail (exit 3), refreeze (freeze it again if this call thawed it; exit 3) or ignore (report only).", valueName: "action"))
@@ -40,7 +40,7 @@ struct HealthOptions: ParsableArguments {
         let probes = [healthCmd != nil, healthHttp != nil, healthTcp != nil].filter { $0 }.count
         guard probes <= 1 else { throw ValidationError("give one probe: --health-cmd, --health-http or --health-tcp") }
         if healthExecInTarget && healthCmd == nil { throw ValidationError("--health-exec-in-target needs --health-cmd") }
-        guard healthRetries >= 1 else { throw ValidationError("--health-retries must be at least 1, got \(healthRetries)") }
+        guard (1...1000).contains(healthRetries) else { throw ValidationError("--health-retries must be from 1 to 1000, got \(healthRetries)") }
         if let url = healthHttp, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
             throw ValidationError("--health-http \"\(url)\" is not an http:// or https:// URL with a host")
         }
@@ -92,10 +92,10 @@ final class LiveHealthDisplay: @unchecked Sendable {
         guard enabled, index < lines.count else { return }
         lock.lock()
         defer { lock.unlock() }
-        lines[index] = "\(targets[index]): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)"
+        lines[index] = "\(targets[index]): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)".escapingControlCharacters
         // Move up to the block's first line, rewrite every line.
         var text = "\u{1B}[\(lines.count)A"
         for line in lines { text += "\r\u{1B}[2K" + String(line.prefix(120)) + "\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        FileHandleOutput.write(text, to: STDERR_FILENO)
     }
 }

@@ -1,6 +1,10 @@
 import CgroupFreezer
 import Foundation
 import SystemPackage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The error part of a JSON report.
 struct ErrorReport: Encodable {
@@ -251,9 +255,9 @@ enum Output {
             printJSON(Report(root: tree.root, cgroup: cgroup.string, processes: tree.members.count, strays: list, repaired: repaired && !list.isEmpty))
         case .table:
             if list.isEmpty {
-                print("all \(tree.members.count) processes of the tree under \(tree.root) are in \(cgroup)")
+                FileHandleOutput.standardOutput("all \(tree.members.count) processes of the tree under \(tree.root) are in \(cgroup)")
             } else {
-                print(repaired ? "moved into \(cgroup):" : "outside \(cgroup):")
+                FileHandleOutput.standardOutput(repaired ? "moved into \(cgroup):" : "outside \(cgroup):")
                 printTable(header: ["PID", "COMMAND", "CGROUP"], rows: list.map { [String($0.pid), String($0.command.prefix(60)), $0.cgroup ?? "-"] })
             }
         }
@@ -262,7 +266,7 @@ enum Output {
     /// An empty selection is not an error (docker's `unpause $(docker ps -q ...)` fails there).
     static func noContainersMatched(common: CommonOptions) {
         if common.format == .table && !common.quiet {
-            print("no containers matched")
+            FileHandleOutput.standardOutput("no containers matched")
         } else if !common.quiet {
             FileHandleOutput.standardError("freezectl: no containers matched")
         }
@@ -289,13 +293,14 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value) {
-            print(String(decoding: data, as: UTF8.self))
+            FileHandleOutput.standardOutput(String(decoding: data, as: UTF8.self))
         }
     }
 
     private static func printTable(header: [String], rows: [[String]]) {
         // Every target failed: the errors on standard error say it all.
         guard !rows.isEmpty else { return }
+        let rows = rows.map { $0.map(\.escapingControlCharacters) }
         let widths = header.indices.map { column in
             ([header] + rows).map { $0[column].count }.max() ?? 0
         }
@@ -303,14 +308,55 @@ enum Output {
             let cells = row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }
-            print(cells.joined(separator: "  "))
+            FileHandleOutput.standardOutput(cells.joined(separator: "  "))
         }
     }
 }
 
+/// Standard output and error through write(2). A closed pipe (`freezectl ... | head -1`) or a
+/// full disk must never kill or trap freezectl: SIGPIPE is ignored (Freezectl.main) and a failed
+/// write is noted once on standard error, if that still works, and changes nothing else.
+/// (FileHandle.write traps on EPIPE; print's stdio buffer would hide the failure until exit.)
 enum FileHandleOutput {
-    static func standardError(_ text: String) {
-        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    private static let failed = Mutex<Set<Int32>>([])
+
+    static func standardOutput(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDOUT_FILENO) }
+    static func standardError(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDERR_FILENO) }
+
+    /// Writes `text` as is (no newline added).
+    static func write(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written > 0 { bytes = bytes.dropFirst(written); continue }
+            if written < 0 && errno == EINTR { continue }
+            let error = Errno(rawValue: errno)
+            if failed.withLock({ $0.insert(fd).inserted }), fd != STDERR_FILENO {
+                let note = "freezectl: cannot write to standard output (\(error)); the results are in the exit code and the audit trail\n"
+                _ = note.utf8CString.withUnsafeBufferPointer { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+            }
+            return
+        }
+    }
+}
+
+extension String {
+    /// The text with control characters escaped (`\n`, `\u{1B}`...): a label, a name or a probe's
+    /// output comes from a container and must not move the cursor or forge lines of a table.
+    var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return self }
+        var escaped = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            case _ where scalar.properties.generalCategory == .control:
+                escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }
 

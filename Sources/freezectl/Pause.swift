@@ -77,7 +77,6 @@ struct OperationRunner {
 
     func run(_ specs: [TargetSpec]) async throws -> Int32 {
         let filter = try selection.containerFilter()
-        let catalog = try selection.catalog()
         let freezer: CgroupFreezer
         let trail: AuditTrail
         do {
@@ -87,27 +86,30 @@ struct OperationRunner {
             Output.error(error.description)
             return ExitStatus.failure
         }
-        let items = await freezer.select(specs, all: selection.all, filter: filter, catalog: catalog)
-        if items.isEmpty {
-            Output.noContainersMatched(common: common)
-            return ExitStatus.success
-        }
+        let selection = self.selection, kind = self.kind, health = self.health, common = self.common
         let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel,
-                                   atomic: batch.atomic, direct: batch.direct)
-        var results = await freezer.run(items, options: options, docker: catalog.docker)
-        if let health {
-            let display = LiveHealthDisplay(targets: results.map(\.item.reference),
-                                            enabled: common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
-            results = await freezer.checkHealth(results, options: health, batch: options, docker: catalog.docker) { index, attempt, outcome in
-                display.update(index, attempt: attempt, outcome: outcome)
+                                   atomic: batch.atomic, direct: batch.direct, audit: trail.isEmpty ? nil : trail)
+        // Cancelled by SIGINT/SIGTERM/SIGHUP: the batch ends with what is done, undone or not started.
+        let results = try await StopSignals.shared.run { () async throws -> [BatchResult] in
+            let catalog = selection.catalog()
+            let items = await freezer.select(specs, all: selection.all, filter: filter, catalog: catalog)
+            var results = await freezer.run(items, options: options, docker: catalog.docker)
+            if let health, !Task.isCancelled {
+                let display = LiveHealthDisplay(targets: results.map(\.item.reference),
+                                                enabled: common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
+                results = await freezer.checkHealth(results, options: health, batch: options, docker: catalog.docker) { index, attempt, outcome in
+                    display.update(index, attempt: attempt, outcome: outcome)
+                }
             }
+            return results
         }
-        let action = kind == .freeze ? "pause" : "unpause"
-        for result in results where !trail.isEmpty {
-            for record in result.auditRecords(action: action) { trail.record(record) }
+        if results.isEmpty {
+            Output.noContainersMatched(common: common)
+            return StopSignals.shared.exitCode ?? ExitStatus.success
         }
         let reports = results.map(OperationReport.init)
-        Output.operations(reports, common: common, verb: action)
+        Output.operations(reports, common: common, verb: kind.action)
+        if let signal = StopSignals.shared.exitCode { return signal }
         let code = Output.exitCode(reports.map(\.failure))
         if code == ExitStatus.success, let health, health.onUnhealthy != .ignore,
            results.contains(where: { $0.health?.healthy == false }) {

@@ -27,12 +27,9 @@ struct SelectionOptions: ParsableArguments {
         }
     }
 
-    func catalog() throws -> ContainerCatalog {
-        do {
-            return try ContainerCatalog(runtimeRoots: runtimeRoots.map { FilePath($0) }, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError(error.description)
-        }
+    /// The container sources; nothing is read until a container target or selection asks.
+    func catalog() -> ContainerCatalog {
+        ContainerCatalog(runtimeRoots: runtimeRoots.map { FilePath($0) }, environment: ProcessInfo.processInfo.environment)
     }
 
     func validate() throws { _ = try containerFilter() }
@@ -52,13 +49,18 @@ struct BatchFlags: ParsableArguments {
     @Flag(name: .long, help: "Write the cgroup of Docker (or engine-owned runc) containers instead of asking the engine. Faster, and works with the daemon down, but the engine's view becomes stale.")
     var direct = false
 
-    @Option(name: .long, help: ArgumentHelp("How many targets to work on at once.", valueName: "n"))
+    /// The most targets worked on at once: each holds a descriptor or a connection.
+    static let maximumParallel = 1000
+
+    @Option(name: .long, help: ArgumentHelp("How many targets to work on at once, 1 to 1000. (default: 50)", valueName: "n"))
     var parallel = 50
 
     @Flag(name: .long, help: "If any target fails, undo what this call changed (thaw what it paused, or refreeze what it unpaused), then exit 1.")
     var atomic = false
 
     func validate() throws {
-        guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+        guard (1...Self.maximumParallel).contains(parallel) else {
+            throw ValidationError("--parallel must be from 1 to \(Self.maximumParallel), got \(parallel)")
+        }
     }
 }

@@ -27,7 +27,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let filter = try selection.containerFilter()
-        let catalog = try selection.catalog()
+        let catalog = selection.catalog()
         let freezer: CgroupFreezer
         do {
             freezer = try CgroupFreezer(logger: common.makeLogger())
@@ -39,7 +39,7 @@ struct Status: AsyncParsableCommand {
         if targets.isEmpty && !selection.selectsContainers {
             reports = freezer.frozenCgroups().map { StatusReport(reference: $0.target.spec.description, status: $0) }
             if reports.isEmpty && common.format == .table && !common.quiet {
-                print("No cgroup is frozen or freezing.")
+                FileHandleOutput.standardOutput("No cgroup is frozen or freezing.")
                 return
             }
         } else {

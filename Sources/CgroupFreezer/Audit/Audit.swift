@@ -147,7 +147,7 @@ public struct JSONLinesSink: AuditSink {
 
     public var name: String { path.string }
 
-    /// A sink appending to `path` (created with mode 0640 if missing).
+    /// A sink appending to `path` (created with mode 0640 if missing; never through a symlink).
     public init(path: FilePath) {
         self.path = path
     }
@@ -155,10 +155,10 @@ public struct JSONLinesSink: AuditSink {
     /// Why the file cannot be appended to, or nil.
     public func checkWritable() -> FreezerError? {
         do {
-            let fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec],
-                                             permissions: [.ownerReadWrite, .groupRead], retryOnInterrupt: true)
-            try fd.close()
+            try RegularFile.openForAppend(path).close()
             return nil
+        } catch let error as FreezerError {
+            return .auditSinkFailed(sink: name, reason: error.message)
         } catch {
             return .auditSinkFailed(sink: name, reason: "\(error)")
         }
@@ -170,13 +170,15 @@ public struct JSONLinesSink: AuditSink {
         var line = try encoder.encode(record)
         line.append(UInt8(ascii: "\n"))
         do {
-            let fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec],
-                                             permissions: [.ownerReadWrite, .groupRead], retryOnInterrupt: true)
+            // No symlink followed, regular files only, created 0640 (RegularFile.openForAppend).
+            let fd = try RegularFile.openForAppend(path)
             try fd.closeAfter {
                 // One write: O_APPEND makes the offset and the write one atomic step.
                 let written = try line.withUnsafeBytes { try fd.write($0, retryOnInterrupt: true) }
                 if written != line.count { throw Errno.ioError }
             }
+        } catch let error as FreezerError {
+            throw FreezerError.auditSinkFailed(sink: name, reason: error.message)
         } catch {
             throw FreezerError.auditSinkFailed(sink: name, reason: "\(error)")
         }

@@ -15,16 +15,26 @@ public struct BatchOptions: Sendable {
     public var atomic: Bool
     /// Write the cgroup of engine-managed containers instead of asking the engine.
     public var direct: Bool
+    /// Where each item's record goes as soon as that item is done (and its rollback or refreeze).
+    public var audit: AuditTrail?
 
     /// Options with the CLI's defaults.
     public init(operation: Operation, timeout: Duration = CgroupFreezer.defaultTimeout, parallel: Int = 50,
-                atomic: Bool = false, direct: Bool = false) {
+                atomic: Bool = false, direct: Bool = false, audit: AuditTrail? = nil) {
         self.operation = operation
         self.timeout = timeout
         self.parallel = parallel
         self.atomic = atomic
         self.direct = direct
+        self.audit = audit
     }
+}
+
+extension BatchOptions.Operation {
+    /// The audit action: `pause` or `unpause`.
+    public var action: String { self == .freeze ? "pause" : "unpause" }
+    /// The operation that undoes this one.
+    var inverse: Self { self == .freeze ? .thaw : .freeze }
 }
 
 /// The outcome of one item of a batch.
@@ -65,24 +75,41 @@ public struct BatchResult: Sendable {
 
 extension CgroupFreezer {
     /// Pauses or unpauses every item, at most `options.parallel` at once; results are in item order.
-    /// Direct cgroup writes share this freezer's one completion waiter.
+    /// Direct cgroup writes share this freezer's one completion waiter. Each item's audit record is
+    /// written as soon as it is done.
+    ///
+    /// Cancellation (the CLI cancels on SIGINT, SIGTERM, SIGHUP): a freeze in progress is thawed by
+    /// the backend, items not yet started are reported `cancelled` without being touched, and with
+    /// `atomic` what was changed is undone; that rollback runs to its end despite the cancellation.
     public func run(_ items: [BatchItem], options: BatchOptions, docker: DockerEngine) async -> [BatchResult] {
         var results = await forEach(items, parallel: options.parallel) { item in
-            await perform(item, operation: options.operation, options: options, docker: docker)
+            let result = await perform(item, operation: options.operation, options: options, docker: docker)
+            options.audit?.record(result.auditRecord(action: options.operation.action))
+            return result
         }
         if options.atomic && results.contains(where: { $0.result == .error }) {
-            let undo: BatchOptions.Operation = options.operation == .freeze ? .thaw : .freeze
+            let undo = options.operation.inverse
             let changed = results.indices.filter { results[$0].result == .ok }
-            let undone = await forEach(changed.map { results[$0].item }, parallel: options.parallel) { item in
-                await perform(item, operation: undo, options: options, docker: docker)
-            }
+            let changedItems = changed.map { results[$0].item }
+            let undone = (try? await uncancelled {
+                await self.forEach(changedItems, parallel: options.parallel) { item in
+                    await self.perform(item, operation: undo, options: options, docker: docker)
+                }
+            }) ?? []
             for (index, rollback) in zip(changed, undone) {
+                let message: String
                 if rollback.result == .error {
-                    results[index].warnings.append("rollback failed: \(rollback.error?.message ?? "unknown error")")
+                    message = "rollback failed: \(rollback.error?.message ?? "unknown error")"
+                    results[index].warnings.append(message)
                 } else {
+                    message = "rolled back (--atomic)"
                     results[index].result = .rolledBack
                 }
                 results[index].state = rollback.state
+                options.audit?.record(AuditRecord(action: undo.action, target: rollback.item.reference,
+                                                  cgroup: rollback.target?.cgroup.path.string, backend: rollback.backend,
+                                                  result: rollback.result == .error ? "error" : "ok", message: message,
+                                                  duration: rollback.duration))
             }
         }
         return results
@@ -113,6 +140,8 @@ extension CgroupFreezer {
         var result = BatchResult(item: item, target: nil, backend: nil, result: .error, state: nil, duration: .zero, error: nil)
         do {
             if let failure = item.failure { throw failure }
+            // Cancelled before it started: not touched at all.
+            try Task.checkCancellation()
             if let container = item.container {
                 if container.source == .docker && !options.direct {
                     try await performThroughDocker(container, operation: operation, timeout: options.timeout, docker: docker, into: &result)
@@ -143,6 +172,9 @@ extension CgroupFreezer {
         } catch {
             result.result = .error
             result.error = (error as? FreezerError) ?? (error is CancellationError ? .cancelled : .engineError(item.reference, status: 0, message: "\(error)"))
+            if error is CancellationError && result.target == nil && result.backend == nil {
+                result.error = .interrupted("not started; nothing was changed")
+            }
             if let target = result.target { result.state = try? status(target).state }
         }
         result.duration = start.duration(to: clock.now)
@@ -154,9 +186,11 @@ extension CgroupFreezer {
     /// supported"; then the unit's cgroup (its ControlGroup) is written directly, and a warning says so.
     private func performThroughSystemd(_ unit: String, operation: BatchOptions.Operation, timeout: Duration,
                                        into result: inout BatchResult) async throws {
-        let manager = SystemdManager()
+        let manager = SystemdManager(timeout: timeout)
         let busError: SystemdManager.BusError
-        do {
+        // The self-freeze guard holds through systemd too: FreezeUnit of our own unit would hang us.
+        if operation == .freeze, let target = try? resolve(.unit(unit)) { try refuseSelfFreeze(target) }
+        do throws(SystemdManager.BusError) {
             result.target = try? resolve(.unit(unit))
             let state = try manager.freezerState(unit)
             result.backend = "systemd"
@@ -167,7 +201,15 @@ extension CgroupFreezer {
             if cgroupAgrees && ((operation == .freeze && state == "frozen") || (operation == .thaw && state == "running")) {
                 result.result = .already
             } else if operation == .freeze {
-                try manager.freeze(unit)
+                do throws(SystemdManager.BusError) {
+                    try manager.freeze(unit)
+                } catch {
+                    guard SystemdManager.isTimeout(error) else { throw error }
+                    // Never leave a unit half-frozen: undo the freeze systemd may still be doing.
+                    let undo = (try? SystemdManager(timeout: timeout).thaw(unit)) != nil
+                    throw SystemdManager.BusError(name: error.name, message:
+                        "FreezeUnit did not complete within \(timeout.shortDescription); " + (undo ? "ThawUnit undid it" : "ThawUnit failed too: check `systemctl status \(unit)`"))
+                }
                 result.result = .ok
             } else {
                 try manager.thaw(unit)
@@ -195,6 +237,8 @@ extension CgroupFreezer {
                                       docker: DockerEngine, into result: inout BatchResult) async throws {
         result.backend = "docker"
         result.target = container.cgroup.flatMap { try? resolve($0) }
+        // The self-freeze guard holds through the Engine API too (freezectl run inside the container).
+        if operation == .freeze, let target = result.target { try refuseSelfFreeze(target) }
         let cgroupState = result.target.flatMap { try? status($0).state }
         guard container.engineState == "running" || container.engineState == "paused" else {
             throw FreezerError.containerNotRunning(result.item.reference)
@@ -218,5 +262,13 @@ extension CgroupFreezer {
             result.item.container?.engineState = "running"
         }
         result.state = result.target.flatMap { try? status($0).state }
+    }
+}
+
+extension BatchResult {
+    /// The audit record of this item's operation.
+    public func auditRecord(action: String) -> AuditRecord {
+        AuditRecord(action: action, target: item.reference, cgroup: target?.cgroup.path.string, backend: backend,
+                    result: result == .rolledBack ? "ok" : result.rawValue, message: error?.message, duration: duration)
     }
 }

@@ -70,6 +70,11 @@ extension CgroupFreezer {
                     checked[index].refrozen = true
                 }
                 checked[index].state = refreeze.state
+                batch.audit?.record(AuditRecord(action: "refreeze", target: refreeze.item.reference,
+                                                cgroup: refreeze.target?.cgroup.path.string, backend: refreeze.backend,
+                                                result: refreeze.error == nil ? "ok" : "error",
+                                                message: refreeze.error.map { "refreeze failed: \($0.message)" } ?? "unhealthy after the thaw",
+                                                duration: refreeze.duration))
             }
         }
         return checked

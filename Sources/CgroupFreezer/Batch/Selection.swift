@@ -95,15 +95,14 @@ extension CgroupFreezer {
             }
         }
         if all || (targets.isEmpty && !filter.isEmpty) {
-            do {
-                let containers = try await catalog.all()
-                for container in containers where !seen.contains("\(container.source):\(container.id)") && matches(container, filter) {
-                    items.append(BatchItem(container: container))
-                }
-            } catch let error as FreezerError {
-                items.append(BatchItem(reference: "--all", failure: error))
-            } catch {
-                items.append(BatchItem(reference: "--all", failure: .engineError("--all", status: 0, message: "\(error)")))
+            let (containers, failures) = await catalog.all()
+            for container in containers where !seen.contains("\(container.source):\(container.id)") && matches(container, filter) {
+                items.append(BatchItem(container: container))
+            }
+            // A source that is there but failed: its containers could not be selected, and the
+            // command must say so (exit 1) rather than act as if it had none.
+            for failure in failures {
+                items.append(BatchItem(reference: all ? "--all" : "--filter", failure: failure))
             }
         }
         return items

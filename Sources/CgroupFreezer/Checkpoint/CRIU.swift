@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Subprocess
 import SystemPackage
 
@@ -81,24 +82,99 @@ public struct CRIU: Sendable {
         return errors.isEmpty ? Array(lines.suffix(3)) : errors
     }
 
+    /// The default bound of one CRIU dump or restore (`--criu-timeout`): a tree of thousands of
+    /// processes and gigabytes dumps in well under a minute; ten minutes means CRIU hangs.
+    public static let defaultTimeout: Duration = .seconds(600)
+
+    /// Throws unless `run` ended with exit 0: `criuAbandoned` when it was killed, else `criuFailed`
+    /// quoting this run's log (the caller removed any earlier log first), or CRIU's own output
+    /// when it wrote no log.
+    static func check(_ run: Run, operation: String, log: FilePath, timeout: Duration,
+                      progress: @Sendable (CheckpointEvent) -> Void) throws(FreezerError) {
+        if let reason = run.abandoned {
+            progress(CheckpointEvent(step: operation, status: "failed", detail: "abandoned: \(reason)"))
+            throw .criuAbandoned(operation: operation, after: reason == "timeout" ? timeout : CRIU.interruptGrace,
+                                 reason: reason == "timeout" ? "--criu-timeout" : reason, log: log)
+        }
+        guard case .exited(0) = run.status else {
+            let text = (try? RegularFile.read(log, limit: 16 << 20)) ?? run.output
+            progress(CheckpointEvent(step: operation, status: "failed", detail: "\(run.status)"))
+            throw .criuFailed(operation: operation, log: log, errors: errorLines(text))
+        }
+    }
+
     /// The outcome of a CRIU run.
     public struct Run: Sendable {
         /// How it ended.
         public var status: TerminationStatus
         /// Its standard output and error.
         public var output: String
+        /// Why it was killed, when freezectl killed it: `timeout` or the signal's name.
+        public var abandoned: String?
     }
+
+    /// How long CRIU may take once freezectl was told to stop (SIGINT, SIGTERM, SIGHUP) during a
+    /// run: long enough to finish a dump that is nearly done, short enough that a hung CRIU does
+    /// not hold the tree frozen.
+    public static let interruptGrace: Duration = .seconds(10)
 
     /// Runs CRIU with `arguments` in its own process group, so that a ^C at the terminal does not
     /// reach it: killing CRIU in the middle of a dump can kill the dumped task with it.
-    public func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+    ///
+    /// Bounded all the same: when `timeout` passes, or `interruptGrace` after `interrupted()`
+    /// turned true (or the calling task was cancelled), the whole process group is killed and the
+    /// run returns with `abandoned` set. The caller's cancellation never kills CRIU at once.
+    public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration? = nil,
+                    interrupted: @escaping @Sendable () -> Bool = { false }) async throws -> Run {
         var options = PlatformOptions()
         options.processGroupID = 0
         var updates: [Environment.Key: String?] = [:]
         for (key, value) in environment { updates[Environment.Key(stringLiteral: key)] = value }
-        let result = try await Subprocess.run(.path(executable), arguments: Arguments(arguments),
-                                              environment: .inherit.updating(updates), platformOptions: options,
-                                              output: .bytes(limit: 4 << 20), error: .combinedWithOutput)
-        return Run(status: result.terminationStatus, output: String(decoding: result.standardOutput, as: UTF8.self))
+        let executable = self.executable
+        final class Flags: Sendable {
+            let cancelled = Mutex(false)
+            let abandoned = Mutex<String?>(nil)
+        }
+        let flags = Flags()
+        let clock = ContinuousClock()
+        let deadline = timeout.map { clock.now.advanced(by: $0) }
+        // An unstructured task: the caller's cancellation must not reach Subprocess, whose
+        // cancellation handler kills the child at once.
+        let work = Task {
+            try await Subprocess.run(.path(executable), arguments: Arguments(arguments),
+                                     environment: .inherit.updating(updates), platformOptions: options,
+                                     input: .none, output: .bytes(limit: 4 << 20), error: .combinedWithOutput) { execution in
+                let group = execution.processIdentifier.value
+                // The watchdog: every 20 ms, has the deadline or the grace after an interrupt passed?
+                let watchdog = Task {
+                    var interruptedAt: ContinuousClock.Instant?
+                    while !Task.isCancelled {
+                        let now = clock.now
+                        if interruptedAt == nil, interrupted() || flags.cancelled.withLock({ $0 }) { interruptedAt = now }
+                        var reason: String?
+                        if let deadline, now >= deadline { reason = "timeout" }
+                        if let interruptedAt, now >= interruptedAt.advanced(by: Self.interruptGrace) {
+                            reason = "interrupted, and CRIU did not finish within \(Self.interruptGrace.shortDescription)"
+                        }
+                        if let reason {
+                            flags.abandoned.withLock { $0 = reason }
+                            // The process group: CRIU's helpers (and a hung action script) go with it.
+                            _ = Glibc.kill(-group, SIGKILL)
+                            return
+                        }
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                return watchdog
+            }
+        }
+        let result = try await withTaskCancellationHandler {
+            try await work.value
+        } onCancel: {
+            flags.cancelled.withLock { $0 = true }
+        }
+        result.closureResult.cancel()
+        return Run(status: result.terminationStatus, output: String(decoding: result.standardOutput, as: UTF8.self),
+                   abandoned: flags.abandoned.withLock { $0 })
     }
 }

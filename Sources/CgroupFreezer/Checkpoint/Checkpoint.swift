@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SystemPackage
 
 /// One step of a checkpoint or restore, as it happens.
@@ -36,6 +39,8 @@ public struct CheckpointOptions: Sendable {
     public var tcpEstablished = false
     /// The deadline of the freeze and the thaw.
     public var timeout: Duration = CgroupFreezer.defaultTimeout
+    /// How long CRIU may run before it is killed and the tree thawed (`--criu-timeout`).
+    public var criuTimeout: Duration = CRIU.defaultTimeout
 
     /// Options with the defaults.
     public init(imagesDir: FilePath, criu: CRIU) {
@@ -64,6 +69,8 @@ public struct RestoreOptions: Sendable {
     public var tcpEstablished = false
     /// The deadline of freezes and thaws.
     public var timeout: Duration = CgroupFreezer.defaultTimeout
+    /// How long CRIU may run before it is killed (`--criu-timeout`).
+    public var criuTimeout: Duration = CRIU.defaultTimeout
 
     /// Options with the defaults.
     public init(imagesDir: FilePath, criu: CRIU) {
@@ -83,7 +90,7 @@ extension CgroupFreezer {
     /// - Returns: the root PID that was dumped.
     public func checkpoint(
         _ target: FreezerTarget, options: CheckpointOptions,
-        interrupted: @Sendable () -> Bool = { false },
+        interrupted: @escaping @Sendable () -> Bool = { false },
         progress: @Sendable (CheckpointEvent) -> Void = { _ in }
     ) async throws -> Int32 {
         progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
@@ -111,34 +118,44 @@ extension CgroupFreezer {
             ? "\(tree.members.count) processes under \(root), all in \(target.cgroup.path)"
             : "moved into \(target.cgroup.path): \(described.joined(separator: "; "))"))
 
-        _ = try await freeze(target, timeout: options.timeout)
-        progress(CheckpointEvent(step: "freeze", status: "ok", detail: "\(target.cgroup.path) frozen"))
+        // What the checkpoint found is what it leaves: a target paused before stays paused (the
+        // thaw below undoes only this call's own freeze).
+        let froze = try await freeze(target, timeout: options.timeout).result == .ok
+        progress(CheckpointEvent(step: "freeze", status: "ok", detail: froze
+            ? "\(target.cgroup.path) frozen" : "\(target.cgroup.path) was frozen already; it stays frozen after the dump"))
+        var failure: (any Error)?
         do {
-            try FileManager.default.createDirectory(atPath: options.imagesDir.string, withIntermediateDirectories: true)
-            let log = options.imagesDir.appending("dump.log")
-            var arguments = ["dump", "--tree", String(root), "--images-dir", options.imagesDir.string,
+            let images = try ImagesDirectory(preparing: options.imagesDir, staleLog: "dump.log")
+            let log = images.path.appending("dump.log")
+            var arguments = ["dump", "--tree", String(root), "--images-dir", images.path.string,
                              "--freeze-cgroup", target.cgroup.path.string, "--log-file", log.string, "-v4"]
             if options.leaveRunning { arguments.append("--leave-running") }
             arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
             progress(CheckpointEvent(step: "dump", status: "started", detail: "criu " + arguments.joined(separator: " ")))
-            let run = try await options.criu.run(arguments)
-            guard case .exited(0) = run.status else {
-                let text = (try? String(contentsOfFile: log.string, encoding: .utf8)) ?? run.output
-                progress(CheckpointEvent(step: "dump", status: "failed", detail: "\(run.status)"))
-                throw FreezerError.criuFailed(operation: "dump", log: log, errors: CRIU.errorLines(text))
-            }
-            progress(CheckpointEvent(step: "dump", status: "ok", detail: "images in \(options.imagesDir)"))
+            let run = try await options.criu.run(arguments, timeout: options.criuTimeout, interrupted: interrupted)
+            try CRIU.check(run, operation: "dump", log: log, timeout: options.criuTimeout, progress: progress)
+            progress(CheckpointEvent(step: "dump", status: "ok", detail: "images in \(images.path)"))
         } catch {
-            _ = try? await thaw(target, timeout: options.timeout)
-            progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed after the failure"))
-            throw error
+            failure = error
         }
         // After a --leave-running dump CRIU leaves the cgroup frozen as it found it; with --kill the
-        // tree is gone and the empty cgroup is thawed all the same.
-        _ = try await thaw(target, timeout: options.timeout)
-        progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed"))
-        if interrupted() {
-            throw FreezerError.interrupted("the dump finished and \(target.cgroup.path) was thawed")
+        // tree is gone and the empty cgroup is thawed all the same. This runs whatever happened,
+        // a cancelled call included.
+        if froze {
+            do {
+                _ = try await uncancelled { try await self.thaw(target, timeout: options.timeout) }
+                progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed" + (failure == nil ? "" : " after the failure")))
+            } catch {
+                let state = (try? status(target).state.rawValue) ?? "in an unknown state"
+                progress(CheckpointEvent(step: "thaw", status: "failed", detail: "\(target.cgroup.path) is \(state): \(error)"))
+                let cause = failure.map { "\(($0 as? FreezerError)?.message ?? "\($0)"); then the thaw failed: " } ?? "the thaw failed: "
+                throw FreezerError.leftFrozen(path: target.cgroup.path, state: state,
+                                              cause: cause + ((error as? FreezerError)?.message ?? "\(error)"))
+            }
+        }
+        if let failure { throw failure }
+        if interrupted() || Task.isCancelled {
+            throw FreezerError.interrupted("the dump finished and \(target.cgroup.path) was " + (froze ? "thawed" : "left frozen as it was found"))
         }
         return root
     }
@@ -153,25 +170,27 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
         try await options.criu.check()
         progress(CheckpointEvent(step: "preflight", status: "ok", detail: "criu check passed"))
-        let log = options.imagesDir.appending("restore.log")
-        let pidfile = options.imagesDir.appending("restore.pid")
-        try? FileManager.default.removeItem(atPath: pidfile.string)
-        var arguments = ["restore", "--restore-detached", "--pidfile", pidfile.string, "--images-dir", options.imagesDir.string,
+        // --paused needs a cgroup to freeze in: otherwise the tree would run unfrozen.
+        if options.paused && options.cgroup == nil {
+            throw FreezerError.invalidTarget("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
+        }
+        let images = try ImagesDirectory(preparing: options.imagesDir, staleLog: "restore.log", "restore.pid")
+        let log = images.path.appending("restore.log")
+        let pidfile = images.path.appending("restore.pid")
+        var arguments = ["restore", "--restore-detached", "--pidfile", pidfile.string, "--images-dir", images.path.string,
                          "--log-file", log.string, "-v4"]
+        // --paused: CRIU leaves the tree stopped (SIGSTOP), so it never runs before it is frozen below.
+        if options.paused { arguments.append("--leave-stopped") }
         if let script = options.actionScript { arguments += ["--action-script", script] }
         arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
-        var environment = ["FREEZECTL_IMAGES_DIR": options.imagesDir.string]
+        var environment = ["FREEZECTL_IMAGES_DIR": images.path.string]
         if let marker = options.marker { environment["FREEZECTL_MARKER"] = marker.string }
         if let version = await options.criu.version() { environment["FREEZECTL_CRIU_VERSION"] = version }
         progress(CheckpointEvent(step: "restore", status: "started", detail: "criu " + arguments.joined(separator: " ")))
-        let run = try await options.criu.run(arguments, environment: environment)
-        guard case .exited(0) = run.status else {
-            let text = (try? String(contentsOfFile: log.string, encoding: .utf8)) ?? run.output
-            progress(CheckpointEvent(step: "restore", status: "failed", detail: "\(run.status)"))
-            throw FreezerError.criuFailed(operation: "restore", log: log, errors: CRIU.errorLines(text))
-        }
-        guard let text = try? String(contentsOfFile: pidfile.string, encoding: .utf8),
-              let root = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        let run = try await options.criu.run(arguments, environment: environment, timeout: options.criuTimeout)
+        try CRIU.check(run, operation: "restore", log: log, timeout: options.criuTimeout, progress: progress)
+        guard let text = try? images.read("restore.pid", limit: 64),
+              let root = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), root > 0 else {
             throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile)"])
         }
         progress(CheckpointEvent(step: "restore", status: "ok", detail: "restored tree under \(root)"))
@@ -182,6 +201,8 @@ extension CgroupFreezer {
                 : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)"))
             if options.paused {
                 _ = try await freeze(cgroup, timeout: options.timeout)
+                // Frozen first, then continued: the SIGCONT takes effect only at the next thaw.
+                for member in tree.members { _ = Glibc.kill(member.pid, SIGCONT) }
                 progress(CheckpointEvent(step: "freeze", status: "ok", detail: "left frozen (--paused)"))
             } else {
                 _ = try await thaw(cgroup, timeout: options.timeout)

@@ -36,10 +36,22 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
         case criuVersion = "criu_version"
     }
 
-    /// The marker at `path`, or nil when there is none.
+    /// The largest marker read back (a real one is about 150 bytes).
+    static let sizeLimit = 4096
+
+    /// The highest count carried forward; a count above it (or malformed) restarts at 1.
+    static let countLimit = 1_000_000_000
+
+    /// The marker at `path`, or nil when there is none. The file sits where the restored program
+    /// can write: a symlink, a FIFO or a file over `sizeLimit` is refused, never followed or waited on.
     public static func read(at path: FilePath) throws -> RestoreMarker? {
-        guard let data = FileManager.default.contents(atPath: path.string) else { return nil }
-        return try JSONDecoder().decode(RestoreMarker.self, from: data)
+        let text: String
+        do {
+            text = try RegularFile.read(path, limit: sizeLimit)
+        } catch .notFound {
+            return nil
+        }
+        return try JSONDecoder().decode(RestoreMarker.self, from: Data(text.utf8))
     }
 
     /// Reads and removes the marker, so a later start does not mistake itself for a restore.
@@ -49,30 +61,26 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
         return marker
     }
 
-    /// Writes a marker that counts one more restore than the one at `path`, atomically: a
-    /// temporary file in the same directory, flushed, then renamed over the old one, so a reader
-    /// sees the old marker or the new one, never a part.
+    /// Writes a marker that counts one more restore than the one at `path`, atomically: a reader
+    /// sees the old marker or the new one, never a part. The directory belongs to the restored
+    /// program, so the write never follows a symlink, creates its temporary file exclusively under
+    /// an unguessable name, and leaves the marker owned by the directory's owner
+    /// (`RegularFile.replace`). A previous count that is malformed or above `countLimit` restarts at 1.
     @discardableResult
     public static func record(at path: FilePath, imagesDir: String, initPID: Int32?, criuVersion: String?, now: Date = Date()) throws -> RestoreMarker {
-        let previous = (try? read(at: path)) ?? nil
-        let marker = RestoreMarker(restoredAt: Date.ISO8601FormatStyle().format(now), restoreCount: (previous?.restoreCount ?? 0) + 1,
+        guard let name = path.lastComponent?.string, name != "." && name != ".." else {
+            throw FreezerError.invalidTarget(path.string, reason: "the marker must name a file")
+        }
+        let previous = ((try? read(at: path)) ?? nil)?.restoreCount ?? 0
+        let count = (0..<countLimit).contains(previous) ? previous + 1 : 1
+        let marker = RestoreMarker(restoredAt: Date.ISO8601FormatStyle().format(now), restoreCount: count,
                                    imagesDir: imagesDir, initPID: initPID, criuVersion: criuVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(marker)
         data.append(UInt8(ascii: "\n"))
-        let temporary = path.removingLastComponent().appending(".\(path.lastComponent?.string ?? "marker").\(getpid()).tmp")
-        let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        do {
-            _ = try fd.closeAfter {
-                _ = try fd.writeAll(data)
-                if fsync(fd.rawValue) != 0 { throw Errno(rawValue: errno) }
-            }
-            guard rename(temporary.string, path.string) == 0 else { throw Errno(rawValue: errno) }
-        } catch {
-            unlink(temporary.string)
-            throw error
-        }
+        let directory = path.removingLastComponent()
+        try RegularFile.replace(name, in: directory.isEmpty ? "." : directory, with: Array(data))
         return marker
     }
 }

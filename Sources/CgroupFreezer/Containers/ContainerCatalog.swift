@@ -8,26 +8,33 @@ public struct ContainerCatalog: Sendable {
     public var docker: DockerEngine
 
     /// A catalog of `runtimes` (default: /run/runc and /run/crun) and the engine `DOCKER_HOST` names.
-    public init(runtimeRoots: [FilePath] = [], environment: [String: String]) throws(FreezerError) {
+    /// Reads nothing yet: a command reads a source only when a target or selection needs it.
+    public init(runtimeRoots: [FilePath] = [], environment: [String: String]) {
         runtimes = runtimeRoots.isEmpty ? OCIRuntimeSource.defaults : runtimeRoots.map(OCIRuntimeSource.detecting(root:))
-        docker = try DockerEngine.fromEnvironment(environment)
+        docker = DockerEngine.fromEnvironment(environment)
     }
 
-    /// Every container with a live process (running or paused) in every source that is present.
-    /// Absent sources (no state directory, no Docker socket) are skipped quietly.
-    public func all() async throws -> [Container] {
+    /// Every container with a live process (running or paused) in every source that is present,
+    /// and why each source that is there could not be read. Only an absent source (no state
+    /// directory, no Docker socket) is skipped quietly; a daemon that fails or does not answer
+    /// is a failure the caller reports, never a silent omission.
+    public func all() async -> (containers: [Container], failures: [FreezerError]) {
         var found: [Container] = []
+        var failures: [FreezerError] = []
         for runtime in runtimes where runtime.isPresent {
             found += runtime.containers()
         }
-        if docker.unavailability() == nil {
+        if !docker.isAbsent {
             do {
+                if let problem = docker.unavailability() { throw problem }
                 found += try await docker.containers().filter { $0.engineState == "running" || $0.engineState == "paused" }
-            } catch FreezerError.sourceUnavailable {
-                // A socket nobody answers on is an absent daemon.
+            } catch let error as FreezerError {
+                failures.append(error)
+            } catch {
+                failures.append(.sourceUnavailable(source: "docker", path: docker.socketPath, reason: "\(error)"))
             }
         }
-        return found
+        return (found, failures)
     }
 
     /// The one container that `reference` names in `source` (or in every source when nil): an

@@ -16,22 +16,37 @@ public struct DockerEngine: Sendable {
     /// The default socket.
     public static let defaultSocket: FilePath = "/var/run/docker.sock"
 
-    /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket.
-    public static func fromEnvironment(_ environment: [String: String]) throws(FreezerError) -> DockerEngine {
+    /// Why `DOCKER_HOST` cannot be used; reported only by the targets and selections that need Docker.
+    let configurationProblem: FreezerError?
+
+    /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket. An
+    /// unsupported DOCKER_HOST does not fail here: commands that never name a Docker container
+    /// must not depend on it.
+    public static func fromEnvironment(_ environment: [String: String]) -> DockerEngine {
         guard let host = environment["DOCKER_HOST"], !host.isEmpty else { return DockerEngine(socketPath: defaultSocket) }
         guard host.hasPrefix("unix://") else {
-            throw .sourceUnavailable(source: "docker", path: FilePath(host), reason: "only unix:// sockets are supported in DOCKER_HOST")
+            return DockerEngine(socketPath: FilePath(host), problem: .sourceUnavailable(
+                source: "docker", path: FilePath(host), reason: "only unix:// sockets are supported in DOCKER_HOST"))
         }
         return DockerEngine(socketPath: FilePath(String(host.dropFirst("unix://".count))))
     }
 
     /// An engine at `socketPath`.
     public init(socketPath: FilePath) {
-        self.socketPath = socketPath
+        self.init(socketPath: socketPath, problem: nil)
     }
+
+    private init(socketPath: FilePath, problem: FreezerError?) {
+        self.socketPath = socketPath
+        configurationProblem = problem
+    }
+
+    /// Whether there is simply no daemon: no socket at all (the only case `--all` skips quietly).
+    public var isAbsent: Bool { configurationProblem == nil && !Syscall.exists(socketPath) }
 
     /// Why the socket cannot be used, or nil when it exists and is a socket.
     public func unavailability() -> FreezerError? {
+        if let configurationProblem { return configurationProblem }
         var buffer = stat()
         guard socketPath.withPlatformString({ stat($0, &buffer) }) == 0 else {
             return .sourceUnavailable(source: "docker", path: socketPath, reason: "no such socket (is dockerd running?)")
@@ -63,25 +78,49 @@ public struct DockerEngine: Sendable {
         } catch {
             throw FreezerError.engineError("docker", status: 200, message: "unreadable container list: \(error)")
         }
-        return try await withThrowingTaskGroup(of: (Int, Container).self) { group in
+        return try await withThrowingTaskGroup(of: (Int, Container?).self) { group in
             for (index, summary) in summaries.enumerated() {
                 group.addTask {
                     var pid: Int32?
                     if summary.State == "running" || summary.State == "paused" {
-                        let body = try await request(.GET, "/containers/\(summary.Id)/json", reference: "docker:\(summary.Id.prefix(12))")
+                        let body: Data
+                        do {
+                            body = try await request(.GET, "/containers/\(summary.Id)/json", reference: "docker:\(summary.Id.prefix(12))")
+                        } catch FreezerError.engineError(_, 404, _) {
+                            // Removed between the list and its inspect: it is not there to act on.
+                            return (index, nil)
+                        }
                         pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
                     }
                     let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
+                    let live = pid.flatMap { $0 > 0 ? $0 : nil }
                     return (index, Container(
                         source: .docker, id: summary.Id, name: name, labels: summary.Labels ?? [:],
-                        pid: pid.flatMap { $0 > 0 ? $0 : nil }, engineState: summary.State, owner: nil,
-                        cgroup: pid.flatMap { $0 > 0 ? TargetSpec.pid($0) : nil }))
+                        pid: live, engineState: summary.State, owner: nil,
+                        cgroup: live.map { Self.cgroup(id: summary.Id, pid: $0) }))
                 }
             }
             var containers = [Container?](repeating: nil, count: summaries.count)
             for try await (index, container) in group { containers[index] = container }
             return containers.compactMap { $0 }
         }
+    }
+
+    /// The runtime state directories dockerd's runc keeps (Docker 20 to 28, cgroupfs or systemd driver).
+    static let runtimeRoots: [FilePath] = ["/run/docker/runtime-runc/moby", "/run/containerd/runc/moby"]
+
+    /// A Docker container's cgroup is the one runc created for it, read from runc's state under
+    /// Docker's runtime root (`cgroup_paths`), not the cgroup its init happens to be in now: an
+    /// init that moved itself into a child cgroup (systemd in a container) would otherwise leave
+    /// the rest of the container running. Without that state, the init's cgroup.
+    static func cgroup(id: String, pid: Int32) -> TargetSpec {
+        for root in runtimeRoots {
+            if let container = try? OCIRuntimeSource(runtime: .runc, root: root).container(id: id),
+               container.pid == pid, let cgroup = container.cgroup {
+                return cgroup
+            }
+        }
+        return .pid(pid)
     }
 
     /// `POST /containers/{id}/pause`.

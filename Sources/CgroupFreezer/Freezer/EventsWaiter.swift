@@ -31,27 +31,17 @@ public final class EventsWaiter: Sendable {
         /// Cancelled before their registration arrived.
         var cancelled: Set<UInt64> = []
         var nextID: UInt64 = 1
-        var loopRunning = false
+        /// The loop's wake pipe while the loop runs (nil otherwise): its read end is in every poll
+        /// set, and a byte written to it makes the loop look at new waiters. It exists only while
+        /// the loop does, so an idle waiter holds no descriptor and no thread (embedders may keep
+        /// many `CgroupFreezer` values).
+        var wake: (read: Int32, write: Int32)?
     }
 
     private let state = Mutex(State())
-    /// A pipe whose read end is in every poll set: a byte written to it makes the loop look at new waiters.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
 
-    /// Creates a waiter; its thread starts on the first wait.
-    public init() {
-        var fds: [Int32] = [0, 0]
-        let rc = clinux_pipe2(&fds, O_CLOEXEC | O_NONBLOCK)
-        precondition(rc == 0, "pipe2 failed: \(Errno(rawValue: errno))")
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
-    }
+    /// Creates a waiter; its thread and wake pipe are made on the first wait that must block.
+    public init() {}
 
     /// Waits until `isSatisfied` (which reads `fd`) returns true, or the deadline passes.
     ///
@@ -71,22 +61,34 @@ public final class EventsWaiter: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let startLoop = state.withLock { state -> Bool? in
-                    if state.cancelled.remove(id) != nil { return nil }
+                // nil: the loop runs already (and was woken); else the new loop's pipe or the failure.
+                let start = state.withLock { state -> Result<(read: Int32, write: Int32), any Error>? in
+                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    var newLoop: (read: Int32, write: Int32)?
+                    if let wake = state.wake {
+                        // Written under the lock, so the loop cannot close the pipe meanwhile.
+                        var byte: UInt8 = 1
+                        _ = Glibc.write(wake.write, &byte, 1)
+                    } else {
+                        var fds: [Int32] = [0, 0]
+                        guard clinux_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) == 0 else {
+                            return .failure(FreezerError.io(path: "pipe2", operation: "create the completion waiter's wake pipe",
+                                                            errno: Errno(rawValue: errno)))
+                        }
+                        newLoop = (fds[0], fds[1])
+                        state.wake = newLoop
+                    }
                     state.waiting[id] = Waiting(fd: fd.rawValue, deadline: deadline, isSatisfied: isSatisfied, continuation: continuation)
                     state.fresh.insert(id)
-                    defer { state.loopRunning = true }
-                    return !state.loopRunning
+                    return newLoop.map { .success($0) }
                 }
-                guard let startLoop else {
-                    continuation.resume(throwing: CancellationError())
-                    return
-                }
-                if startLoop {
-                    Thread.detachNewThread { self.run() }
-                } else {
-                    var byte: UInt8 = 1
-                    _ = Glibc.write(wakeWrite, &byte, 1)
+                switch start {
+                case .failure(let error)?:
+                    continuation.resume(throwing: error)
+                case .success(let wake)?:
+                    Thread.detachNewThread { self.run(wake: wake) }
+                case nil:
+                    break
                 }
             }
         } onCancel: {
@@ -114,13 +116,19 @@ public final class EventsWaiter: Sendable {
     /// one per freeze (a thread start costs more than a small freeze).
     static let lingering: Int32 = 1000  // ms
 
-    private func run() {
+    private func run(wake: (read: Int32, write: Int32)) {
+        let wakeRead = wake.read
         var ready: Set<UInt64> = []
         var lingered = false
         while true {
             let snapshot = state.withLock { state -> [(UInt64, Waiting)]? in
                 if state.waiting.isEmpty {
-                    if lingered { state.loopRunning = false }
+                    if lingered {
+                        // Ends with the loop: a waiter that is idle holds no descriptor.
+                        state.wake = nil
+                        close(wake.read)
+                        close(wake.write)
+                    }
                     return nil
                 }
                 let due = state.fresh.union(ready)
@@ -130,8 +138,8 @@ public final class EventsWaiter: Sendable {
             guard let snapshot else {
                 if lingered { return }
                 // Idle: wait for a new waiter's wake byte, or end after `lingering`.
-                var wake = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
-                lingered = poll(&wake, 1, Self.lingering) == 0
+                var idle = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+                lingered = poll(&idle, 1, Self.lingering) == 0
                 var drain = [UInt8](repeating: 0, count: 64)
                 while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
                 continue

@@ -36,6 +36,8 @@ struct FreezerV1 {
     func freeze(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Result {
         let now = try status()
         if now.selfFrozen && now.state == .frozen { return .already }
+        // Put back on failure: a freeze someone else asked for (still FREEZING) stays asked for.
+        let previous = now.selfFrozen ? "FROZEN" : "THAWED"
         let stateFile = cgroup.file(FreezerFiles.v1State)
         try CgroupFile.write("FROZEN", to: stateFile)
         var retries = 0
@@ -55,7 +57,7 @@ struct FreezerV1 {
                 if ContinuousClock.now >= deadline {
                     let processes = CgroupProcesses.inSubtree(cgroup.path)
                     let stragglers = processes.filter { !CgroupProcesses.isFrozen($0, backend: .v1) }.count
-                    try CgroupFile.write("THAWED", to: stateFile)
+                    try CgroupFile.write(previous, to: stateFile)
                     throw FreezerError.timeout(path: cgroup.path, deadline: timeout, notFrozen: stragglers, processes: processes.count)
                 }
                 retries += 1
@@ -72,11 +74,11 @@ struct FreezerV1 {
             }
         } catch let error as FreezerError {
             if case .timeout = error { throw error }
-            try? CgroupFile.write("THAWED", to: stateFile)
+            try? CgroupFile.write(previous, to: stateFile)
             throw error
         } catch {
-            // Cancelled: never leave the cgroup half-frozen.
-            try? CgroupFile.write("THAWED", to: stateFile)
+            // Cancelled: never leave the cgroup half-frozen by this call.
+            try? CgroupFile.write(previous, to: stateFile)
             throw error
         }
         return .ok

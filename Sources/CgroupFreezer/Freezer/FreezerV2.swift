@@ -27,6 +27,9 @@ struct FreezerV2 {
     func freeze(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Result {
         let now = try status()
         if now.selfFrozen && now.state == .frozen { return .already }
+        // Put back on failure: the request that was there before this call (a freeze someone
+        // else asked for and that is still completing stays asked for), else thawed.
+        let previous = now.selfFrozen ? "1" : "0"
         let eventsPath = cgroup.file(FreezerFiles.v2Events)
         let events = try CgroupFile.open(eventsPath, .readOnly)
         defer { try? events.close() }
@@ -37,15 +40,15 @@ struct FreezerV2 {
                 try isFrozen(try CgroupFile.read(events, path: eventsPath))
             }
         } catch {
-            // Cancelled or unreadable: never leave the cgroup half-frozen.
-            try? CgroupFile.write("0", to: cgroup.file(FreezerFiles.v2Freeze))
+            // Cancelled or unreadable: never leave the cgroup half-frozen by this call.
+            try? CgroupFile.write(previous, to: cgroup.file(FreezerFiles.v2Freeze))
             throw error
         }
         if frozen { return .ok }
         // runc leaves a cgroup that did not finish freezing as it is (runc issue 5325); we thaw it.
         let processes = CgroupProcesses.inSubtree(cgroup.path)
         let stragglers = processes.filter { !CgroupProcesses.isFrozen($0, backend: .v2) }.count
-        try CgroupFile.write("0", to: cgroup.file(FreezerFiles.v2Freeze))
+        try CgroupFile.write(previous, to: cgroup.file(FreezerFiles.v2Freeze))
         throw FreezerError.timeout(path: cgroup.path, deadline: timeout, notFrozen: stragglers, processes: processes.count)
     }
 

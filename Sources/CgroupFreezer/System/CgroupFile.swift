@@ -6,25 +6,43 @@ import SystemPackage
 /// cgroupfs before a byte is written: whatever a path looked like when it was validated, nothing
 /// outside cgroupfs is ever written.
 enum CgroupFile {
-    /// Reads a control file whole (they are at most a page).
+    /// Reads a control file whole.
     static func read(_ path: FilePath) throws(FreezerError) -> String {
         let fd = try open(path, .readOnly)
         defer { try? fd.close() }
         return try read(fd, path: path)
     }
 
-    /// Reads an open control file from its start (kernfs files re-generate their text on each read).
+    /// The most a control file may hold: cgroup.procs of a cgroup with the kernel's maximum PID
+    /// count is well under this; anything larger is not a control file we understand.
+    static let sizeCap = 64 << 20
+
+    /// Reads an open control file whole, from its start (kernfs files re-generate their text on
+    /// each read from offset 0). Most files fit one page, but `cgroup.procs` of a large cgroup
+    /// does not: a single read of 1000 PIDs returns only the first page, cut mid-number.
     static func read(_ fd: FileDescriptor, path: FilePath) throws(FreezerError) -> String {
         var bytes = [UInt8](repeating: 0, count: 4096)
-        let count: Int
-        do {
-            count = try bytes.withUnsafeMutableBytes { buffer in
-                try fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)
+        var total = 0
+        while true {
+            if total == bytes.count {
+                guard bytes.count < sizeCap else {
+                    throw FreezerError.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+                }
+                bytes += [UInt8](repeating: 0, count: bytes.count)
             }
-        } catch {
-            throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+            let count: Int
+            do {
+                count = try bytes.withUnsafeMutableBytes { buffer in
+                    try fd.read(fromAbsoluteOffset: Int64(total), into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
+                                retryOnInterrupt: true)
+                }
+            } catch {
+                throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+            }
+            if count == 0 { break }
+            total += count
         }
-        return String(decoding: bytes[0..<count], as: UTF8.self)
+        return String(decoding: bytes[0..<total], as: UTF8.self)
     }
 
     /// Writes `value` to a control file after checking that it is on cgroupfs.
@@ -100,6 +118,9 @@ extension CgroupFile {
             }
             if count == 0 { break }
             result.append(contentsOf: chunk[0..<count])
+            guard result.count <= sizeCap else {
+                throw FreezerError.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+            }
         }
         return String(decoding: result, as: UTF8.self)
     }

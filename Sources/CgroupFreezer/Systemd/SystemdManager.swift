@@ -13,14 +13,24 @@ public struct SystemdManager: Sendable {
         public var message: String
     }
 
-    /// A manager handle (the bus is opened per call).
-    public init() {}
+    /// Every call's bound (sd_bus_call's usec): a hung systemd must not hold a freeze forever.
+    public var timeout: Duration
+
+    /// A manager handle (the bus is opened per call); calls are bounded by `timeout`.
+    public init(timeout: Duration = CgroupFreezer.defaultTimeout) {
+        self.timeout = timeout
+    }
 
     /// `Manager.FreezeUnit(unit)`.
     public func freeze(_ unit: String) throws(BusError) { _ = try call("FreezeUnit", unit) }
 
     /// `Manager.ThawUnit(unit)`.
     public func thaw(_ unit: String) throws(BusError) { _ = try call("ThawUnit", unit) }
+
+    /// Whether the error is sd-bus's own timeout (the call got no answer in `timeout`).
+    public static func isTimeout(_ error: BusError) -> Bool {
+        error.name.hasSuffix("Error.Timeout") || error.name.hasSuffix("Error.NoReply") || error.message.contains("Connection timed out")
+    }
 
     /// The unit's `FreezerState` (`running`, `freezing`, `frozen`, `thawing`).
     public func freezerState(_ unit: String) throws(BusError) -> String {
@@ -69,8 +79,9 @@ public struct SystemdManager: Sendable {
         var error = sd_bus_error()
         defer { csd_bus_error_free(&error) }
         var reply: OpaquePointer?
-        // 0: sd-bus's default timeout (25 s); systemd answers FreezeUnit when the freeze completed.
-        rc = csd_bus_call(bus, message, 0, &error, &reply)
+        // systemd answers FreezeUnit when the freeze completed; the bound is the caller's --timeout.
+        let usec = UInt64(clamping: timeout.components.seconds) &* 1_000_000 &+ UInt64(timeout.components.attoseconds / 1_000_000_000_000)
+        rc = csd_bus_call(bus, message, max(usec, 1), &error, &reply)
         guard rc >= 0 else {
             throw BusError(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
                            message: error.message.map { String(cString: $0) } ?? "\(Errno(rawValue: -rc))")
