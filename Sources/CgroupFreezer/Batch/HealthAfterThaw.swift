@@ -41,7 +41,8 @@ extension CgroupFreezer {
             for (index, result) in results.enumerated() where result.error == nil && result.state == .thawed {
                 let context = ProbeContext(
                     target: result.item.reference, cgroup: result.target?.cgroup.path.string,
-                    pid: result.item.container?.pid ?? result.target.flatMap { CgroupProcesses.inSubtree($0.cgroup.path).first })
+                    pid: result.item.container?.pid ?? result.target.flatMap { CgroupProcesses.inSubtree($0.cgroup.path).first },
+                    container: result.item.container, docker: docker)
                 group.addTask {
                     let report = try? await options.probe.waitUntilHealthy(policy: options.policy, context: context) { attempt, outcome in
                         progress(index, attempt, outcome)

@@ -29,6 +29,8 @@ public struct Container: Sendable, Hashable {
     public var owner: String?
     /// How to find its cgroup: the exact directory from the runtime's state, or its init process.
     public var cgroup: TargetSpec?
+    /// The runc/crun state directory it was found in (what `runc --root` takes), for `runc exec`.
+    public var runtimeRoot: FilePath?
 
     /// `source:id` with the ID shortened to 12 characters, as the CLI prints it.
     public var shortReference: String { "\(source.rawValue):\(String(id.prefix(12)))" }

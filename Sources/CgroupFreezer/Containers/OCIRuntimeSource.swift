@@ -84,9 +84,11 @@ public struct OCIRuntimeSource: Sendable {
         // The freezer directory runc itself writes (`runc pause`), else the v2 directory.
         let cgroup = (paths["freezer"] ?? paths[""]).map { TargetSpec.directory(FilePath($0)) }
             ?? .pid(state.init_process_pid)
-        return Container(source: runtime, id: state.id, name: state.id, labels: labels, pid: state.init_process_pid,
-                         engineState: nil, owner: EngineOwnership.owner(annotations: labels, bundle: bundle, runtimeRoot: root),
-                         cgroup: cgroup)
+        var container = Container(source: runtime, id: state.id, name: state.id, labels: labels, pid: state.init_process_pid,
+                                  engineState: nil, owner: EngineOwnership.owner(annotations: labels, bundle: bundle, runtimeRoot: root),
+                                  cgroup: cgroup)
+        container.runtimeRoot = root
+        return container
     }
 
     // crun writes `status`: `pid`, `process-start-time`, `cgroup-path` (relative to the cgroup
@@ -115,9 +117,11 @@ public struct OCIRuntimeSource: Sendable {
         let specData = try? Data(contentsOf: URL(fileURLWithPath: directory.appending("config.json").string))
         let annotations = specData.flatMap { try? JSONDecoder().decode(Spec.self, from: $0) }?.annotations ?? [:]
         let cgroup = status.cgroupPath.flatMap { $0.isEmpty ? nil : TargetSpec.cgroup($0) } ?? .pid(status.pid)
-        return Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
-                         owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
-                         cgroup: cgroup)
+        var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
+                                  owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
+                                  cgroup: cgroup)
+        container.runtimeRoot = root
+        return container
     }
 }
 

@@ -29,12 +29,26 @@ public struct ProbeContext: Sendable {
     public var cgroup: String?
     /// A process of the target (the container's init, or the first process of the cgroup).
     public var pid: Int32?
+    /// The container, when the target is one: an in-target probe then runs as its engine's exec.
+    public var container: Container?
+    /// The Docker Engine, for Docker containers.
+    public var docker: DockerEngine?
 
     /// A context.
-    public init(target: String, cgroup: String?, pid: Int32?) {
+    public init(target: String, cgroup: String?, pid: Int32?, container: Container? = nil, docker: DockerEngine? = nil) {
         self.target = target
         self.cgroup = cgroup
         self.pid = pid
+        self.container = container
+        self.docker = docker
+    }
+
+    /// The documented variables every exec probe gets.
+    var variables: [String: String] {
+        var variables = ["FREEZECTL_TARGET": target]
+        variables["FREEZECTL_CGROUP"] = cgroup
+        variables["FREEZECTL_PID"] = pid.map(String.init)
+        return variables
     }
 }
 
@@ -67,27 +81,70 @@ extension HealthProbe {
     }
 
     private static func exec(_ command: String, inTarget: Bool, context: ProbeContext, timeout: Duration) async -> ProbeOutcome {
-        var environment: [Environment.Key: String?] = ["FREEZECTL_TARGET": context.target]
-        environment["FREEZECTL_CGROUP"] = context.cgroup
-        environment["FREEZECTL_PID"] = context.pid.map(String.init)
-        var arguments = ["-c", command]
-        var executable = Executable.path("/bin/sh")
-        if inTarget {
-            guard let pid = context.pid else { return ProbeOutcome(healthy: false, output: "no process to enter for --health-exec-in-target") }
-            // Like `docker exec`: every namespace of the target's process (nsenter skips those we share).
-            executable = .name("nsenter")
-            arguments = ["--target", String(pid), "--all", "--", "/bin/sh", "-c", command]
+        guard inTarget else {
+            // On the host, as the user who runs freezectl: the user's own command with the user's environment.
+            var environment: [Environment.Key: String?] = [:]
+            for (key, value) in context.variables { environment[Environment.Key(stringLiteral: key)] = value }
+            return await spawn(.path("/bin/sh"), ["-c", command], environment: .inherit.updating(environment), timeout: timeout)
         }
+        // In the target, with the target's powers and no more (docker exec's contract): the
+        // container's engine or runtime runs it where there is one; a plain cgroup or PID target
+        // gets the target process's namespaces, ids, capabilities, no_new_privs and cgroups.
+        // The environment is the documented variables and a fixed PATH, never freezectl's own.
+        if let container = context.container, container.source == .docker, let docker = context.docker {
+            return await docker.execProbe(container.id, command: command, environment: context.variables, timeout: timeout)
+        }
+        var environment: [Environment.Key: String] = ["PATH": ProbeIdentity.path]
+        for (key, value) in context.variables { environment[Environment.Key(stringLiteral: key)] = value }
+        if let container = context.container, container.source != .docker, let root = container.runtimeRoot {
+            // runc/crun exec apply the container's process spec: user, capabilities,
+            // no_new_privs, seccomp, LSM profile, and put the probe in the container's cgroup.
+            var arguments = ["--root", root.string, "exec"]
+            for (key, value) in context.variables.sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
+            arguments += [container.id, "/bin/sh", "-c", command]
+            return await spawn(.name(container.source.rawValue), arguments, environment: .custom(environment), timeout: timeout,
+                               insideContainer: container)
+        }
+        guard let pid = context.pid else { return ProbeOutcome(healthy: false, output: "no process to enter for --health-exec-in-target") }
+        let identity: ProbeIdentity
+        do {
+            identity = try ProbeIdentity(of: pid)
+        } catch {
+            return ProbeOutcome(healthy: false, output: trimmed("cannot read the identity of process \(pid): \(error)"))
+        }
+        // The shell joins the target's cgroups while still root on the host, then enters the
+        // namespaces, then drops to the target's ids and capabilities before running the command.
+        environment["FREEZECTL_PROBE"] = command
+        environment["FREEZECTL_JOIN"] = identity.cgroupProcsFiles.joined(separator: "\n")
+        let script = """
+            IFS='
+            '; for f in $FREEZECTL_JOIN; do echo $$ > "$f" || exit 126; done; unset IFS FREEZECTL_JOIN
+            exec nsenter --target "$0" --all -- setpriv "$@" -- /bin/sh -c "$FREEZECTL_PROBE"
+            """
+        return await spawn(.path("/bin/sh"), ["-c", script, String(pid)] + identity.setprivArguments,
+                           environment: .custom(environment), timeout: timeout)
+    }
+
+    /// Runs a probe process in its own process group, bounded by `timeout`: at the deadline, on
+    /// cancellation and after it ends, the whole group is killed (no probe outlives the call). For
+    /// `runc exec`, whose probe runs inside the container and outside our group, the processes it
+    /// started in the container are killed too.
+    private static func spawn(_ executable: Executable, _ arguments: [String], environment: Environment, timeout: Duration,
+                              insideContainer container: Container? = nil) async -> ProbeOutcome {
         var options = PlatformOptions()
-        // Its own process group, so that a timeout kills the probe and everything it started.
         options.processGroupID = 0
         let state = ExecProbeState()
+        let before = container.flatMap { $0.cgroup }.flatMap(Self.containerProcesses) ?? []
         @Sendable func killGroup() {
             if let pgid = state.group.withLock({ $0 }) { kill(-pgid, SIGKILL) }
+            if let container, let cgroup = container.cgroup {
+                // What `runc exec` started inside the container: processes that were not there before.
+                for pid in Self.containerProcesses(cgroup) ?? [] where !before.contains(pid) && pid != container.pid { kill(pid, SIGKILL) }
+            }
         }
         do {
             let result = try await withTaskCancellationHandler {
-                try await Subprocess.run(executable, arguments: Arguments(arguments), environment: .inherit.updating(environment),
+                try await Subprocess.run(executable, arguments: Arguments(arguments), environment: environment,
                                          platformOptions: options, input: .none, output: .bytes(limit: 1 << 20),
                                          error: .combinedWithOutput) { execution in
                     let pgid = execution.processIdentifier.value
@@ -96,7 +153,7 @@ extension HealthProbe {
                     let watchdog = Task { [state] in
                         try await Task.sleep(for: timeout)
                         state.timedOut.withLock { $0 = true }
-                        kill(-pgid, SIGKILL)
+                        killGroup()
                     }
                     state.watchdog.withLock { $0 = watchdog }
                 }
@@ -104,7 +161,7 @@ extension HealthProbe {
                 killGroup()
             }
             state.watchdog.withLock { $0?.cancel() }
-            // Whatever the probe left running in its group goes too: no probe outlives the command.
+            // Whatever the probe left running goes too: no probe outlives the command.
             killGroup()
             let output = trimmed(String(decoding: result.standardOutput, as: UTF8.self))
             if state.timedOut.withLock({ $0 }) {
@@ -120,6 +177,12 @@ extension HealthProbe {
             killGroup()
             return ProbeOutcome(healthy: false, output: trimmed("could not run the probe: \(error)"))
         }
+    }
+
+    /// The PIDs in a container's cgroup subtree (its directory given as a target spec).
+    private static func containerProcesses(_ cgroup: TargetSpec) -> Set<Int32>? {
+        guard case .directory(let path) = cgroup else { return nil }
+        return Set(CgroupProcesses.inSubtree(path))
     }
 
     private static func http(_ url: String, timeout: Duration) async -> ProbeOutcome {
