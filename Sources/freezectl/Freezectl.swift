@@ -48,6 +48,9 @@ struct Freezectl: AsyncParsableCommand {
 
     /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
     static func main() async {
+        // A closed pipe on stdout or stderr (`freezectl ... | head -1`) must never kill freezectl
+        // between a freeze and its thaw: writes then fail with EPIPE (FileHandleOutput).
+        signal(SIGPIPE, SIG_IGN)
         do {
             // CRIU execs its --action-script path without arguments (criu/action-scripts.c), so
             // `freezectl` alone with CRTOOLS_SCRIPT_ACTION set is the criu-hook.

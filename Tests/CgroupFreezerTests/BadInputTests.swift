@@ -9,7 +9,7 @@ private func fingerprint(_ path: String) -> String {
     return "\(content)|\(String(describing: attributes?[.modificationDate]))"
 }
 
-@Suite("Bad input: a clear message, exit code 2, nothing written", .serialized)
+@Suite("Bad input: a clear message, exit code 2, nothing written", .serialized, .hostUnchanged)
 struct BadInputTests {
     @Test("a path that does not exist")
     func nonexistentPath() throws {

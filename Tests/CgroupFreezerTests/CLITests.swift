@@ -2,7 +2,7 @@ import CgroupFreezer
 import Foundation
 import Testing
 
-@Suite("freezectl pause, unpause and status on real cgroups", .serialized)
+@Suite("freezectl pause, unpause and status on real cgroups", .serialized, .hostUnchanged)
 struct CLITests {
     @Test("pause and unpause report JSON, are idempotent, and status agrees", arguments: [Hierarchy.Version.v1, .v2])
     func pauseUnpauseJSON(_ version: Hierarchy.Version) throws {

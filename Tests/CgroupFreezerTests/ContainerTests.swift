@@ -2,7 +2,7 @@ import CgroupFreezer
 import Foundation
 import Testing
 
-@Suite("runc and crun containers, filters, batches", .serialized)
+@Suite("runc and crun containers, filters, batches", .serialized, .hostUnchanged)
 struct ContainerTests {
     @Test("pause by label: runc list agrees; runc pause is seen by status; --all mixes paused and running")
     func runcPauseByLabel() throws {

@@ -2,7 +2,7 @@ import CgroupFreezer
 import Foundation
 import Testing
 
-@Suite("Docker containers through a real dockerd", .serialized)
+@Suite("Docker containers through a real dockerd", .serialized, .hostUnchanged)
 struct DockerTests {
     @Test("pause by label goes through the Engine API; unpause by label and memory; --direct shows drift")
     func dockerPauseUnpauseByLabelAndMemory() throws {

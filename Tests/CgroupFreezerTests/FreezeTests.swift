@@ -3,7 +3,7 @@ import Foundation
 import SystemPackage
 import Testing
 
-@Suite("Freezing real process trees with the library", .serialized)
+@Suite("Freezing real process trees with the library", .serialized, .hostUnchanged)
 struct FreezeTests {
     @Test("freeze stops a forking, counting tree of 50+ processes; thaw resumes it", arguments: [Hierarchy.Version.v1, .v2])
     func freezeStopsAForkingTreeAndThawResumesIt(_ version: Hierarchy.Version) async throws {

@@ -59,7 +59,7 @@ private func health(_ line: [String: Any]?) -> [String: Any] {
     line?["health"] as? [String: Any] ?? [:]
 }
 
-@Suite("Health checks after thaw", .serialized)
+@Suite("Health checks after thaw", .serialized, .hostUnchanged)
 struct HealthTests {
     @Test("while frozen a direct probe times out; unpause --health-http is healthy within 2 s of the thaw")
     func httpHealthyAfterThaw() async throws {

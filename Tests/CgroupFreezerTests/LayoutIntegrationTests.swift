@@ -2,7 +2,7 @@ import CgroupFreezer
 import Foundation
 import Testing
 
-@Suite("Other layouts and users on the real kernel", .serialized)
+@Suite("Other layouts and users on the real kernel", .serialized, .hostUnchanged)
 struct LayoutIntegrationTests {
     @Test("pure v2: the CLI in a private mount and cgroup namespace with cgroup2 on /sys/fs/cgroup")
     func pureV2Layout() throws {

@@ -41,11 +41,27 @@ final class SystemdNamespace: @unchecked Sendable {
         for (name, command) in services {
             try "[Service]\nExecStart=\(command)\n".write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
         }
+        // systemd remounts /sys/fs/cgroup read-only and creates directories and init.scope there:
+        // it must see cgroupfs mounts of its own, never the host's (a remount changes the
+        // superblock, which a private mount namespace shares). In its cgroup namespace, a cgroup
+        // mount is rooted at the namespace's cgroup, the child cgroup entered above.
+        var cgroupMounts = "mount -t cgroup2 none /sys/fs/cgroup"
+        if hybrid {
+            cgroupMounts = "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup"
+            for hierarchy in TestCgroup.layout.hierarchies {
+                let name = hierarchy.mountPoint.lastComponent?.string ?? "unified"
+                let controllers = hierarchy.controllers.sorted()
+                let options = controllers.allSatisfy { $0.hasPrefix("name=") } ? ["none"] + controllers : controllers
+                cgroupMounts += "\nmkdir /sys/fs/cgroup/\(name)\n" + (hierarchy.version == .v2
+                    ? "mount -t cgroup2 none /sys/fs/cgroup/\(name)"
+                    : "mount -t cgroup -o \(options.joined(separator: ",")) cgroup /sys/fs/cgroup/\(name)")
+            }
+        }
         let boot = """
         set -e
         mount -t proc proc /proc
         mount --bind -o ro /proc/sys /proc/sys
-        \(hybrid ? "" : "mount -t cgroup2 none /sys/fs/cgroup")
+        \(cgroupMounts)
         mount -t tmpfs tmpfs /run
         export SYSTEMD_UNIT_PATH=\(units.path)
         exec /lib/systemd/systemd --unit=freezectl-test.target systemd.firstboot=off
@@ -102,7 +118,7 @@ final class SystemdNamespace: @unchecked Sendable {
     }
 }
 
-@Suite("systemd units as targets", .serialized)
+@Suite("systemd units as targets", .serialized, .hostUnchanged)
 struct SystemdTests {
     @Test("pause unit:NAME makes systemd's FreezerState frozen and stops the processes; unpause makes it running")
     func freezeUnitThroughSystemd() throws {

@@ -152,7 +152,9 @@ extension CgroupFreezer {
                     throw FreezerError.ownedByEngine(item.reference, engine: owner)
                 }
                 guard let spec = container.cgroup else { throw FreezerError.containerNotRunning(item.reference) }
-                result.target = try resolve(spec)
+                let target = try resolve(spec)
+                try checkContainsInit(target, container: container, reference: item.reference)
+                result.target = target
                 if container.source == .docker || container.owner != nil {
                     let engine = container.owner ?? "docker"
                     result.warnings.append("\(engine)'s view is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
@@ -179,6 +181,18 @@ extension CgroupFreezer {
         }
         result.duration = start.duration(to: clock.now)
         return result
+    }
+
+    /// A container's cgroup comes from its runtime's state, which a container can influence: it
+    /// is used only when it contains the container's init (else freezing it would freeze some
+    /// other cgroup, or leave the container running).
+    private func checkContainsInit(_ target: FreezerTarget, container: Container, reference: String) throws(FreezerError) {
+        guard let pid = container.pid, let cgroups = try? ProcessCgroups.of(pid: pid),
+              let directory = cgroups.directory(in: target.cgroup.hierarchy, layout: layout),
+              let canonical = try? Syscall.realPath(directory).get() else { return }
+        guard target.cgroup.contains(canonical) else {
+            throw .invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(canonical)")
+        }
     }
 
     /// systemd keeps its own FreezerState and thaws a unit before running a job on it: freeze and

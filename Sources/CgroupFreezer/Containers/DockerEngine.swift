@@ -106,18 +106,19 @@ public struct DockerEngine: Sendable {
         }
     }
 
-    /// The runtime state directories dockerd's runc keeps (Docker 20 to 28, cgroupfs or systemd driver).
-    static let runtimeRoots: [FilePath] = ["/run/docker/runtime-runc/moby", "/run/containerd/runc/moby"]
-
-    /// A Docker container's cgroup is the one runc created for it, read from runc's state under
-    /// Docker's runtime root (`cgroup_paths`), not the cgroup its init happens to be in now: an
-    /// init that moved itself into a child cgroup (systemd in a container) would otherwise leave
-    /// the rest of the container running. Without that state, the init's cgroup.
+    /// A Docker container's cgroup is the one the engine created for it (`/docker/<id>` with the
+    /// cgroupfs driver, `.../docker-<id>.scope` with systemd's), not the cgroup its init happens to
+    /// be in now: an init that moved itself into a child cgroup (systemd in a container) would
+    /// otherwise leave the rest of the container running. So the init's cgroup is walked up to the
+    /// component that names the container's full ID, which by construction contains the init.
     static func cgroup(id: String, pid: Int32) -> TargetSpec {
-        for root in runtimeRoots {
-            if let container = try? OCIRuntimeSource(runtime: .runc, root: root).container(id: id),
-               container.pid == pid, let cgroup = container.cgroup {
-                return cgroup
+        guard let layout = try? CgroupLayout.current(), let cgroups = try? ProcessCgroups.of(pid: pid) else { return .pid(pid) }
+        for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
+            guard let directory = cgroups.directory(in: hierarchy, layout: layout) else { continue }
+            var path = directory
+            while path != hierarchy.mountPoint, let last = path.lastComponent?.string {
+                if last == id || last == "docker-\(id).scope" { return .directory(path) }
+                path.removeLastComponent()
             }
         }
         return .pid(pid)

@@ -13,7 +13,7 @@ func makeBusyboxRootfs(at directory: String) throws {
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
     let busybox = try #require(which("busybox"), "busybox-static is needed (apt-get install busybox-static)")
     try FileManager.default.copyItem(atPath: busybox, toPath: bin + "/busybox")
-    for applet in ["sh", "sleep", "cat", "dd", "echo", "mkdir"] {
+    for applet in ["sh", "sleep", "cat", "dd", "echo", "mkdir", "grep", "id"] {
         try FileManager.default.createSymbolicLink(atPath: bin + "/" + applet, withDestinationPath: "busybox")
     }
 }
@@ -93,8 +93,10 @@ final class DockerDaemon: @unchecked Sendable {
         directory = "/tmp/fzd-\(getpid())-\(UUID().uuidString.prefix(6))"
         socket = directory + "/docker.sock"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: dockerd)
-        process.arguments = ["--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2",
+        // In a mount namespace of its own: its overlay and bind mounts never appear on the host
+        // and go with it (unshare without --fork execs dockerd, so its PID is dockerd's).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["--mount", "--propagation", "private", dockerd, "--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2",
                              "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", directory + "/data",
                              "--exec-root", directory + "/exec", "--pidfile", directory + "/dockerd.pid",
                              "-H", "unix://" + socket]

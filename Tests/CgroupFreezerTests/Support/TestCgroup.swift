@@ -63,7 +63,8 @@ final class TestCgroup: @unchecked Sendable {
     /// Every PID in this cgroup and below.
     var pids: [Int32] {
         subtreeDirectories().flatMap { directory in
-            ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "")
+            // Read to EOF: kernfs reports a size of one page, and reading by size cuts cgroup.procs there.
+            String(decoding: FileHandle(forReadingAtPath: directory + "/cgroup.procs")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
                 .split(separator: "\n").compactMap { Int32($0) }
         }
     }
