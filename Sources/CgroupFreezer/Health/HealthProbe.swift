@@ -118,8 +118,9 @@ extension HealthProbe {
         environment["FREEZECTL_JOIN"] = identity.cgroupProcsFiles.joined(separator: "\n")
         let script = """
             IFS='
-            '; for f in $FREEZECTL_JOIN; do echo $$ > "$f" || exit 126; done; unset IFS FREEZECTL_JOIN
-            exec nsenter --target "$0" --all -- setpriv "$@" -- /bin/sh -c "$FREEZECTL_PROBE"
+            '; for f in $FREEZECTL_JOIN; do echo $$ > "$f" || exit 126; done
+            probe=$FREEZECTL_PROBE; unset IFS FREEZECTL_JOIN FREEZECTL_PROBE
+            exec nsenter --target "$0" --all -- setpriv "$@" -- /bin/sh -c "$probe"
             """
         return await spawn(.path("/bin/sh"), ["-c", script, String(pid)] + identity.setprivArguments,
                            environment: .custom(environment), timeout: timeout)
