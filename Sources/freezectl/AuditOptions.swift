@@ -2,6 +2,7 @@ import ArgumentParser
 import CgroupFreezer
 import Foundation
 import SystemPackage
+import Synchronization
 
 /// Where state-changing commands leave their audit records.
 struct AuditOptions: ParsableArguments {
@@ -16,7 +17,13 @@ struct AuditOptions: ParsableArguments {
         var sinks: [any AuditSink] = []
         let file = auditLog ?? ProcessInfo.processInfo.environment["FREEZECTL_AUDIT_LOG"]
         if JournalSink.isAvailable {
-            sinks.append(JournalSink())
+            // The socket is there; the sink also needs libsystemd, which is loaded only on first use.
+            if let problem = JournalSink.unusability {
+                if auditRequired { throw problem }
+                FileHandleOutput.standardError("freezectl: \(problem.message)")
+            } else {
+                sinks.append(JournalSink())
+            }
         } else if file != nil || auditRequired {
             FileHandleOutput.standardError("freezectl: audit: the journal was not reached (no \(JournalSink.socket))")
         }
@@ -34,9 +41,24 @@ struct AuditOptions: ParsableArguments {
             throw FreezerError.auditUnavailable("no journal socket at \(JournalSink.socket) and no --audit-log")
         }
         return AuditTrail(sinks: sinks) { error in
+            AuditFailures.count.withLock { $0 += 1 }
             FileHandleOutput.standardError("freezectl: \(error.message)\n  next step: \(error.nextStep)")
         }
     }
+
+    /// The exit code once the work is done: with --audit-required, a record that could not be
+    /// written fails the run (1) even when every target succeeded.
+    func exitCode(_ code: Int32) -> Int32 {
+        guard auditRequired, code == ExitStatus.success || code == ExitStatus.unhealthy,
+              AuditFailures.count.withLock({ $0 }) > 0 else { return code }
+        FileHandleOutput.standardError("freezectl: --audit-required: some audit records could not be written (see above)")
+        return ExitStatus.failure
+    }
+}
+
+/// Audit records of this run that no sink took.
+enum AuditFailures {
+    static let count = Mutex(0)
 }
 
 extension AuditOptions {

@@ -96,7 +96,7 @@ struct Checkpoint: AsyncParsableCommand {
         options.timeout = operation.timeout
         options.criuTimeout = criu.criuTimeout
         let explicitRoot = pid
-        try await runStoppable("checkpoint", target.description) { [options] in
+        try await runStoppable("checkpoint", target.description, audit: audit) { [options] in
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             let (resolved, container) = try await resolveContainerOrCgroup(target, freezer: freezer, selection: selection)
             audited.resolved(resolved)
@@ -119,7 +119,8 @@ struct Checkpoint: AsyncParsableCommand {
 
 /// Runs a checkpoint, restore or repair so that SIGINT, SIGTERM and SIGHUP cancel it (the library
 /// thaws what it froze), prints its error, and exits 128 + the signal when one came, else 0, 1 or 2.
-func runStoppable(_ verb: String, _ subject: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+func runStoppable(_ verb: String, _ subject: String, audit: AuditOptions? = nil,
+                  _ body: @escaping @Sendable () async throws -> Void) async throws {
     do {
         try await StopSignals.shared.run(body)
     } catch let error as FreezerError {
@@ -132,6 +133,7 @@ func runStoppable(_ verb: String, _ subject: String, _ body: @escaping @Sendable
         throw ExitCode(StopSignals.shared.exitCode ?? ExitStatus.failure)
     }
     if let code = StopSignals.shared.exitCode { throw ExitCode(code) }
+    if let audit, audit.exitCode(ExitStatus.success) != ExitStatus.success { throw ExitCode(ExitStatus.failure) }
 }
 
 struct Restore: AsyncParsableCommand {
@@ -177,7 +179,7 @@ struct Restore: AsyncParsableCommand {
         let report = audited.progress
         let (cgroup, criu, selection, common, health, paused, marker) = (self.cgroup, self.criu, self.selection, self.common, self.health, self.paused, self.marker)
         let timeout = operation.timeout
-        try await runStoppable("restore", criu.imagesDir) {
+        try await runStoppable("restore", criu.imagesDir, audit: audit) {
             let freezer = try CgroupFreezer(logger: common.makeLogger())
             var options = RestoreOptions(imagesDir: FilePath(criu.imagesDir), criu: try criu.locate())
             if let cgroup { options.cgroup = try await resolveOne(cgroup, freezer: freezer, selection: selection) }

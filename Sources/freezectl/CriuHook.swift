@@ -62,28 +62,24 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let freezer: CgroupFreezer
-        let resolved: FreezerTarget
-        let root: Int32
-        do {
-            freezer = try CgroupFreezer(logger: common.makeLogger())
-            resolved = try await resolveOne(target, freezer: freezer, selection: selection)
-            root = try pid ?? freezer.treeRoot(of: resolved)
-        } catch let error as FreezerError {
-            Output.error("verify", target.description, ErrorReport(error))
-            throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
-        }
+        let (target, pid, repair, selection, common) = (self.target, self.pid, self.repair, self.selection, self.common)
         let trail = repair ? try audit.trailOrExit() : nil
-        let clock = ContinuousClock()
-        let start = clock.now
-        let (tree, strays) = try freezer.verifyTree(root: root, in: resolved, repair: repair)
-        if let trail, !strays.isEmpty {
-            trail.record(AuditRecord(action: "repair-tree", target: target.description, cgroup: resolved.cgroup.path.string,
-                                     backend: resolved.backend.rawValue, result: "ok",
-                                     message: "moved \(strays.map(\.pid)) into the cgroup", duration: start.duration(to: clock.now)))
+        // --repair writes cgroup.procs: a stop signal ends it between moves, with exit 128 + N.
+        try await runStoppable("verify", target.description, audit: repair ? audit : nil) {
+            let freezer = try CgroupFreezer(logger: common.makeLogger())
+            let resolved = try await resolveOne(target, freezer: freezer, selection: selection)
+            let root = try pid ?? freezer.treeRoot(of: resolved)
+            let clock = ContinuousClock()
+            let start = clock.now
+            let (tree, strays) = try freezer.verifyTree(root: root, in: resolved, repair: repair)
+            if let trail, !strays.isEmpty {
+                trail.record(AuditRecord(action: "repair-tree", target: target.description, cgroup: resolved.cgroup.path.string,
+                                         backend: resolved.backend.rawValue, result: "ok",
+                                         message: "moved \(strays.map(\.pid)) into the cgroup", duration: start.duration(to: clock.now)))
+            }
+            Output.tree(tree: tree, strays: strays, cgroup: resolved.cgroup.path, repaired: repair, common: common)
+            if !strays.isEmpty && !repair { throw ExitCode(ExitStatus.failure) }
         }
-        Output.tree(tree: tree, strays: strays, cgroup: resolved.cgroup.path, repaired: repair, common: common)
-        throw ExitCode(strays.isEmpty || repair ? ExitStatus.success : ExitStatus.failure)
     }
 }
 

@@ -113,8 +113,8 @@ struct OperationRunner {
         let code = Output.exitCode(reports.map(\.failure))
         if code == ExitStatus.success, let health, health.onUnhealthy != .ignore,
            results.contains(where: { $0.health?.healthy == false }) {
-            return ExitStatus.unhealthy
+            return audit.exitCode(ExitStatus.unhealthy)
         }
-        return code
+        return audit.exitCode(code)
     }
 }

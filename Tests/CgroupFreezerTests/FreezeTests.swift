@@ -5,6 +5,44 @@ import Testing
 
 @Suite("Freezing real process trees with the library", .serialized, .hostUnchanged)
 struct FreezeTests {
+    @Test("1000 CgroupFreezer values, some of them waiting on the kernel, leave threads and descriptors as they were once idle")
+    func freezersLeaveNothingBehind() async throws {
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        func counts() -> (descriptors: Int, threads: Int) {
+            (((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count,
+             ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).count)
+        }
+        // Settle: earlier tests' waiter loops end after EventsWaiter.lingering.
+        let warm = try CgroupFreezer()
+        _ = try await warm.freeze(try warm.resolve(.directory(FilePath(cgroup.path))))
+        _ = try await warm.thaw(try warm.resolve(.directory(FilePath(cgroup.path))))
+        try await Task.sleep(for: .milliseconds(1500))
+        let before = counts()
+
+        // The layout is given: reading mountinfo 1000 times is not what this is about.
+        let freezers = try (0..<1000).map { _ in try CgroupFreezer(layout: TestCgroup.layout) }
+        for freezer in freezers.prefix(20) {
+            let target = try freezer.resolve(.directory(FilePath(cgroup.path)))
+            _ = try await freezer.freeze(target)
+            _ = try await freezer.thaw(target)
+        }
+        // Waits that must go to the loop thread (nothing satisfies them before their deadline).
+        let events = try FileDescriptor.open(FilePath(cgroup.path + "/cgroup.events"), .readOnly)
+        for _ in 0..<20 {
+            let waiter = EventsWaiter()
+            let satisfied = try await waiter.wait(on: events, deadline: .now + .milliseconds(5)) { false }
+            #expect(!satisfied)
+        }
+        try events.close()
+        try await Task.sleep(for: .milliseconds(1500))
+        let after = counts()
+        #expect(after.descriptors == before.descriptors, "descriptors \(before.descriptors) → \(after.descriptors)")
+        #expect(after.threads <= before.threads, "threads \(before.threads) → \(after.threads)")
+        withExtendedLifetime(freezers) {}
+    }
+
     @Test("freeze stops a forking, counting tree of 50+ processes; thaw resumes it", arguments: [Hierarchy.Version.v1, .v2])
     func freezeStopsAForkingTreeAndThawResumesIt(_ version: Hierarchy.Version) async throws {
         // Declared first so it is removed last, after destroy() has stopped the writers.

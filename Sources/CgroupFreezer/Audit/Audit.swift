@@ -92,6 +92,11 @@ public struct JournalSink: AuditSink {
     /// Whether the journal's socket exists.
     public static var isAvailable: Bool { Syscall.exists(socket) }
 
+    /// Why records could not be sent although the socket exists (libsystemd cannot be loaded), or nil.
+    public static var unusability: FreezerError? {
+        Libsystemd.unavailability.map { FreezerError.auditSinkFailed(sink: "journal", reason: $0) }
+    }
+
     /// One MESSAGE_ID (a 128-bit id, as `systemd-id128 new` makes) per action.
     static let messageIDs: [String: String] = [
         "pause": "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c01",

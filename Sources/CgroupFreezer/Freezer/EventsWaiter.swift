@@ -159,7 +159,9 @@ public final class EventsWaiter: Sendable {
                  state.waiting.values.map(\.deadline).min())
             }
             for id in expired { finish(id, with: .success(false)) }
-            if !expired.isEmpty { ready = []; continue }
+            // Nothing left to wait for: back to the idle branch, which ends the loop after
+            // `lingering` (a poll without a deadline here would hold the thread and pipe for ever).
+            if !expired.isEmpty || waiting.isEmpty { ready = []; continue }
 
             var timeout: Int32 = -1
             if let next {
