@@ -174,6 +174,37 @@ struct SystemdTests {
         #expect(unpause.jsonLines.first?["state"] as? String == "thawed")
     }
 
+    @Test("freezectl inside a unit's cgroup refuses to freeze that unit through FreezeUnit (exit 1)")
+    func unitSelfFreeze() throws {
+        let systemd = try SystemdNamespace(services: ["victim.service": "/bin/sleep 1000"])
+        defer { systemd.stop() }
+        let procs = "/sys/fs/cgroup/system.slice/victim.service/cgroup.procs"
+        let result = try systemd.inside("/bin/sh", "-c", "echo $$ > \(procs) && exec \(freezectlBinary) pause unit:victim.service")
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("contains this process"), "\(result.stderr)")
+        #expect(try systemd.freezerState("victim.service") == "running")
+    }
+
+    @Test("a FreezeUnit that does not complete within --timeout is undone with ThawUnit and reported")
+    func freezeUnitTimeout() throws {
+        // The unit holds a process the v2 freezer cannot freeze: blocked on a FUSE mount (in
+        // systemd's own mount namespace) whose server never answers; systemd then never answers FreezeUnit.
+        let stuck = "/bin/sh -c 'exec 3<>/dev/fuse; mkdir -p /run/fz; mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 fz /run/fz; stat /run/fz/x & exec sleep 1000'"
+        let systemd = try SystemdNamespace(services: ["stuck.service": stuck])
+        defer { systemd.stop() }
+        let cgroup = systemd.root.path + "/system.slice/stuck.service"
+        #expect(eventually {
+            let procs = String(decoding: FileHandle(forReadingAtPath: cgroup + "/cgroup.procs")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+            return procs.split(separator: "\n").compactMap { Int32($0) }.contains { procState($0) == "D" }
+        }, "a process of the unit is blocked on FUSE")
+        let result = try systemd.inside(freezectlBinary, "pause", "unit:stuck.service", "--timeout", "2s", "--format", "json")
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("did not complete within 2s") && result.stderr.contains("ThawUnit undid it"), "\(result.stderr)")
+        #expect(eventually(seconds: 5) { (try? String(contentsOfFile: cgroup + "/cgroup.freeze", encoding: .utf8))?.hasPrefix("0") == true },
+                "the unit's cgroup is not left asked to freeze")
+        #expect(eventually(seconds: 5) { (try? systemd.freezerState("stuck.service")) == "running" })
+    }
+
     @Test("a missing unit is a clear error; without a system bus too")
     func unitErrors() throws {
         let systemd = try SystemdNamespace(services: ["present.service": "/bin/sleep 1000"])
