@@ -313,6 +313,7 @@ extension Duration {
         default: (nanoseconds / 1e9, "s")
         }
         let rounded = (value * 10).rounded() / 10
-        return rounded == rounded.rounded() ? "\(Int(rounded))\(unit)" : "\(rounded)\(unit)"
+        // Int(exactly:) never traps: a huge duration from a library caller prints as a Double.
+        return rounded == rounded.rounded() ? (Int(exactly: rounded).map { "\($0)\(unit)" } ?? "\(rounded)\(unit)") : "\(rounded)\(unit)"
     }
 }

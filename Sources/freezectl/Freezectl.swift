@@ -41,6 +41,10 @@ struct Freezectl: AsyncParsableCommand {
              such a target
           3  unpause --health-*: at least one target ended unhealthy
              (--on-unhealthy fail or refreeze)
+          129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM: what was in
+             progress was undone (a waiting freeze thawed, --atomic rolled
+             back, a CRIU dump given 10s, then killed and the tree thawed),
+             the results so far printed and audited
         """,
         version: "0.1.0",
         subcommands: [Pause.self, Unpause.self, Status.self, Checkpoint.self, Restore.self, Verify.self, CriuHook.self]

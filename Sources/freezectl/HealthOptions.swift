@@ -6,7 +6,7 @@ extension UnhealthyAction: ExpressibleByArgument {}
 
 /// `unpause --health-*`: probe each target right after its thaw is confirmed.
 struct HealthOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Probe: run CMD with /bin/sh -c on the host; exit 0 is healthy. It gets FREEZECTL_TARGET, FREEZECTL_CGROUP and FREEZECTL_PID.", valueName: "cmd"))
+    @Option(name: .long, help: ArgumentHelp("Probe: run CMD with /bin/sh -c on the host, as the caller; exit 0 is healthy. It gets FREEZECTL_TARGET, FREEZECTL_CGROUP and FREEZECTL_PID.", valueName: "cmd"))
     var healthCmd: String?
 
     @Option(name: .long, help: ArgumentHelp("Probe: GET URL; a status from 200 to 399 is healthy.", valueName: "url"))
@@ -15,7 +15,7 @@ struct HealthOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Probe: a TCP connection to HOST:PORT succeeds.", valueName: "host:port"))
     var healthTcp: String?
 
-    @Flag(name: .long, help: "Run --health-cmd inside the target's namespaces (like docker exec), through nsenter.")
+    @Flag(name: .long, help: "Run --health-cmd inside the target with its powers and no more: docker exec for Docker, runc/crun exec for their containers, else the target process's cgroups, namespaces, ids, capabilities and no_new_privs. Its environment is FREEZECTL_* and a fixed PATH.")
     var healthExecInTarget = false
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-interval") })

@@ -32,7 +32,10 @@ enum ContainerMemory {
         guard let text = try? CgroupFile.readProcFile("/proc/meminfo") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemTotal:") {
             let fields = line.split(separator: " ")
-            if fields.count >= 2, let kib = UInt64(fields[1]) { return kib * 1024 }
+            if fields.count >= 2, let kib = UInt64(fields[1]) {
+                let (bytes, overflow) = kib.multipliedReportingOverflow(by: 1024)
+                return overflow ? nil : bytes
+            }
         }
         return nil
     }

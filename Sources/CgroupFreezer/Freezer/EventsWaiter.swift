@@ -166,7 +166,9 @@ public final class EventsWaiter: Sendable {
             var timeout: Int32 = -1
             if let next {
                 let remaining = now.duration(to: next)
-                let ms = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+                // Saturating: an embedder's far deadline must not trap the loop.
+                let seconds = min(remaining.components.seconds, Int64(Int32.max) / 1000)
+                let ms = seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
                 timeout = Int32(clamping: ms + 1)
             }
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]

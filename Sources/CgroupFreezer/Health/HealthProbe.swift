@@ -230,9 +230,12 @@ private final class ExecProbeState: Sendable {
 }
 
 extension Duration {
-    /// Whole nanoseconds, for APIs that take them.
+    /// Whole nanoseconds, for APIs that take them; saturating (a library caller may pass any Duration).
     var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+        let (product, overflow) = components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return components.seconds < 0 ? .min : .max }
+        let (sum, overflowed) = product.addingReportingOverflow(components.attoseconds / 1_000_000_000)
+        return overflowed ? .max : sum
     }
 
     /// Milliseconds with fractions, as records and reports give durations.

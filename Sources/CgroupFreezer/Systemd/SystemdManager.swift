@@ -80,7 +80,7 @@ public struct SystemdManager: Sendable {
         defer { csd_bus_error_free(&error) }
         var reply: OpaquePointer?
         // systemd answers FreezeUnit when the freeze completed; the bound is the caller's --timeout.
-        let usec = UInt64(clamping: timeout.components.seconds) &* 1_000_000 &+ UInt64(timeout.components.attoseconds / 1_000_000_000_000)
+        let usec = UInt64(clamping: max(timeout.nanoseconds / 1000, 0))
         rc = csd_bus_call(bus, message, max(usec, 1), &error, &reply)
         guard rc >= 0 else {
             throw BusError(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
