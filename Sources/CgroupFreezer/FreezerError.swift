@@ -69,6 +69,9 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     case leftFrozen(path: FilePath, state: String, cause: String)
     /// A file freezectl was to write or read is not what it must be (a symlink, a FIFO, owned by someone else, too large).
     case unsafeFile(path: FilePath, reason: String)
+    /// A source that is there failed while a selection needed it (dockerd answered with an
+    /// error, or not at all): a failure, unlike an absent source named by a target.
+    case sourceFailed(source: String, path: FilePath, reason: String)
 
     /// True when the error means the input was wrong (exit code 2), not that an operation failed.
     public var isBadInput: Bool {
@@ -118,6 +121,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .criuAbandoned: return "criu-abandoned"
         case .leftFrozen: return "left-frozen"
         case .unsafeFile: return "unsafe-file"
+        case .sourceFailed: return "source-failed"
         }
     }
 
@@ -126,7 +130,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let path), .notOnCgroupfs(let path), .noFreezer(let path, _), .selfFreeze(let path),
              .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
-             .io(let path, _, _), .leftFrozen(let path, _, _), .unsafeFile(let path, _), .criuAbandoned(_, _, _, let path):
+             .io(let path, _, _), .leftFrozen(let path, _, _), .unsafeFile(let path, _), .criuAbandoned(_, _, _, let path), .sourceFailed(_, let path, _):
             return path
         case .sourceUnavailable(_, let path, _), .criuUnavailable(let path, _), .criuCheckFailed(let path, _, _),
              .criuFailed(_, let path, _), .strayProcesses(let path, _):
@@ -222,6 +226,10 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
         case .unsafeFile:
             return "give a path in a directory only you (or root) can write, and remove what is in the way"
+        case .sourceFailed(let source, _, _):
+            return source == "docker"
+                ? "check dockerd (`docker info`, its log); its containers were not selected"
+                : "check the runtime's state directory; its containers were not selected"
         }
     }
 
@@ -295,6 +303,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) could not be thawed after the failure and is \(state): \(cause)"
         case .unsafeFile(let path, let reason):
             return "refusing to use \(path): \(reason)"
+        case .sourceFailed(let source, let path, let reason):
+            return "\(source) at \(path) could not be read for the selection: \(reason)"
         }
     }
 

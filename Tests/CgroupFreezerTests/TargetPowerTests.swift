@@ -78,11 +78,17 @@ struct TargetPowerTests {
         #expect(report.contains("FREEZECTL_TARGET=docker:fz-probe") && !report.contains("FREEZECTL_TEST_SECRET"), "\(report)")
     }
 
-    @Test("a container whose init moved into a child cgroup is frozen whole (runc and Docker --direct)")
+    @Test("a container whose init moved into a child cgroup is frozen whole, and its memory is the container's (runc and Docker --direct)")
     func initInChildCgroup() throws {
         let runc = try RuncContainers()
         defer { runc.destroy() }
-        try runc.run("nested")
+        // 16 MiB in /dev/shm (charged to the container) under a 32 MiB limit, before the init moves.
+        try runc.run("nested", script: "dd if=/dev/zero of=/dev/shm/fill bs=1M count=16 2>/dev/null; sleep 1000 & sleep 1000 & wait",
+                     memoryLimit: 32 << 20)
+        func memoryPercent() -> Double {
+            ((try? freezectl("status", "--runtime-root", runc.root, "runc:nested", "--format", "json"))?.jsonLines.first?["memory_percent"] as? Double) ?? 0
+        }
+        try #require(eventually { memoryPercent() > 40 }, "the fill is charged to the container")
         let state = try runc.runc("state", "nested")
         let initPID = try #require((try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])?["pid"] as? Int32)
         let freezer = try #require(TestCgroup.layout.freezer)
@@ -93,6 +99,15 @@ struct TargetPowerTests {
         try FileManager.default.createDirectory(atPath: container + "/init.scope", withIntermediateDirectories: false)
         defer { rmdir(container + "/init.scope") }
         try String(initPID).write(toFile: container + "/init.scope/cgroup.procs", atomically: false, encoding: .utf8)
+        // And in the memory hierarchy: its own part there holds almost nothing.
+        let memory = try #require(TestCgroup.layout.hierarchies.first { $0.controllers.contains("memory") })
+        let memoryCgroup = try #require(try String(contentsOfFile: "/proc/\(initPID)/cgroup", encoding: .utf8).split(separator: "\n")
+            .first { $0.contains(":memory:") }.map { memory.mountPoint.string + String($0.split(separator: ":")[2]) })
+        try FileManager.default.createDirectory(atPath: memoryCgroup + "/init.scope", withIntermediateDirectories: false)
+        defer { rmdir(memoryCgroup + "/init.scope") }
+        try String(initPID).write(toFile: memoryCgroup + "/init.scope/cgroup.procs", atomically: false, encoding: .utf8)
+        defer { try? String(initPID).write(toFile: memoryCgroup + "/cgroup.procs", atomically: false, encoding: .utf8) }
+        #expect(memoryPercent() > 40, "the container's memory, not its init's child cgroup's")
         let pause = try freezectl("pause", "--runtime-root", runc.root, "runc:nested", "--format", "json")
         #expect(pause.status == 0, "\(pause.stderr)")
         #expect(pause.jsonLines.first?["cgroup"] as? String == container)

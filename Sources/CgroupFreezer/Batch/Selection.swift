@@ -57,8 +57,14 @@ extension CgroupFreezer {
     /// The freezer status and memory usage of a container.
     public func status(of container: Container) -> ContainerStatus {
         var status = freezerStatus(of: container)
-        status.memoryPercent = container.pid.flatMap { ContainerMemory.percent(pid: $0, layout: layout) }
+        status.memoryPercent = memoryPercent(of: container)
         return status
+    }
+
+    /// The container's memory usage against its limit, in percent, over its whole cgroup.
+    func memoryPercent(of container: Container) -> Double? {
+        guard let pid = container.pid else { return nil }
+        return ContainerMemory.percent(pid: pid, layout: layout, container: container.cgroup.flatMap { try? resolve($0).cgroup })
     }
 
     private func freezerStatus(of container: Container) -> ContainerStatus {
@@ -113,7 +119,7 @@ extension CgroupFreezer {
     private func matches(_ container: Container, _ filter: ContainerFilter) -> Bool {
         guard !filter.isEmpty else { return true }
         let paused = filter.needsState ? freezerStatus(of: container).isPaused : false
-        let memory = filter.needsMemory ? container.pid.flatMap { ContainerMemory.percent(pid: $0, layout: layout) } : nil
+        let memory = filter.needsMemory ? memoryPercent(of: container) : nil
         return filter.matches(container, paused: paused, memoryPercent: memory)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Subprocess
 import SystemPackage
 
@@ -126,55 +125,14 @@ public struct CRIU: Sendable {
     /// run returns with `abandoned` set. The caller's cancellation never kills CRIU at once.
     public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration? = nil,
                     interrupted: @escaping @Sendable () -> Bool = { false }) async throws -> Run {
-        var options = PlatformOptions()
-        options.processGroupID = 0
         var updates: [Environment.Key: String?] = [:]
         for (key, value) in environment { updates[Environment.Key(stringLiteral: key)] = value }
-        let executable = self.executable
-        final class Flags: Sendable {
-            let cancelled = Mutex(false)
-            let abandoned = Mutex<String?>(nil)
-        }
-        let flags = Flags()
-        let clock = ContinuousClock()
-        let deadline = timeout.map { clock.now.advanced(by: $0) }
-        // An unstructured task: the caller's cancellation must not reach Subprocess, whose
-        // cancellation handler kills the child at once.
-        let work = Task {
-            try await Subprocess.run(.path(executable), arguments: Arguments(arguments),
-                                     environment: .inherit.updating(updates), platformOptions: options,
-                                     input: .none, output: .bytes(limit: 4 << 20), error: .combinedWithOutput) { execution in
-                let group = execution.processIdentifier.value
-                // The watchdog: every 20 ms, has the deadline or the grace after an interrupt passed?
-                let watchdog = Task {
-                    var interruptedAt: ContinuousClock.Instant?
-                    while !Task.isCancelled {
-                        let now = clock.now
-                        if interruptedAt == nil, interrupted() || flags.cancelled.withLock({ $0 }) { interruptedAt = now }
-                        var reason: String?
-                        if let deadline, now >= deadline { reason = "timeout" }
-                        if let interruptedAt, now >= interruptedAt.advanced(by: Self.interruptGrace) {
-                            reason = "interrupted, and CRIU did not finish within \(Self.interruptGrace.shortDescription)"
-                        }
-                        if let reason {
-                            flags.abandoned.withLock { $0 = reason }
-                            // The process group: CRIU's helpers (and a hung action script) go with it.
-                            _ = Glibc.kill(-group, SIGKILL)
-                            return
-                        }
-                        try? await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                return watchdog
-            }
-        }
-        let result = try await withTaskCancellationHandler {
-            try await work.value
-        } onCancel: {
-            flags.cancelled.withLock { $0 = true }
-        }
-        result.closureResult.cancel()
-        return Run(status: result.terminationStatus, output: String(decoding: result.standardOutput, as: UTF8.self),
-                   abandoned: flags.abandoned.withLock { $0 })
+        // CRIU's helpers (and a hung action script) are in its group and go with it.
+        let outcome = try await GroupProcess(executable: .path(executable), arguments: arguments,
+                                             environment: .inherit.updating(updates), outputLimit: 4 << 20,
+                                             timeout: timeout, grace: Self.interruptGrace, interrupted: interrupted).run()
+        return Run(status: outcome.status, output: outcome.output, abandoned: outcome.killed.map {
+            $0 == "timeout" ? "timeout" : "interrupted, and CRIU did not finish within \(Self.interruptGrace.shortDescription)"
+        })
     }
 }

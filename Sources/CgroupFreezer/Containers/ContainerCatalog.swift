@@ -29,9 +29,9 @@ public struct ContainerCatalog: Sendable {
                 if let problem = docker.unavailability() { throw problem }
                 found += try await docker.containers().filter { $0.engineState == "running" || $0.engineState == "paused" }
             } catch let error as FreezerError {
-                failures.append(error)
+                failures.append(.sourceFailed(source: "docker", path: docker.socketPath, reason: error.message))
             } catch {
-                failures.append(.sourceUnavailable(source: "docker", path: docker.socketPath, reason: "\(error)"))
+                failures.append(.sourceFailed(source: "docker", path: docker.socketPath, reason: "\(error)"))
             }
         }
         return (found, failures)

@@ -4,15 +4,32 @@ import SystemPackage
 /// `memory.limit_in_bytes`, v2 `memory.current` / `memory.max`. Without a limit (v2 `max`, or a v1
 /// limit at or above the host's memory) the host's MemTotal is the limit.
 enum ContainerMemory {
-    static func percent(pid: Int32, layout: CgroupLayout) -> Double? {
+    ///
+    /// `container` is the container's cgroup (in the hierarchy it is frozen through): an init that
+    /// moved into a child cgroup would otherwise report only its own part. The container's
+    /// directory in the memory hierarchy is the init's nearest ancestor (or itself) that carries
+    /// the same name (runc's `<id>`, Docker's `<id>` or `docker-<id>.scope`); the paths above it
+    /// can differ between hierarchies (a nested host puts v1 memory cgroups under its own).
+    static func percent(pid: Int32, layout: CgroupLayout, container: CgroupDirectory? = nil) -> Double? {
         guard let cgroups = try? ProcessCgroups.of(pid: pid), let total = memTotal else { return nil }
+        func widened(_ directory: FilePath, in hierarchy: Hierarchy) -> FilePath {
+            guard let name = container?.path.lastComponent else { return directory }
+            var candidate = directory
+            while candidate != hierarchy.mountPoint, let last = candidate.lastComponent {
+                if last == name { return candidate }
+                candidate.removeLastComponent()
+            }
+            return directory
+        }
         if let v1 = layout.hierarchies.first(where: { $0.version == .v1 && $0.controllers.contains("memory") }),
-           let directory = cgroups.directory(in: v1, layout: layout),
+           let initDirectory = cgroups.directory(in: v1, layout: layout),
+           case let directory = widened(initDirectory, in: v1),
            let usage = number(directory.appending("memory.usage_in_bytes")),
            let limit = number(directory.appending("memory.limit_in_bytes")) {
             return 100 * Double(usage) / Double(min(limit, total))
         }
-        if let v2 = layout.unified, let directory = cgroups.directory(in: v2, layout: layout),
+        if let v2 = layout.unified, let initDirectory = cgroups.directory(in: v2, layout: layout),
+           case let directory = widened(initDirectory, in: v2),
            let usage = number(directory.appending("memory.current")) {
             let limit = number(directory.appending("memory.max")) ?? total
             return 100 * Double(usage) / Double(min(limit, total))

@@ -132,50 +132,28 @@ extension HealthProbe {
     /// started in the container are killed too.
     private static func spawn(_ executable: Executable, _ arguments: [String], environment: Environment, timeout: Duration,
                               insideContainer container: Container? = nil) async -> ProbeOutcome {
-        var options = PlatformOptions()
-        options.processGroupID = 0
-        let state = ExecProbeState()
         let before = container.flatMap { $0.cgroup }.flatMap(Self.containerProcesses) ?? []
-        @Sendable func killGroup() {
-            if let pgid = state.group.withLock({ $0 }) { kill(-pgid, SIGKILL) }
-            if let container, let cgroup = container.cgroup {
-                // What `runc exec` started inside the container: processes that were not there before.
+        var run = GroupProcess(executable: executable, arguments: arguments, environment: environment, timeout: timeout)
+        // No probe outlives its attempt: its group dies after it (and at the deadline, and on
+        // cancellation, at once), and so does what `runc exec` started inside the container.
+        run.killGroupAfter = true
+        if let container, let cgroup = container.cgroup {
+            run.alsoKill = {
                 for pid in Self.containerProcesses(cgroup) ?? [] where !before.contains(pid) && pid != container.pid { kill(pid, SIGKILL) }
             }
         }
         do {
-            let result = try await withTaskCancellationHandler {
-                try await Subprocess.run(executable, arguments: Arguments(arguments), environment: environment,
-                                         platformOptions: options, input: .none, output: .bytes(limit: 1 << 20),
-                                         error: .combinedWithOutput) { execution in
-                    let pgid = execution.processIdentifier.value
-                    state.group.withLock { $0 = pgid }
-                    // The watchdog: at the deadline the group dies, which also closes the output pipe.
-                    let watchdog = Task { [state] in
-                        try await Task.sleep(for: timeout)
-                        state.timedOut.withLock { $0 = true }
-                        killGroup()
-                    }
-                    state.watchdog.withLock { $0 = watchdog }
-                }
-            } onCancel: {
-                killGroup()
-            }
-            state.watchdog.withLock { $0?.cancel() }
-            // Whatever the probe left running goes too: no probe outlives the command.
-            killGroup()
-            let output = trimmed(String(decoding: result.standardOutput, as: UTF8.self))
-            if state.timedOut.withLock({ $0 }) {
+            let result = try await run.run()
+            let output = trimmed(result.output)
+            if result.killed == "timeout" {
                 return ProbeOutcome(healthy: false, output: "timed out after \(timeout.shortDescription)" + (output.isEmpty ? "" : ": \(output)"))
             }
-            switch result.terminationStatus {
+            switch result.status {
             case .exited(0): return ProbeOutcome(healthy: true, output: output)
             case .exited(let code): return ProbeOutcome(healthy: false, output: "exit \(code)" + (output.isEmpty ? "" : ": \(output)"))
             case .signaled(let signal): return ProbeOutcome(healthy: false, output: "killed by signal \(signal)")
             }
         } catch {
-            state.watchdog.withLock { $0?.cancel() }
-            killGroup()
             return ProbeOutcome(healthy: false, output: trimmed("could not run the probe: \(error)"))
         }
     }
@@ -220,13 +198,6 @@ extension HealthProbe {
             return ProbeOutcome(healthy: false, output: trimmed("\(host):\(port): \(error)"))
         }
     }
-}
-
-/// The process group of a running exec probe and whether its watchdog fired.
-private final class ExecProbeState: Sendable {
-    let group = Mutex<pid_t?>(nil)
-    let timedOut = Mutex(false)
-    let watchdog = Mutex<Task<Void, any Error>?>(nil)
 }
 
 extension Duration {

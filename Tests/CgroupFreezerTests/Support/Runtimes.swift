@@ -34,7 +34,8 @@ final class RuncContainers: @unchecked Sendable {
     }
 
     /// Runs a container `id` with `annotations` whose process is `script` (default: two sleeps).
-    func run(_ id: String, annotations: [String: String] = [:], script: String = "sleep 1000 & sleep 1000 & wait") throws {
+    func run(_ id: String, annotations: [String: String] = [:], script: String = "sleep 1000 & sleep 1000 & wait",
+             memoryLimit: Int? = nil) throws {
         let bundle = scratch.path + "/bundle-" + id
         try makeBusyboxRootfs(at: bundle + "/rootfs")
         let spec = try CgroupFreezerTests.run(runc, ["spec", "--bundle", bundle])
@@ -46,6 +47,13 @@ final class RuncContainers: @unchecked Sendable {
         process["args"] = ["sh", "-c", script]
         config["process"] = process
         config["annotations"] = annotations
+        if let memoryLimit {
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            var resources = linux["resources"] as? [String: Any] ?? [:]
+            resources["memory"] = ["limit": memoryLimit]
+            linux["resources"] = resources
+            config["linux"] = linux
+        }
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         ids.append(id)
         let result = try runDetaching(runc, ["--root", root, "run", "-d", "--bundle", bundle, id])
