@@ -261,6 +261,33 @@ struct SafetyTests {
         #expect(docker.status == 2 && docker.stderr.contains("unix://"))
     }
 
+    @Test("--all with a dockerd that answers errors: a reported failure (exit 1, socket and cause); the runc containers are paused all the same")
+    func brokenDockerUnderAll() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("fine")
+        let socket = scratch.path + "/d.sock"
+        // A daemon that is there but broken: every request gets 500.
+        let server = try BackgroundProcess("/usr/bin/python3", ["-c", """
+            import socket
+            s = socket.socket(socket.AF_UNIX); s.bind("\(socket)"); s.listen()
+            body = b'{"message":"daemon broken"}'
+            while True:
+                c, _ = s.accept(); c.recv(65536)
+                c.sendall(b"HTTP/1.1 500 Internal Server Error\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s" % (len(body), body)); c.close()
+            """])
+        defer { server.signal(SIGKILL); _ = server.wait(seconds: 5) }
+        try #require(eventually { FileManager.default.fileExists(atPath: socket) })
+        let env = ["DOCKER_HOST": "unix://" + socket]
+        let pause = try freezectl("pause", "--all", "--runtime-root", runc.root, "--format", "json", environment: env)
+        #expect(pause.status == 1, "\(pause.stdout) \(pause.stderr)")
+        #expect(pause.stderr.contains(socket) && pause.stderr.contains("daemon broken"), "\(pause.stderr)")
+        #expect(try runc.list()["fine"] == "paused", "the source that works is acted on")
+        #expect(try freezectl("unpause", "--runtime-root", runc.root, "runc:fine").status == 0)
+    }
+
     @Test("10 CLIs racing pause and unpause on one v1 and one v2 cgroup: every answer true, never left FREEZING",
           arguments: [Hierarchy.Version.v1, .v2])
     func racingClients(_ version: Hierarchy.Version) throws {
