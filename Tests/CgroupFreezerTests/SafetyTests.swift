@@ -117,6 +117,31 @@ struct SafetyTests {
         #expect(auditRecords(log).map { $0["result"] as? String } == ["ok"])
     }
 
+    @Test("a thaw that fails after the dump is an error naming the cgroup and its state, never 'thawed'")
+    func thawFailureAfterDump() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let parent = try TestCgroup(.v1)
+        defer { parent.destroy() }
+        let child = try parent.child("job")
+        let root = try child.start("sleep 1000 & sleep 1000 & wait")
+        child.waitForProcesses(atLeast: 3)
+        let checkpoint = try BackgroundProcess(freezectlBinary, ["checkpoint", child.path, "--images-dir", scratch.path + "/img",
+                                                                "--criu", criu.path, "--pid", String(root)],
+                                               environment: ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": "slow", "FAKE_CRIU_SLEEP": "1"])
+        try #require(eventually { FileManager.default.fileExists(atPath: criu.record + "/started") })
+        // Someone freezes the parent while CRIU dumps: the child's thaw cannot take effect.
+        try parent.write("FROZEN", "freezer.state")
+        let result = checkpoint.wait(seconds: 20)
+        try parent.write("THAWED", "freezer.state")
+        #expect(result.exited && result.status == 1, "\(result.status) \(result.stderr)")
+        #expect(result.stderr.contains("could not be thawed") && result.stderr.contains(child.path)
+                && result.stderr.contains("frozen-by-parent"), "\(result.stderr)")
+        let thawSteps = result.stdout.split(separator: "\n").filter { $0.hasPrefix("thaw") }
+        #expect(thawSteps.count == 1 && thawSteps.allSatisfy { $0.contains("failed") }, "never reported thawed: \(result.stdout)")
+    }
+
     @Test("checkpoint of a paused target leaves it paused")
     func checkpointKeepsPause() throws {
         let scratch = try ScratchDirectory()
