@@ -39,6 +39,24 @@ struct SafetyTests {
                 ["pause \(quick.path) ok", "pause \(stuck.path) error", "unpause \(quick.path) ok"], "\(records)")
     }
 
+    @Test("SIGTERM during a v2 pause that cannot complete: the cgroup's earlier state is back, exit 143")
+    func sigtermDuringPause() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let stuck = try TestCgroup(.v2)
+        defer { stuck.destroy() }
+        try stuck.start("sleep 1000")
+        let fuse = try StuckOnFUSE(in: stuck, scratch: scratch)
+        defer { fuse.stop() }
+        let pause = try BackgroundProcess(freezectlBinary, ["pause", stuck.path, "--timeout", "60s"])
+        try #require(eventually { stuck.selfFrozen })
+        pause.signal(SIGTERM)
+        let result = pause.wait(seconds: 15)
+        #expect(result.exited && result.status == 143, "\(result.status) \(result.stderr)")
+        #expect(result.stderr.contains("SIGTERM") && result.stderr.contains("cancelled"), "\(result.stderr)")
+        #expect(!stuck.selfFrozen && !stuck.kernelFrozen)
+    }
+
     @Test("SIGINT during unpause --wait-healthy: audit records of the thaw are written, the probe is killed, exit 130")
     func sigintDuringHealthWait() throws {
         let scratch = try ScratchDirectory()
