@@ -57,6 +57,20 @@ struct TargetPowerTests {
         #expect(output.contains("secret=0"))
     }
 
+    @Test("a runc exec probe that overruns its timeout leaves no process in the container")
+    func runcProbeTimeout() throws {
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("slow-probe")
+        #expect(try runc.runc("pause", "slow-probe").status == 0)
+        let result = try freezectl("unpause", "--runtime-root", runc.root, "runc:slow-probe", "--health-exec-in-target",
+                                   "--health-cmd", "exec sleep 4243", "--health-timeout", "300ms", "--health-retries", "1",
+                                   "--format", "json")
+        #expect(result.status == 3, "\(result.stdout) \(result.stderr)")
+        #expect(((result.jsonLines.first?["health"] as? [String: Any])?["last_output"] as? String)?.contains("timed out") == true)
+        #expect(eventually(seconds: 2) { processes(withCommandLine: ["sleep", "4243"]).isEmpty }, "the probe inside the container was killed")
+    }
+
     @Test("a probe in a Docker container runs as docker exec: the container's CapEff, NoNewPrivs and cgroup")
     func probeInDockerContainer() throws {
         let daemon = try DockerDaemon()

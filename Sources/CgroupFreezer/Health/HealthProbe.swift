@@ -103,7 +103,7 @@ extension HealthProbe {
             for (key, value) in context.variables.sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
             arguments += [container.id, "/bin/sh", "-c", command]
             return await spawn(.name(container.source.rawValue), arguments, environment: .custom(environment), timeout: timeout,
-                               insideContainer: container)
+                               insideContainer: true)
         }
         guard let pid = context.pid else { return ProbeOutcome(healthy: false, output: "no process to enter for --health-exec-in-target") }
         let identity: ProbeIdentity
@@ -131,15 +131,17 @@ extension HealthProbe {
     /// `runc exec`, whose probe runs inside the container and outside our group, the processes it
     /// started in the container are killed too.
     private static func spawn(_ executable: Executable, _ arguments: [String], environment: Environment, timeout: Duration,
-                              insideContainer container: Container? = nil) async -> ProbeOutcome {
-        let before = container.flatMap { $0.cgroup }.flatMap(Self.containerProcesses) ?? []
+                              insideContainer: Bool = false) async -> ProbeOutcome {
         var run = GroupProcess(executable: executable, arguments: arguments, environment: environment, timeout: timeout)
         // No probe outlives its attempt: its group dies after it (and at the deadline, and on
-        // cancellation, at once), and so does what `runc exec` started inside the container.
+        // cancellation, at once).
         run.killGroupAfter = true
-        if let container, let cgroup = container.cgroup {
-            run.alsoKill = {
-                for pid in Self.containerProcesses(cgroup) ?? [] where !before.contains(pid) && pid != container.pid { kill(pid, SIGKILL) }
+        if insideContainer {
+            // `runc exec` is the parent of the probe it runs inside the container, which is not in
+            // our process group: at the deadline or on cancellation its descendants go first.
+            // (After a normal end runc has waited for them already.)
+            run.alsoKill = { runtime in
+                for pid in ProcessTree.descendants(of: runtime) { kill(pid, SIGKILL) }
             }
         }
         do {
@@ -156,12 +158,6 @@ extension HealthProbe {
         } catch {
             return ProbeOutcome(healthy: false, output: trimmed("could not run the probe: \(error)"))
         }
-    }
-
-    /// The PIDs in a container's cgroup subtree (its directory given as a target spec).
-    private static func containerProcesses(_ cgroup: TargetSpec) -> Set<Int32>? {
-        guard case .directory(let path) = cgroup else { return nil }
-        return Set(CgroupProcesses.inSubtree(path))
     }
 
     private static func http(_ url: String, timeout: Duration) async -> ProbeOutcome {

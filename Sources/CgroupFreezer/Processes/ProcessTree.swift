@@ -25,14 +25,7 @@ public struct ProcessTree: Sendable {
     /// The tree under `root`, read from /proc now; each member's cgroup is taken in `hierarchy`.
     public static func read(root: Int32, hierarchy: Hierarchy, layout: CgroupLayout) throws(FreezerError) -> ProcessTree {
         guard Syscall.exists(FilePath("/proc/\(root)")) else { throw .noSuchProcess(pid: root) }
-        var children: [Int32: [Int32]] = [:]
-        if case .success(let entries) = Syscall.subdirectories(of: "/proc") {
-            for entry in entries {
-                guard let pid = Int32(entry), let fields = ProcStat.fields(of: pid), fields.count > 1,
-                      let parent = Int32(fields[1]) else { continue }
-                children[parent, default: []].append(pid)
-            }
-        }
+        let children = childrenByParent()
         var members: [Member] = []
         var queue: [(Int32, Int32)] = [(root, 0)]
         while !queue.isEmpty {
@@ -42,6 +35,32 @@ public struct ProcessTree: Sendable {
             queue += (children[pid] ?? []).sorted().map { ($0, pid) }
         }
         return ProcessTree(root: root, members: members)
+    }
+
+    /// Every process's children, from the parent PIDs in /proc/PID/stat.
+    static func childrenByParent() -> [Int32: [Int32]] {
+        var children: [Int32: [Int32]] = [:]
+        if case .success(let entries) = Syscall.subdirectories(of: "/proc") {
+            for entry in entries {
+                guard let pid = Int32(entry), let fields = ProcStat.fields(of: pid), fields.count > 1,
+                      let parent = Int32(fields[1]) else { continue }
+                children[parent, default: []].append(pid)
+            }
+        }
+        return children
+    }
+
+    /// The PIDs below `root` (not `root` itself), parents first.
+    static func descendants(of root: Int32) -> [Int32] {
+        let children = childrenByParent()
+        var found: [Int32] = []
+        var queue = children[root] ?? []
+        while let pid = queue.first {
+            queue.removeFirst()
+            found.append(pid)
+            queue += children[pid] ?? []
+        }
+        return found
     }
 
     /// The members whose cgroup is not `cgroup` or below it.

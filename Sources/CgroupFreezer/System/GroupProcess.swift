@@ -35,8 +35,9 @@ struct GroupProcess {
     var interrupted: @Sendable () -> Bool = { false }
     /// Kill the group once the program ended, too: nothing it started survives it.
     var killGroupAfter = false
-    /// Called with every kill of the group.
-    var alsoKill: @Sendable () -> Void = {}
+    /// Called with the group's leader before every kill of the group (its descendants outside
+    /// the group are still its descendants then).
+    var alsoKill: @Sendable (pid_t) -> Void = { _ in }
 
     func run() async throws -> Outcome {
         final class State: Sendable {
@@ -67,8 +68,8 @@ struct GroupProcess {
                         if let cancelledAt, now >= cancelledAt.advanced(by: grace ?? .zero) { reason = reason ?? "cancelled" }
                         if let reason {
                             state.killed.withLock { $0 = reason }
+                            alsoKill(group)
                             _ = kill(-group, SIGKILL)
-                            alsoKill()
                             return
                         }
                         try? await Task.sleep(for: .milliseconds(20))
@@ -84,7 +85,6 @@ struct GroupProcess {
         result.closureResult.cancel()
         if killGroupAfter, let group = state.group.withLock({ $0 }) {
             _ = kill(-group, SIGKILL)
-            alsoKill()
         }
         return Outcome(status: result.terminationStatus, output: String(decoding: result.standardOutput, as: UTF8.self),
                        killed: state.killed.withLock { $0 })
