@@ -298,7 +298,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let path, let operation, let errno):
             return "\(operation) \(path) failed: \(errno)"
         case .criuAbandoned(let operation, let after, let reason, _):
-            return "criu \(operation) abandoned after \(after.shortDescription) (\(reason)): CRIU and its process group were killed, and the tree was thawed"
+            return "criu \(operation) abandoned after \(after.shortDescription) (\(reason)): CRIU and its process group were killed; the tree is back in the state the \(operation) found it in"
         case .leftFrozen(let path, let state, let cause):
             return "\(path) could not be thawed after the failure and is \(state): \(cause)"
         case .unsafeFile(let path, let reason):
