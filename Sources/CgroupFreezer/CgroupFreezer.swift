@@ -117,12 +117,16 @@ public struct CgroupFreezer: Sendable {
     /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
     /// stop the caller before it could ever thaw.
     func refuseSelfFreeze(_ target: FreezerTarget) throws(FreezerError) {
-        let own = try ProcessCgroups.of(pid: getpid())
-        if let ownDirectory = own.directory(in: target.cgroup.hierarchy, layout: layout),
-           let canonical = try? Syscall.realPath(ownDirectory).get(),
-           target.cgroup.contains(canonical) {
+        if let own = try cgroupDirectory(of: getpid(), in: target.cgroup.hierarchy), target.cgroup.contains(own) {
             throw .selfFreeze(path: target.cgroup.path)
         }
+    }
+
+    /// The canonical cgroup directory of process `pid` in `hierarchy`, or nil when it is not
+    /// visible there; `noSuchProcess` when the process is gone.
+    func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(FreezerError) -> FilePath? {
+        guard let directory = try ProcessCgroups.of(pid: pid).directory(in: hierarchy, layout: layout) else { return nil }
+        return try? Syscall.realPath(directory).get()
     }
 
     /// Runs one freeze or thaw. A backend returns only once the kernel confirmed `state` (or it

@@ -72,6 +72,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A source that is there failed while a selection needed it (dockerd answered with an
     /// error, or not at all): a failure, unlike an absent source named by a target.
     case sourceFailed(source: String, path: FilePath, reason: String)
+    /// Another freezectl (or library user) held the cgroup's lock for the whole deadline.
+    case busy(path: FilePath, deadline: Duration)
 
     /// True when the error means the input was wrong (exit code 2), not that an operation failed.
     public var isBadInput: Bool {
@@ -122,6 +124,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .leftFrozen: return "left-frozen"
         case .unsafeFile: return "unsafe-file"
         case .sourceFailed: return "source-failed"
+        case .busy: return "busy"
         }
     }
 
@@ -130,7 +133,7 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let path), .notOnCgroupfs(let path), .noFreezer(let path, _), .selfFreeze(let path),
              .permissionDenied(let path, _), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
-             .io(let path, _, _), .leftFrozen(let path, _, _), .unsafeFile(let path, _), .criuAbandoned(_, _, _, let path), .sourceFailed(_, let path, _):
+             .io(let path, _, _), .leftFrozen(let path, _, _), .unsafeFile(let path, _), .criuAbandoned(_, _, _, let path), .sourceFailed(_, let path, _), .busy(let path, _):
             return path
         case .sourceUnavailable(_, let path, _), .criuUnavailable(let path, _), .criuCheckFailed(let path, _, _),
              .criuFailed(_, let path, _), .strayProcesses(let path, _):
@@ -226,6 +229,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
         case .unsafeFile:
             return "give a path in a directory only you (or root) can write, and remove what is in the way"
+        case .busy(let path, _):
+            return "another freezectl is changing it; retry, or see who holds the lock with `lslocks | grep \(path.lastComponent?.string ?? "")`"
         case .sourceFailed(let source, _, _):
             return source == "docker"
                 ? "check dockerd (`docker info`, its log); its containers were not selected"
@@ -303,6 +308,8 @@ public enum FreezerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) could not be thawed after the failure and is \(state): \(cause)"
         case .unsafeFile(let path, let reason):
             return "refusing to use \(path): \(reason)"
+        case .busy(let path, let deadline):
+            return "\(path) stayed locked by another freeze or thaw for \(deadline.shortDescription); nothing was written"
         case .sourceFailed(let source, let path, let reason):
             return "\(source) at \(path) could not be read for the selection: \(reason)"
         }

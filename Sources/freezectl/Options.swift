@@ -23,7 +23,7 @@ enum DurationArgument {
         for unit in units.sorted(by: { $0.suffix.count > $1.suffix.count }) where text.hasSuffix(unit.suffix) {
             guard let value = Double(text.dropLast(unit.suffix.count)), value.isFinite else { break }
             let seconds = value * unit.seconds
-            if seconds < 0 || value.sign == .minus && value != 0 {
+            if seconds < 0 {
                 throw ValidationError("\(option) \"\(text)\" is negative: give a duration from \(range)")
             }
             if seconds == 0 && allowZero { return .zero }

@@ -79,7 +79,7 @@ extension CgroupFreezer {
     /// written as soon as it is done.
     ///
     /// Cancellation (the CLI cancels on SIGINT, SIGTERM, SIGHUP): a freeze in progress is thawed by
-    /// the backend, items not yet started are reported `cancelled` without being touched, and with
+    /// the backend, items not yet started are reported `interrupted` without being touched, and with
     /// `atomic` what was changed is undone; that rollback runs to its end despite the cancellation.
     public func run(_ items: [BatchItem], options: BatchOptions, docker: DockerEngine) async -> [BatchResult] {
         var results = await forEach(items, parallel: options.parallel) { item in
@@ -106,10 +106,7 @@ extension CgroupFreezer {
                     results[index].result = .rolledBack
                 }
                 results[index].state = rollback.state
-                options.audit?.record(AuditRecord(action: undo.action, target: rollback.item.reference,
-                                                  cgroup: rollback.target?.cgroup.path.string, backend: rollback.backend,
-                                                  result: rollback.result == .error ? "error" : "ok", message: message,
-                                                  duration: rollback.duration))
+                options.audit?.record(rollback.auditRecord(action: undo.action, message: message))
             }
         }
         return results
@@ -187,11 +184,9 @@ extension CgroupFreezer {
     /// is used only when it contains the container's init (else freezing it would freeze some
     /// other cgroup, or leave the container running).
     private func checkContainsInit(_ target: FreezerTarget, container: Container, reference: String) throws(FreezerError) {
-        guard let pid = container.pid, let cgroups = try? ProcessCgroups.of(pid: pid),
-              let directory = cgroups.directory(in: target.cgroup.hierarchy, layout: layout),
-              let canonical = try? Syscall.realPath(directory).get() else { return }
-        guard target.cgroup.contains(canonical) else {
-            throw .invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(canonical)")
+        guard let pid = container.pid, let directory = try? cgroupDirectory(of: pid, in: target.cgroup.hierarchy) else { return }
+        guard target.cgroup.contains(directory) else {
+            throw .invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(directory)")
         }
     }
 
@@ -280,9 +275,9 @@ extension CgroupFreezer {
 }
 
 extension BatchResult {
-    /// The audit record of this item's operation.
-    public func auditRecord(action: String) -> AuditRecord {
+    /// The audit record of this item's operation (`message`: instead of the error's, e.g. why it was a rollback).
+    public func auditRecord(action: String, message: String? = nil) -> AuditRecord {
         AuditRecord(action: action, target: item.reference, cgroup: target?.cgroup.path.string, backend: backend,
-                    result: result == .rolledBack ? "ok" : result.rawValue, message: error?.message, duration: duration)
+                    result: result == .rolledBack ? "ok" : result.rawValue, message: message ?? error?.message, duration: duration)
     }
 }

@@ -71,11 +71,8 @@ extension CgroupFreezer {
                     checked[index].refrozen = true
                 }
                 checked[index].state = refreeze.state
-                batch.audit?.record(AuditRecord(action: "refreeze", target: refreeze.item.reference,
-                                                cgroup: refreeze.target?.cgroup.path.string, backend: refreeze.backend,
-                                                result: refreeze.error == nil ? "ok" : "error",
-                                                message: refreeze.error.map { "refreeze failed: \($0.message)" } ?? "unhealthy after the thaw",
-                                                duration: refreeze.duration))
+                batch.audit?.record(refreeze.auditRecord(action: "refreeze", message:
+                    refreeze.error.map { "refreeze failed: \($0.message)" } ?? "unhealthy after the thaw"))
             }
         }
         return checked

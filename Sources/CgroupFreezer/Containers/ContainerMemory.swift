@@ -4,7 +4,6 @@ import SystemPackage
 /// `memory.limit_in_bytes`, v2 `memory.current` / `memory.max`. Without a limit (v2 `max`, or a v1
 /// limit at or above the host's memory) the host's MemTotal is the limit.
 enum ContainerMemory {
-    ///
     /// `container` is the container's cgroup (in the hierarchy it is frozen through): an init that
     /// moved into a child cgroup would otherwise report only its own part. The container's
     /// directory in the memory hierarchy is the init's nearest ancestor (or itself) that carries
@@ -13,13 +12,8 @@ enum ContainerMemory {
     static func percent(pid: Int32, layout: CgroupLayout, container: CgroupDirectory? = nil) -> Double? {
         guard let cgroups = try? ProcessCgroups.of(pid: pid), let total = memTotal else { return nil }
         func widened(_ directory: FilePath, in hierarchy: Hierarchy) -> FilePath {
-            guard let name = container?.path.lastComponent else { return directory }
-            var candidate = directory
-            while candidate != hierarchy.mountPoint, let last = candidate.lastComponent {
-                if last == name { return candidate }
-                candidate.removeLastComponent()
-            }
-            return directory
+            guard let name = container?.path.lastComponent?.string else { return directory }
+            return directory.nearestAncestor(below: hierarchy.mountPoint) { $0 == name } ?? directory
         }
         if let v1 = layout.hierarchies.first(where: { $0.version == .v1 && $0.controllers.contains("memory") }),
            let initDirectory = cgroups.directory(in: v1, layout: layout),

@@ -78,6 +78,8 @@ public struct DockerEngine: Sendable {
         } catch {
             throw FreezerError.engineError("docker", status: 200, message: "unreadable container list: \(error)")
         }
+        // Read once for the whole list: each container's cgroup is looked up in it.
+        let layout = try? CgroupLayout.current()
         return try await withThrowingTaskGroup(of: (Int, Container?).self) { group in
             for (index, summary) in summaries.enumerated() {
                 group.addTask {
@@ -97,7 +99,7 @@ public struct DockerEngine: Sendable {
                     return (index, Container(
                         source: .docker, id: summary.Id, name: name, labels: summary.Labels ?? [:],
                         pid: live, engineState: summary.State, owner: nil,
-                        cgroup: live.map { Self.cgroup(id: summary.Id, pid: $0) }))
+                        cgroup: live.map { Self.cgroup(id: summary.Id, pid: $0, layout: layout) }))
                 }
             }
             var containers = [Container?](repeating: nil, count: summaries.count)
@@ -111,14 +113,12 @@ public struct DockerEngine: Sendable {
     /// be in now: an init that moved itself into a child cgroup (systemd in a container) would
     /// otherwise leave the rest of the container running. So the init's cgroup is walked up to the
     /// component that names the container's full ID, which by construction contains the init.
-    static func cgroup(id: String, pid: Int32) -> TargetSpec {
-        guard let layout = try? CgroupLayout.current(), let cgroups = try? ProcessCgroups.of(pid: pid) else { return .pid(pid) }
+    static func cgroup(id: String, pid: Int32, layout: CgroupLayout?) -> TargetSpec {
+        guard let layout, let cgroups = try? ProcessCgroups.of(pid: pid) else { return .pid(pid) }
         for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
-            guard let directory = cgroups.directory(in: hierarchy, layout: layout) else { continue }
-            var path = directory
-            while path != hierarchy.mountPoint, let last = path.lastComponent?.string {
-                if last == id || last == "docker-\(id).scope" { return .directory(path) }
-                path.removeLastComponent()
+            if let directory = cgroups.directory(in: hierarchy, layout: layout)?
+                .nearestAncestor(below: hierarchy.mountPoint, where: { $0 == id || $0 == "docker-\(id).scope" }) {
+                return .directory(directory)
             }
         }
         return .pid(pid)

@@ -15,7 +15,7 @@ import SystemPackage
 struct CgroupLock {
     private let fd: Int32
 
-    /// Waits for the lock until `deadline`; throws `timeout` naming the cgroup when another holder keeps it.
+    /// Waits for the lock until `deadline`; throws `busy` naming the cgroup when another holder keeps it.
     init(_ cgroup: CgroupDirectory, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
         let fd = open(cgroup.path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
@@ -32,7 +32,7 @@ struct CgroupLock {
             }
             guard ContinuousClock.now < deadline else {
                 close(fd)
-                throw FreezerError.io(path: cgroup.path, operation: "wait \(timeout.shortDescription) for another freezectl's lock on", errno: .wouldBlock)
+                throw FreezerError.busy(path: cgroup.path, deadline: timeout)
             }
             do {
                 try await Task.sleep(for: pause)

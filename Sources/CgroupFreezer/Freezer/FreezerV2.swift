@@ -45,7 +45,8 @@ struct FreezerV2 {
             throw error
         }
         if frozen { return .ok }
-        // runc leaves a cgroup that did not finish freezing as it is (runc issue 5325); we thaw it.
+        // runc leaves a cgroup that did not finish freezing as it is (runc issue 5325); we put back
+        // the request found before this call (thawed, unless someone else had asked for a freeze).
         let processes = CgroupProcesses.inSubtree(cgroup.path)
         let stragglers = processes.filter { !CgroupProcesses.isFrozen($0, backend: .v2) }.count
         try CgroupFile.write(previous, to: cgroup.file(FreezerFiles.v2Freeze))

@@ -59,3 +59,16 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     /// The canonical path.
     public var description: String { path.string }
 }
+
+extension FilePath {
+    /// This path or its nearest ancestor below `root` whose last component satisfies `matches`:
+    /// how a container's own cgroup is found above a child cgroup its init moved into.
+    func nearestAncestor(below root: FilePath, where matches: (String) -> Bool) -> FilePath? {
+        var candidate = self
+        while candidate != root, let last = candidate.lastComponent {
+            if matches(last.string) { return candidate }
+            candidate.removeLastComponent()
+        }
+        return nil
+    }
+}
