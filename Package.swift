@@ -1,13 +1,30 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The modules mirror the concepts and their dependencies (docs/architecture.md):
+//
+//   CgroupFreezer       the core: layout, freezer backends, processes, cgroup and PID targets,
+//                       errors, audit. swift-system and swift-log only.
+//   ContainerEngines    runc/crun state, the Docker Engine API, systemd's manager: who owns a
+//                       container or unit. + async-http-client, libsystemd (dlopen'ed).
+//   HealthProbes        exec, HTTP and TCP probes, bounded process groups. + swift-subprocess.
+//   FreezerOperations   one resolver from a target to a route (kernel, engine, systemd),
+//                       selections, batches, status, health after a thaw, audit of results.
+//   CRIUCheckpoint      checkpoint and restore with CRIU, the restore marker, the hook contract.
+//
+// An embedder that only freezes cgroups links CgroupFreezer alone.
 let package = Package(
     name: "freezectl",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CgroupFreezer", targets: ["CgroupFreezer"]),
+        .library(name: "ContainerEngines", targets: ["ContainerEngines"]),
+        .library(name: "HealthProbes", targets: ["HealthProbes"]),
+        .library(name: "FreezerOperations", targets: ["FreezerOperations"]),
+        .library(name: "CRIUCheckpoint", targets: ["CRIUCheckpoint"]),
         .executable(name: "freezectl", targets: ["freezectl"]),
         .executable(name: "freezectl-bench", targets: ["freezectl-bench"]),
+        .executable(name: "embedding-example", targets: ["embedding-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,7 +44,44 @@ let package = Package(
                 "CSystemd",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ContainerEngines",
+            dependencies: [
+                "CgroupFreezer",
+                "CSystemd",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .target(
+            name: "HealthProbes",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .target(
+            name: "FreezerOperations",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                "HealthProbes",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CRIUCheckpoint",
+            dependencies: [
+                "CgroupFreezer",
+                "FreezerOperations",
+                "HealthProbes",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
@@ -35,10 +89,25 @@ let package = Package(
             name: "freezectl",
             dependencies: [
                 "CgroupFreezer",
+                "ContainerEngines",
+                "HealthProbes",
+                "FreezerOperations",
+                "CRIUCheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // docs/embedding.md as a program: an orchestrator's use of the library, run by CI on a scratch cgroup.
+        .executableTarget(
+            name: "embedding-example",
+            dependencies: [
+                "CgroupFreezer",
+                "FreezerOperations",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/Embedding"
         ),
         // The benchmark harness (scripts/bench.sh): the kernel floor in C, the rest in Swift.
         .target(name: "CKernelFloor"),
@@ -50,10 +119,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
+        .testTarget(
+            name: "UnitTests",
+            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "CgroupFreezerTests",
             // freezectl is a dependency so that `swift test` builds the binary the CLI tests run.
-            dependencies: ["CgroupFreezer", "freezectl"],
+            dependencies: ["CgroupFreezer", "HealthProbes", "CRIUCheckpoint", "freezectl"],
             resources: [.copy("Fixtures")]
         ),
     ]

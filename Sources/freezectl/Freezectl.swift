@@ -1,3 +1,7 @@
+import ContainerEngines
+import HealthProbes
+import FreezerOperations
+import CRIUCheckpoint
 import ArgumentParser
 import Foundation
 import CgroupFreezer

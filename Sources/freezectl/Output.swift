@@ -1,3 +1,7 @@
+import ContainerEngines
+import HealthProbes
+import FreezerOperations
+import CRIUCheckpoint
 import CgroupFreezer
 import Foundation
 import SystemPackage
@@ -357,11 +361,5 @@ extension String {
             }
         }
         return escaped
-    }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

@@ -1,3 +1,8 @@
+import CgroupFreezer
+import ContainerEngines
+import HealthProbes
+import FreezerOperations
+import CRIUCheckpoint
 import Dispatch
 import Synchronization
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import CgroupFreezer
+import CRIUCheckpoint
 import Foundation
 import Testing
 

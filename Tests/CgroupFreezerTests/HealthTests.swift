@@ -1,4 +1,5 @@
 import CgroupFreezer
+import HealthProbes
 import Foundation
 import Testing
 

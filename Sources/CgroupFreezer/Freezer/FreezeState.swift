@@ -46,15 +46,15 @@ public struct FreezeOutcome: Sendable, Hashable {
 
 /// The control files of the two freezers (Documentation/admin-guide/cgroup-v1/freezer-subsystem.rst,
 /// Documentation/admin-guide/cgroup-v2.rst "Core Interface Files").
-enum FreezerFiles {
-    static let v1State = "freezer.state"
-    static let v1SelfFreezing = "freezer.self_freezing"
-    static let v1ParentFreezing = "freezer.parent_freezing"
-    static let v2Freeze = "cgroup.freeze"
-    static let v2Events = "cgroup.events"
+package enum FreezerFiles {
+    package static let v1State = "freezer.state"
+    package static let v1SelfFreezing = "freezer.self_freezing"
+    package static let v1ParentFreezing = "freezer.parent_freezing"
+    package static let v2Freeze = "cgroup.freeze"
+    package static let v2Events = "cgroup.events"
 
     /// The file whose presence says a cgroup can be frozen by this backend.
-    static func freezeFile(_ version: Hierarchy.Version) -> String {
+    package static func freezeFile(_ version: Hierarchy.Version) -> String {
         version == .v1 ? v1State : v2Freeze
     }
 }

@@ -54,7 +54,7 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A file of this cgroup.
-    func file(_ name: String) -> FilePath { path.appending(name) }
+    package func file(_ name: String) -> FilePath { path.appending(name) }
 
     /// The canonical path.
     public var description: String { path.string }
@@ -63,7 +63,7 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
 extension FilePath {
     /// This path or its nearest ancestor below `root` whose last component satisfies `matches`:
     /// how a container's own cgroup is found above a child cgroup its init moved into.
-    func nearestAncestor(below root: FilePath, where matches: (String) -> Bool) -> FilePath? {
+    package func nearestAncestor(below root: FilePath, where matches: (String) -> Bool) -> FilePath? {
         var candidate = self
         while candidate != root, let last = candidate.lastComponent {
             if matches(last.string) { return candidate }

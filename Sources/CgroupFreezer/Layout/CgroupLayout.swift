@@ -121,7 +121,7 @@ public struct CgroupLayout: Sendable, Hashable {
     }
 
     /// The v1 hierarchy that /proc/PID/cgroup names by its controller list (`4:memory:/x`).
-    func v1Hierarchy(controllerList: Substring) -> Hierarchy? {
+    package func v1Hierarchy(controllerList: Substring) -> Hierarchy? {
         let controllers = Set(controllerList.split(separator: ",").map(String.init))
         return hierarchies.first { $0.version == .v1 && $0.controllers == controllers }
     }

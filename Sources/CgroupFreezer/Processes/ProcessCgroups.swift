@@ -58,9 +58,9 @@ public struct ProcessCgroups: Sendable, Hashable {
 }
 
 /// The member processes of cgroups, read from cgroup.procs.
-enum CgroupProcesses {
+package enum CgroupProcesses {
     /// The PIDs in `directory` and every cgroup below it: everything a freeze of `directory` stops.
-    static func inSubtree(_ directory: FilePath) -> [Int32] {
+    package static func inSubtree(_ directory: FilePath) -> [Int32] {
         var pids = members(of: directory)
         if case .success(let children) = Syscall.subdirectories(of: directory) {
             for child in children { pids += inSubtree(directory.appending(child)) }
@@ -69,7 +69,7 @@ enum CgroupProcesses {
     }
 
     /// The PIDs directly in `directory` (empty when it cannot be read).
-    static func members(of directory: FilePath) -> [Int32] {
+    package static func members(of directory: FilePath) -> [Int32] {
         guard let text = try? CgroupFile.read(directory.appending("cgroup.procs")) else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0) }
     }
@@ -80,7 +80,7 @@ enum CgroupProcesses {
     /// by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`; a task frozen
     /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
     /// `do_freezer_trap`, kernel/signal.c) or for a frozen vfork child. Used only to count stragglers for error messages.
-    static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
+    package static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
         guard let state = ProcStat.fields(of: pid)?.first, state != "Z" else { return true }
         switch backend {
         case .v1:
@@ -93,12 +93,3 @@ enum CgroupProcesses {
     }
 }
 
-/// /proc/PID/stat, split after the command name (which may hold spaces and parentheses):
-/// element 0 is field 3 (the state), element 19 is field 22 (the start time).
-enum ProcStat {
-    static func fields(of pid: Int32) -> [Substring]? {
-        guard pid > 0, let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
-    }
-}

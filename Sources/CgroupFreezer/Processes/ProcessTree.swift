@@ -38,7 +38,7 @@ public struct ProcessTree: Sendable {
     }
 
     /// Every process's children, from the parent PIDs in /proc/PID/stat.
-    static func childrenByParent() -> [Int32: [Int32]] {
+    package static func childrenByParent() -> [Int32: [Int32]] {
         var children: [Int32: [Int32]] = [:]
         if case .success(let entries) = Syscall.subdirectories(of: "/proc") {
             for entry in entries {
@@ -51,7 +51,7 @@ public struct ProcessTree: Sendable {
     }
 
     /// The PIDs below `root` (not `root` itself), parents first.
-    static func descendants(of root: Int32) -> [Int32] {
+    package static func descendants(of root: Int32) -> [Int32] {
         let children = childrenByParent()
         var found: [Int32] = []
         var queue = children[root] ?? []
@@ -83,7 +83,7 @@ public struct ProcessTree: Sendable {
         return strays
     }
 
-    static func command(of pid: Int32) -> String {
+    package static func command(of pid: Int32) -> String {
         if let cmdline = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/cmdline")), !cmdline.isEmpty {
             return cmdline.split(separator: "\0").joined(separator: " ")
         }

@@ -5,9 +5,9 @@ import SystemPackage
 /// Every write goes through `write(_:to:)`, which checks with fstatfs that the opened file is on
 /// cgroupfs before a byte is written: whatever a path looked like when it was validated, nothing
 /// outside cgroupfs is ever written.
-enum CgroupFile {
+package enum CgroupFile {
     /// Reads a control file whole.
-    static func read(_ path: FilePath) throws(FreezerError) -> String {
+    package static func read(_ path: FilePath) throws(FreezerError) -> String {
         let fd = try open(path, .readOnly)
         defer { try? fd.close() }
         return try read(fd, path: path)
@@ -15,12 +15,12 @@ enum CgroupFile {
 
     /// The most a control file may hold: cgroup.procs of a cgroup with the kernel's maximum PID
     /// count is well under this; anything larger is not a control file we understand.
-    static let sizeCap = 64 << 20
+    package static let sizeCap = 64 << 20
 
     /// Reads an open control file whole, from its start (kernfs files re-generate their text on
     /// each read from offset 0). Most files fit one page, but `cgroup.procs` of a large cgroup
     /// does not: a single read of 1000 PIDs returns only the first page, cut mid-number.
-    static func read(_ fd: FileDescriptor, path: FilePath) throws(FreezerError) -> String {
+    package static func read(_ fd: FileDescriptor, path: FilePath) throws(FreezerError) -> String {
         var bytes = [UInt8](repeating: 0, count: 4096)
         var total = 0
         while true {
@@ -46,7 +46,7 @@ enum CgroupFile {
     }
 
     /// Writes `value` to a control file after checking that it is on cgroupfs.
-    static func write(_ value: String, to path: FilePath) throws(FreezerError) {
+    package static func write(_ value: String, to path: FilePath) throws(FreezerError) {
         let fd = try open(path, .writeOnly)
         defer { try? fd.close() }
         switch Syscall.filesystemMagic(of: fd) {
@@ -69,7 +69,7 @@ enum CgroupFile {
     }
 
     /// Opens a control file; the errors name the file and what to do.
-    static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(FreezerError) -> FileDescriptor {
+    package static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(FreezerError) -> FileDescriptor {
         do {
             return try FileDescriptor.open(path, mode, options: [.closeOnExec, .noFollow], retryOnInterrupt: true)
         } catch {
@@ -86,7 +86,7 @@ enum CgroupFile {
     }
 
     /// The value of `key` in a flat-keyed file such as cgroup.events ("populated 1\nfrozen 0\n").
-    static func value(of key: String, inKeyedText text: String) -> String? {
+    package static func value(of key: String, inKeyedText text: String) -> String? {
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0] == key { return String(parts[1]) }
@@ -97,7 +97,7 @@ enum CgroupFile {
 
 extension CgroupFile {
     /// Reads a /proc file of any length (mountinfo can exceed a page).
-    static func readProcFile(_ path: FilePath) throws(FreezerError) -> String {
+    package static func readProcFile(_ path: FilePath) throws(FreezerError) -> String {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec], retryOnInterrupt: true)

@@ -10,14 +10,14 @@ import SystemPackage
 /// followed at the last component, regular files only (a FIFO would hang a reader or writer:
 /// O_NONBLOCK opens it without waiting, and fstat then refuses it), sizes capped, and new files
 /// created exclusively under names nobody can guess.
-enum RegularFile {
+package enum RegularFile {
     /// Reads a regular file of at most `limit` bytes.
-    static func read(_ path: FilePath, limit: Int) throws(FreezerError) -> String {
+    package static func read(_ path: FilePath, limit: Int) throws(FreezerError) -> String {
         try read(at: AT_FDCWD, path.string, path: path, limit: limit)
     }
 
     /// Reads `name` in the directory `directory` (an open descriptor).
-    static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(FreezerError) -> String {
+    package static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(FreezerError) -> String {
         let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         defer { close(fd) }
@@ -38,7 +38,7 @@ enum RegularFile {
 
     /// Opens `path` for appending, creating it 0640 when missing; refuses a symlink or anything
     /// that is not a regular file.
-    static func openForAppend(_ path: FilePath) throws(FreezerError) -> FileDescriptor {
+    package static func openForAppend(_ path: FilePath) throws(FreezerError) -> FileDescriptor {
         let fd = open(path.string, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         do {
@@ -54,7 +54,7 @@ enum RegularFile {
     /// created with O_EXCL (never opening what someone planted), owned by the directory's owner
     /// (a program in that directory must be able to remove it; root keeps no file there), flushed,
     /// then renamed over `name` (a symlink or FIFO at `name` is replaced, never followed).
-    static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644) throws(FreezerError) {
+    package static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644) throws(FreezerError) {
         let dirfd = open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard dirfd >= 0 else { throw openError(directory, Errno(rawValue: errno)) }
         defer { close(dirfd) }

@@ -8,9 +8,9 @@ import SystemPackage
 
 /// The thin layer over the syscalls this library needs and swift-system does not wrap
 /// (statfs, realpath, epoll, eventfd, directory listing). EINTR is retried here and nowhere else.
-enum Syscall {
+package enum Syscall {
     /// Runs `body` until it does not fail with EINTR; returns its result or the errno.
-    static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
+    package static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
         while true {
             let result = body()
             if result != -1 { return .success(result) }
@@ -20,21 +20,21 @@ enum Syscall {
     }
 
     /// The filesystem magic of the filesystem holding `path` (statfs f_type).
-    static func filesystemMagic(of path: FilePath) -> Result<Int, Errno> {
+    package static func filesystemMagic(of path: FilePath) -> Result<Int, Errno> {
         let magic = path.withPlatformString { clinux_statfs_type($0) }
         if magic == -1 { return .failure(Errno(rawValue: errno)) }
         return .success(magic)
     }
 
     /// The filesystem magic of the filesystem holding an open descriptor (fstatfs f_type).
-    static func filesystemMagic(of fd: FileDescriptor) -> Result<Int, Errno> {
+    package static func filesystemMagic(of fd: FileDescriptor) -> Result<Int, Errno> {
         let magic = clinux_fstatfs_type(fd.rawValue)
         if magic == -1 { return .failure(Errno(rawValue: errno)) }
         return .success(magic)
     }
 
     /// The canonical path: symlinks, `.` and `..` resolved by the kernel's view of the filesystem.
-    static func realPath(_ path: FilePath) -> Result<FilePath, Errno> {
+    package static func realPath(_ path: FilePath) -> Result<FilePath, Errno> {
         guard let resolved = path.withPlatformString({ realpath($0, nil) }) else {
             return .failure(Errno(rawValue: errno))
         }
@@ -43,7 +43,7 @@ enum Syscall {
     }
 
     /// Whether `path` names a directory (following symlinks), or the errno of stat.
-    static func isDirectory(_ path: FilePath) -> Result<Bool, Errno> {
+    package static func isDirectory(_ path: FilePath) -> Result<Bool, Errno> {
         var buffer = stat()
         let rc = path.withPlatformString { stat($0, &buffer) }
         if rc != 0 { return .failure(Errno(rawValue: errno)) }
@@ -51,13 +51,13 @@ enum Syscall {
     }
 
     /// Whether a file exists at `path` (lstat succeeds).
-    static func exists(_ path: FilePath) -> Bool {
+    package static func exists(_ path: FilePath) -> Bool {
         var buffer = stat()
         return path.withPlatformString { lstat($0, &buffer) } == 0
     }
 
     /// The names of the subdirectories of `path`, without `.` and `..`.
-    static func subdirectories(of path: FilePath) -> Result<[String], Errno> {
+    package static func subdirectories(of path: FilePath) -> Result<[String], Errno> {
         guard let dir = path.withPlatformString({ opendir($0) }) else {
             return .failure(Errno(rawValue: errno))
         }
@@ -75,7 +75,7 @@ enum Syscall {
 }
 
 /// Filesystem magic numbers from linux/magic.h.
-enum FilesystemMagic {
-    static let cgroup = 0x0027_e0eb
-    static let cgroup2 = 0x6367_7270
+package enum FilesystemMagic {
+    package static let cgroup = 0x0027_e0eb
+    package static let cgroup2 = 0x6367_7270
 }

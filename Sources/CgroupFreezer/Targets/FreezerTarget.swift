@@ -63,18 +63,12 @@ public struct TargetResolver: Sendable {
             throw .processInRootCgroup(pid: pid)
 
         case .container:
-            // Containers are found by ContainerCatalog; their cgroup is then resolved here.
-            throw .invalidTarget(spec.description, reason: "a container reference; look it up with ContainerCatalog first")
+            // Containers are found by ContainerCatalog (FreezerOperations' Resolver); their cgroup is then resolved here.
+            throw .invalidTarget(spec.description, reason: "a container reference; resolve it with FreezerOperations' Resolver")
 
-        case .unit(let name):
-            // A unit's cgroup is its ControlGroup property, asked of systemd.
-            let controlGroup: String
-            do {
-                controlGroup = try SystemdManager().controlGroup(name)
-            } catch {
-                throw .systemdError(unit: name, name: error.name, message: error.message)
-            }
-            return FreezerTarget(spec: spec, cgroup: try resolve(.cgroup(controlGroup)).cgroup)
+        case .unit:
+            // A unit's cgroup is its ControlGroup property, asked of systemd (FreezerOperations' Resolver).
+            throw .invalidTarget(spec.description, reason: "a systemd unit; resolve it with FreezerOperations' Resolver")
         }
     }
 

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import SystemPackage
+
+/// Freezes, thaws and inspects cgroups with the kernel's freezers (cgroup v1 `freezer.state`,
+/// cgroup v2 `cgroup.freeze`), on whatever layout the host has mounted.
+///
+/// Everything the `freezectl` CLI does goes through this type. A value is cheap to copy and safe
+/// to share between tasks; waits for freeze completion share one event loop.
+///
+/// ```swift
+/// let freezer = try CgroupFreezer(logger: logger)
+/// let target = try freezer.resolve(try TargetSpec(parsing: "cgroup:/batch/job"))
+/// let outcome = try await freezer.freeze(target, timeout: .seconds(5))
+/// ```
+public struct CgroupFreezer: Sendable {
+    /// The layout targets are resolved against (from /proc/self/mountinfo unless given).
+    public let layout: CgroupLayout
+    /// Receives a debug line per kernel write and per completed wait.
+    public let logger: Logger
+    private let waiter: EventsWaiter
+    private let resolver: TargetResolver
+
+    /// The default deadline for a freeze or thaw to complete.
+    public static let defaultTimeout: Duration = .seconds(10)
+
+    /// Creates a freezer for `layout`, or for the layout this process sees now.
+    public init(layout: CgroupLayout? = nil, logger: Logger = Logger(label: "CgroupFreezer")) throws(FreezerError) {
+        let layout = try { () throws(FreezerError) -> CgroupLayout in
+            if let layout { return layout }
+            return try CgroupLayout.current()
+        }()
+        self.layout = layout
+        self.logger = logger
+        self.waiter = EventsWaiter()
+        self.resolver = TargetResolver(layout: layout)
+    }
+
+    /// Resolves what the user named to the cgroup that will be frozen. Throws bad-input errors only.
+    public func resolve(_ spec: TargetSpec) throws(FreezerError) -> FreezerTarget {
+        try resolver.resolve(spec)
+    }
+
+    /// Freezes `target` and waits until the kernel reports every task frozen.
+    ///
+    /// On timeout or cancellation the cgroup is thawed again before the error is thrown, so it is
+    /// never left half-frozen.
+    /// - Returns: `.already` when it was frozen at its own request already (nothing written).
+    /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, ...) or `CancellationError`.
+    public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
+        try refuseSelfFreeze(target)
+        return try await run("freeze", target, timeout: timeout, reaching: .frozen) { deadline in
+            switch target.backend {
+            case .v1: return try await FreezerV1(cgroup: target.cgroup).freeze(deadline: deadline, timeout: timeout)
+            case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).freeze(deadline: deadline, timeout: timeout)
+            }
+        }
+    }
+
+    /// Thaws `target` and confirms the effective state is thawed.
+    ///
+    /// - Returns: `.already` when it was not frozen (nothing written).
+    /// - Throws: `FreezerError.frozenByParent` when an ancestor keeps it frozen (its own request is
+    ///   cleared all the same), `FreezerError.timeout`, or `CancellationError`.
+    public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
+        try await run("thaw", target, timeout: timeout, reaching: .thawed) { deadline in
+            switch target.backend {
+            case .v1: return try await FreezerV1(cgroup: target.cgroup).thaw(deadline: deadline, timeout: timeout)
+            case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).thaw(deadline: deadline, timeout: timeout)
+            }
+        }
+    }
+
+    /// The freezer state of `target`: its own request, the effective state, and its processes.
+    public func status(_ target: FreezerTarget) throws(FreezerError) -> FreezerStatus {
+        let (selfFrozen, state) = try rawStatus(target)
+        return FreezerStatus(target: target, selfFrozen: selfFrozen, state: state,
+                             processes: CgroupProcesses.inSubtree(target.cgroup.path))
+    }
+
+    /// Every cgroup in every mounted freezer hierarchy that is frozen or freezing at its own
+    /// request (or is freezing), in hierarchy order. Descendants that are only frozen by such a
+    /// cgroup are left out: they thaw with it.
+    public func frozenCgroups() -> [FreezerStatus] {
+        var found: [FreezerStatus] = []
+        for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
+            guard let root = try? CgroupDirectory(validating: hierarchy.mountPoint, in: layout) else { continue }
+            collectFrozen(below: root, into: &found)
+        }
+        return found
+    }
+
+    private func collectFrozen(below directory: CgroupDirectory, into found: inout [FreezerStatus]) {
+        guard case .success(let children) = Syscall.subdirectories(of: directory.path) else { return }
+        for name in children {
+            guard let child = try? CgroupDirectory(validating: directory.path.appending(name), in: layout) else { continue }
+            let target = FreezerTarget(spec: .directory(child.path), cgroup: child)
+            if let status = try? status(target), status.selfFrozen || status.state == .freezing {
+                found.append(status)
+                // Its descendants are frozen by it; a descendant with its own request is listed too.
+            }
+            collectFrozen(below: child, into: &found)
+        }
+    }
+
+    private func rawStatus(_ target: FreezerTarget) throws(FreezerError) -> (Bool, FreezeState) {
+        switch target.backend {
+        case .v1: return try FreezerV1(cgroup: target.cgroup).status()
+        case .v2: return try FreezerV2(cgroup: target.cgroup, waiter: waiter).status()
+        }
+    }
+
+    /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
+    /// stop the caller before it could ever thaw.
+    package func refuseSelfFreeze(_ target: FreezerTarget) throws(FreezerError) {
+        if let own = try cgroupDirectory(of: getpid(), in: target.cgroup.hierarchy), target.cgroup.contains(own) {
+            throw .selfFreeze(path: target.cgroup.path)
+        }
+    }
+
+    /// The canonical cgroup directory of process `pid` in `hierarchy`, or nil when it is not
+    /// visible there; `noSuchProcess` when the process is gone.
+    package func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(FreezerError) -> FilePath? {
+        guard let directory = try ProcessCgroups.of(pid: pid).directory(in: hierarchy, layout: layout) else { return nil }
+        return try? Syscall.realPath(directory).get()
+    }
+
+    /// Runs one freeze or thaw. A backend returns only once the kernel confirmed `state` (or it
+    /// was in it already), so the outcome's state is that one without reading it back.
+    private func run(
+        _ operation: String, _ target: FreezerTarget, timeout: Duration, reaching state: FreezeState,
+        _ body: (ContinuousClock.Instant) async throws -> FreezeOutcome.Result
+    ) async throws -> FreezeOutcome {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let lock = try await CgroupLock(target.cgroup, deadline: start.advanced(by: timeout), timeout: timeout)
+            defer { lock.release() }
+            let result = try await body(start.advanced(by: timeout))
+            let outcome = FreezeOutcome(target: target, result: result, state: state, duration: start.duration(to: clock.now))
+            logger.debug("\(operation) \(target.cgroup.path) via \(target.backend): \(result.rawValue), \(state.rawValue) after \(outcome.duration)")
+            return outcome
+        } catch {
+            logger.debug("\(operation) \(target.cgroup.path) via \(target.backend) failed: \(error)")
+            throw error
+        }
+    }
+}
+
+/// Runs `body` where the caller's cancellation does not reach it: the cleanup after a cancelled
+/// operation (the thaw of our own freeze, an --atomic rollback) must run to its end.
+package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await body() }.value
+}

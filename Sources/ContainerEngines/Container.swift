@@ -1,0 +1,64 @@
+import CgroupFreezer
+import SystemPackage
+
+
+/// A container as its runtime or engine describes it.
+public struct Container: Sendable, Hashable {
+    /// Where it was found.
+    public var source: ContainerSource
+    /// The full ID.
+    public var id: String
+    /// The name (Docker's name without the leading `/`; the ID for runc and crun).
+    public var name: String
+    /// Labels: Docker labels, or the OCI annotations of a runc/crun container.
+    public var labels: [String: String]
+    /// The container's init process, when it has one.
+    public var pid: Int32?
+    /// The engine's own view of its state (Docker's `State`: `running`, `paused`, `exited`, ...);
+    /// nil for runc and crun, which keep no pause state of their own.
+    public var engineState: String?
+    /// The engine that owns a runc/crun container (`docker`, `containerd`, `podman`, `cri-o`), if any.
+    public var owner: String?
+    /// How to find its cgroup: the exact directory from the runtime's state, or its init process.
+    public var cgroup: TargetSpec?
+    /// The runc/crun state directory it was found in (what `runc --root` takes), for `runc exec`.
+    public var runtimeRoot: FilePath?
+
+    /// `source:id` with the ID shortened to 12 characters, as the CLI prints it.
+    public var shortReference: String { "\(source.rawValue):\(String(id.prefix(12)))" }
+
+    /// Creates a container description.
+    public init(source: ContainerSource, id: String, name: String, labels: [String: String], pid: Int32?,
+                engineState: String?, owner: String?, cgroup: TargetSpec?) {
+        self.source = source
+        self.id = id
+        self.name = name
+        self.labels = labels
+        self.pid = pid
+        self.engineState = engineState
+        self.owner = owner
+        self.cgroup = cgroup
+    }
+}
+
+/// Which engine, if any, owns a runc/crun container, from the traces engines leave in its
+/// annotations, its bundle path and the runtime root they run it under.
+enum EngineOwnership {
+    static func owner(annotations: [String: String], bundle: String?, runtimeRoot: FilePath) -> String? {
+        let root = runtimeRoot.string
+        let bundle = bundle ?? ""
+        if annotations.keys.contains(where: { $0.hasPrefix("io.podman.") }) || annotations["io.container.manager"] == "libpod"
+            || bundle.contains("/containers/storage/") || root.contains("libpod") {
+            return "podman"
+        }
+        if annotations.keys.contains(where: { $0.hasPrefix("io.kubernetes.cri-o.") }) { return "cri-o" }
+        if root.contains("/docker/") || root.hasSuffix("/moby") || bundle.contains("/moby/") {
+            return "docker"
+        }
+        if annotations.keys.contains(where: { $0.hasPrefix("io.kubernetes.cri.") || $0.hasPrefix("io.containerd.") })
+            || bundle.contains("/containerd/") || root.contains("containerd") {
+            return "containerd"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,137 @@
+import CgroupFreezer
+import Foundation
+import Synchronization
+import SystemPackage
+
+/// The containers of an OCI runtime, read from its state directory. runc and crun keep no pause
+/// state of their own (both read the freezer), so what the cgroup says is what they say.
+public struct OCIRuntimeSource: Sendable {
+    /// The runtime whose state format this root holds.
+    public let runtime: ContainerSource
+    /// The state directory (`/run/runc`, `/run/crun`, docker's `/run/docker/runtime-runc/moby`, ...).
+    public let root: FilePath
+
+    /// The default state directories of runc and crun.
+    public static let defaults = [
+        OCIRuntimeSource(runtime: .runc, root: "/run/runc"),
+        OCIRuntimeSource(runtime: .crun, root: "/run/crun"),
+    ]
+
+    /// A source for `root`; `runtime` is runc or crun.
+    public init(runtime: ContainerSource, root: FilePath) {
+        self.runtime = runtime
+        self.root = root
+    }
+
+    /// A source for a directory given by the user: runc or crun, by the state files it holds.
+    /// One runtime owns a state directory, so its first container tells.
+    public static func detecting(root: FilePath) -> OCIRuntimeSource {
+        if case .success(let names) = Syscall.subdirectories(of: root),
+           let first = names.first,
+           Syscall.exists(root.appending(first).appending("status")) {
+            return OCIRuntimeSource(runtime: .crun, root: root)
+        }
+        return OCIRuntimeSource(runtime: .runc, root: root)
+    }
+
+    /// Whether the state directory exists.
+    public var isPresent: Bool { Syscall.isDirectory(root) == .success(true) }
+
+    /// Every container in the state directory whose init process is alive, in directory order.
+    public func containers() -> [Container] {
+        guard case .success(let ids) = Syscall.subdirectories(of: root) else { return [] }
+        // Each state file is a full JSON document (runc's holds the whole config): decoding them is
+        // most of a large selection's cost, so it is spread over the CPUs.
+        let found = Mutex([Container?](repeating: nil, count: ids.count))
+        DispatchQueue.concurrentPerform(iterations: ids.count) { index in
+            let container = try? container(id: ids[index])
+            found.withLock { $0[index] = container }
+        }
+        return found.withLock { $0.compactMap { $0 } }
+    }
+
+    /// One container by its full ID.
+    func container(id: String) throws -> Container? {
+        let directory = root.appending(id)
+        switch runtime {
+        case .crun: return try crunContainer(id: id, directory: directory)
+        default: return try runcContainer(id: id, directory: directory)
+        }
+    }
+
+    // runc writes state.json: `init_process_pid`, `init_process_start` (to tell a reused PID),
+    // `cgroup_paths` (controller -> directory, "" for v2) and `config.labels` ("key=value",
+    // including "bundle=/path").
+    private struct RuncState: Decodable {
+        struct Config: Decodable { var labels: [String]? }
+        var id: String
+        var init_process_pid: Int32
+        var init_process_start: UInt64?
+        var cgroup_paths: [String: String]?
+        var config: Config?
+    }
+
+    private func runcContainer(id: String, directory: FilePath) throws -> Container? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("state.json").string))
+        let state = try JSONDecoder().decode(RuncState.self, from: data)
+        guard ProcessStart.isAlive(state.init_process_pid, startTime: state.init_process_start) else { return nil }
+        var labels: [String: String] = [:]
+        for label in state.config?.labels ?? [] {
+            let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        let bundle = labels.removeValue(forKey: "bundle")
+        let paths = state.cgroup_paths ?? [:]
+        // The freezer directory runc itself writes (`runc pause`), else the v2 directory.
+        let cgroup = (paths["freezer"] ?? paths[""]).map { TargetSpec.directory(FilePath($0)) }
+            ?? .pid(state.init_process_pid)
+        var container = Container(source: runtime, id: state.id, name: state.id, labels: labels, pid: state.init_process_pid,
+                                  engineState: nil, owner: EngineOwnership.owner(annotations: labels, bundle: bundle, runtimeRoot: root),
+                                  cgroup: cgroup)
+        container.runtimeRoot = root
+        return container
+    }
+
+    // crun writes `status`: `pid`, `process-start-time`, `cgroup-path` (relative to the cgroup
+    // root, the same in every hierarchy), `bundle`; and keeps a copy of the spec as config.json,
+    // whose `annotations` are the labels.
+    private struct CrunStatus: Decodable {
+        var pid: Int32
+        var processStartTime: UInt64?
+        var cgroupPath: String?
+        var bundle: String?
+        enum CodingKeys: String, CodingKey {
+            case pid, bundle
+            case processStartTime = "process-start-time"
+            case cgroupPath = "cgroup-path"
+        }
+    }
+
+    private struct Spec: Decodable {
+        var annotations: [String: String]?
+    }
+
+    private func crunContainer(id: String, directory: FilePath) throws -> Container? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("status").string))
+        let status = try JSONDecoder().decode(CrunStatus.self, from: data)
+        guard ProcessStart.isAlive(status.pid, startTime: status.processStartTime) else { return nil }
+        let specData = try? Data(contentsOf: URL(fileURLWithPath: directory.appending("config.json").string))
+        let annotations = specData.flatMap { try? JSONDecoder().decode(Spec.self, from: $0) }?.annotations ?? [:]
+        let cgroup = status.cgroupPath.flatMap { $0.isEmpty ? nil : TargetSpec.cgroup($0) } ?? .pid(status.pid)
+        var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
+                                  owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
+                                  cgroup: cgroup)
+        container.runtimeRoot = root
+        return container
+    }
+}
+
+/// Tells a live init process from a reused PID, by the start time the runtime recorded
+/// (field 22 of /proc/PID/stat, in clock ticks since boot).
+enum ProcessStart {
+    static func isAlive(_ pid: Int32, startTime: UInt64?) -> Bool {
+        guard let fields = ProcStat.fields(of: pid), fields.count > 19, fields[0] != "Z" else { return false }
+        guard let startTime else { return true }
+        return UInt64(fields[19]) == startTime
+    }
+}
