@@ -205,7 +205,7 @@ extension CgroupFreezer {
             if options.paused {
                 _ = try await freeze(cgroup, timeout: options.timeout)
                 // Frozen first, then continued: the SIGCONT takes effect only at the next thaw.
-                for member in tree.members { _ = Glibc.kill(member.pid, SIGCONT) }
+                for member in tree.members { _ = kill(member.pid, SIGCONT) }
                 progress(CheckpointEvent(step: "freeze", status: "ok", detail: "left frozen (--paused)"))
             } else {
                 _ = try await thaw(cgroup, timeout: options.timeout)

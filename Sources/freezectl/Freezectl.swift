@@ -73,16 +73,21 @@ struct Freezectl: AsyncParsableCommand {
                 try command.run()
             }
         } catch let exit as ExitCode {
-            Glibc.exit(exit.rawValue)
+            terminate(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
                 FileHandleOutput.standardOutput(message)
-                Glibc.exit(ExitStatus.success)
+                terminate(ExitStatus.success)
             }
             FileHandleOutput.standardError(message)
-            Glibc.exit(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
+            terminate(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
         }
     }
+}
+
+/// exit(3) by another name: inside a command type, `exit` is ArgumentParser's `exit(withError:)`.
+private func terminate(_ code: Int32) -> Never {
+    exit(code)
 }

@@ -331,13 +331,17 @@ enum FileHandleOutput {
     static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written > 0 { bytes = bytes.dropFirst(written); continue }
-            if written < 0 && errno == EINTR { continue }
-            let error = Errno(rawValue: errno)
+            let result = bytes.withUnsafeBytes { Syscall.write(fd, $0) }
+            if case .success(let written) = result, written > 0 { bytes = bytes.dropFirst(written); continue }
+            let error: Errno
+            switch result {
+            case .failure(let errno): error = errno
+            case .success: error = .ioError
+            }
             if failed.withLock({ $0.insert(fd).inserted }), fd != STDERR_FILENO {
                 let note = "freezectl: cannot write to standard output (\(error)); the results are in the exit code and the audit trail\n"
-                _ = note.utf8CString.withUnsafeBufferPointer { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+                // Nothing is left to tell about a standard error that fails too.
+                _ = Array(note.utf8).withUnsafeBytes { Syscall.write(STDERR_FILENO, $0) }
             }
             return
         }

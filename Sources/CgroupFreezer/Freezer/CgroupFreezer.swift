@@ -53,11 +53,8 @@ public struct CgroupFreezer: Sendable {
     /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, ...) or `CancellationError`.
     public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
         try refuseSelfFreeze(target)
-        return try await run("freeze", target, timeout: timeout, reaching: .frozen) { deadline in
-            switch target.backend {
-            case .v1: return try await FreezerV1(cgroup: target.cgroup).freeze(deadline: deadline, timeout: timeout)
-            case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).freeze(deadline: deadline, timeout: timeout)
-            }
+        return try await run("freeze", target, timeout: timeout, reaching: .frozen) { backend, deadline in
+            try await backend.freeze(deadline: deadline, timeout: timeout)
         }
     }
 
@@ -67,17 +64,14 @@ public struct CgroupFreezer: Sendable {
     /// - Throws: `FreezerError.frozenByParent` when an ancestor keeps it frozen (its own request is
     ///   cleared all the same), `FreezerError.timeout`, or `CancellationError`.
     public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
-        try await run("thaw", target, timeout: timeout, reaching: .thawed) { deadline in
-            switch target.backend {
-            case .v1: return try await FreezerV1(cgroup: target.cgroup).thaw(deadline: deadline, timeout: timeout)
-            case .v2: return try await FreezerV2(cgroup: target.cgroup, waiter: waiter).thaw(deadline: deadline, timeout: timeout)
-            }
+        try await run("thaw", target, timeout: timeout, reaching: .thawed) { backend, deadline in
+            try await backend.thaw(deadline: deadline, timeout: timeout)
         }
     }
 
     /// The freezer state of `target`: its own request, the effective state, and its processes.
     public func status(_ target: FreezerTarget) throws(FreezerError) -> FreezerStatus {
-        let (selfFrozen, state) = try rawStatus(target)
+        let (selfFrozen, state) = try backend(for: target).status()
         return FreezerStatus(target: target, selfFrozen: selfFrozen, state: state,
                              processes: CgroupProcesses.inSubtree(target.cgroup.path))
     }
@@ -107,11 +101,17 @@ public struct CgroupFreezer: Sendable {
         }
     }
 
-    private func rawStatus(_ target: FreezerTarget) throws(FreezerError) -> (Bool, FreezeState) {
+    /// The one place a backend is chosen: the target's hierarchy decides.
+    private func backend(for target: FreezerTarget) -> any FreezerBackend {
         switch target.backend {
-        case .v1: return try FreezerV1(cgroup: target.cgroup).status()
-        case .v2: return try FreezerV2(cgroup: target.cgroup, waiter: waiter).status()
+        case .v1: return FreezerV1(cgroup: target.cgroup)
+        case .v2: return FreezerV2(cgroup: target.cgroup, waiter: waiter)
         }
+    }
+
+    /// Whether the kernel shows task `pid` as stopped by the freezer of `version`.
+    package static func isTaskFrozen(_ pid: Int32, by version: Hierarchy.Version) -> Bool {
+        version == .v1 ? FreezerV1.isTaskFrozen(pid) : FreezerV2.isTaskFrozen(pid)
     }
 
     /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
@@ -133,14 +133,14 @@ public struct CgroupFreezer: Sendable {
     /// was in it already), so the outcome's state is that one without reading it back.
     private func run(
         _ operation: String, _ target: FreezerTarget, timeout: Duration, reaching state: FreezeState,
-        _ body: (ContinuousClock.Instant) async throws -> FreezeOutcome.Result
+        _ body: (any FreezerBackend, ContinuousClock.Instant) async throws -> FreezeOutcome.Change
     ) async throws -> FreezeOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         do {
             let lock = try await CgroupLock(target.cgroup, deadline: start.advanced(by: timeout), timeout: timeout)
             defer { lock.release() }
-            let result = try await body(start.advanced(by: timeout))
+            let result = try await body(backend(for: target), start.advanced(by: timeout))
             let outcome = FreezeOutcome(target: target, result: result, state: state, duration: start.duration(to: clock.now))
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend): \(result.rawValue), \(state.rawValue) after \(outcome.duration)")
             return outcome

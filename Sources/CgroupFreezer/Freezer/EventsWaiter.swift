@@ -67,8 +67,8 @@ public final class EventsWaiter: Sendable {
                     var newLoop: (read: Int32, write: Int32)?
                     if let wake = state.wake {
                         // Written under the lock, so the loop cannot close the pipe meanwhile.
-                        var byte: UInt8 = 1
-                        _ = Glibc.write(wake.write, &byte, 1)
+                        // A full pipe (EAGAIN) already holds a wake-up; nothing else can fail here.
+                        _ = withUnsafeBytes(of: UInt8(1)) { Syscall.write(wake.write, $0) }
                     } else {
                         var fds: [Int32] = [0, 0]
                         guard clinux_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) == 0 else {
@@ -140,8 +140,7 @@ public final class EventsWaiter: Sendable {
                 // Idle: wait for a new waiter's wake byte, or end after `lingering`.
                 var idle = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
                 lingered = poll(&idle, 1, Self.lingering) == 0
-                var drain = [UInt8](repeating: 0, count: 64)
-                while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
+                drainWakePipe(wakeRead)
                 continue
             }
             lingered = false
@@ -177,12 +176,17 @@ public final class EventsWaiter: Sendable {
             ready = []
             guard count > 0 else { continue }
             if fds[0].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
+                drainWakePipe(wakeRead)
             }
             for (index, entry) in waiting.enumerated() where fds[index + 1].revents & Int16(POLLPRI) != 0 {
                 ready.insert(entry.0)
             }
         }
+    }
+
+    /// Empties the non-blocking wake pipe: its bytes only say "look again".
+    private func drainWakePipe(_ fd: Int32) {
+        var drain = [UInt8](repeating: 0, count: 64)
+        while case .success(let count) = drain.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }), count > 0 {}
     }
 }

@@ -27,7 +27,7 @@ public struct FreezerStatus: Sendable, Hashable {
 /// How a freeze or thaw ended when it succeeded.
 public struct FreezeOutcome: Sendable, Hashable {
     /// Whether this call changed anything.
-    public enum Result: String, Sendable, Codable {
+    public enum Change: String, Sendable, Codable {
         /// The state was changed and the kernel confirmed it.
         case ok
         /// The cgroup was already in the requested state; nothing was written.
@@ -37,7 +37,7 @@ public struct FreezeOutcome: Sendable, Hashable {
     /// The target.
     public var target: FreezerTarget
     /// `ok` or `already`.
-    public var result: Result
+    public var result: Change
     /// The effective state after the operation.
     public var state: FreezeState
     /// How long the operation took, from the first read to the kernel's confirmation.

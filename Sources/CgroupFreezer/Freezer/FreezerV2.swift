@@ -2,88 +2,73 @@ import SystemPackage
 
 /// The cgroup v2 freezer: `cgroup.freeze` holds our request, `frozen` in `cgroup.events` says when
 /// the kernel has stopped every task of the subtree (Documentation/admin-guide/cgroup-v2.rst).
-struct FreezerV2 {
+struct FreezerV2: FreezerBackend {
     let cgroup: CgroupDirectory
     let waiter: EventsWaiter
 
+    func requestsFreeze(_ directory: CgroupDirectory) throws(FreezerError) -> Bool {
+        try CgroupFile.read(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
+    }
+
     func status() throws(FreezerError) -> (selfFrozen: Bool, state: FreezeState) {
-        let selfFrozen = try readFreeze(cgroup) 
-        let frozen = try isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events)))
+        let selfFrozen = try requestsFreeze(cgroup)
+        let frozen = Self.isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events)))
         if frozen { return (selfFrozen, selfFrozen ? .frozen : .frozenByParent) }
         if selfFrozen || frozenAncestor() != nil { return (selfFrozen, .freezing) }
         return (false, .thawed)
     }
 
-    /// The nearest ancestor that asks to be frozen, if any.
-    func frozenAncestor() -> FilePath? {
-        var current = cgroup.parent
-        while let directory = current {
-            if (try? readFreeze(directory)) == true { return directory.path }
-            current = directory.parent
-        }
-        return nil
+    /// A task frozen by the v2 freezer waits in the freezer trap of signal delivery (wchan
+    /// `get_signal` or `do_freezer_trap`, kernel/signal.c), or is a vfork parent waiting for its
+    /// frozen child (cgroup_enter_frozen, kernel/fork.c).
+    static func isTaskFrozen(_ pid: Int32) -> Bool {
+        guard let state = ProcStat.fields(of: pid)?.first, state != "Z" else { return true }
+        guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return true }  // gone meanwhile
+        return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
     }
 
-    func freeze(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Result {
+    func freeze(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Change {
         let now = try status()
         if now.selfFrozen && now.state == .frozen { return .already }
         // Put back on failure: the request that was there before this call (a freeze someone
-        // else asked for and that is still completing stays asked for), else thawed.
+        // else asked for and that is still completing stays asked for), else thawed. runc leaves
+        // a cgroup that did not finish freezing as it is (runc issue 5325).
         let previous = now.selfFrozen ? "1" : "0"
-        let eventsPath = cgroup.file(FreezerFiles.v2Events)
-        let events = try CgroupFile.open(eventsPath, .readOnly)
-        defer { try? events.close() }
-        try CgroupFile.write("1", to: cgroup.file(FreezerFiles.v2Freeze))
+        let freezeFile = cgroup.file(FreezerFiles.v2Freeze)
         let frozen: Bool
         do {
-            frozen = try await waiter.wait(on: events, deadline: deadline) {
-                try isFrozen(try CgroupFile.read(events, path: eventsPath))
-            }
+            frozen = try await write("1", waitingUntil: { Self.isFrozen($0) }, deadline: deadline)
+            if !frozen { throw freezeTimeout(timeout) }
         } catch {
-            // Cancelled or unreadable: never leave the cgroup half-frozen by this call.
-            try? CgroupFile.write(previous, to: cgroup.file(FreezerFiles.v2Freeze))
-            throw error
-        }
-        if frozen { return .ok }
-        // runc leaves a cgroup that did not finish freezing as it is (runc issue 5325); we put back
-        // the request found before this call (thawed, unless someone else had asked for a freeze).
-        let processes = CgroupProcesses.inSubtree(cgroup.path)
-        let stragglers = processes.filter { !CgroupProcesses.isFrozen($0, backend: .v2) }.count
-        try CgroupFile.write(previous, to: cgroup.file(FreezerFiles.v2Freeze))
-        throw FreezerError.timeout(path: cgroup.path, deadline: timeout, notFrozen: stragglers, processes: processes.count)
-    }
-
-    func thaw(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Result {
-        let now = try status()
-        if !now.selfFrozen {
-            switch now.state {
-            case .thawed: return .already
-            case .frozenByParent, .freezing: throw FreezerError.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
-            case .frozen: break
-            }
-        }
-        let eventsPath = cgroup.file(FreezerFiles.v2Events)
-        let events = try CgroupFile.open(eventsPath, .readOnly)
-        defer { try? events.close() }
-        try CgroupFile.write("0", to: cgroup.file(FreezerFiles.v2Freeze))
-        // A frozen ancestor keeps us frozen however long we wait: say so at once.
-        if let ancestor = frozenAncestor() {
-            throw FreezerError.frozenByParent(path: cgroup.path, ancestor: ancestor)
-        }
-        let thawed = try await waiter.wait(on: events, deadline: deadline) {
-            try !isFrozen(try CgroupFile.read(events, path: eventsPath))
-        }
-        if !thawed {
-            throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
+            // Timed out, unreadable or cancelled: never leave the cgroup half-frozen by this call.
+            throw putBack(previous, to: freezeFile, after: error)
         }
         return .ok
     }
 
-    private func readFreeze(_ directory: CgroupDirectory) throws(FreezerError) -> Bool {
-        try CgroupFile.read(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
+    func clearRequestAndWait(deadline: ContinuousClock.Instant, timeout: Duration) async throws {
+        let thawed = try await write("0", waitingUntil: { !Self.isFrozen($0) }, deadline: deadline) {
+            // A frozen ancestor keeps us frozen however long we wait: say so at once.
+            if let ancestor = frozenAncestor() { throw FreezerError.frozenByParent(path: cgroup.path, ancestor: ancestor) }
+        }
+        if !thawed { throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout) }
     }
 
-    private func isFrozen(_ events: String) throws(FreezerError) -> Bool {
+    /// Writes `value` to cgroup.freeze and waits for the kernel's notification on cgroup.events
+    /// until `condition` holds of its text (opened before the write, so no change is missed).
+    private func write(_ value: String, waitingUntil condition: @escaping @Sendable (String) -> Bool,
+                       deadline: ContinuousClock.Instant, afterWrite: () throws -> Void = {}) async throws -> Bool {
+        let eventsPath = cgroup.file(FreezerFiles.v2Events)
+        let events = try CgroupFile.open(eventsPath, .readOnly)
+        defer { CgroupFile.close(events) }
+        try CgroupFile.write(value, to: cgroup.file(FreezerFiles.v2Freeze))
+        try afterWrite()
+        return try await waiter.wait(on: events, deadline: deadline) {
+            condition(try CgroupFile.read(events, path: eventsPath))
+        }
+    }
+
+    private static func isFrozen(_ events: String) -> Bool {
         CgroupFile.value(of: "frozen", inKeyedText: events) == "1"
     }
 }

@@ -73,23 +73,5 @@ package enum CgroupProcesses {
         guard let text = try? CgroupFile.read(directory.appending("cgroup.procs")) else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0) }
     }
-
-    /// Whether the kernel shows `pid` as frozen by `backend` (or as unable to run: a zombie, or gone).
-    ///
-    /// The kernel keeps no per-task "frozen" file, so this reads what /proc shows: a task frozen
-    /// by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`; a task frozen
-    /// by the v2 freezer waits in the freezer trap of signal delivery (wchan `get_signal` or
-    /// `do_freezer_trap`, kernel/signal.c) or for a frozen vfork child. Used only to count stragglers for error messages.
-    package static func isFrozen(_ pid: Int32, backend: Hierarchy.Version) -> Bool {
-        guard let state = ProcStat.fields(of: pid)?.first, state != "Z" else { return true }
-        switch backend {
-        case .v1:
-            return state == "D"
-        case .v2:
-            guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return true }
-            // A vfork parent waiting for its frozen child counts as frozen (cgroup_enter_frozen, kernel/fork.c).
-            return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
-        }
-    }
 }
 

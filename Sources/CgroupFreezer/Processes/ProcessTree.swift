@@ -71,16 +71,19 @@ public struct ProcessTree: Sendable {
         }
     }
 
-    /// Moves each stray into `cgroup` (writing its PID to `cgroup.procs`), and returns those moved.
+    /// Moves each stray into `cgroup` (writing its PID to `cgroup.procs`), and returns those
+    /// moved: a stray that exited meanwhile is not moved and not returned.
     public static func repair(_ strays: [Member], into cgroup: CgroupDirectory) throws(FreezerError) -> [Member] {
+        var moved: [Member] = []
         for stray in strays {
             do {
                 try CgroupFile.write(String(stray.pid), to: cgroup.file("cgroup.procs"))
+                moved.append(stray)
             } catch .io(_, _, .noSuchProcess) {
                 continue  // it exited meanwhile
             }
         }
-        return strays
+        return moved
     }
 
     package static func command(of pid: Int32) -> String {

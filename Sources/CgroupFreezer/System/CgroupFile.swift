@@ -9,7 +9,7 @@ package enum CgroupFile {
     /// Reads a control file whole.
     package static func read(_ path: FilePath) throws(FreezerError) -> String {
         let fd = try open(path, .readOnly)
-        defer { try? fd.close() }
+        defer { close(fd) }
         return try read(fd, path: path)
     }
 
@@ -48,7 +48,7 @@ package enum CgroupFile {
     /// Writes `value` to a control file after checking that it is on cgroupfs.
     package static func write(_ value: String, to path: FilePath) throws(FreezerError) {
         let fd = try open(path, .writeOnly)
-        defer { try? fd.close() }
+        defer { close(fd) }
         switch Syscall.filesystemMagic(of: fd) {
         case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
             break
@@ -66,6 +66,13 @@ package enum CgroupFile {
             }
             throw FreezerError.io(path: path, operation: "write", errno: errno)
         }
+    }
+
+    /// Closes a descriptor of ours. Linux releases it even when close(2) reports an error (EINTR,
+    /// or EIO for a write-back that cgroupfs and procfs never have), so there is nothing to
+    /// retry or report; this is the one place that ignores it.
+    package static func close(_ fd: FileDescriptor) {
+        try? fd.close()
     }
 
     /// Opens a control file; the errors name the file and what to do.
@@ -106,7 +113,7 @@ extension CgroupFile {
             if errno == .noSuchFileOrDirectory { throw FreezerError.notFound(path: path) }
             throw FreezerError.io(path: path, operation: "open", errno: errno)
         }
-        defer { try? fd.close() }
+        defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {

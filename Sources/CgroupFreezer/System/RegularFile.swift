@@ -26,9 +26,11 @@ package enum RegularFile {
         var bytes = [UInt8](repeating: 0, count: limit + 1)
         var total = 0
         while total <= limit {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + total, $0.count - total) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { throw .io(path: path, operation: "read", errno: Errno(rawValue: errno)) }
+            let result = bytes.withUnsafeMutableBytes { Syscall.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[total...])) }
+            guard case .success(let count) = result else {
+                if case .failure(let errno) = result { throw .io(path: path, operation: "read", errno: errno) }
+                break
+            }
             if count == 0 { break }
             total += count
         }
@@ -71,10 +73,11 @@ package enum RegularFile {
             }
             var written = 0
             while written < data.count {
-                let count = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, data.count - written) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { throw FreezerError.io(path: directory.appending(temporary), operation: "write", errno: Errno(rawValue: errno)) }
-                written += count
+                switch data.withUnsafeBytes({ Syscall.write(fd, UnsafeRawBufferPointer(rebasing: $0[written...])) }) {
+                case .success(let count) where count > 0: written += count
+                case .success: throw FreezerError.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
+                case .failure(let errno): throw FreezerError.io(path: directory.appending(temporary), operation: "write", errno: errno)
+                }
             }
             if fsync(fd) != 0 { throw FreezerError.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
             if renameat(dirfd, temporary, dirfd, name) != 0 {

@@ -7,10 +7,21 @@ import CLinuxSupport
 import SystemPackage
 
 /// The thin layer over the syscalls this library needs and swift-system does not wrap
-/// (statfs, realpath, epoll, eventfd, directory listing). EINTR is retried here and nowhere else.
+/// (statfs, realpath, directory listing, raw read and write on a descriptor). The raw reads and
+/// writes retry EINTR here; swift-system's calls retry it with `retryOnInterrupt`.
 package enum Syscall {
+    /// read(2) into `buffer`, retrying EINTR: the count read (0 at the end) or the errno.
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        retrying { systemRead(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// write(2) of `buffer`, retrying EINTR: the count written or the errno.
+    package static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+        retrying { systemWrite(fd, buffer.baseAddress, buffer.count) }
+    }
+
     /// Runs `body` until it does not fail with EINTR; returns its result or the errno.
-    package static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
+    static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
         while true {
             let result = body()
             if result != -1 { return .success(result) }
@@ -73,6 +84,14 @@ package enum Syscall {
         return .success(names.sorted())
     }
 }
+
+#if canImport(Glibc)
+private let systemRead = Glibc.read
+private let systemWrite = Glibc.write
+#elseif canImport(Musl)
+private let systemRead = Musl.read
+private let systemWrite = Musl.write
+#endif
 
 /// Filesystem magic numbers from linux/magic.h.
 package enum FilesystemMagic {

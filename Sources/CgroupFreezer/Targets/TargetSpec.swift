@@ -41,7 +41,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
             self = .cgroup(FilePath(path).lexicallyNormalized().string)
         } else if text.hasPrefix("unit:") {
             let name = String(text.dropFirst(5))
-            guard !name.isEmpty, !name.contains("/"), name.contains(".") || !name.isEmpty else {
+            guard !name.isEmpty, !name.contains("/") else {
                 throw .invalidTarget(text, reason: "unit:NAME needs a unit name, e.g. unit:nginx.service")
             }
             self = .unit(name.contains(".") ? name : name + ".service")
