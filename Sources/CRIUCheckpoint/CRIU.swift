@@ -91,17 +91,17 @@ public struct CRIU: Sendable {
     /// Throws unless `run` ended with exit 0: `criuAbandoned` when it was killed, else `criuFailed`
     /// quoting this run's log (the caller removed any earlier log first), or CRIU's own output
     /// when it wrote no log.
-    static func check(_ run: Run, operation: String, log: FilePath, timeout: Duration,
+    static func check(_ run: Run, operation: CheckpointEvent.Step, log: FilePath, timeout: Duration,
                       progress: @Sendable (CheckpointEvent) -> Void) throws(FreezerError) {
         if let reason = run.abandoned {
-            progress(CheckpointEvent(step: operation, status: "failed", detail: "abandoned: \(reason)"))
-            throw .criuAbandoned(operation: operation, after: reason == "timeout" ? timeout : CRIU.interruptGrace,
+            progress(CheckpointEvent(step: operation, status: .failed, detail: "abandoned: \(reason)"))
+            throw .criuAbandoned(operation: operation.rawValue, after: reason == "timeout" ? timeout : CRIU.interruptGrace,
                                  reason: reason == "timeout" ? "--criu-timeout" : reason, log: log)
         }
         guard case .exited(0) = run.status else {
             let text = (try? RegularFile.read(log, limit: 16 << 20)) ?? run.output
-            progress(CheckpointEvent(step: operation, status: "failed", detail: "\(run.status)"))
-            throw .criuFailed(operation: operation, log: log, errors: errorLines(text))
+            progress(CheckpointEvent(step: operation, status: .failed, detail: "\(run.status)"))
+            throw .criuFailed(operation: operation.rawValue, log: log, errors: errorLines(text))
         }
     }
 

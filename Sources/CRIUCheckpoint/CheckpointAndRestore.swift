@@ -9,19 +9,41 @@ import SystemPackage
 
 /// One step of a checkpoint or restore, as it happens.
 public struct CheckpointEvent: Sendable, Hashable, Codable {
-    /// `preflight`, `verify`, `freeze`, `dump`, `thaw`, `restore`, `place`, `health`.
-    public var step: String
-    /// `started`, `ok`, `failed`.
-    public var status: String
+    /// Which step.
+    public enum Step: String, Sendable, Hashable, Codable {
+        case preflight, verify, freeze, dump, thaw, restore, place, health, done
+    }
+
+    /// Where the step is.
+    public enum Status: String, Sendable, Hashable, Codable {
+        case started, ok, failed
+    }
+
+    /// Which step.
+    public var step: Step
+    /// Where it is.
+    public var status: Status
     /// What happened, for people.
     public var detail: String
+    /// The processes this step moved into the cgroup (a repaired tree, a placed restore): the
+    /// typed result that audit records and programs read, never the detail text.
+    public var moved: [Int32]?
 
     /// An event.
-    public init(step: String, status: String, detail: String) {
+    public init(step: Step, status: Status, detail: String, moved: [Int32]? = nil) {
         self.step = step
         self.status = status
         self.detail = detail
+        self.moved = moved
     }
+}
+
+/// How a checkpoint or restore ended when it succeeded.
+public struct CheckpointReport: Sendable {
+    /// The root PID of the tree that was dumped, or of the restored tree.
+    public var root: Int32
+    /// The health check after the thaw, when one was asked for and the tree was thawed.
+    public var health: HealthReport?
 }
 
 /// How to checkpoint.
@@ -44,6 +66,12 @@ public struct CheckpointOptions: Sendable {
     public var timeout: Duration = CgroupFreezer.defaultTimeout
     /// How long CRIU may run before it is killed and the tree thawed (`--criu-timeout`).
     public var criuTimeout: Duration = CRIU.defaultTimeout
+    /// Write an engine's container's cgroup although the engine keeps its own state.
+    public var direct = false
+    /// The health check after the thaw (only when the tree runs on and was not paused before).
+    public var health: HealthCheckOptions?
+    /// Where the checkpoint's record (and a `repair-tree` record) goes.
+    public var audit: AuditTrail?
 
     /// Options with the defaults.
     public init(imagesDir: FilePath, criu: CRIU) {
@@ -62,10 +90,14 @@ public struct RestoreOptions: Sendable {
     public var cgroup: FreezerTarget?
     /// Leave it frozen.
     public var paused = false
-    /// Where `freezectl criu-hook` writes the restore marker.
+    /// Where the action script writes the restore marker (`CRIUHookContract`).
     public var marker: FilePath?
-    /// The action script CRIU runs (`/path/to/freezectl criu-hook`).
+    /// The action script CRIU runs (freezectl itself: CRIU execs it without arguments).
     public var actionScript: String?
+    /// The health check after the thaw (not with `paused`).
+    public var health: HealthCheckOptions?
+    /// Where the restore's record (and a `repair-tree` record) goes.
+    public var audit: AuditTrail?
     /// CRIU's `--shell-job`.
     public var shellJob = false
     /// CRIU's `--tcp-established`.
@@ -96,7 +128,7 @@ extension CgroupFreezer {
         interrupted: @escaping @Sendable () -> Bool = { false },
         progress: @Sendable (CheckpointEvent) -> Void = { _ in }
     ) async throws -> Int32 {
-        progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
+        progress(CheckpointEvent(step: .preflight, status: .started, detail: "\(options.criu.executable) check"))
         do {
             try await options.criu.check()
             // --freeze-cgroup learned cgroup v2's cgroup.freeze in CRIU 3.14.
@@ -105,26 +137,26 @@ extension CgroupFreezer {
                                                    explanation: "cgroup v2 --freeze-cgroup needs CRIU 3.14 or later")
             }
         } catch {
-            progress(CheckpointEvent(step: "preflight", status: "failed", detail: "\(error)"))
+            progress(CheckpointEvent(step: .preflight, status: .failed, detail: "\(error)"))
             throw error
         }
-        progress(CheckpointEvent(step: "preflight", status: "ok", detail: "criu check passed"))
+        progress(CheckpointEvent(step: .preflight, status: .ok, detail: "criu check passed"))
 
         let root = try options.rootPID ?? treeRoot(of: target)
         let (tree, strays) = try verifyTree(root: root, in: target, repair: options.repairTree)
         let described = strays.map { "\($0.pid) \($0.command) in \($0.cgroup?.string ?? "?")" }
         if !strays.isEmpty && !options.repairTree {
-            progress(CheckpointEvent(step: "verify", status: "failed", detail: described.joined(separator: "; ")))
+            progress(CheckpointEvent(step: .verify, status: .failed, detail: described.joined(separator: "; ")))
             throw FreezerError.strayProcesses(cgroup: target.cgroup.path, strays: described)
         }
-        progress(CheckpointEvent(step: "verify", status: "ok", detail: strays.isEmpty
+        progress(CheckpointEvent(step: .verify, status: .ok, detail: strays.isEmpty
             ? "\(tree.members.count) processes under \(root), all in \(target.cgroup.path)"
-            : "moved into \(target.cgroup.path): \(described.joined(separator: "; "))"))
+            : "moved into \(target.cgroup.path): \(described.joined(separator: "; "))", moved: strays.isEmpty ? nil : strays.map(\.pid)))
 
         // What the checkpoint found is what it leaves: a target paused before stays paused (the
         // thaw below undoes only this call's own freeze).
         let froze = try await freeze(target, timeout: options.timeout).result == .ok
-        progress(CheckpointEvent(step: "freeze", status: "ok", detail: froze
+        progress(CheckpointEvent(step: .freeze, status: .ok, detail: froze
             ? "\(target.cgroup.path) frozen" : "\(target.cgroup.path) was frozen already; it stays frozen after the dump"))
         var failure: (any Error)?
         do {
@@ -134,10 +166,10 @@ extension CgroupFreezer {
                              "--freeze-cgroup", target.cgroup.path.string, "--log-file", log.string, "-v4"]
             if options.leaveRunning { arguments.append("--leave-running") }
             arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
-            progress(CheckpointEvent(step: "dump", status: "started", detail: "criu " + arguments.joined(separator: " ")))
+            progress(CheckpointEvent(step: .dump, status: .started, detail: "criu " + arguments.joined(separator: " ")))
             let run = try await options.criu.run(arguments, timeout: options.criuTimeout, interrupted: interrupted)
-            try CRIU.check(run, operation: "dump", log: log, timeout: options.criuTimeout, progress: progress)
-            progress(CheckpointEvent(step: "dump", status: "ok", detail: "images in \(images.path)"))
+            try CRIU.check(run, operation: .dump, log: log, timeout: options.criuTimeout, progress: progress)
+            progress(CheckpointEvent(step: .dump, status: .ok, detail: "images in \(images.path)"))
         } catch {
             failure = error
         }
@@ -147,10 +179,10 @@ extension CgroupFreezer {
         if froze {
             do {
                 _ = try await uncancelled { try await self.thaw(target, timeout: options.timeout) }
-                progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(target.cgroup.path) thawed" + (failure == nil ? "" : " after the failure")))
+                progress(CheckpointEvent(step: .thaw, status: .ok, detail: "\(target.cgroup.path) thawed" + (failure == nil ? "" : " after the failure")))
             } catch {
                 let state = (try? status(target).state.rawValue) ?? "in an unknown state"
-                progress(CheckpointEvent(step: "thaw", status: "failed", detail: "\(target.cgroup.path) is \(state): \(error)"))
+                progress(CheckpointEvent(step: .thaw, status: .failed, detail: "\(target.cgroup.path) is \(state): \(error)"))
                 let cause = failure.map { "\(($0 as? FreezerError)?.message ?? "\($0)"); then the thaw failed: " } ?? "the thaw failed: "
                 throw FreezerError.leftFrozen(path: target.cgroup.path, state: state,
                                               cause: cause + ((error as? FreezerError)?.message ?? "\(error)"))
@@ -170,9 +202,9 @@ extension CgroupFreezer {
     public func restore(
         options: RestoreOptions, progress: @Sendable (CheckpointEvent) -> Void = { _ in }
     ) async throws -> Int32 {
-        progress(CheckpointEvent(step: "preflight", status: "started", detail: "\(options.criu.executable) check"))
+        progress(CheckpointEvent(step: .preflight, status: .started, detail: "\(options.criu.executable) check"))
         try await options.criu.check()
-        progress(CheckpointEvent(step: "preflight", status: "ok", detail: "criu check passed"))
+        progress(CheckpointEvent(step: .preflight, status: .ok, detail: "criu check passed"))
         // --paused needs a cgroup to freeze in: otherwise the tree would run unfrozen.
         if options.paused && options.cgroup == nil {
             throw FreezerError.invalidTarget("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
@@ -186,30 +218,29 @@ extension CgroupFreezer {
         if options.paused { arguments.append("--leave-stopped") }
         if let script = options.actionScript { arguments += ["--action-script", script] }
         arguments += CRIU.passThrough(shellJob: options.shellJob, tcpEstablished: options.tcpEstablished)
-        var environment = ["FREEZECTL_IMAGES_DIR": images.path.string]
-        if let marker = options.marker { environment["FREEZECTL_MARKER"] = marker.string }
-        if let version = await options.criu.version() { environment["FREEZECTL_CRIU_VERSION"] = version }
-        progress(CheckpointEvent(step: "restore", status: "started", detail: "criu " + arguments.joined(separator: " ")))
+        let environment = CRIUHookContract(marker: options.marker, imagesDir: images.path.string,
+                                           criuVersion: await options.criu.version()).variables
+        progress(CheckpointEvent(step: .restore, status: .started, detail: "criu " + arguments.joined(separator: " ")))
         let run = try await options.criu.run(arguments, environment: environment, timeout: options.criuTimeout)
-        try CRIU.check(run, operation: "restore", log: log, timeout: options.criuTimeout, progress: progress)
+        try CRIU.check(run, operation: .restore, log: log, timeout: options.criuTimeout, progress: progress)
         guard let text = try? images.read("restore.pid", limit: 64),
               let root = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), root > 0 else {
             throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile)"])
         }
-        progress(CheckpointEvent(step: "restore", status: "ok", detail: "restored tree under \(root)"))
+        progress(CheckpointEvent(step: .restore, status: .ok, detail: "restored tree under \(root)"))
         if let cgroup = options.cgroup {
             let (tree, strays) = try verifyTree(root: root, in: cgroup, repair: true)
-            progress(CheckpointEvent(step: "place", status: "ok", detail: strays.isEmpty
+            progress(CheckpointEvent(step: .place, status: .ok, detail: strays.isEmpty
                 ? "\(tree.members.count) processes already in \(cgroup.cgroup.path)"
-                : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)"))
+                : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)", moved: strays.isEmpty ? nil : strays.map(\.pid)))
             if options.paused {
                 _ = try await freeze(cgroup, timeout: options.timeout)
                 // Frozen first, then continued: the SIGCONT takes effect only at the next thaw.
                 for member in tree.members { _ = kill(member.pid, SIGCONT) }
-                progress(CheckpointEvent(step: "freeze", status: "ok", detail: "left frozen (--paused)"))
+                progress(CheckpointEvent(step: .freeze, status: .ok, detail: "left frozen (--paused)"))
             } else {
                 _ = try await thaw(cgroup, timeout: options.timeout)
-                progress(CheckpointEvent(step: "thaw", status: "ok", detail: "\(cgroup.cgroup.path) thawed"))
+                progress(CheckpointEvent(step: .thaw, status: .ok, detail: "\(cgroup.cgroup.path) thawed"))
             }
         }
         return root

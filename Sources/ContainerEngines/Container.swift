@@ -14,9 +14,9 @@ public struct Container: Sendable, Hashable {
     public var labels: [String: String]
     /// The container's init process, when it has one.
     public var pid: Int32?
-    /// The engine's own view of its state (Docker's `State`: `running`, `paused`, `exited`, ...);
-    /// nil for runc and crun, which keep no pause state of their own.
-    public var engineState: String?
+    /// The engine's own view of its state (Docker's `State`); nil for runc and crun, which keep
+    /// no pause state of their own.
+    public var engineState: EngineState?
     /// The engine that owns a runc/crun container (`docker`, `containerd`, `podman`, `cri-o`), if any.
     public var owner: String?
     /// How to find its cgroup: the exact directory from the runtime's state, or its init process.
@@ -29,7 +29,7 @@ public struct Container: Sendable, Hashable {
 
     /// Creates a container description.
     public init(source: ContainerSource, id: String, name: String, labels: [String: String], pid: Int32?,
-                engineState: String?, owner: String?, cgroup: TargetSpec?) {
+                engineState: EngineState?, owner: String?, cgroup: TargetSpec?) {
         self.source = source
         self.id = id
         self.name = name
@@ -39,6 +39,25 @@ public struct Container: Sendable, Hashable {
         self.owner = owner
         self.cgroup = cgroup
     }
+}
+
+/// A container's state as an engine keeps it: Docker's `State` values (podman's are the same).
+public enum EngineState: String, Sendable, Hashable, Codable, CaseIterable {
+    case created, running, paused, restarting, removing, exited, dead
+
+    /// Running or paused: it has processes, so a cgroup to freeze.
+    public var isLive: Bool { self == .running || self == .paused }
+}
+
+/// An engine that keeps its own pause state and pauses and resumes its containers itself
+/// (Docker; later containerd and podman). A freeze written behind its back makes it wrong.
+public protocol ContainerEngine: Sendable {
+    /// Who acts, for results and audit records.
+    var backend: Backend { get }
+    /// Pauses the container.
+    func pause(_ id: String, timeout: Duration) async throws
+    /// Resumes the container.
+    func unpause(_ id: String, timeout: Duration) async throws
 }
 
 /// Which engine, if any, owns a runc/crun container, from the traces engines leave in its

@@ -28,7 +28,7 @@ public struct ContainerCatalog: Sendable {
         if !docker.isAbsent {
             do {
                 if let problem = docker.unavailability() { throw problem }
-                found += try await docker.containers().filter { $0.engineState == "running" || $0.engineState == "paused" }
+                found += try await docker.containers().filter { $0.engineState?.isLive == true }
             } catch let error as FreezerError {
                 failures.append(.sourceFailed(source: "docker", path: docker.socketPath, reason: error.message))
             } catch {

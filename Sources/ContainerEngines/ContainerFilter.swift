@@ -52,6 +52,11 @@ public struct ContainerFilter: Sendable, Hashable {
         clauses.contains { if case .status = $0 { return true }; return false }
     }
 
+    /// No clause: everything matches.
+    public init() {
+        clauses = []
+    }
+
     /// Parses `--filter` values; a malformed one throws `invalidFilter` naming it and the valid keys.
     public init(parsing texts: [String]) throws(FreezerError) {
         clauses = []

@@ -10,7 +10,9 @@ import SystemPackage
 /// Docker keeps its own pause state and does not notice a freezer written behind its back
 /// (`docker unpause` then fails with "container not paused"), so Docker containers are paused
 /// and unpaused through this API unless the caller asks for a direct cgroup write.
-public struct DockerEngine: Sendable {
+public struct DockerEngine: ContainerEngine {
+    public var backend: Backend { .docker }
+
     /// The socket of the daemon.
     public let socketPath: FilePath
 
@@ -99,7 +101,7 @@ public struct DockerEngine: Sendable {
                     let live = pid.flatMap { $0 > 0 ? $0 : nil }
                     return (index, Container(
                         source: .docker, id: summary.Id, name: name, labels: summary.Labels ?? [:],
-                        pid: live, engineState: summary.State, owner: nil,
+                        pid: live, engineState: summary.State.flatMap(EngineState.init(rawValue:)), owner: nil,
                         cgroup: live.map { Self.cgroup(id: summary.Id, pid: $0, layout: layout) }))
                 }
             }

@@ -84,3 +84,35 @@ extension HealthProbe {
         }
     }
 }
+
+/// What to do with a target that is unhealthy after the thaw.
+public enum UnhealthyAction: String, Sendable, CaseIterable {
+    /// Report it; the command exits 3.
+    case fail
+    /// Freeze it again if this call thawed it (put it back as it was); the command exits 3.
+    case refreeze
+    /// Report it only.
+    case ignore
+}
+
+/// A health check to run after a thaw.
+public struct HealthCheckOptions: Sendable {
+    /// The probe.
+    public var probe: HealthProbe
+    /// Its timing.
+    public var policy: HealthPolicy
+    /// What to do when a target ends unhealthy.
+    public var onUnhealthy: UnhealthyAction
+
+    /// Options for a check.
+    public init(probe: HealthProbe, policy: HealthPolicy = HealthPolicy(), onUnhealthy: UnhealthyAction = .fail) {
+        self.probe = probe
+        self.policy = policy
+        self.onUnhealthy = onUnhealthy
+    }
+
+    /// Whether `report` fails the command: unhealthy, and not to be ignored.
+    public func fails(_ report: HealthReport?) -> Bool {
+        report?.healthy == false && onUnhealthy != .ignore
+    }
+}

@@ -33,7 +33,7 @@ struct LibrarySuite {
         for _ in 0..<plan.iterations {
             let start = ContinuousClock.now
             let freezer = try CgroupFreezer()
-            _ = try freezer.resolve(try TargetSpec(parsing: target))
+            _ = try freezer.target(for: try TargetSpec(parsing: target))
             setup.samples.append(seconds(ContinuousClock.now - start))
         }
         return setup
@@ -47,7 +47,7 @@ struct LibrarySuite {
         }
         var libraryFreeze = series("library", "freeze"), libraryThaw = series("library", "thaw")
         var floorFreeze = series("floor", "freeze"), floorThaw = series("floor", "thaw")
-        let target = try freezer.resolve(try TargetSpec(parsing: directory))
+        let target = try freezer.target(for: try TargetSpec(parsing: directory))
         let clock = ContinuousClock()
 
         func library() async throws {

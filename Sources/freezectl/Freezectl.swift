@@ -28,13 +28,10 @@ struct Freezectl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freezectl",
         abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",
-        discussion: """
-        TARGET is one of:
-          /sys/fs/cgroup/...  an absolute cgroup directory, used as given
-          cgroup:/PATH        a cgroup path relative to the hierarchy roots: the
-                              v1 freezer hierarchy where the cgroup has a
-                              directory in it (as runc and Docker use), else v2
-          pid:N               the cgroup of process N
+        discussion: "TARGET is one of:\n" + TargetSpec.forms.map { form in
+            "  " + form.syntax.padding(toLength: 20, withPad: " ", startingAt: 0) + form.meaning
+        }.joined(separator: "\n") + """
+
 
         Exit codes:
           0  every target done (or already in the requested state)
@@ -63,7 +60,7 @@ struct Freezectl: AsyncParsableCommand {
             // CRIU execs its --action-script path without arguments (criu/action-scripts.c), so
             // `freezectl` alone with CRTOOLS_SCRIPT_ACTION set is the criu-hook.
             var arguments = Array(CommandLine.arguments.dropFirst())
-            if arguments.isEmpty && ProcessInfo.processInfo.environment["CRTOOLS_SCRIPT_ACTION"] != nil {
+            if CRIUHookContract.isActionScript(arguments: arguments, environment: ProcessInfo.processInfo.environment) {
                 arguments = ["criu-hook"]
             }
             var command = try parseAsRoot(arguments)

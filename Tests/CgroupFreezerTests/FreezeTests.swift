@@ -16,15 +16,15 @@ struct FreezeTests {
         }
         // Settle: earlier tests' waiter loops end after EventsWaiter.lingering.
         let warm = try CgroupFreezer()
-        _ = try await warm.freeze(try warm.resolve(.directory(FilePath(cgroup.path))))
-        _ = try await warm.thaw(try warm.resolve(.directory(FilePath(cgroup.path))))
+        _ = try await warm.freeze(try warm.target(for: .directory(FilePath(cgroup.path))))
+        _ = try await warm.thaw(try warm.target(for: .directory(FilePath(cgroup.path))))
         try await Task.sleep(for: .milliseconds(1500))
         let before = counts()
 
         // The layout is given: reading mountinfo 1000 times is not what this is about.
         let freezers = try (0..<1000).map { _ in try CgroupFreezer(layout: TestCgroup.layout) }
         for freezer in freezers.prefix(20) {
-            let target = try freezer.resolve(.directory(FilePath(cgroup.path)))
+            let target = try freezer.target(for: .directory(FilePath(cgroup.path)))
             _ = try await freezer.freeze(target)
             _ = try await freezer.thaw(target)
         }
@@ -55,7 +55,7 @@ struct FreezeTests {
         try #require(cgroup.pids.count >= 50)
 
         let freezer = try CgroupFreezer()
-        let target = try freezer.resolve(.cgroup(cgroup.relativePath))
+        let target = try freezer.target(for: .cgroup(cgroup.relativePath))
         #expect(target.backend == version)
         let outcome = try await freezer.freeze(target)
         #expect(outcome.result == .ok)
@@ -97,9 +97,9 @@ struct FreezeTests {
         try child.start("sleep 1000")
         try sibling.start("sleep 1000")
         let freezer = try CgroupFreezer()
-        let childTarget = try freezer.resolve(.directory(FilePath(child.path)))
-        let siblingTarget = try freezer.resolve(.directory(FilePath(sibling.path)))
-        let parentTarget = try freezer.resolve(.directory(FilePath(parent.path)))
+        let childTarget = try freezer.target(for: .directory(FilePath(child.path)))
+        let siblingTarget = try freezer.target(for: .directory(FilePath(sibling.path)))
+        let parentTarget = try freezer.target(for: .directory(FilePath(parent.path)))
 
         _ = try await freezer.freeze(childTarget)
         _ = try await freezer.freeze(parentTarget)

@@ -9,12 +9,13 @@ import SystemPackage
 /// Freezes, thaws and inspects cgroups with the kernel's freezers (cgroup v1 `freezer.state`,
 /// cgroup v2 `cgroup.freeze`), on whatever layout the host has mounted.
 ///
-/// Everything the `freezectl` CLI does goes through this type. A value is cheap to copy and safe
-/// to share between tasks; waits for freeze completion share one event loop.
+/// Every freeze and thaw of a cgroup goes through this type, whoever asks (the CLI, an embedder,
+/// FreezerOperations' routes). A value is cheap to copy and safe to share between tasks; waits
+/// for freeze completion share one event loop.
 ///
 /// ```swift
 /// let freezer = try CgroupFreezer(logger: logger)
-/// let target = try freezer.resolve(try TargetSpec(parsing: "cgroup:/batch/job"))
+/// let target = try freezer.target(for: try TargetSpec(parsing: "cgroup:/batch/job"))
 /// let outcome = try await freezer.freeze(target, timeout: .seconds(5))
 /// ```
 public struct CgroupFreezer: Sendable {
@@ -40,8 +41,9 @@ public struct CgroupFreezer: Sendable {
         self.resolver = TargetResolver(layout: layout)
     }
 
-    /// Resolves what the user named to the cgroup that will be frozen. Throws bad-input errors only.
-    public func resolve(_ spec: TargetSpec) throws(FreezerError) -> FreezerTarget {
+    /// The cgroup a kernel target names (`/path`, `cgroup:/path`, `pid:N`). Throws bad-input
+    /// errors only. Containers and units need their engine or systemd: FreezerOperations' Resolver.
+    public func target(for spec: TargetSpec) throws(FreezerError) -> FreezerTarget {
         try resolver.resolve(spec)
     }
 
@@ -50,8 +52,8 @@ public struct CgroupFreezer: Sendable {
     /// On timeout or cancellation the cgroup is thawed again before the error is thrown, so it is
     /// never left half-frozen.
     /// - Returns: `.already` when it was frozen at its own request already (nothing written).
-    /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, ...) or `CancellationError`.
-    public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
+    /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, `.cancelled`, ...).
+    public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws(FreezerError) -> FreezeOutcome {
         try refuseSelfFreeze(target)
         return try await run("freeze", target, timeout: timeout, reaching: .frozen) { backend, deadline in
             try await backend.freeze(deadline: deadline, timeout: timeout)
@@ -62,8 +64,8 @@ public struct CgroupFreezer: Sendable {
     ///
     /// - Returns: `.already` when it was not frozen (nothing written).
     /// - Throws: `FreezerError.frozenByParent` when an ancestor keeps it frozen (its own request is
-    ///   cleared all the same), `FreezerError.timeout`, or `CancellationError`.
-    public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
+    ///   cleared all the same), `.thawTimeout`, or `.cancelled`.
+    public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws(FreezerError) -> FreezeOutcome {
         try await run("thaw", target, timeout: timeout, reaching: .thawed) { backend, deadline in
             try await backend.thaw(deadline: deadline, timeout: timeout)
         }
@@ -74,6 +76,11 @@ public struct CgroupFreezer: Sendable {
         let (selfFrozen, state) = try backend(for: target).status()
         return FreezerStatus(target: target, selfFrozen: selfFrozen, state: state,
                              processes: CgroupProcesses.inSubtree(target.cgroup.path))
+    }
+
+    /// The processes in `target`'s cgroup and every cgroup below it: everything its freezer stops.
+    public func processes(of target: FreezerTarget) -> [Int32] {
+        CgroupProcesses.inSubtree(target.cgroup.path)
     }
 
     /// Every cgroup in every mounted freezer hierarchy that is frozen or freezing at its own
@@ -134,7 +141,7 @@ public struct CgroupFreezer: Sendable {
     private func run(
         _ operation: String, _ target: FreezerTarget, timeout: Duration, reaching state: FreezeState,
         _ body: (any FreezerBackend, ContinuousClock.Instant) async throws -> FreezeOutcome.Change
-    ) async throws -> FreezeOutcome {
+    ) async throws(FreezerError) -> FreezeOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         do {
@@ -146,7 +153,8 @@ public struct CgroupFreezer: Sendable {
             return outcome
         } catch {
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend) failed: \(error)")
-            throw error
+            // One error type for callers: a cancellation (the backend put the request back) is `.cancelled`.
+            throw (error as? FreezerError) ?? .cancelled
         }
     }
 }
@@ -155,4 +163,9 @@ public struct CgroupFreezer: Sendable {
 /// operation (the thaw of our own freeze, an --atomic rollback) must run to its end.
 package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
     try await Task { try await body() }.value
+}
+
+/// `uncancelled` for work that cannot fail.
+package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+    await Task { await body() }.value
 }

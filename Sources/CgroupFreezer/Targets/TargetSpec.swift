@@ -1,5 +1,13 @@
 import SystemPackage
 
+/// One form of the target syntax: the table every help text and error names the forms from.
+public struct TargetForm: Sendable, Hashable {
+    /// How it is written (`cgroup:/PATH`).
+    public var syntax: String
+    /// What it names.
+    public var meaning: String
+}
+
 /// What the user named as a target, before it is resolved against the host's layout.
 public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     /// An absolute cgroup directory, used as given (`/sys/fs/cgroup/freezer/job`).
@@ -13,6 +21,24 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     case container(ContainerSource?, String)
     /// A systemd unit (`unit:nginx.service`), frozen through systemd's FreezeUnit.
     case unit(String)
+
+    /// Every form, in the order help texts list them (each meaning fits one 80-column help line).
+    public static let forms: [TargetForm] = [
+        TargetForm(syntax: "/sys/fs/cgroup/...", meaning: "an absolute cgroup directory, used as given"),
+        TargetForm(syntax: "cgroup:/PATH", meaning: "a cgroup path below the roots (v1 freezer first, else v2)"),
+        TargetForm(syntax: "pid:N", meaning: "the cgroup of process N"),
+        TargetForm(syntax: "unit:NAME", meaning: "a systemd unit, through FreezeUnit and ThawUnit"),
+        TargetForm(syntax: "runc:ID", meaning: "a runc container, from its state directory"),
+        TargetForm(syntax: "crun:ID", meaning: "a crun container, from its state directory"),
+        TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"),
+        TargetForm(syntax: "ID|NAME", meaning: "a container looked up in every source"),
+    ]
+
+    /// The forms' syntax on one line: `/sys/fs/cgroup/..., cgroup:/PATH, pid:N, ...`.
+    public static var formList: String { forms.map(\.syntax).joined(separator: ", ") }
+
+    /// The prefixes the syntax knows (`cgroup:`, `pid:`, `unit:`, and one per container source).
+    static var prefixes: [String] { ["cgroup:", "pid:", "unit:"] + ContainerSource.allCases.map { "\($0.rawValue):" } }
 
     /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `runc:ID`, `crun:ID`,
     /// `docker:ID|NAME`, or a bare container `ID|NAME`. Only the form is checked here; whether the
@@ -49,7 +75,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
             self = .directory(FilePath(text))
         } else if let colon = text.firstIndex(of: ":") {
             guard let source = ContainerSource(rawValue: String(text[..<colon])) else {
-                throw .invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: cgroup:, pid:, runc:, crun:, docker:)")
+                throw .invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: \(Self.prefixes.joined(separator: ", ")))")
             }
             let reference = String(text[text.index(after: colon)...])
             try Self.checkContainerReference(reference, in: text)
@@ -65,7 +91,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         let allowed = reference.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
             || ("A"..."Z").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }
         guard let first = reference.unicodeScalars.first, allowed, first != ".", first != "-", first != "_" else {
-            throw .invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor an absolute path, cgroup:/PATH or pid:N")
+            throw .invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor any other target form: \(formList)")
         }
     }
 

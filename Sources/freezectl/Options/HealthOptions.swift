@@ -77,29 +77,3 @@ struct HealthOptions: ParsableArguments {
         return HealthCheckOptions(probe: probe, policy: policy, onUnhealthy: onUnhealthy)
     }
 }
-
-/// On a terminal, one live line per target while the health checks run.
-final class LiveHealthDisplay: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String]
-    private let targets: [String]
-    private let enabled: Bool
-
-    init(targets: [String], enabled: Bool) {
-        self.enabled = enabled
-        self.targets = targets
-        lines = targets.map { "\($0): waiting for the first probe" }
-        if enabled { FileHandleOutput.standardError(lines.joined(separator: "\n")) }
-    }
-
-    func update(_ index: Int, attempt: Int, outcome: ProbeOutcome) {
-        guard enabled, index < lines.count else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        lines[index] = "\(targets[index]): probe \(attempt) \(outcome.healthy ? "healthy" : "failing") \(outcome.output)".escapingControlCharacters
-        // Move up to the block's first line, rewrite every line.
-        var text = "\u{1B}[\(lines.count)A"
-        for line in lines { text += "\r\u{1B}[2K" + String(line.prefix(120)) + "\n" }
-        FileHandleOutput.write(text, to: STDERR_FILENO)
-    }
-}

@@ -70,12 +70,3 @@ struct OperationOptions: ParsableArguments {
         transform: { try DurationArgument.parse($0, option: "--timeout") })
     var timeout: Duration = CgroupFreezer.defaultTimeout
 }
-
-/// Parses TARGET arguments; a malformed one is a usage error (exit 2) before anything is done.
-func parseTarget(_ text: String) throws -> TargetSpec {
-    do {
-        return try TargetSpec(parsing: text)
-    } catch {
-        throw ValidationError(error.description)
-    }
-}

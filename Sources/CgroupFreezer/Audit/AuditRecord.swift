@@ -1,0 +1,89 @@
+import CSystemd
+import Foundation
+import SystemPackage
+
+/// One audit record: who changed the freezer state of what, when, how, and whether it worked.
+public struct AuditRecord: Sendable, Hashable, Codable {
+    /// What was done.
+    public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
+        case pause, unpause, refreeze, checkpoint, restore
+        /// Processes of a tree moved into its cgroup (`--repair-tree`, `verify --repair`, restore's placement).
+        case repairTree = "repair-tree"
+    }
+
+    /// How it ended.
+    public enum Outcome: String, Sendable, Hashable, Codable {
+        /// Done, and confirmed (a rolled-back change was done too: its rollback has its own record).
+        case ok
+        /// It was in the requested state already; nothing was written.
+        case already
+        /// It failed; `message` says why.
+        case error
+    }
+
+    /// What was done.
+    public var action: Action
+    /// The target as the user gave it.
+    public var target: String
+    /// The cgroup directory it resolved to.
+    public var cgroup: String?
+    /// Who changed the state.
+    public var backend: Backend?
+    /// How it ended.
+    public var result: Outcome
+    /// The error message, for `error`.
+    public var message: String?
+    /// How long it took.
+    public var durationMS: Double
+    /// The caller.
+    public var uid: UInt32
+    /// The caller's user name.
+    public var user: String?
+    /// SUDO_USER and SUDO_UID, when the caller came through sudo.
+    public var sudoUser: String?
+    /// See `sudoUser`.
+    public var sudoUID: String?
+    /// The caller's PID.
+    public var pid: Int32
+    /// The host.
+    public var hostname: String
+    /// When (RFC 3339, UTC, with fractions).
+    public var time: String
+
+    enum CodingKeys: String, CodingKey {
+        case action, target, cgroup, backend, result, message, uid, user, pid, hostname, time
+        case durationMS = "duration_ms"
+        case sudoUser = "sudo_user"
+        case sudoUID = "sudo_uid"
+    }
+
+    /// A record stamped with the calling process's identity and the time now.
+    public init(action: Action, target: String, cgroup: String?, backend: Backend?, result: Outcome, message: String?,
+                duration: Duration, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.action = action
+        self.target = target
+        self.cgroup = cgroup
+        self.backend = backend
+        self.result = result
+        self.message = message
+        durationMS = duration.milliseconds
+        uid = getuid()
+        user = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        sudoUser = environment["SUDO_USER"]
+        sudoUID = environment["SUDO_UID"]
+        pid = getpid()
+        hostname = Self.hostname
+        // ISO8601FormatStyle is Foundation's own formatter: ISO8601DateFormatter would load ICU
+        // (a calendar, a locale and number formats), a millisecond or more of a CLI run.
+        time = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
+    }
+
+    /// The kernel's host name (uname's nodename). ProcessInfo.hostName may ask the resolver
+    /// for a canonical name, which can wait on the network.
+    static var hostname: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+

@@ -1,0 +1,79 @@
+import Foundation
+import SystemPackage
+
+/// Writes each record to every sink; a failing sink is reported, never silently dropped.
+public struct AuditTrail: Sendable {
+    /// The sinks.
+    public var sinks: [any AuditSink]
+    /// Called with each sink failure (the CLI prints it on stderr).
+    public var onFailure: @Sendable (FreezerError) -> Void
+
+    /// A trail over `sinks`.
+    public init(sinks: [any AuditSink], onFailure: @escaping @Sendable (FreezerError) -> Void) {
+        self.sinks = sinks
+        self.onFailure = onFailure
+    }
+
+    /// Whether records go anywhere at all.
+    public var isEmpty: Bool { sinks.isEmpty }
+
+    /// Records `record` in every sink; returns how many sinks took it. The record is built only
+    /// when there is a sink to take it.
+    @discardableResult
+    public func record(_ makeRecord: @autoclosure () -> AuditRecord) -> Int {
+        guard !sinks.isEmpty else { return 0 }
+        let record = makeRecord()
+        var written = 0
+        for sink in sinks {
+            do {
+                try sink.write(record)
+                written += 1
+            } catch let error as FreezerError {
+                onFailure(error)
+            } catch {
+                onFailure(.auditSinkFailed(sink: sink.name, reason: "\(error)"))
+            }
+        }
+        return written
+    }
+}
+
+extension AuditTrail {
+    /// The trail a command writes to: the journal whenever its socket exists, and the JSON-lines
+    /// file `file` when one is given (opened once here, so a file that cannot be written is found
+    /// before anything is done).
+    ///
+    /// With `required`, a trail that cannot take records throws (the sink's failure, or
+    /// `auditUnavailable` when there is no sink at all): the caller must then do nothing.
+    /// Otherwise each problem goes to `warn` and the trail goes on with the sinks that work.
+    public static func standard(
+        file: FilePath?, required: Bool, warn: (FreezerError) -> Void,
+        onFailure: @escaping @Sendable (FreezerError) -> Void
+    ) throws(FreezerError) -> AuditTrail {
+        var sinks: [any AuditSink] = []
+        if JournalSink.isAvailable {
+            // The socket is there; the sink also needs libsystemd, which is loaded only on first use.
+            if let problem = JournalSink.unusability {
+                if required { throw problem }
+                warn(problem)
+            } else {
+                sinks.append(JournalSink())
+            }
+        } else if file != nil || required {
+            warn(.auditSinkFailed(sink: "journal", reason: "the journal was not reached (no \(JournalSink.socket))"))
+        }
+        if let file, !file.isEmpty {
+            let sink = JSONLinesSink(path: file)
+            if let problem = sink.checkWritable() {
+                if required { throw problem }
+                warn(problem)
+            } else {
+                sinks.append(sink)
+            }
+        }
+        if required && sinks.isEmpty {
+            throw .auditUnavailable("no journal socket at \(JournalSink.socket) and no audit log file")
+        }
+        return AuditTrail(sinks: sinks, onFailure: onFailure)
+    }
+}

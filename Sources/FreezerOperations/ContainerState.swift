@@ -1,0 +1,33 @@
+import CgroupFreezer
+import ContainerEngines
+
+/// What a container's cgroup says, for status, filters and drift. Read-only: a container that
+/// stopped meanwhile (its cgroup gone) has no freezer state, which is an answer, not an error.
+enum ContainerState {
+    /// The container's cgroup, or nil when it has none or it is gone.
+    static func cgroup(of container: Container, freezer: CgroupFreezer) -> FreezerTarget? {
+        guard let spec = container.cgroup else { return nil }
+        // Gone between the listing and now: the container stopped; nil says it has no state.
+        return try? freezer.target(for: spec)
+    }
+
+    /// The freezer status of the container's cgroup, or nil (see `cgroup(of:freezer:)`).
+    static func freezerStatus(of container: Container, freezer: CgroupFreezer) -> FreezerStatus? {
+        guard let target = cgroup(of: container, freezer: freezer) else { return nil }
+        // Same: a cgroup removed after it was resolved has no state to show.
+        return try? freezer.status(target)
+    }
+
+    /// Paused as the cgroup says (frozen, frozen by a parent, or freezing); the engine's word
+    /// when there is no cgroup.
+    static func isPaused(_ container: Container, freezer: CgroupFreezer) -> Bool {
+        guard let state = freezerStatus(of: container, freezer: freezer)?.state else { return container.engineState == .paused }
+        return state != .thawed
+    }
+
+    /// The container's memory usage against its limit, in percent, over its whole cgroup.
+    static func memoryPercent(of container: Container, freezer: CgroupFreezer) -> Double? {
+        guard let pid = container.pid else { return nil }
+        return ContainerMemory.percent(pid: pid, layout: freezer.layout, container: cgroup(of: container, freezer: freezer)?.cgroup)
+    }
+}

@@ -1,0 +1,164 @@
+import CgroupFreezer
+import ContainerEngines
+import SystemPackage
+
+/// Turns what the user named into who must act on it: the one place that decides routes.
+///
+/// Here and nowhere else: the engine-ownership policy (an engine's container goes through its
+/// API, or is refused without `direct` where only the cgroup will do), the self-freeze guard for
+/// every route that freezes, the check that a container's cgroup holds its init, and which
+/// container sources are read (the catalog reads a source only when a target or selection needs it).
+public struct Resolver: Sendable {
+    /// The freezer routes are resolved for (its layout).
+    public let freezer: CgroupFreezer
+    /// Where containers are found.
+    public let catalog: ContainerCatalog
+
+    /// A resolver over `freezer`'s layout and `catalog`'s sources.
+    public init(freezer: CgroupFreezer, catalog: ContainerCatalog) {
+        self.freezer = freezer
+        self.catalog = catalog
+    }
+
+    /// Resolves one target for `purpose`. With `direct`, an engine's container is written through
+    /// its cgroup (and the route says the engine's view goes stale). Throws bad-input errors and
+    /// the policy's refusals; nothing has been done.
+    public func resolve(_ spec: TargetSpec, for purpose: Purpose, direct: Bool = false) async throws(FreezerError) -> ResolvedTarget {
+        switch spec {
+        case .container(let source, let reference):
+            let container = try await lookup(source, reference)
+            return try route(container, reference: spec.description, for: purpose, direct: direct)
+        case .unit(let unit):
+            return try route(unit: unit, reference: spec.description, for: purpose)
+        case .directory, .cgroup, .pid:
+            let target = try freezer.target(for: spec)
+            if purpose.freezes { try freezer.refuseSelfFreeze(target) }
+            return ResolvedTarget(reference: spec.description, route: .kernel(target))
+        }
+    }
+
+    /// Resolves a selection, in order: the named targets first (containers narrowed by the
+    /// filter), then every matching container of the sources that are present when the selection
+    /// picks from them. A target that does not resolve, or a source that is there but failed, is
+    /// an item with its failure: the caller reports it rather than acting as if it were not there.
+    public func resolve(_ selection: TargetSelection, for purpose: Purpose, direct: Bool = false) async -> [Resolution] {
+        var items: [Resolution] = []
+        var seen: Set<String> = []
+        let filter = selection.filter
+        for spec in selection.targets {
+            do throws(FreezerError) {
+                guard case .container(let source, let reference) = spec else {
+                    if !filter.isEmpty {
+                        throw .invalidFilter(filter.clauses.map(\.key).joined(separator: ","), reason: "--filter selects containers; \(spec) is not one")
+                    }
+                    items.append(Resolution(try await resolve(spec, for: purpose, direct: direct)))
+                    continue
+                }
+                let container = try await lookup(source, reference)
+                guard matches(container, filter) else { continue }
+                seen.insert(container.key)
+                items.append(Resolution(try route(container, reference: spec.description, for: purpose, direct: direct)))
+            } catch {
+                items.append(Resolution(reference: spec.description, failure: error))
+            }
+        }
+        guard selection.selectsFromSources else { return items }
+        let (containers, failures) = await catalog.all()
+        for container in containers where !seen.contains(container.key) && matches(container, filter) {
+            do throws(FreezerError) {
+                items.append(Resolution(try route(container, reference: container.shortReference, for: purpose, direct: direct)))
+            } catch {
+                items.append(Resolution(reference: container.shortReference, failure: error))
+            }
+        }
+        for failure in failures {
+            items.append(Resolution(reference: selection.all ? "--all" : "--filter", failure: failure))
+        }
+        return items
+    }
+
+    private func lookup(_ source: ContainerSource?, _ reference: String) async throws(FreezerError) -> Container {
+        do {
+            return try await catalog.lookup(source, reference)
+        } catch let error as FreezerError {
+            throw error
+        } catch {
+            throw .engineError(source.map { "\($0.rawValue):\(reference)" } ?? reference, status: 0, message: "\(error)")
+        }
+    }
+
+    /// The route of a container: its engine's API when an engine keeps its state (Docker), the
+    /// cgroup otherwise; an engine-owned runc/crun container only with `direct`.
+    func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws(FreezerError) -> ResolvedTarget {
+        let engine = container.source == .docker ? "docker" : container.owner
+        if container.source == .docker && !direct && purpose != .checkpoint {
+            // Only a running or paused container has a state to change.
+            if purpose != .inspect && container.engineState?.isLive != true { throw .containerNotRunning(reference) }
+            // The engine acts; its cgroup is read for the true state and drift, never written by us.
+            let cgroup = ContainerState.cgroup(of: container, freezer: freezer)
+            if purpose.freezes, let cgroup { try freezer.refuseSelfFreeze(cgroup) }
+            return ResolvedTarget(reference: reference, container: container, route: .engine(catalog.docker, container, cgroup: cgroup))
+        }
+        if let engine, !direct, purpose != .inspect {
+            throw .ownedByEngine(reference, engine: engine)
+        }
+        guard let target = try cgroupTarget(of: container, reference: reference, checked: purpose != .inspect) else {
+            throw .containerNotRunning(reference)
+        }
+        if purpose.freezes { try freezer.refuseSelfFreeze(target) }
+        var resolved = ResolvedTarget(reference: reference, container: container, route: .kernel(target))
+        if let engine, direct, purpose != .inspect {
+            resolved.warnings.append("\(engine)'s view is now stale: it does not know about this direct write; use freezectl --direct again to undo it")
+        }
+        return resolved
+    }
+
+    /// The container's cgroup, or nil when it has none (not running). A container's cgroup comes
+    /// from its runtime's state, which the container can influence: where it is written
+    /// (`checked`), it is used only when it contains the container's init, else freezing it would
+    /// freeze some other cgroup, or leave the container running.
+    private func cgroupTarget(of container: Container, reference: String, checked: Bool) throws(FreezerError) -> FreezerTarget? {
+        guard let spec = container.cgroup else { return nil }
+        let target = try freezer.target(for: spec)
+        guard checked, let pid = container.pid, let initCgroup = try freezer.cgroupDirectory(of: pid, in: target.cgroup.hierarchy) else {
+            return target
+        }
+        guard target.cgroup.contains(initCgroup) else {
+            throw .invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(initCgroup)")
+        }
+        return target
+    }
+
+    /// A unit goes through systemd, which keeps its own FreezerState, except where CRIU must
+    /// freeze its cgroup itself.
+    private func route(unit: String, reference: String, for purpose: Purpose) throws(FreezerError) -> ResolvedTarget {
+        let controlGroup: String
+        do {
+            controlGroup = try SystemdManager().controlGroup(unit)
+        } catch {
+            throw .systemdError(unit: unit, name: error.name, message: error.message)
+        }
+        // An inactive unit has no ControlGroup: systemd itself then says what it can do.
+        let cgroup = controlGroup.isEmpty ? nil : try freezer.target(for: .cgroup(controlGroup))
+        if purpose.freezes, let cgroup { try freezer.refuseSelfFreeze(cgroup) }
+        if purpose == .checkpoint {
+            guard let cgroup else { throw .invalidTarget(reference, reason: "systemd gives it no cgroup (is it running?)") }
+            return ResolvedTarget(reference: reference, route: .kernel(cgroup))
+        }
+        return ResolvedTarget(reference: reference, route: .systemd(unit: unit, cgroup: cgroup))
+    }
+
+    /// Labels, names and IDs decide most selections; the freezer state and the memory usage cost
+    /// several file reads per container, so they are read only when a clause asks for them.
+    private func matches(_ container: Container, _ filter: ContainerFilter) -> Bool {
+        guard !filter.isEmpty else { return true }
+        let paused = filter.needsState ? ContainerState.isPaused(container, freezer: freezer) : false
+        let memory = filter.needsMemory ? ContainerState.memoryPercent(of: container, freezer: freezer) : nil
+        return filter.matches(container, paused: paused, memoryPercent: memory)
+    }
+}
+
+extension Container {
+    /// One container across sources: `source:id`.
+    var key: String { "\(source.rawValue):\(id)" }
+}

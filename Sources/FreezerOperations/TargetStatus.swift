@@ -1,0 +1,71 @@
+import CgroupFreezer
+import ContainerEngines
+
+/// What the freezer, and the engine or systemd where one keeps its own view, say about one target.
+public struct TargetStatus: Sendable {
+    /// The target as given (or `source:shortid`).
+    public var reference: String
+    /// The container, when the target is one.
+    public var container: Container?
+    /// The freezer status of its cgroup; nil when it has none (a container that is not running).
+    public var freezer: FreezerStatus?
+    /// A container's memory usage against its limit (or MemTotal), in percent.
+    public var memoryPercent: Double?
+    /// The engine's or systemd's own view, in its words: Docker's `State`, systemd's `FreezerState`.
+    public var engineState: String?
+    /// The engine says paused and the cgroup not, or the other way round (containers only).
+    public var drift: Bool?
+    /// Why the status could not be read.
+    public var error: FreezerError?
+
+    /// Paused as the cgroup says: frozen, frozen by a parent, or freezing; the engine's word
+    /// when there is no cgroup.
+    public var isPaused: Bool {
+        guard let state = freezer?.state else { return container?.engineState == .paused }
+        return state != .thawed
+    }
+}
+
+extension Resolver {
+    /// The status of every item of `selection`, in order.
+    public func status(_ selection: TargetSelection) async -> [TargetStatus] {
+        await resolve(selection, for: .inspect).map(status)
+    }
+
+    /// The status of one resolved item.
+    public func status(_ item: Resolution) -> TargetStatus {
+        var status = TargetStatus(reference: item.reference, container: item.resolved?.container)
+        guard let resolved = item.resolved else {
+            status.error = item.failure
+            return status
+        }
+        if let container = resolved.container {
+            // A container's cgroup may be gone (it stopped meanwhile): no freezer state, not an error.
+            status.freezer = resolved.cgroup.flatMap { try? freezer.status($0) }
+            status.memoryPercent = ContainerState.memoryPercent(of: container, freezer: freezer)
+            if let engineState = container.engineState {
+                status.engineState = engineState.rawValue
+                if let state = status.freezer?.state { status.drift = (engineState == .paused) != (state != .thawed) }
+                else { status.drift = false }
+            }
+            return status
+        }
+        do {
+            if let cgroup = resolved.cgroup { status.freezer = try freezer.status(cgroup) }
+        } catch {
+            status.error = error
+        }
+        if case .systemd(let unit, _) = resolved.route {
+            // systemd's own view, beside the cgroup's. Shown when systemd answers; the cgroup's
+            // state is the truth either way.
+            status.engineState = try? SystemdManager().freezerState(unit)
+        }
+        return status
+    }
+
+    /// Every cgroup of the v1 freezer and the v2 hierarchy that is frozen or freezing at its own
+    /// request (descendants frozen only by such a cgroup are left out).
+    public func frozenCgroups() -> [TargetStatus] {
+        freezer.frozenCgroups().map { TargetStatus(reference: $0.target.spec.description, freezer: $0) }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import FreezerOperations
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
+        discussion: """
+        STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
+        (frozen because an ancestor is). SELF is the cgroup's own request \
+        (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \
+        cgroup and its descendants. For containers, ENGINE is the engine's own view \
+        (Docker's state) and DRIFT marks an engine that disagrees with the cgroup; for \
+        units, SYSTEMD is systemd's FreezerState.
+
+        Without a target, --all or --filter, lists every cgroup of the v1 freezer and \
+        the v2 hierarchy that is frozen or freezing at its own request; descendants \
+        frozen only by such a cgroup are not listed.
+        """
+    )
+
+    @OptionGroup var targets: TargetArguments
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let selection = try targets.selection()
+        let resolver: Resolver
+        do {
+            resolver = try targets.sources.resolver(common)
+        } catch {
+            Output.error(error.withNextStep)
+            throw ExitCode(ExitStatus.failure)
+        }
+        let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
+        let statuses = listFrozen ? resolver.frozenCgroups() : await resolver.status(selection)
+        if statuses.isEmpty {
+            if listFrozen {
+                if common.format == .table && !common.quiet { FileHandleOutput.standardOutput("No cgroup is frozen or freezing.") }
+            } else {
+                Output.noContainersMatched(common: common)
+            }
+            return
+        }
+        let reports = statuses.map(StatusReport.init)
+        Output.statuses(reports, common: common)
+        throw ExitCode(Output.exitCode(reports.map(\.failure)))
+    }
+}

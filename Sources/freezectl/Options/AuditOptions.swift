@@ -1,0 +1,45 @@
+import ArgumentParser
+import CgroupFreezer
+import Foundation
+import SystemPackage
+import Synchronization
+
+/// Where state-changing commands leave their audit records.
+struct AuditOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Also append audit records to FILE as JSON lines (default: FREEZECTL_AUDIT_LOG). The journal gets them whenever its socket exists.", valueName: "file"))
+    var auditLog: String?
+
+    @Flag(name: .long, help: "Refuse to act when no audit record can be written.")
+    var auditRequired = false
+
+    /// The trail (AuditTrail.standard), or exit 1 with the reason: only `--audit-required` or an
+    /// unusable log make it fail. Sink problems and failures go to standard error.
+    func trail() throws -> AuditTrail {
+        let file = auditLog ?? ProcessInfo.processInfo.environment["FREEZECTL_AUDIT_LOG"]
+        do {
+            return try AuditTrail.standard(file: file.map { FilePath($0) }, required: auditRequired, warn: { problem in
+                Output.error(problem.message)
+            }, onFailure: { error in
+                AuditFailures.count.withLock { $0 += 1 }
+                Output.error("\(error.message)\n  next step: \(error.nextStep)")
+            })
+        } catch {
+            Output.error(error.withNextStep)
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+
+    /// The exit code once the work is done: with --audit-required, a record that could not be
+    /// written fails the run (1) even when every target succeeded.
+    func exitCode(_ code: Int32) -> Int32 {
+        guard auditRequired, code == ExitStatus.success || code == ExitStatus.unhealthy,
+              AuditFailures.count.withLock({ $0 }) > 0 else { return code }
+        Output.error("--audit-required: some audit records could not be written (see above)")
+        return ExitStatus.failure
+    }
+}
+
+/// Audit records of this run that no sink took.
+enum AuditFailures {
+    static let count = Mutex(0)
+}
