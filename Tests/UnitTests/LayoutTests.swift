@@ -101,23 +101,3 @@ struct LayoutTests {
         }
     }
 }
-
-@Suite("Target syntax")
-struct TargetSpecTests {
-    @Test func acceptsTheThreeForms() throws {
-        #expect(try TargetSpec(parsing: "/sys/fs/cgroup/freezer/job") == .directory("/sys/fs/cgroup/freezer/job"))
-        #expect(try TargetSpec(parsing: "cgroup:/batch//job/") == .cgroup("/batch/job"))
-        #expect(try TargetSpec(parsing: "pid:1234") == .pid(1234))
-    }
-
-    @Test(arguments: ["", "pid:0", "pid:abc", "pid:-3", "pid:", "cgroup:/../../etc", "cgroup:relative", "cgroup:/", "web!", "./x"])
-    func rejectsMalformedTargets(_ text: String) {
-        #expect(throws: FreezerError.self) { try TargetSpec(parsing: text) }
-        do {
-            _ = try TargetSpec(parsing: text)
-        } catch {
-            #expect(error.isBadInput)
-            #expect(error.message.contains("\"\(text)\""), "the message names the input: \(error.message)")
-        }
-    }
-}

@@ -35,37 +35,40 @@ struct FreezerV2: FreezerBackend {
         // a cgroup that did not finish freezing as it is (runc issue 5325).
         let previous = now.selfFrozen ? "1" : "0"
         let freezeFile = cgroup.file(FreezerFiles.v2Freeze)
-        let frozen: Bool
+        let events = try openEvents()
+        defer { CgroupFile.close(events) }
+        try CgroupFile.write("1", to: freezeFile)
         do {
-            frozen = try await write("1", waitingUntil: { Self.isFrozen($0) }, deadline: deadline)
-            if !frozen { throw freezeTimeout(timeout) }
+            if try await wait(on: events, deadline: deadline, until: { Self.isFrozen($0) }) { return .ok }
+            throw freezeTimeout(timeout)
         } catch {
             // Timed out, unreadable or cancelled: never leave the cgroup half-frozen by this call.
             throw putBack(previous, to: freezeFile, after: error)
         }
-        return .ok
     }
 
     func clearRequestAndWait(deadline: ContinuousClock.Instant, timeout: Duration) async throws {
-        let thawed = try await write("0", waitingUntil: { !Self.isFrozen($0) }, deadline: deadline) {
-            // A frozen ancestor keeps us frozen however long we wait: say so at once.
-            if let ancestor = frozenAncestor() { throw FreezerError.frozenByParent(path: cgroup.path, ancestor: ancestor) }
+        let events = try openEvents()
+        defer { CgroupFile.close(events) }
+        try CgroupFile.write("0", to: cgroup.file(FreezerFiles.v2Freeze))
+        // A frozen ancestor keeps us frozen however long we wait: say so at once.
+        if let ancestor = frozenAncestor() { throw FreezerError.frozenByParent(path: cgroup.path, ancestor: ancestor) }
+        if try await !wait(on: events, deadline: deadline, until: { !Self.isFrozen($0) }) {
+            throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
         }
-        if !thawed { throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout) }
     }
 
-    /// Writes `value` to cgroup.freeze and waits for the kernel's notification on cgroup.events
-    /// until `condition` holds of its text (opened before the write, so no change is missed).
-    private func write(_ value: String, waitingUntil condition: @escaping @Sendable (String) -> Bool,
-                       deadline: ContinuousClock.Instant, afterWrite: () throws -> Void = {}) async throws -> Bool {
-        let eventsPath = cgroup.file(FreezerFiles.v2Events)
-        let events = try CgroupFile.open(eventsPath, .readOnly)
-        defer { CgroupFile.close(events) }
-        try CgroupFile.write(value, to: cgroup.file(FreezerFiles.v2Freeze))
-        try afterWrite()
-        return try await waiter.wait(on: events, deadline: deadline) {
-            condition(try CgroupFile.read(events, path: eventsPath))
-        }
+    /// cgroup.events, opened before the write so that no change is missed.
+    private func openEvents() throws(FreezerError) -> FileDescriptor {
+        try CgroupFile.open(cgroup.file(FreezerFiles.v2Events), .readOnly)
+    }
+
+    /// Waits for the kernel's notifications on cgroup.events until `condition` holds of its
+    /// text; false at the deadline.
+    private func wait(on events: FileDescriptor, deadline: ContinuousClock.Instant,
+                      until condition: @escaping @Sendable (String) -> Bool) async throws -> Bool {
+        let path = cgroup.file(FreezerFiles.v2Events)
+        return try await waiter.wait(on: events, deadline: deadline) { condition(try CgroupFile.read(events, path: path)) }
     }
 
     private static func isFrozen(_ events: String) -> Bool {
