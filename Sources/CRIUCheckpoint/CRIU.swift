@@ -36,6 +36,7 @@ public struct CRIU: Sendable {
 
     /// What `criu --version` says (`3.17.1`), or nil.
     public func version() async -> String? {
+        // A CRIU that cannot say its version is reported by `check`, which runs next.
         guard let result = try? await run(["--version"]), case .exited(0) = result.status else { return nil }
         for line in result.output.split(separator: "\n") where line.hasPrefix("Version:") {
             return line.dropFirst("Version:".count).trimmingCharacters(in: .whitespaces)
@@ -54,7 +55,7 @@ public struct CRIU: Sendable {
 
     /// The known causes of a failing `criu check`.
     static func explainCheckFailure(output: String, version: String?) -> String? {
-        let maps = (try? CgroupFile.readProcFile("/proc/self/maps")) ?? ""
+        let maps = CgroupFile.procFileIfReadable("/proc/self/maps") ?? ""
         let old = version.map { Self.compare($0, "4.1") < 0 } ?? true
         if output.contains("vdso") && maps.contains("[vvar_vclock]") && old {
             return "this kernel (6.13 or later) has a [vvar_vclock] mapping that CRIU before 4.1 cannot handle (\"vdso: Unexpected rt vDSO area bounds\"); CRIU here is \(version ?? "of unknown version"): install CRIU 4.1 or later and point --criu or FREEZECTL_CRIU at it"
@@ -99,6 +100,7 @@ public struct CRIU: Sendable {
                                  reason: reason == "timeout" ? "--criu-timeout" : reason, log: log)
         }
         guard case .exited(0) = run.status else {
+            // No log (CRIU failed before writing one): its own output says why.
             let text = (try? RegularFile.read(log, limit: 16 << 20)) ?? run.output
             progress(CheckpointEvent(step: operation, status: .failed, detail: "\(run.status)"))
             throw .criuFailed(operation: operation.rawValue, log: log, errors: errorLines(text))

@@ -50,7 +50,7 @@ public struct CRIUHookContract: Sendable, Hashable {
         // variable restore set is missing (a script run by another restore).
         let fromCRIU = environment["CRTOOLS_IMAGE_DIR"]
         let imagesDir = environment["FREEZECTL_IMAGES_DIR"]
-            ?? fromCRIU.flatMap { try? FileManager.default.destinationOfSymbolicLink(atPath: $0) }
+            ?? fromCRIU.flatMap { try? FileManager.default.destinationOfSymbolicLink(atPath: $0) }  // not a link: as given
             ?? fromCRIU ?? ""
         self.init(marker: FilePath(marker), imagesDir: imagesDir, criuVersion: environment["FREEZECTL_CRIU_VERSION"],
                   initPID: environment["CRTOOLS_INIT_PID"].flatMap { Int32($0) })

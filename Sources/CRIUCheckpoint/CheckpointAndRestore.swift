@@ -181,6 +181,7 @@ extension CgroupFreezer {
                 _ = try await uncancelled { try await self.thaw(target, timeout: options.timeout) }
                 progress(CheckpointEvent(step: .thaw, status: .ok, detail: "\(target.cgroup.path) thawed" + (failure == nil ? "" : " after the failure")))
             } catch {
+                // For the message only: the error says what the thaw itself reported.
                 let state = (try? status(target).state.rawValue) ?? "in an unknown state"
                 progress(CheckpointEvent(step: .thaw, status: .failed, detail: "\(target.cgroup.path) is \(state): \(error)"))
                 let cause = failure.map { "\(($0 as? FreezerError)?.message ?? "\($0)"); then the thaw failed: " } ?? "the thaw failed: "
@@ -223,9 +224,16 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: .restore, status: .started, detail: "criu " + arguments.joined(separator: " ")))
         let run = try await options.criu.run(arguments, environment: environment, timeout: options.criuTimeout)
         try CRIU.check(run, operation: .restore, log: log, timeout: options.criuTimeout, progress: progress)
-        guard let text = try? images.read("restore.pid", limit: 64),
-              let root = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), root > 0 else {
-            throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile)"])
+        let root: Int32
+        do {
+            let text = try images.read("restore.pid", limit: 64)
+            guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
+                throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \"\(text.prefix(20))\""])
+            }
+            root = pid
+        } catch let error as FreezerError {
+            if case .criuFailed = error { throw error }
+            throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \(error.message)"])
         }
         progress(CheckpointEvent(step: .restore, status: .ok, detail: "restored tree under \(root)"))
         if let cgroup = options.cgroup {

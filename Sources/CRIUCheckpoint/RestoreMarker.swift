@@ -74,6 +74,7 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
         guard let name = path.lastComponent?.string, name != "." && name != ".." else {
             throw FreezerError.invalidTarget(path.string, reason: "the marker must name a file")
         }
+        // A previous marker that is malformed or refused (a symlink, a FIFO) restarts the count.
         let previous = ((try? read(at: path)) ?? nil)?.restoreCount ?? 0
         let count = (0..<countLimit).contains(previous) ? previous + 1 : 1
         let marker = RestoreMarker(restoredAt: Date.ISO8601FormatStyle().format(now), restoreCount: count,

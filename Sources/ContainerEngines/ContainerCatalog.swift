@@ -45,6 +45,7 @@ public struct ContainerCatalog: Sendable {
         // runc:ID and crun:ID with a full ID name a state directory: read that one alone rather
         // than every container on the host (a start-up cost the CLI pays per call).
         if let source, source != .docker, !reference.isEmpty, !reference.contains("/"), reference != ".", reference != ".." {
+            // Not there or unreadable: the full search below finds it by prefix or name, or says why not.
             let exact = runtimes.filter { $0.runtime == source && $0.isPresent }.compactMap { try? $0.container(id: reference) }
             if exact.count == 1 { return exact[0] }
         }

@@ -11,7 +11,8 @@ package enum ContainerMemory {
     /// the same name (runc's `<id>`, Docker's `<id>` or `docker-<id>.scope`); the paths above it
     /// can differ between hierarchies (a nested host puts v1 memory cgroups under its own).
     package static func percent(pid: Int32, layout: CgroupLayout, container: CgroupDirectory? = nil) -> Double? {
-        guard let cgroups = try? ProcessCgroups.of(pid: pid), let total = memTotal else { return nil }
+        // Gone since it was listed: no usage to report (a memory filter then does not match).
+        guard let cgroups = ProcessCgroups.ifAlive(pid: pid), let total = memTotal else { return nil }
         func widened(_ directory: FilePath, in hierarchy: Hierarchy) -> FilePath {
             guard let name = container?.path.lastComponent?.string else { return directory }
             return directory.nearestAncestor(below: hierarchy.mountPoint) { $0 == name } ?? directory
@@ -33,7 +34,7 @@ package enum ContainerMemory {
     }
 
     private static func number(_ path: FilePath) -> UInt64? {
-        guard let text = try? CgroupFile.read(path) else { return nil }
+        guard let text = CgroupFile.readIfPresent(path) else { return nil }
         return UInt64(text.trimmingSpaces())
     }
 
@@ -41,7 +42,7 @@ package enum ContainerMemory {
     static let memTotal: UInt64? = readMemTotal()
 
     private static func readMemTotal() -> UInt64? {
-        guard let text = try? CgroupFile.readProcFile("/proc/meminfo") else { return nil }
+        guard let text = CgroupFile.procFileIfReadable("/proc/meminfo") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemTotal:") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, let kib = UInt64(fields[1]) {

@@ -95,6 +95,7 @@ public struct DockerEngine: ContainerEngine {
                             // Removed between the list and its inspect: it is not there to act on.
                             return (index, nil)
                         }
+                        // An inspect without a PID: listed, but with no process to act on.
                         pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
                     }
                     let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
@@ -117,7 +118,8 @@ public struct DockerEngine: ContainerEngine {
     /// otherwise leave the rest of the container running. So the init's cgroup is walked up to the
     /// component that names the container's full ID, which by construction contains the init.
     static func cgroup(id: String, pid: Int32, layout: CgroupLayout?) -> TargetSpec {
-        guard let layout, let cgroups = try? ProcessCgroups.of(pid: pid) else { return .pid(pid) }
+        // Exited since the inspect: the PID target then fails with a clear no-such-process.
+        guard let layout, let cgroups = ProcessCgroups.ifAlive(pid: pid) else { return .pid(pid) }
         for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
             if let directory = cgroups.directory(in: hierarchy, layout: layout)?
                 .nearestAncestor(below: hierarchy.mountPoint, where: { $0 == id || $0 == "docker-\(id).scope" }) {
@@ -159,6 +161,7 @@ public struct DockerEngine: ContainerEngine {
         }
         let body = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
+            // dockerd answers {"message": ...}; anything else is quoted as it came.
             let message = (try? JSONDecoder().decode(Message.self, from: body))?.message ?? String(decoding: body, as: UTF8.self)
             throw FreezerError.engineError(reference, status: Int(response.status.code), message: message)
         }

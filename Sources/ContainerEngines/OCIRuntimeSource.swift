@@ -44,6 +44,7 @@ public struct OCIRuntimeSource: Sendable {
         // most of a large selection's cost, so it is spread over the CPUs.
         let found = Mutex([Container?](repeating: nil, count: ids.count))
         DispatchQueue.concurrentPerform(iterations: ids.count) { index in
+            // Removed since the listing (a container that exited) or unreadable: not a live container.
             let container = try? container(id: ids[index])
             found.withLock { $0[index] = container }
         }
@@ -111,12 +112,22 @@ public struct OCIRuntimeSource: Sendable {
         var annotations: [String: String]?
     }
 
+    /// The annotations of crun's copy of the spec. crun keeps it only for some containers: a
+    /// missing or unreadable copy means no labels, not a broken container.
+    private static func annotations(in specFile: FilePath) -> [String: String] {
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: specFile.string))
+            return try JSONDecoder().decode(Spec.self, from: data).annotations ?? [:]
+        } catch {
+            return [:]
+        }
+    }
+
     private func crunContainer(id: String, directory: FilePath) throws -> Container? {
         let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("status").string))
         let status = try JSONDecoder().decode(CrunStatus.self, from: data)
         guard ProcessStart.isAlive(status.pid, startTime: status.processStartTime) else { return nil }
-        let specData = try? Data(contentsOf: URL(fileURLWithPath: directory.appending("config.json").string))
-        let annotations = specData.flatMap { try? JSONDecoder().decode(Spec.self, from: $0) }?.annotations ?? [:]
+        let annotations = Self.annotations(in: directory.appending("config.json"))
         let cgroup = status.cgroupPath.flatMap { $0.isEmpty ? nil : TargetSpec.cgroup($0) } ?? .pid(status.pid)
         var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
                                   owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),

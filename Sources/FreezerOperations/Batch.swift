@@ -205,7 +205,7 @@ extension Resolver {
     /// The state of a cgroup after an operation, or nil when it cannot be read (it is gone: the
     /// target exited). Read for the report only.
     func currentState(_ target: FreezerTarget) -> FreezeState? {
-        try? freezer.status(target).state
+        ContainerState.status(of: target, freezer: freezer)?.state
     }
 }
 

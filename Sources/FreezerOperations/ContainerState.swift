@@ -13,8 +13,13 @@ enum ContainerState {
 
     /// The freezer status of the container's cgroup, or nil (see `cgroup(of:freezer:)`).
     static func freezerStatus(of container: Container, freezer: CgroupFreezer) -> FreezerStatus? {
-        guard let target = cgroup(of: container, freezer: freezer) else { return nil }
-        // Same: a cgroup removed after it was resolved has no state to show.
+        status(of: cgroup(of: container, freezer: freezer), freezer: freezer)
+    }
+
+    /// The status of a cgroup read to report it, or nil when there is none or it is gone (its
+    /// processes exited and it was removed): then there is no state to show, and nothing to undo.
+    static func status(of target: FreezerTarget?, freezer: CgroupFreezer) -> FreezerStatus? {
+        guard let target else { return nil }
         return try? freezer.status(target)
     }
 

@@ -41,7 +41,7 @@ extension Resolver {
         }
         if let container = resolved.container {
             // A container's cgroup may be gone (it stopped meanwhile): no freezer state, not an error.
-            status.freezer = resolved.cgroup.flatMap { try? freezer.status($0) }
+            status.freezer = ContainerState.status(of: resolved.cgroup, freezer: freezer)
             status.memoryPercent = ContainerState.memoryPercent(of: container, freezer: freezer)
             if let engineState = container.engineState {
                 status.engineState = engineState.rawValue

@@ -54,9 +54,14 @@ extension DockerEngine {
             }
         } catch {
             // Cancelled or failed: the exec's process must not outlive the call.
-            if pid == nil, let execID,
-               let data = try? await request(.GET, "/exec/\(execID)/json", reference: reference, timeout: .seconds(2)) {
-                pid = (try? JSONDecoder().decode(ExecInspection.self, from: data))?.Pid
+            // Best effort on the way out: the exec may be gone already, or dockerd down.
+            if pid == nil, let execID {
+                do {
+                    let data = try await request(.GET, "/exec/\(execID)/json", reference: reference, timeout: .seconds(2))
+                    pid = try JSONDecoder().decode(ExecInspection.self, from: data).Pid
+                } catch {
+                    pid = nil
+                }
             }
             if let pid, pid > 0 { kill(pid, SIGKILL) }
             return ProbeOutcome(healthy: false, output: HealthProbe.trimmed("docker exec failed: \((error as? FreezerError)?.message ?? "\(error)")"))

@@ -86,7 +86,7 @@ package struct GroupProcess {
                             _ = kill(-group, SIGKILL)
                             return
                         }
-                        try? await Task.sleep(for: .milliseconds(20))
+                        try? await Task.sleep(for: .milliseconds(20))  // cancelled: the loop ends at its check
                     }
                 }
             }

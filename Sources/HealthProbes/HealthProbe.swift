@@ -185,7 +185,7 @@ extension HealthProbe {
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
         do {
             let channel = try await bootstrap.connect(host: host, port: port).get()
-            try? await channel.close()
+            try? await channel.close()  // connected is the answer; a failed close changes nothing
             return ProbeOutcome(healthy: true, output: "connected to \(host):\(port)")
         } catch let error as NIOConnectionError {
             let cause = error.connectionErrors.first.map { "\($0.error)" } ?? error.dnsAError.map { "\($0)" } ?? "\(error)"

@@ -53,6 +53,7 @@ struct ProbeIdentity {
         inheritable = try mask("CapInh")
         bounding = try mask("CapBnd")
         ambient = try mask("CapAmb")
+        // Kernels before 4.10 have no NoNewPrivs line: the process cannot have set it there.
         noNewPrivileges = (try? first("NoNewPrivs")) == "1"
         let layout = try layout ?? CgroupLayout.current()
         let cgroups = try ProcessCgroups.of(pid: pid)

@@ -89,6 +89,7 @@ public struct CgroupFreezer: Sendable {
     public func frozenCgroups() -> [FreezerStatus] {
         var found: [FreezerStatus] = []
         for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
+            // A hierarchy whose mount point cannot be validated has nothing to list.
             guard let root = try? CgroupDirectory(validating: hierarchy.mountPoint, in: layout) else { continue }
             collectFrozen(below: root, into: &found)
         }
@@ -98,13 +99,15 @@ public struct CgroupFreezer: Sendable {
     private func collectFrozen(below directory: CgroupDirectory, into found: inout [FreezerStatus]) {
         guard case .success(let children) = Syscall.subdirectories(of: directory.path) else { return }
         for name in children {
-            guard let child = try? CgroupDirectory(validating: directory.path.appending(name), in: layout) else { continue }
-            let target = FreezerTarget(spec: .directory(child.path), cgroup: child)
-            if let status = try? status(target), status.selfFrozen || status.state == .freezing {
-                found.append(status)
+            do {
+                let child = try CgroupDirectory(validating: directory.path.appending(name), in: layout)
+                let status = try status(FreezerTarget(spec: .directory(child.path), cgroup: child))
                 // Its descendants are frozen by it; a descendant with its own request is listed too.
+                if status.selfFrozen || status.state == .freezing { found.append(status) }
+                collectFrozen(below: child, into: &found)
+            } catch {
+                continue  // removed while the tree was walked: it is frozen no more
             }
-            collectFrozen(below: child, into: &found)
         }
     }
 
@@ -133,7 +136,9 @@ public struct CgroupFreezer: Sendable {
     /// visible there; `noSuchProcess` when the process is gone.
     package func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(FreezerError) -> FilePath? {
         guard let directory = try ProcessCgroups.of(pid: pid).directory(in: hierarchy, layout: layout) else { return nil }
-        return try? Syscall.realPath(directory).get()
+        // Not resolvable: the process left that cgroup (or exited) since /proc was read.
+        guard case .success(let canonical) = Syscall.realPath(directory) else { return nil }
+        return canonical
     }
 
     /// Runs one freeze or thaw. A backend returns only once the kernel confirmed `state` (or it

@@ -23,7 +23,7 @@ struct FreezerV2: FreezerBackend {
     /// frozen child (cgroup_enter_frozen, kernel/fork.c).
     static func isTaskFrozen(_ pid: Int32) -> Bool {
         guard let state = ProcStat.fields(of: pid)?.first, state != "Z" else { return true }
-        guard let wchan = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/wchan")) else { return true }  // gone meanwhile
+        guard let wchan = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/wchan")) else { return true }  // gone meanwhile
         return ["get_signal", "do_freezer_trap", "kernel_clone", "wait_for_vfork_done"].contains(wchan)
     }
 

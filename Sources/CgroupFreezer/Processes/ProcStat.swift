@@ -4,7 +4,7 @@ import SystemPackage
 /// element 0 is field 3 (the state), element 19 is field 22 (the start time).
 package enum ProcStat {
     package static func fields(of pid: Int32) -> [Substring]? {
-        guard pid > 0, let stat = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/stat")),
+        guard pid > 0, let stat = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/stat")),
               let close = stat.lastIndex(of: ")") else { return nil }
         return stat[stat.index(after: close)...].split(separator: " ")
     }

@@ -38,6 +38,12 @@ public struct ProcessCgroups: Sendable, Hashable {
         }
     }
 
+    /// The cgroups of `pid`, or nil when it cannot be read now (the process exited since it was
+    /// listed): for what describes processes, where "gone" is an answer.
+    public static func ifAlive(pid: Int32) -> ProcessCgroups? {
+        try? of(pid: pid)
+    }
+
     /// The cgroup directory of this process in `hierarchy`, or nil when the process's line for it is
     /// missing or outside what the mount shows.
     public func directory(in hierarchy: Hierarchy, layout: CgroupLayout) -> FilePath? {
@@ -70,7 +76,8 @@ package enum CgroupProcesses {
 
     /// The PIDs directly in `directory` (empty when it cannot be read).
     package static func members(of directory: FilePath) -> [Int32] {
-        guard let text = try? CgroupFile.read(directory.appending("cgroup.procs")) else { return [] }
+        // Removed meanwhile (its processes exited): it has no members.
+        guard let text = CgroupFile.readIfPresent(directory.appending("cgroup.procs")) else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0) }
     }
 }

@@ -30,7 +30,8 @@ public struct ProcessTree: Sendable {
         var queue: [(Int32, Int32)] = [(root, 0)]
         while !queue.isEmpty {
             let (pid, parent) = queue.removeFirst()
-            let cgroup = (try? ProcessCgroups.of(pid: pid))?.directory(in: hierarchy, layout: layout)
+            // Exited since the tree was read: no cgroup (a stray the repair then skips).
+            let cgroup = ProcessCgroups.ifAlive(pid: pid)?.directory(in: hierarchy, layout: layout)
             members.append(Member(pid: pid, parent: parent, command: command(of: pid), cgroup: cgroup))
             queue += (children[pid] ?? []).sorted().map { ($0, pid) }
         }
@@ -87,10 +88,10 @@ public struct ProcessTree: Sendable {
     }
 
     package static func command(of pid: Int32) -> String {
-        if let cmdline = try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/cmdline")), !cmdline.isEmpty {
+        if let cmdline = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/cmdline")), !cmdline.isEmpty {
             return cmdline.split(separator: "\0").joined(separator: " ")
         }
-        return ((try? CgroupFile.readProcFile(FilePath("/proc/\(pid)/comm"))) ?? "?").trimmingSpaces()
+        return (CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/comm")) ?? "?").trimmingSpaces()
     }
 }
 

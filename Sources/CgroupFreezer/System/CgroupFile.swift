@@ -13,6 +13,13 @@ package enum CgroupFile {
         return try read(fd, path: path)
     }
 
+    /// A control file's text, or nil when it cannot be read: the cgroup was removed meanwhile,
+    /// or this hierarchy has no such file (`memory.max` of a root). For what is read to describe
+    /// a cgroup, never for what decides a write.
+    package static func readIfPresent(_ path: FilePath) -> String? {
+        try? read(path)
+    }
+
     /// The most a control file may hold: cgroup.procs of a cgroup with the kernel's maximum PID
     /// count is well under this; anything larger is not a control file we understand.
     package static let sizeCap = 64 << 20
@@ -104,6 +111,18 @@ package enum CgroupFile {
 
 extension CgroupFile {
     /// Reads a /proc file of any length (mountinfo can exceed a page).
+    /// A /proc file of another process, or nil when it cannot be read now: the process exited
+    /// (ENOENT, ESRCH), belongs to someone the caller may not inspect (EACCES), or the file is
+    /// absent on this kernel. For what is read about processes to describe or count them, where
+    /// "gone" is an answer; the one place that treats every such failure as absent.
+    package static func procFileIfReadable(_ path: FilePath) -> String? {
+        do {
+            return try readProcFile(path)
+        } catch {
+            return nil
+        }
+    }
+
     package static func readProcFile(_ path: FilePath) throws(FreezerError) -> String {
         let fd: FileDescriptor
         do {

@@ -67,6 +67,6 @@ struct Restore: AsyncParsableCommand {
     /// This executable: /proc/self/exe, else argv[0] (procfs not mounted; CRIU then fails to
     /// exec it and says so in its log).
     static var ownExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]  // see above
     }
 }

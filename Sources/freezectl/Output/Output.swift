@@ -141,9 +141,11 @@ enum Output {
         FileHandleOutput.standardError("freezectl: \(message)")
     }
 
-    private static func printJSON<T: Encodable>(_ value: T) {
+    /// One JSON object on one line, keys sorted (docs/json-output.md).
+    static func printJSON<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Our reports hold strings, integers and finite numbers only, which always encode.
         if let data = try? encoder.encode(value) {
             FileHandleOutput.standardOutput(String(decoding: data, as: UTF8.self))
         }

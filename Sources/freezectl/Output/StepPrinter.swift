@@ -8,11 +8,7 @@ func stepPrinter(_ common: CommonOptions) -> @Sendable (CheckpointEvent) -> Void
     return { event in
         // Written at once (not through print's buffer): each step shows as it happens.
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(event) {
-                FileHandleOutput.standardOutput(String(decoding: data, as: UTF8.self))
-            }
+            Output.printJSON(event)
         } else if !quiet || event.status == .failed {
             FileHandleOutput.standardOutput("\(event.step.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(event.status.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.detail.escapingControlCharacters)")
         }
