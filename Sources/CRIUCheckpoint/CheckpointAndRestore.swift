@@ -46,8 +46,29 @@ public struct CheckpointReport: Sendable {
     public var health: HealthReport?
 }
 
+/// What a checkpoint and a restore are both told: the CRIU, its pass-through options, the
+/// bounds, the health check after the thaw and the audit trail.
+public protocol CRIUOperationOptions: Sendable {
+    /// The images directory.
+    var imagesDir: FilePath { get set }
+    /// The CRIU to use.
+    var criu: CRIU { get set }
+    /// CRIU's `--shell-job`.
+    var shellJob: Bool { get set }
+    /// CRIU's `--tcp-established`.
+    var tcpEstablished: Bool { get set }
+    /// The deadline of freezes and thaws.
+    var timeout: Duration { get set }
+    /// How long CRIU may run before it is killed (`--criu-timeout`).
+    var criuTimeout: Duration { get set }
+    /// The health check after the thaw.
+    var health: HealthCheckOptions? { get set }
+    /// Where the operation's records go.
+    var audit: AuditTrail? { get set }
+}
+
 /// How to checkpoint.
-public struct CheckpointOptions: Sendable {
+public struct CheckpointOptions: CRIUOperationOptions {
     /// Where CRIU writes the images (created if missing).
     public var imagesDir: FilePath
     /// The CRIU to use.
@@ -81,7 +102,7 @@ public struct CheckpointOptions: Sendable {
 }
 
 /// How to restore.
-public struct RestoreOptions: Sendable {
+public struct RestoreOptions: CRIUOperationOptions {
     /// The images to restore from.
     public var imagesDir: FilePath
     /// The CRIU to use.

@@ -19,13 +19,7 @@ struct BatchCommand {
 
     func run() async throws -> Int32 {
         let selection = try targets.selection()
-        let resolver: Resolver
-        do {
-            resolver = try targets.sources.resolver(common)
-        } catch {
-            Output.error(error.withNextStep)
-            return ExitStatus.failure
-        }
+        let resolver = try targets.sources.resolverOrExit(common)
         let trail = try audit.trail()
         let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
                                    direct: batch.direct, audit: trail.isEmpty ? nil : trail, health: health)

@@ -36,9 +36,6 @@ struct Checkpoint: AsyncParsableCommand {
     @Flag(name: .long, help: "Move descendants that are outside the cgroup into it before the dump.")
     var repairTree = false
 
-    @Flag(name: .long, help: "Checkpoint an engine's container through its cgroup although the engine keeps its own state.")
-    var direct = false
-
     @OptionGroup var sources: SourceOptions
     @OptionGroup var operation: OperationOptions
     @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
@@ -49,14 +46,9 @@ struct Checkpoint: AsyncParsableCommand {
         var options = CheckpointOptions(imagesDir: FilePath(criu.imagesDir), criu: CRIU(executable: "criu"))
         options.leaveRunning = leaveRunning && !kill
         options.repairTree = repairTree
-        options.shellJob = criu.shellJob
-        options.tcpEstablished = criu.tcpEstablished
-        options.timeout = operation.timeout
-        options.criuTimeout = criu.criuTimeout
         options.rootPID = pid
-        options.direct = direct
-        options.health = try health.check()
-        options.audit = try audit.trail()
+        options.direct = criu.direct
+        criu.configure(&options, timeout: operation.timeout, health: try health.check(), audit: try audit.trail())
         let (target, sources, common, printer) = (self.target, self.sources, self.common, stepPrinter(common))
         try await runStoppable("checkpoint", target.description, audit: audit, health: options.health) { [options, criu] in
             var options = options

@@ -29,9 +29,6 @@ struct Restore: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the restore marker here (docs/checkpoint.md).", valueName: "path"))
     var marker: String?
 
-    @Flag(name: .long, help: "Restore into an engine's container's cgroup although the engine keeps its own state.")
-    var direct = false
-
     @OptionGroup var sources: SourceOptions
     @OptionGroup var operation: OperationOptions
     @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
@@ -50,13 +47,8 @@ struct Restore: AsyncParsableCommand {
         options.marker = marker.map { FilePath($0) }
         // CRIU execs this path without arguments; freezectl then acts as the criu-hook.
         options.actionScript = Self.ownExecutable
-        options.shellJob = criu.shellJob
-        options.tcpEstablished = criu.tcpEstablished
-        options.timeout = operation.timeout
-        options.criuTimeout = criu.criuTimeout
-        options.health = try health.check()
-        options.audit = try audit.trail()
-        let (cgroup, direct, sources, common, printer) = (self.cgroup, self.direct, self.sources, self.common, stepPrinter(common))
+        criu.configure(&options, timeout: operation.timeout, health: try health.check(), audit: try audit.trail())
+        let (cgroup, direct, sources, common, printer) = (self.cgroup, criu.direct, self.sources, self.common, stepPrinter(common))
         try await runStoppable("restore", criu.imagesDir, audit: audit, health: options.health) { [options, criu] in
             var options = options
             options.criu = try criu.locate()

@@ -24,13 +24,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let selection = try targets.selection()
-        let resolver: Resolver
-        do {
-            resolver = try targets.sources.resolver(common)
-        } catch {
-            Output.error(error.withNextStep)
-            throw ExitCode(ExitStatus.failure)
-        }
+        let resolver = try targets.sources.resolverOrExit(common)
         let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
         let statuses = listFrozen ? resolver.frozenCgroups() : await resolver.status(selection)
         if statuses.isEmpty {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CRIUCheckpoint
+import CgroupFreezer
+import HealthProbes
 import Foundation
 
 /// Options both CRIU subcommands take.
@@ -9,6 +11,9 @@ struct CRIUOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("The CRIU executable (default: FREEZECTL_CRIU, else criu on PATH).", valueName: "path"))
     var criu: String?
+
+    @Flag(name: .long, help: "An engine's container (Docker's, or a runc/crun container an engine owns): use its cgroup although the engine keeps its own state.")
+    var direct = false
 
     @Flag(name: .long, help: "CRIU's --shell-job: the tree's root is not a session leader.")
     var shellJob = false
@@ -20,6 +25,16 @@ struct CRIUOptions: ParsableArguments {
         "Bound of the CRIU dump or restore, 1us to 24h: when it passes, CRIU and its process group are killed and the tree is thawed. (default: 10m)",
         valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--criu-timeout") })
     var criuTimeout: Duration = CRIU.defaultTimeout
+
+    /// Sets what checkpoint and restore share from these options and the command's others.
+    func configure<Options: CRIUOperationOptions>(_ options: inout Options, timeout: Duration, health: HealthCheckOptions?, audit: AuditTrail) {
+        options.shellJob = shellJob
+        options.tcpEstablished = tcpEstablished
+        options.timeout = timeout
+        options.criuTimeout = criuTimeout
+        options.health = health
+        options.audit = audit
+    }
 
     func locate() throws -> CRIU {
         try CRIU.locate(explicit: criu, environment: ProcessInfo.processInfo.environment)

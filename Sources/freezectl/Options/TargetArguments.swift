@@ -27,6 +27,16 @@ struct SourceOptions: ParsableArguments {
         valueName: "dir"))
     var runtimeRoots: [String] = []
 
+    /// The resolver, or exit 1 with the reason (no cgroup mounted, mountinfo unreadable).
+    func resolverOrExit(_ common: CommonOptions) throws -> Resolver {
+        do {
+            return try resolver(common)
+        } catch {
+            Output.error(error.withNextStep)
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+
     /// The resolver over this host's layout and these sources.
     func resolver(_ common: CommonOptions) throws(FreezerError) -> Resolver {
         let catalog = ContainerCatalog(runtimeRoots: runtimeRoots.map { FilePath($0) }, environment: ProcessInfo.processInfo.environment)
