@@ -56,7 +56,7 @@ struct EmbeddingExample {
         do {
             _ = try await pause.value
             print("cancelled pause: it had completed; \(try freezer.status(target).state.rawValue)")
-        } catch FreezerError.cancelled {
+        } catch CgroupFreezer.Error.cancelled {
             print("cancelled pause: undone; \(try freezer.status(target).state.rawValue)")
         }
 

@@ -15,10 +15,10 @@ public struct CRIU: Sendable {
     public let executable: FilePath
 
     /// `explicit` (--criu), else FREEZECTL_CRIU, else `criu` on PATH.
-    public static func locate(explicit: String?, environment: [String: String]) throws(FreezerError) -> CRIU {
+    public static func locate(explicit: String?, environment: [String: String]) throws -> CRIU {
         if let path = explicit ?? environment["FREEZECTL_CRIU"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw .criuUnavailable(path: FilePath(path), reason: "not an executable file")
+                throw CRIU.Error.unavailable(path: FilePath(path), reason: "not an executable file")
             }
             return CRIU(executable: FilePath(path))
         }
@@ -26,7 +26,7 @@ public struct CRIU: Sendable {
         for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/criu") {
             return CRIU(executable: FilePath("\(directory)/criu"))
         }
-        throw .criuUnavailable(path: "criu", reason: "not found on PATH")
+        throw CRIU.Error.unavailable(path: "criu", reason: "not found on PATH")
     }
 
     /// A CRIU at `executable`.
@@ -49,7 +49,7 @@ public struct CRIU: Sendable {
         let result = try await run(["check"])
         if case .exited(0) = result.status { return }
         let version = await version()
-        throw FreezerError.criuCheckFailed(path: executable, output: Self.errorLines(result.output).joined(separator: "\n"),
+        throw CRIU.Error.checkFailed(path: executable, output: Self.errorLines(result.output).joined(separator: "\n"),
                                            explanation: Self.explainCheckFailure(output: result.output, version: version))
     }
 
@@ -93,17 +93,17 @@ public struct CRIU: Sendable {
     /// quoting this run's log (the caller removed any earlier log first), or CRIU's own output
     /// when it wrote no log.
     static func check(_ run: Run, operation: CheckpointEvent.Step, log: FilePath, timeout: Duration,
-                      progress: @Sendable (CheckpointEvent) -> Void) throws(FreezerError) {
+                      progress: @Sendable (CheckpointEvent) -> Void) throws {
         if let reason = run.abandoned {
             progress(CheckpointEvent(step: operation, status: .failed, detail: "abandoned: \(reason)"))
-            throw .criuAbandoned(operation: operation.rawValue, after: reason == "timeout" ? timeout : CRIU.interruptGrace,
+            throw CRIU.Error.abandoned(operation: operation.rawValue, after: reason == "timeout" ? timeout : CRIU.interruptGrace,
                                  reason: reason == "timeout" ? "--criu-timeout" : reason, log: log)
         }
         guard case .exited(0) = run.status else {
             // No log (CRIU failed before writing one): its own output says why.
             let text = (try? RegularFile.read(log, limit: 16 << 20)) ?? run.output
             progress(CheckpointEvent(step: operation, status: .failed, detail: "\(run.status)"))
-            throw .criuFailed(operation: operation.rawValue, log: log, errors: errorLines(text))
+            throw CRIU.Error.failed(operation: operation.rawValue, log: log, errors: errorLines(text))
         }
     }
 

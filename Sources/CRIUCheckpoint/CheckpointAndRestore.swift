@@ -142,7 +142,7 @@ extension CgroupFreezer {
     /// On any failure after the freeze, the cgroup is thawed before the error is thrown; the error
     /// quotes the `Error (...)` lines of CRIU's log. CRIU runs in its own process group and is never
     /// killed: when `interrupted()` turns true during the dump, the dump is let finish, the cgroup
-    /// is thawed, and `FreezerError.interrupted` is thrown.
+    /// is thawed, and `CgroupFreezer.Error.interrupted` is thrown.
     /// - Returns: the root PID that was dumped.
     public func checkpoint(
         _ target: FreezerTarget, options: CheckpointOptions,
@@ -154,7 +154,7 @@ extension CgroupFreezer {
             try await options.criu.check()
             // --freeze-cgroup learned cgroup v2's cgroup.freeze in CRIU 3.14.
             if target.backend == .v2, let version = await options.criu.version(), CRIU.compare(version, "3.14") < 0 {
-                throw FreezerError.criuCheckFailed(path: options.criu.executable, output: "version \(version)",
+                throw CRIU.Error.checkFailed(path: options.criu.executable, output: "version \(version)",
                                                    explanation: "cgroup v2 --freeze-cgroup needs CRIU 3.14 or later")
             }
         } catch {
@@ -168,7 +168,7 @@ extension CgroupFreezer {
         let described = strays.map { "\($0.pid) \($0.command) in \($0.cgroup?.string ?? "?")" }
         if !strays.isEmpty && !options.repairTree {
             progress(CheckpointEvent(step: .verify, status: .failed, detail: described.joined(separator: "; ")))
-            throw FreezerError.strayProcesses(cgroup: target.cgroup.path, strays: described)
+            throw CRIU.Error.strayProcesses(cgroup: target.cgroup.path, strays: described)
         }
         progress(CheckpointEvent(step: .verify, status: .ok, detail: strays.isEmpty
             ? "\(tree.members.count) processes under \(root), all in \(target.cgroup.path)"
@@ -179,7 +179,7 @@ extension CgroupFreezer {
         let froze = try await freeze(target, timeout: options.timeout).result == .ok
         progress(CheckpointEvent(step: .freeze, status: .ok, detail: froze
             ? "\(target.cgroup.path) frozen" : "\(target.cgroup.path) was frozen already; it stays frozen after the dump"))
-        var failure: (any Error)?
+        var failure: (any Swift.Error)?
         do {
             let images = try ImagesDirectory(preparing: options.imagesDir, staleLog: "dump.log")
             let log = images.path.appending("dump.log")
@@ -205,14 +205,13 @@ extension CgroupFreezer {
                 // For the message only: the error says what the thaw itself reported.
                 let state = (try? status(target).state.rawValue) ?? "in an unknown state"
                 progress(CheckpointEvent(step: .thaw, status: .failed, detail: "\(target.cgroup.path) is \(state): \(error)"))
-                let cause = failure.map { "\(($0 as? FreezerError)?.message ?? "\($0)"); then the thaw failed: " } ?? "the thaw failed: "
-                throw FreezerError.leftFrozen(path: target.cgroup.path, state: state,
-                                              cause: cause + ((error as? FreezerError)?.message ?? "\(error)"))
+                let cause = failure.map { "\($0.freezectlMessage); then the thaw failed: " } ?? "the thaw failed: "
+                throw CgroupFreezer.Error.leftFrozen(path: target.cgroup.path, state: state, cause: cause + error.freezectlMessage)
             }
         }
         if let failure { throw failure }
         if interrupted() || Task.isCancelled {
-            throw FreezerError.interrupted("the dump finished and \(target.cgroup.path) was " + (froze ? "thawed" : "left frozen as it was found"))
+            throw CgroupFreezer.Error.interrupted("the dump finished and \(target.cgroup.path) was " + (froze ? "thawed" : "left frozen as it was found"))
         }
         return root
     }
@@ -229,7 +228,7 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: .preflight, status: .ok, detail: "criu check passed"))
         // --paused needs a cgroup to freeze in: otherwise the tree would run unfrozen.
         if options.paused && options.cgroup == nil {
-            throw FreezerError.invalidTarget("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
+            throw CgroupLayout.Error.invalidTarget("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
         }
         let images = try ImagesDirectory(preparing: options.imagesDir, staleLog: "restore.log", "restore.pid")
         let log = images.path.appending("restore.log")
@@ -249,12 +248,13 @@ extension CgroupFreezer {
         do {
             let text = try images.read("restore.pid", limit: 64)
             guard let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
-                throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \"\(text.prefix(20))\""])
+                throw CRIU.Error.failed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \"\(text.prefix(20))\""])
             }
             root = pid
-        } catch let error as FreezerError {
-            if case .criuFailed = error { throw error }
-            throw FreezerError.criuFailed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \(error.message)"])
+        } catch let error as CRIU.Error {
+            throw error
+        } catch {
+            throw CRIU.Error.failed(operation: "restore", log: log, errors: ["no PID in \(pidfile): \(error.freezectlMessage)"])
         }
         progress(CheckpointEvent(step: .restore, status: .ok, detail: "restored tree under \(root)"))
         if let cgroup = options.cgroup {

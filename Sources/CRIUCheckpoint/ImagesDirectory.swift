@@ -18,35 +18,35 @@ import SystemPackage
 struct ImagesDirectory {
     let path: FilePath
 
-    init(preparing path: FilePath, staleLog names: String...) throws(FreezerError) {
+    init(preparing path: FilePath, staleLog names: String...) throws {
         self.path = path
         if mkdir(path.string, 0o700) != 0 && errno != EEXIST {
-            throw .io(path: path, operation: "create the images directory", errno: Errno(rawValue: errno))
+            throw CgroupLayout.Error.io(path: path, operation: "create the images directory", errno: Errno(rawValue: errno))
         }
         let fd = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno(rawValue: errno)
             if error == .tooManySymbolicLinkLevels || error == .notDirectory {
-                throw .unsafeFile(path: path, reason: "the images directory is a symlink or not a directory")
+                throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory is a symlink or not a directory")
             }
-            throw .io(path: path, operation: "open the images directory", errno: error)
+            throw CgroupLayout.Error.io(path: path, operation: "open the images directory", errno: error)
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
+        guard fstat(fd, &info) == 0 else { throw CgroupLayout.Error.io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
         guard info.st_uid == geteuid() || info.st_uid == 0 else {
-            throw .unsafeFile(path: path, reason: "the images directory belongs to uid \(info.st_uid), not to the caller or root")
+            throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory belongs to uid \(info.st_uid), not to the caller or root")
         }
         guard info.st_mode & S_IWOTH == 0 else {
-            throw .unsafeFile(path: path, reason: "the images directory is writable by every user")
+            throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory is writable by every user")
         }
         for name in names where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
-            throw .io(path: path.appending(name), operation: "remove the previous run's file", errno: Errno(rawValue: errno))
+            throw CgroupLayout.Error.io(path: path.appending(name), operation: "remove the previous run's file", errno: Errno(rawValue: errno))
         }
     }
 
     /// A small file CRIU wrote here (its pidfile), read without following a symlink.
-    func read(_ name: String, limit: Int) throws(FreezerError) -> String {
+    func read(_ name: String, limit: Int) throws -> String {
         try RegularFile.read(path.appending(name), limit: limit)
     }
 }

@@ -1,4 +1,5 @@
 import CgroupFreezer
+import ContainerEngines
 import FreezerOperations
 import HealthProbes
 import SystemPackage
@@ -21,7 +22,7 @@ extension Resolver {
         let (resolved, root, wasPaused) = try await audited.record { () async throws -> (ResolvedTarget, Int32, Bool) in
             let resolved = try await resolve(spec, for: .checkpoint, direct: options.direct)
             guard case .kernel(let target) = resolved.route else {
-                throw FreezerError.invalidTarget(spec.description, reason: "CRIU needs its cgroup, which this route does not give")
+                throw CgroupLayout.Error.invalidTarget(spec.description, reason: "CRIU needs its cgroup, which this route does not give")
             }
             audited.resolved(target)
             var options = options
@@ -49,7 +50,7 @@ extension Resolver {
             var options = options
             if let spec {
                 guard case .kernel(let target) = try await resolve(spec, for: .checkpoint, direct: direct).route else {
-                    throw FreezerError.invalidTarget(spec.description, reason: "a restore needs a cgroup to place the tree in")
+                    throw CgroupLayout.Error.invalidTarget(spec.description, reason: "a restore needs a cgroup to place the tree in")
                 }
                 options.cgroup = target
                 audited.resolved(target)
@@ -77,9 +78,9 @@ extension Resolver {
     /// The tree check of `checkpoint` on its own: every descendant of `root` (default: the
     /// cgroup's one root process) must be inside the target's cgroup;
     /// with `repair` the strays are moved in, and a `repair-tree` record is written.
-    public func verifyTree(_ spec: TargetSpec, root: Int32?, repair: Bool, audit: AuditTrail?) async throws(FreezerError) -> TreeCheck {
+    public func verifyTree(_ spec: TargetSpec, root: Int32?, repair: Bool, audit: AuditTrail?) async throws -> TreeCheck {
         let resolved = try await resolve(spec, for: .inspect)
-        guard let target = resolved.cgroup else { throw .containerNotRunning(spec.description) }
+        guard let target = resolved.cgroup else { throw ContainerCatalog.Error.containerNotRunning(spec.description) }
         let root = if let root { root } else { try freezer.treeRoot(of: target) }
         let clock = ContinuousClock()
         let start = clock.now
@@ -144,7 +145,7 @@ final class AuditedSteps: Sendable {
             record(action, result: .ok, message: nil, duration: start.duration(to: .now))
             return value
         } catch {
-            record(action, result: .error, message: (error as? FreezerError)?.message ?? "\(error)", duration: start.duration(to: .now))
+            record(action, result: .error, message: error.freezectlMessage, duration: start.duration(to: .now))
             throw error
         }
     }

@@ -51,7 +51,7 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
         let text: String
         do {
             text = try RegularFile.read(path, limit: sizeLimit)
-        } catch .notFound {
+        } catch CgroupLayout.Error.notFound {
             return nil
         }
         return try JSONDecoder().decode(RestoreMarker.self, from: Data(text.utf8))
@@ -72,7 +72,7 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
     @discardableResult
     public static func record(at path: FilePath, imagesDir: String, initPID: Int32?, criuVersion: String?, now: Date = Date()) throws -> RestoreMarker {
         guard let name = path.lastComponent?.string, name != "." && name != ".." else {
-            throw FreezerError.invalidTarget(path.string, reason: "the marker must name a file")
+            throw CgroupLayout.Error.invalidTarget(path.string, reason: "the marker must name a file")
         }
         // A previous marker that is malformed or refused (a symlink, a FIFO) restarts the count.
         let previous = ((try? read(at: path)) ?? nil)?.restoreCount ?? 0

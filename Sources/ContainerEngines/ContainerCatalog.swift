@@ -19,9 +19,9 @@ public struct ContainerCatalog: Sendable {
     /// and why each source that is there could not be read. Only an absent source (no state
     /// directory, no Docker socket) is skipped quietly; a daemon that fails or does not answer
     /// is a failure the caller reports, never a silent omission.
-    public func all() async -> (containers: [Container], failures: [FreezerError]) {
+    public func all() async -> (containers: [Container], failures: [any FreezectlError]) {
         var found: [Container] = []
-        var failures: [FreezerError] = []
+        var failures: [any FreezectlError] = []
         for runtime in runtimes where runtime.isPresent {
             found += runtime.containers()
         }
@@ -29,10 +29,10 @@ public struct ContainerCatalog: Sendable {
             do {
                 if let problem = docker.unavailability() { throw problem }
                 found += try await docker.containers().filter { $0.engineState?.isLive == true }
-            } catch let error as FreezerError {
-                failures.append(.sourceFailed(source: "docker", path: docker.socketPath, reason: error.message))
+            } catch let error as any FreezectlError {
+                failures.append(ContainerCatalog.Error.sourceFailed(source: "docker", path: docker.socketPath, reason: error.message))
             } catch {
-                failures.append(.sourceFailed(source: "docker", path: docker.socketPath, reason: "\(error)"))
+                failures.append(ContainerCatalog.Error.sourceFailed(source: "docker", path: docker.socketPath, reason: "\(error)"))
             }
         }
         return (found, failures)
@@ -54,7 +54,7 @@ public struct ContainerCatalog: Sendable {
         for runtime in runtimes where source == nil || runtime.runtime == source {
             guard runtime.isPresent else {
                 if source != nil && runtimes.filter({ $0.runtime == source }).allSatisfy({ !$0.isPresent }) {
-                    throw FreezerError.sourceUnavailable(source: runtime.runtime.rawValue, path: runtime.root, reason: "no such state directory")
+                    throw ContainerCatalog.Error.sourceUnavailable(source: runtime.runtime.rawValue, path: runtime.root, reason: "no such state directory")
                 }
                 continue
             }
@@ -68,8 +68,8 @@ public struct ContainerCatalog: Sendable {
                 searched.append("docker \(docker.socketPath)")
                 do {
                     candidates += try await docker.containers()
-                } catch FreezerError.sourceUnavailable(let name, let path, let reason) {
-                    if source == .docker { throw FreezerError.sourceUnavailable(source: name, path: path, reason: reason) }
+                } catch ContainerCatalog.Error.sourceUnavailable(let name, let path, let reason) {
+                    if source == .docker { throw ContainerCatalog.Error.sourceUnavailable(source: name, path: path, reason: reason) }
                 }
             }
         }
@@ -77,9 +77,9 @@ public struct ContainerCatalog: Sendable {
         let matches = exact.isEmpty ? candidates.filter { $0.id.hasPrefix(reference) } : exact
         switch matches.count {
         case 1: return matches[0]
-        case 0: throw FreezerError.noSuchContainer(given, searched: searched)
+        case 0: throw ContainerCatalog.Error.noSuchContainer(given, searched: searched)
         default:
-            throw FreezerError.ambiguousContainer(given, matches: matches.map { "\($0.shortReference) (\($0.name))" })
+            throw ContainerCatalog.Error.ambiguousContainer(given, matches: matches.map { "\($0.shortReference) (\($0.name))" })
         }
     }
 }

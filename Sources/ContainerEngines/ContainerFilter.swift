@@ -58,32 +58,32 @@ public struct ContainerFilter: Sendable, Hashable {
     }
 
     /// Parses `--filter` values; a malformed one throws `invalidFilter` naming it and the valid keys.
-    public init(parsing texts: [String]) throws(FreezerError) {
+    public init(parsing texts: [String]) throws(ContainerCatalog.Error) {
         clauses = []
         for text in texts { clauses.append(try Self.parse(text)) }
     }
 
-    private static func parse(_ text: String) throws(FreezerError) -> Clause {
+    private static func parse(_ text: String) throws(ContainerCatalog.Error) -> Clause {
         guard let equals = text.firstIndex(of: "=") else {
-            throw .invalidFilter(text, reason: "expected KEY=VALUE with KEY one of \(validKeys.joined(separator: ", "))")
+            throw ContainerCatalog.Error.invalidFilter(text, reason: "expected KEY=VALUE with KEY one of \(validKeys.joined(separator: ", "))")
         }
         let key = String(text[..<equals])
         let value = String(text[text.index(after: equals)...])
-        guard !value.isEmpty else { throw .invalidFilter(text, reason: "\(key) needs a value") }
+        guard !value.isEmpty else { throw ContainerCatalog.Error.invalidFilter(text, reason: "\(key) needs a value") }
         switch key {
         case "label":
             let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard !parts[0].isEmpty else { throw .invalidFilter(text, reason: "label needs a KEY: label=KEY or label=KEY=VALUE") }
+            guard !parts[0].isEmpty else { throw ContainerCatalog.Error.invalidFilter(text, reason: "label needs a KEY: label=KEY or label=KEY=VALUE") }
             return .label(String(parts[0]), parts.count > 1 ? String(parts[1]) : nil)
         case "status":
             switch value {
             case "running": return .status(paused: false)
             case "paused": return .status(paused: true)
-            default: throw .invalidFilter(text, reason: "status is running or paused")
+            default: throw ContainerCatalog.Error.invalidFilter(text, reason: "status is running or paused")
             }
         case "runtime":
             guard let source = ContainerSource(rawValue: value) else {
-                throw .invalidFilter(text, reason: "runtime is one of \(ContainerSource.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ContainerCatalog.Error.invalidFilter(text, reason: "runtime is one of \(ContainerSource.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return .runtime(source)
         case "name": return .name(value)
@@ -91,11 +91,11 @@ public struct ContainerFilter: Sendable, Hashable {
         case "memory-below", "memory-above":
             let number = value.hasSuffix("%") ? String(value.dropLast()) : value
             guard let percent = Double(number), percent.isFinite, (0...100).contains(percent) else {
-                throw .invalidFilter(text, reason: "\(key) takes a percentage from 0 to 100, e.g. \(key)=80%")
+                throw ContainerCatalog.Error.invalidFilter(text, reason: "\(key) takes a percentage from 0 to 100, e.g. \(key)=80%")
             }
             return key == "memory-below" ? .memoryBelow(percent) : .memoryAbove(percent)
         default:
-            throw .invalidFilter(text, reason: "unknown key \"\(key)\"; valid keys: \(validKeys.joined(separator: ", "))")
+            throw ContainerCatalog.Error.invalidFilter(text, reason: "unknown key \"\(key)\"; valid keys: \(validKeys.joined(separator: ", "))")
         }
     }
 

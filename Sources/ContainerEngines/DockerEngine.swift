@@ -20,7 +20,7 @@ public struct DockerEngine: ContainerEngine {
     public static let defaultSocket: FilePath = "/var/run/docker.sock"
 
     /// Why `DOCKER_HOST` cannot be used; reported only by the targets and selections that need Docker.
-    let configurationProblem: FreezerError?
+    let configurationProblem: ContainerCatalog.Error?
 
     /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket. An
     /// unsupported DOCKER_HOST does not fail here: commands that never name a Docker container
@@ -39,7 +39,7 @@ public struct DockerEngine: ContainerEngine {
         self.init(socketPath: socketPath, problem: nil)
     }
 
-    private init(socketPath: FilePath, problem: FreezerError?) {
+    private init(socketPath: FilePath, problem: ContainerCatalog.Error?) {
         self.socketPath = socketPath
         configurationProblem = problem
     }
@@ -48,14 +48,14 @@ public struct DockerEngine: ContainerEngine {
     public var isAbsent: Bool { configurationProblem == nil && !Syscall.exists(socketPath) }
 
     /// Why the socket cannot be used, or nil when it exists and is a socket.
-    public func unavailability() -> FreezerError? {
+    public func unavailability() -> ContainerCatalog.Error? {
         if let configurationProblem { return configurationProblem }
         var buffer = stat()
         guard socketPath.withPlatformString({ stat($0, &buffer) }) == 0 else {
-            return .sourceUnavailable(source: "docker", path: socketPath, reason: "no such socket (is dockerd running?)")
+            return ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "no such socket (is dockerd running?)")
         }
         guard (buffer.st_mode & S_IFMT) == S_IFSOCK else {
-            return .sourceUnavailable(source: "docker", path: socketPath, reason: "not a socket")
+            return ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "not a socket")
         }
         return nil
     }
@@ -79,7 +79,7 @@ public struct DockerEngine: ContainerEngine {
         do {
             summaries = try JSONDecoder().decode([Summary].self, from: data)
         } catch {
-            throw FreezerError.engineError("docker", status: 200, message: "unreadable container list: \(error)")
+            throw ContainerCatalog.Error.engineError("docker", status: 200, message: "unreadable container list: \(error)")
         }
         // Read once for the whole list: each container's cgroup is looked up in it.
         let layout = try? CgroupLayout.current()
@@ -91,7 +91,7 @@ public struct DockerEngine: ContainerEngine {
                         let body: Data
                         do {
                             body = try await request(.GET, "/containers/\(summary.Id)/json", reference: "docker:\(summary.Id.prefix(12))")
-                        } catch FreezerError.engineError(_, 404, _) {
+                        } catch ContainerCatalog.Error.engineError(_, 404, _) {
                             // Removed between the list and its inspect: it is not there to act on.
                             return (index, nil)
                         }
@@ -157,13 +157,13 @@ public struct DockerEngine: ContainerEngine {
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         } catch {
-            throw FreezerError.sourceUnavailable(source: "docker", path: socketPath, reason: "\(error)")
+            throw ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "\(error)")
         }
         let body = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             // dockerd answers {"message": ...}; anything else is quoted as it came.
             let message = (try? JSONDecoder().decode(Message.self, from: body))?.message ?? String(decoding: body, as: UTF8.self)
-            throw FreezerError.engineError(reference, status: Int(response.status.code), message: message)
+            throw ContainerCatalog.Error.engineError(reference, status: Int(response.status.code), message: message)
         }
         return body
     }

@@ -6,18 +6,10 @@ import SystemPackage
 /// `unit:NAME` targets: FreezeUnit and ThawUnit keep systemd's own FreezerState right, and systemd
 /// answers only when the freeze is complete.
 public struct SystemdManager: Sendable {
-    /// An error systemd (or the bus) answered: its D-Bus error name and message.
-    public struct BusError: Error, Sendable {
-        /// e.g. `org.freedesktop.systemd1.NoSuchUnit`, `org.freedesktop.DBus.Error.NotSupported`.
-        public var name: String
-        /// The message.
-        public var message: String
-
-        /// An error with this name and message.
-        public init(name: String, message: String) {
-            self.name = name
-            self.message = message
-        }
+    /// What the bus answered, before it is tied to a unit (`Error`).
+    private struct BusFailure: Swift.Error {
+        var name: String
+        var message: String
     }
 
     /// Every call's bound (sd_bus_call's usec): a hung systemd must not hold a freeze forever.
@@ -29,59 +21,63 @@ public struct SystemdManager: Sendable {
     }
 
     /// `Manager.FreezeUnit(unit)`.
-    public func freeze(_ unit: String) throws(BusError) { _ = try call("FreezeUnit", unit) }
+    public func freeze(_ unit: String) throws(Error) { _ = try about(unit) { () throws(BusFailure) in try call("FreezeUnit", unit) } }
 
     /// `Manager.ThawUnit(unit)`.
-    public func thaw(_ unit: String) throws(BusError) { _ = try call("ThawUnit", unit) }
+    public func thaw(_ unit: String) throws(Error) { _ = try about(unit) { () throws(BusFailure) in try call("ThawUnit", unit) } }
 
-    /// Whether the error is sd-bus's own timeout (the call got no answer in `timeout`).
-    public static func isTimeout(_ error: BusError) -> Bool {
-        error.name.hasSuffix("Error.Timeout") || error.name.hasSuffix("Error.NoReply") || error.message.contains("Connection timed out")
+    /// Runs a call about `unit`; what the bus answered becomes an `Error` naming the unit.
+    private func about<T>(_ unit: String, _ body: () throws(BusFailure) -> T) throws(Error) -> T {
+        do {
+            return try body()
+        } catch {
+            throw Error(unit: unit, name: error.name, text: error.message)
+        }
     }
 
     /// The unit's `FreezerState` (`running`, `freezing`, `frozen`, `thawing`).
-    public func freezerState(_ unit: String) throws(BusError) -> String {
-        try property(unit, interface: "org.freedesktop.systemd1.Unit", name: "FreezerState")
+    public func freezerState(_ unit: String) throws(Error) -> String {
+        try about(unit) { () throws(BusFailure) in try property(unit, interface: "org.freedesktop.systemd1.Unit", name: "FreezerState") }
     }
 
     /// The unit's `ControlGroup` (relative to the cgroup root), e.g. `/system.slice/web.service`.
-    public func controlGroup(_ unit: String) throws(BusError) -> String {
+    public func controlGroup(_ unit: String) throws(Error) -> String {
         // ControlGroup lives on the unit-type interface (Service, Scope, Slice, Socket, Mount, Swap).
         let suffix = unit.split(separator: ".").last.map(String.init) ?? "service"
         let type = ["service": "Service", "scope": "Scope", "slice": "Slice", "socket": "Socket", "mount": "Mount", "swap": "Swap"][suffix] ?? "Service"
-        return try property(unit, interface: "org.freedesktop.systemd1.\(type)", name: "ControlGroup")
+        return try about(unit) { () throws(BusFailure) in try property(unit, interface: "org.freedesktop.systemd1.\(type)", name: "ControlGroup") }
     }
 
-    private func property(_ unit: String, interface: String, name: String) throws(BusError) -> String {
+    private func property(_ unit: String, interface: String, name: String) throws(BusFailure) -> String {
         let path = try call("GetUnit", unit, readReply: "o")
         return try call(destination: "org.freedesktop.systemd1", path: path, interface: "org.freedesktop.DBus.Properties",
                         member: "Get", arguments: [interface, name], readReply: "v")
     }
 
-    private func call(_ member: String, _ unit: String, readReply: Character? = nil) throws(BusError) -> String {
+    private func call(_ member: String, _ unit: String, readReply: Character? = nil) throws(BusFailure) -> String {
         try call(destination: "org.freedesktop.systemd1", path: "/org/freedesktop/systemd1",
                  interface: "org.freedesktop.systemd1.Manager", member: member, arguments: [unit], readReply: readReply)
     }
 
     /// One method call with string arguments; reads one `o`, or a `v` holding an `s`, from the reply.
     private func call(destination: String, path: String, interface: String, member: String,
-                      arguments: [String], readReply: Character?) throws(BusError) -> String {
+                      arguments: [String], readReply: Character?) throws(BusFailure) -> String {
         if let reason = Libsystemd.unavailability {
-            throw BusError(name: "org.freedesktop.DBus.Error.NoServer", message: reason)
+            throw BusFailure(name: "org.freedesktop.DBus.Error.NoServer", message: reason)
         }
         var bus: OpaquePointer?
         var rc = csd_bus_open_system(&bus)
         guard rc >= 0, let bus else {
-            throw BusError(name: "org.freedesktop.DBus.Error.NoServer", message: "cannot connect to the system bus: \(Errno(rawValue: -rc))")
+            throw BusFailure(name: "org.freedesktop.DBus.Error.NoServer", message: "cannot connect to the system bus: \(Errno(rawValue: -rc))")
         }
         defer { csd_bus_flush_close_unref(bus) }
         var message: OpaquePointer?
         rc = csd_bus_message_new_method_call(bus, &message, destination, path, interface, member)
-        guard rc >= 0, let message else { throw BusError(name: "sd_bus_message_new_method_call", message: "\(Errno(rawValue: -rc))") }
+        guard rc >= 0, let message else { throw BusFailure(name: "sd_bus_message_new_method_call", message: "\(Errno(rawValue: -rc))") }
         defer { csd_bus_message_unref(message) }
         for argument in arguments {
             rc = argument.withCString { csd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
-            guard rc >= 0 else { throw BusError(name: "sd_bus_message_append_basic", message: "\(Errno(rawValue: -rc))") }
+            guard rc >= 0 else { throw BusFailure(name: "sd_bus_message_append_basic", message: "\(Errno(rawValue: -rc))") }
         }
         var error = sd_bus_error()
         defer { csd_bus_error_free(&error) }
@@ -90,18 +86,18 @@ public struct SystemdManager: Sendable {
         let usec = UInt64(clamping: max(timeout.nanoseconds / 1000, 0))
         rc = csd_bus_call(bus, message, max(usec, 1), &error, &reply)
         guard rc >= 0 else {
-            throw BusError(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
+            throw BusFailure(name: error.name.map { String(cString: $0) } ?? "sd_bus_call",
                            message: error.message.map { String(cString: $0) } ?? "\(Errno(rawValue: -rc))")
         }
         defer { csd_bus_message_unref(reply) }
         guard let readReply else { return "" }
         if readReply == "v" {
             rc = csd_bus_message_enter_container(reply, CChar(UInt8(ascii: "v")), "s")
-            guard rc >= 0 else { throw BusError(name: "sd_bus_message_enter_container", message: "\(Errno(rawValue: -rc))") }
+            guard rc >= 0 else { throw BusFailure(name: "sd_bus_message_enter_container", message: "\(Errno(rawValue: -rc))") }
         }
         var value: UnsafePointer<CChar>?
         rc = csd_bus_message_read_basic(reply, CChar(UInt8(ascii: readReply == "o" ? "o" : "s")), &value)
-        guard rc >= 0, let value else { throw BusError(name: "sd_bus_message_read_basic", message: "\(Errno(rawValue: -rc))") }
+        guard rc >= 0, let value else { throw BusFailure(name: "sd_bus_message_read_basic", message: "\(Errno(rawValue: -rc))") }
         return String(cString: value)
     }
 }

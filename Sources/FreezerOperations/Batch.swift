@@ -71,7 +71,7 @@ public struct BatchResult: Sendable {
     /// How long it took.
     public var duration: Duration
     /// Why it failed.
-    public var error: FreezerError?
+    public var error: (any FreezectlError)?
     /// Things the user should know although it worked (e.g. an engine's view is now stale).
     public var warnings: [String] = []
     /// The health check after the thaw, when one was asked for.
@@ -180,9 +180,9 @@ extension Resolver {
         var result = BatchResult(item)
         do {
             if let failure = item.failure { throw failure }
-            guard let route = item.resolved?.route else { throw FreezerError.invalidTarget(item.reference, reason: "nothing to act on") }
+            guard let route = item.resolved?.route else { throw CgroupLayout.Error.invalidTarget(item.reference, reason: "nothing to act on") }
             // Cancelled before it started: not touched at all.
-            if Task.isCancelled { throw FreezerError.interrupted("not started; nothing was changed") }
+            if Task.isCancelled { throw CgroupFreezer.Error.interrupted("not started; nothing was changed") }
             switch route {
             case .kernel(let target):
                 let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
@@ -195,7 +195,7 @@ extension Resolver {
             }
         } catch {
             result.outcome = .error
-            result.error = (error as? FreezerError) ?? .engineError(item.reference, status: 0, message: "\(error)")
+            result.error = (error as? any FreezectlError) ?? ContainerCatalog.Error.engineError(item.reference, status: 0, message: "\(error)")
             result.state = result.cgroup.flatMap(currentState)
         }
         result.duration = start.duration(to: clock.now)
@@ -212,7 +212,7 @@ extension Resolver {
 extension BatchResult {
     /// The item again, for a rollback or refreeze along the same route.
     var resolution: Resolution {
-        guard let route else { return Resolution(reference: reference, failure: error ?? .invalidTarget(reference, reason: "unresolved")) }
+        guard let route else { return Resolution(reference: reference, failure: error ?? CgroupLayout.Error.invalidTarget(reference, reason: "unresolved")) }
         return Resolution(ResolvedTarget(reference: reference, container: container, route: route))
     }
 }

@@ -8,13 +8,13 @@ extension Resolver {
     func perform(_ operation: BatchOptions.Operation, through engine: any ContainerEngine, on container: Container,
                  cgroup: FreezerTarget?, timeout: Duration, into result: inout BatchResult) async throws {
         guard let engineState = container.engineState, engineState.isLive else {
-            throw FreezerError.containerNotRunning(result.reference)
+            throw ContainerCatalog.Error.containerNotRunning(result.reference)
         }
         let enginePaused = engineState == .paused
         switch (operation, enginePaused) {
         case (.freeze, true), (.thaw, false):
             if let cgroupState = cgroup.flatMap(currentState), (cgroupState != .thawed) != enginePaused {
-                throw FreezerError.engineError(result.reference, status: 409, message:
+                throw ContainerCatalog.Error.engineError(result.reference, status: 409, message:
                     "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind Docker's back)")
             }
             result.outcome = .already
@@ -38,7 +38,8 @@ extension Resolver {
     func perform(_ operation: BatchOptions.Operation, throughSystemd unit: String, cgroup: FreezerTarget?,
                  timeout: Duration, into result: inout BatchResult) async throws {
         let manager = SystemdManager(timeout: timeout)
-        do throws(SystemdManager.BusError) {
+        let unsupported: SystemdManager.Error
+        do {
             let state = try manager.freezerState(unit)
             // "Already" only when systemd and the cgroup agree: a cgroup frozen directly (the
             // fallback below) leaves systemd saying "running".
@@ -53,33 +54,34 @@ extension Resolver {
                 result.outcome = .ok
             }
             result.state = cgroup.flatMap(currentState)
-        } catch where error.name.hasSuffix("NotSupported") || error.message.contains("does not support freezing") {
-            guard let cgroup else { throw FreezerError.systemdError(unit: unit, name: error.name, message: error.message) }
-            result.backend = Backend(cgroup.backend)
-            result.warnings.append("systemd cannot freeze \(unit) here (\(error.message)); its cgroup \(cgroup.cgroup.path) was written directly, and systemctl will not show it frozen")
-            let outcome = operation == .freeze ? try await freezer.freeze(cgroup, timeout: timeout) : try await freezer.thaw(cgroup, timeout: timeout)
-            result.outcome = outcome.result == .ok ? .ok : .already
-            result.state = outcome.state
+            return
         } catch {
-            throw FreezerError.systemdError(unit: unit, name: error.name, message: error.message)
+            guard let error = error as? SystemdManager.Error, error.isNotSupported else { throw error }
+            unsupported = error
         }
+        guard let cgroup else { throw unsupported }
+        result.backend = Backend(cgroup.backend)
+        result.warnings.append("systemd cannot freeze \(unit) here (\(unsupported.text)); its cgroup \(cgroup.cgroup.path) was written directly, and systemctl will not show it frozen")
+        let outcome = operation == .freeze ? try await freezer.freeze(cgroup, timeout: timeout) : try await freezer.thaw(cgroup, timeout: timeout)
+        result.outcome = outcome.result == .ok ? .ok : .already
+        result.state = outcome.state
     }
 
     /// FreezeUnit; one that does not complete within `timeout` is undone with ThawUnit, so the
     /// unit is never left half-frozen.
-    private func freezeUnit(_ unit: String, manager: SystemdManager, timeout: Duration) throws(SystemdManager.BusError) {
-        do throws(SystemdManager.BusError) {
+    private func freezeUnit(_ unit: String, manager: SystemdManager, timeout: Duration) throws(SystemdManager.Error) {
+        do throws(SystemdManager.Error) {
             try manager.freeze(unit)
         } catch {
-            guard SystemdManager.isTimeout(error) else { throw error }
+            guard error.isTimeout else { throw error }
             let undo: String
             do {
                 try SystemdManager(timeout: timeout).thaw(unit)
                 undo = "ThawUnit undid it"
             } catch let thawError {
-                undo = "ThawUnit failed too (\(thawError.message)): check `systemctl status \(unit)`"
+                undo = "ThawUnit failed too (\(thawError.text)): check `systemctl status \(unit)`"
             }
-            throw SystemdManager.BusError(name: error.name, message: "FreezeUnit did not complete within \(timeout.shortDescription); \(undo)")
+            throw SystemdManager.Error(unit: unit, name: error.name, text: "FreezeUnit did not complete within \(timeout.shortDescription); \(undo)")
         }
     }
 }

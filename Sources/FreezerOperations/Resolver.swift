@@ -23,7 +23,7 @@ public struct Resolver: Sendable {
     /// Resolves one target for `purpose`. With `direct`, an engine's container is written through
     /// its cgroup (and the route says the engine's view goes stale). Throws bad-input errors and
     /// the policy's refusals; nothing has been done.
-    public func resolve(_ spec: TargetSpec, for purpose: Purpose, direct: Bool = false) async throws(FreezerError) -> ResolvedTarget {
+    public func resolve(_ spec: TargetSpec, for purpose: Purpose, direct: Bool = false) async throws -> ResolvedTarget {
         switch spec {
         case .container(let source, let reference):
             let container = try await lookup(source, reference)
@@ -46,10 +46,10 @@ public struct Resolver: Sendable {
         var seen: Set<String> = []
         let filter = selection.filter
         for spec in selection.targets {
-            do throws(FreezerError) {
+            do {
                 guard case .container(let source, let reference) = spec else {
                     if !filter.isEmpty {
-                        throw .invalidFilter(filter.clauses.map(\.key).joined(separator: ","), reason: "--filter selects containers; \(spec) is not one")
+                        throw ContainerCatalog.Error.invalidFilter(filter.clauses.map(\.key).joined(separator: ","), reason: "--filter selects containers; \(spec) is not one")
                     }
                     items.append(Resolution(try await resolve(spec, for: purpose, direct: direct)))
                     continue
@@ -59,16 +59,16 @@ public struct Resolver: Sendable {
                 seen.insert(container.key)
                 items.append(Resolution(try route(container, reference: spec.description, for: purpose, direct: direct)))
             } catch {
-                items.append(Resolution(reference: spec.description, failure: error))
+                items.append(Resolution(reference: spec.description, failure: error.asFreezectlError(reference: spec.description)))
             }
         }
         guard selection.selectsFromSources else { return items }
         let (containers, failures) = await catalog.all()
         for container in containers where !seen.contains(container.key) && matches(container, filter) {
-            do throws(FreezerError) {
+            do {
                 items.append(Resolution(try route(container, reference: container.shortReference, for: purpose, direct: direct)))
             } catch {
-                items.append(Resolution(reference: container.shortReference, failure: error))
+                items.append(Resolution(reference: container.shortReference, failure: error.asFreezectlError(reference: container.shortReference)))
             }
         }
         for failure in failures {
@@ -77,33 +77,31 @@ public struct Resolver: Sendable {
         return items
     }
 
-    private func lookup(_ source: ContainerSource?, _ reference: String) async throws(FreezerError) -> Container {
+    private func lookup(_ source: ContainerSource?, _ reference: String) async throws -> Container {
         do {
             return try await catalog.lookup(source, reference)
-        } catch let error as FreezerError {
-            throw error
         } catch {
-            throw .engineError(source.map { "\($0.rawValue):\(reference)" } ?? reference, status: 0, message: "\(error)")
+            throw error.asFreezectlError(reference: source.map { "\($0.rawValue):\(reference)" } ?? reference)
         }
     }
 
     /// The route of a container: its engine's API when an engine keeps its state (Docker), the
     /// cgroup otherwise; an engine-owned runc/crun container only with `direct`.
-    func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws(FreezerError) -> ResolvedTarget {
+    func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws -> ResolvedTarget {
         let engine = container.source == .docker ? "docker" : container.owner
         if container.source == .docker && !direct && purpose != .checkpoint {
             // Only a running or paused container has a state to change.
-            if purpose != .inspect && container.engineState?.isLive != true { throw .containerNotRunning(reference) }
+            if purpose != .inspect && container.engineState?.isLive != true { throw ContainerCatalog.Error.containerNotRunning(reference) }
             // The engine acts; its cgroup is read for the true state and drift, never written by us.
             let cgroup = ContainerState.cgroup(of: container, freezer: freezer)
             if purpose.freezes, let cgroup { try freezer.refuseSelfFreeze(cgroup) }
             return ResolvedTarget(reference: reference, container: container, route: .engine(catalog.docker, container, cgroup: cgroup))
         }
         if let engine, !direct, purpose != .inspect {
-            throw .ownedByEngine(reference, engine: engine)
+            throw ContainerCatalog.Error.ownedByEngine(reference, engine: engine)
         }
         guard let target = try cgroupTarget(of: container, reference: reference, checked: purpose != .inspect) else {
-            throw .containerNotRunning(reference)
+            throw ContainerCatalog.Error.containerNotRunning(reference)
         }
         if purpose.freezes { try freezer.refuseSelfFreeze(target) }
         var resolved = ResolvedTarget(reference: reference, container: container, route: .kernel(target))
@@ -117,32 +115,27 @@ public struct Resolver: Sendable {
     /// from its runtime's state, which the container can influence: where it is written
     /// (`checked`), it is used only when it contains the container's init, else freezing it would
     /// freeze some other cgroup, or leave the container running.
-    private func cgroupTarget(of container: Container, reference: String, checked: Bool) throws(FreezerError) -> FreezerTarget? {
+    private func cgroupTarget(of container: Container, reference: String, checked: Bool) throws -> FreezerTarget? {
         guard let spec = container.cgroup else { return nil }
         let target = try freezer.target(for: spec)
         guard checked, let pid = container.pid, let initCgroup = try freezer.cgroupDirectory(of: pid, in: target.cgroup.hierarchy) else {
             return target
         }
         guard target.cgroup.contains(initCgroup) else {
-            throw .invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(initCgroup)")
+            throw CgroupLayout.Error.invalidTarget(reference, reason: "its runtime state names the cgroup \(target.cgroup.path), but its init (PID \(pid)) is in \(initCgroup)")
         }
         return target
     }
 
     /// A unit goes through systemd, which keeps its own FreezerState, except where CRIU must
     /// freeze its cgroup itself.
-    private func route(unit: String, reference: String, for purpose: Purpose) throws(FreezerError) -> ResolvedTarget {
-        let controlGroup: String
-        do {
-            controlGroup = try SystemdManager().controlGroup(unit)
-        } catch {
-            throw .systemdError(unit: unit, name: error.name, message: error.message)
-        }
+    private func route(unit: String, reference: String, for purpose: Purpose) throws -> ResolvedTarget {
+        let controlGroup = try SystemdManager().controlGroup(unit)
         // An inactive unit has no ControlGroup: systemd itself then says what it can do.
         let cgroup = controlGroup.isEmpty ? nil : try freezer.target(for: .cgroup(controlGroup))
         if purpose.freezes, let cgroup { try freezer.refuseSelfFreeze(cgroup) }
         if purpose == .checkpoint {
-            guard let cgroup else { throw .invalidTarget(reference, reason: "systemd gives it no cgroup (is it running?)") }
+            guard let cgroup else { throw CgroupLayout.Error.invalidTarget(reference, reason: "systemd gives it no cgroup (is it running?)") }
             return ResolvedTarget(reference: reference, route: .kernel(cgroup))
         }
         return ResolvedTarget(reference: reference, route: .systemd(unit: unit, cgroup: cgroup))

@@ -69,7 +69,7 @@ public struct Resolution: Sendable {
     /// Where it resolved to.
     public var resolved: ResolvedTarget?
     /// Why it could not be resolved; nothing was done for it.
-    public var failure: FreezerError?
+    public var failure: (any FreezectlError)?
 
     /// A resolved item.
     public init(_ resolved: ResolvedTarget) {
@@ -78,7 +78,7 @@ public struct Resolution: Sendable {
     }
 
     /// An item that failed to resolve.
-    public init(reference: String, failure: FreezerError) {
+    public init(reference: String, failure: any FreezectlError) {
         self.reference = reference
         self.failure = failure
     }
@@ -103,4 +103,14 @@ public struct TargetSelection: Sendable {
 
     /// Whether containers are picked from the sources besides the named targets.
     public var selectsFromSources: Bool { all || (targets.isEmpty && !filter.isEmpty) }
+}
+
+extension Error {
+    /// This error as the library's: itself when it is one, `.cancelled` for a cancellation, else
+    /// an engine error naming `reference` (what an engine's HTTP client throws).
+    func asFreezectlError(reference: String) -> any FreezectlError {
+        if let error = self as? any FreezectlError { return error }
+        if self is CancellationError { return CgroupFreezer.Error.cancelled }
+        return ContainerCatalog.Error.engineError(reference, status: 0, message: "\(self)")
+    }
 }

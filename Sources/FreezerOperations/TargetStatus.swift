@@ -16,7 +16,7 @@ public struct TargetStatus: Sendable {
     /// The engine says paused and the cgroup not, or the other way round (containers only).
     public var drift: Bool?
     /// Why the status could not be read.
-    public var error: FreezerError?
+    public var error: (any FreezectlError)?
 
     /// Paused as the cgroup says: frozen, frozen by a parent, or freezing; the engine's word
     /// when there is no cgroup.

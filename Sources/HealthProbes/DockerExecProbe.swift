@@ -64,7 +64,7 @@ extension DockerEngine {
                 }
             }
             if let pid, pid > 0 { kill(pid, SIGKILL) }
-            return ProbeOutcome(healthy: false, output: HealthProbe.trimmed("docker exec failed: \((error as? FreezerError)?.message ?? "\(error)")"))
+            return ProbeOutcome(healthy: false, output: HealthProbe.trimmed("docker exec failed: \((error as? any FreezectlError)?.message ?? "\(error)")"))
         }
     }
 }

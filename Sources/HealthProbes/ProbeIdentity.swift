@@ -31,13 +31,13 @@ struct ProbeIdentity {
         }
         func first(_ key: Substring) throws -> String {
             guard let value = fields[key]?.split(whereSeparator: { $0 == " " || $0 == "\t" }).first else {
-                throw FreezerError.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
+                throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
             }
             return String(value)
         }
         func mask(_ key: Substring) throws -> UInt64 {
             guard let value = UInt64(try first(key), radix: 16) else {
-                throw FreezerError.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
+                throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
             }
             return value
         }
@@ -45,7 +45,7 @@ struct ProbeIdentity {
         let uids = fields["Uid"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }) ?? []
         let gids = fields["Gid"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }) ?? []
         guard uids.count >= 2, gids.count >= 2 else {
-            throw FreezerError.io(path: FilePath("/proc/\(pid)/status"), operation: "read Uid/Gid from", errno: .invalidArgument)
+            throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read Uid/Gid from", errno: .invalidArgument)
         }
         uid = String(uids[1])
         gid = String(gids[1])

@@ -79,7 +79,7 @@ func runStoppable(_ verb: String, _ subject: String, audit: AuditOptions? = nil,
     let report: HealthReport?
     do {
         report = try await StopSignals.shared.run(body)
-    } catch let error as FreezerError {
+    } catch let error as any FreezectlError {
         Output.error(verb, subject, ErrorReport(error))
         throw ExitCode(StopSignals.shared.exitCode ?? (error.isBadInput ? ExitStatus.badInput : ExitStatus.failure))
     } catch let exit as ExitCode {

@@ -106,14 +106,14 @@ struct FreezeTests {
         #expect(try freezer.status(siblingTarget).state == .frozenByParent)
 
         // The child asked to be frozen itself: its request is cleared, but it stays frozen.
-        await #expect(throws: FreezerError.frozenByParent(path: childTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
+        await #expect(throws: CgroupFreezer.Error.frozenByParent(path: childTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
             try await freezer.thaw(childTarget)
         }
         #expect(!child.selfFrozen)
         #expect(child.kernelFrozen)
         #expect(try freezer.status(childTarget).state == .frozenByParent)
         // The sibling never asked: unpausing it is not "already", it is still frozen.
-        await #expect(throws: FreezerError.frozenByParent(path: siblingTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
+        await #expect(throws: CgroupFreezer.Error.frozenByParent(path: siblingTarget.cgroup.path, ancestor: parentTarget.cgroup.path)) {
             try await freezer.thaw(siblingTarget)
         }
 

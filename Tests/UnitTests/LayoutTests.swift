@@ -69,7 +69,7 @@ struct LayoutTests {
     }
 
     @Test func noCgroupMountIsAnError() {
-        #expect(throws: FreezerError.noCgroupMount) {
+        #expect(throws: CgroupLayout.Error.noCgroupMount) {
             try CgroupLayout(mountinfo: "23 1 0:22 / /sys rw - sysfs sysfs rw\n")
         }
     }

@@ -33,7 +33,7 @@ struct RouteTests {
     }
 
     @Test func aStoppedDockerContainerHasNothingToChangeButCanBeShown() throws {
-        #expect(throws: FreezerError.containerNotRunning("docker:web")) {
+        #expect(throws: ContainerCatalog.Error.containerNotRunning("docker:web")) {
             try resolver.route(container(.docker, state: .exited), reference: "docker:web", for: .pause, direct: false)
         }
         let shown = try resolver.route(container(.docker, state: .exited), reference: "docker:web", for: .inspect, direct: false)
@@ -41,7 +41,7 @@ struct RouteTests {
     }
 
     @Test func criuNeedsTheCgroupSoAnEngineContainerNeedsDirect() {
-        #expect(throws: FreezerError.ownedByEngine("docker:web", engine: "docker")) {
+        #expect(throws: ContainerCatalog.Error.ownedByEngine("docker:web", engine: "docker")) {
             try resolver.route(container(.docker, state: .running), reference: "docker:web", for: .checkpoint, direct: false)
         }
     }
@@ -49,12 +49,12 @@ struct RouteTests {
     @Test(arguments: ["podman", "containerd", "docker", "cri-o"])
     func engineOwnedRuntimeContainersAreRefusedWithoutDirect(_ owner: String) {
         for purpose in [Purpose.pause, .unpause, .checkpoint] {
-            #expect(throws: FreezerError.ownedByEngine("runc:web", engine: owner)) {
+            #expect(throws: ContainerCatalog.Error.ownedByEngine("runc:web", engine: owner)) {
                 try resolver.route(container(.runc, owner: owner), reference: "runc:web", for: purpose, direct: false)
             }
         }
         // With --direct the cgroup is the route: without one, there is nothing to write.
-        #expect(throws: FreezerError.containerNotRunning("runc:web")) {
+        #expect(throws: ContainerCatalog.Error.containerNotRunning("runc:web")) {
             try resolver.route(container(.runc, owner: owner), reference: "runc:web", for: .pause, direct: true)
         }
     }

@@ -6,10 +6,10 @@ public struct AuditTrail: Sendable {
     /// The sinks.
     public var sinks: [any AuditSink]
     /// Called with each sink failure (the CLI prints it on stderr).
-    public var onFailure: @Sendable (FreezerError) -> Void
+    public var onFailure: @Sendable (AuditTrail.Error) -> Void
 
     /// A trail over `sinks`.
-    public init(sinks: [any AuditSink], onFailure: @escaping @Sendable (FreezerError) -> Void) {
+    public init(sinks: [any AuditSink], onFailure: @escaping @Sendable (AuditTrail.Error) -> Void) {
         self.sinks = sinks
         self.onFailure = onFailure
     }
@@ -28,10 +28,10 @@ public struct AuditTrail: Sendable {
             do {
                 try sink.write(record)
                 written += 1
-            } catch let error as FreezerError {
+            } catch let error as AuditTrail.Error {
                 onFailure(error)
             } catch {
-                onFailure(.auditSinkFailed(sink: sink.name, reason: "\(error)"))
+                onFailure(AuditTrail.Error.sinkFailed(sink: sink.name, reason: "\(error)"))
             }
         }
         return written
@@ -47,9 +47,9 @@ extension AuditTrail {
     /// `auditUnavailable` when there is no sink at all): the caller must then do nothing.
     /// Otherwise each problem goes to `warn` and the trail goes on with the sinks that work.
     public static func standard(
-        file: FilePath?, required: Bool, warn: (FreezerError) -> Void,
-        onFailure: @escaping @Sendable (FreezerError) -> Void
-    ) throws(FreezerError) -> AuditTrail {
+        file: FilePath?, required: Bool, warn: (AuditTrail.Error) -> Void,
+        onFailure: @escaping @Sendable (AuditTrail.Error) -> Void
+    ) throws(AuditTrail.Error) -> AuditTrail {
         var sinks: [any AuditSink] = []
         if JournalSink.isAvailable {
             // The socket is there; the sink also needs libsystemd, which is loaded only on first use.
@@ -60,7 +60,7 @@ extension AuditTrail {
                 sinks.append(JournalSink())
             }
         } else if file != nil || required {
-            warn(.auditSinkFailed(sink: "journal", reason: "the journal was not reached (no \(JournalSink.socket))"))
+            warn(AuditTrail.Error.sinkFailed(sink: "journal", reason: "the journal was not reached (no \(JournalSink.socket))"))
         }
         if let file, !file.isEmpty {
             let sink = JSONLinesSink(path: file)
@@ -72,7 +72,7 @@ extension AuditTrail {
             }
         }
         if required && sinks.isEmpty {
-            throw .auditUnavailable("no journal socket at \(JournalSink.socket) and no audit log file")
+            throw AuditTrail.Error.unavailable("no journal socket at \(JournalSink.socket) and no audit log file")
         }
         return AuditTrail(sinks: sinks, onFailure: onFailure)
     }

@@ -15,14 +15,14 @@ public struct JSONLinesSink: AuditSink {
     }
 
     /// Why the file cannot be appended to, or nil.
-    public func checkWritable() -> FreezerError? {
+    public func checkWritable() -> AuditTrail.Error? {
         do {
             try RegularFile.openForAppend(path).close()
             return nil
-        } catch let error as FreezerError {
-            return .auditSinkFailed(sink: name, reason: error.message)
+        } catch let error as any FreezectlError {
+            return AuditTrail.Error.sinkFailed(sink: name, reason: error.message)
         } catch {
-            return .auditSinkFailed(sink: name, reason: "\(error)")
+            return AuditTrail.Error.sinkFailed(sink: name, reason: "\(error)")
         }
     }
 
@@ -39,10 +39,10 @@ public struct JSONLinesSink: AuditSink {
                 let written = try line.withUnsafeBytes { try fd.write($0, retryOnInterrupt: true) }
                 if written != line.count { throw Errno.ioError }
             }
-        } catch let error as FreezerError {
-            throw FreezerError.auditSinkFailed(sink: name, reason: error.message)
+        } catch let error as any FreezectlError {
+            throw AuditTrail.Error.sinkFailed(sink: name, reason: error.message)
         } catch {
-            throw FreezerError.auditSinkFailed(sink: name, reason: "\(error)")
+            throw AuditTrail.Error.sinkFailed(sink: name, reason: "\(error)")
         }
     }
 }

@@ -25,8 +25,8 @@ public struct JournalSink: AuditSink {
     public static var isAvailable: Bool { Syscall.exists(socket) }
 
     /// Why records could not be sent although the socket exists (libsystemd cannot be loaded), or nil.
-    public static var unusability: FreezerError? {
-        Libsystemd.unavailability.map { FreezerError.auditSinkFailed(sink: "journal", reason: $0) }
+    public static var unusability: AuditTrail.Error? {
+        Libsystemd.unavailability.map { AuditTrail.Error.sinkFailed(sink: "journal", reason: $0) }
     }
 
     /// One MESSAGE_ID (a 128-bit id, as `systemd-id128 new` makes) per action.
@@ -43,7 +43,7 @@ public struct JournalSink: AuditSink {
 
     public func write(_ record: AuditRecord) throws {
         guard Self.isAvailable else {
-            throw FreezerError.auditSinkFailed(sink: name, reason: "no journal socket at \(Self.socket)")
+            throw AuditTrail.Error.sinkFailed(sink: name, reason: "no journal socket at \(Self.socket)")
         }
         let priority = record.result == .error ? 3 : 6  // err : info
         let summary = "\(record.action.rawValue) \(record.target): \(record.result.rawValue)" + (record.message.map { " (\($0))" } ?? "")
@@ -68,12 +68,12 @@ public struct JournalSink: AuditSink {
         if let sudoUser = record.sudoUser { fields.append("FREEZECTL_SUDO_USER=\(sudoUser)") }
         if let sudoUID = record.sudoUID { fields.append("FREEZECTL_SUDO_UID=\(sudoUID)") }
         if let reason = Libsystemd.unavailability {
-            throw FreezerError.auditSinkFailed(sink: name, reason: reason)
+            throw AuditTrail.Error.sinkFailed(sink: name, reason: reason)
         }
         let buffers = fields.map { Array($0.utf8) }
         let rc = buffers.withIOVecs { csd_journal_sendv($0, Int32($1)) }
         if rc < 0 {
-            throw FreezerError.auditSinkFailed(sink: name, reason: "sd_journal_sendv: \(Errno(rawValue: -rc))")
+            throw AuditTrail.Error.sinkFailed(sink: name, reason: "sd_journal_sendv: \(Errno(rawValue: -rc))")
         }
     }
 }

@@ -30,8 +30,8 @@ public struct CgroupFreezer: Sendable {
     public static let defaultTimeout: Duration = .seconds(10)
 
     /// Creates a freezer for `layout`, or for the layout this process sees now.
-    public init(layout: CgroupLayout? = nil, logger: Logger = Logger(label: "CgroupFreezer")) throws(FreezerError) {
-        let layout = try { () throws(FreezerError) -> CgroupLayout in
+    public init(layout: CgroupLayout? = nil, logger: Logger = Logger(label: "CgroupFreezer")) throws(CgroupLayout.Error) {
+        let layout = try { () throws(CgroupLayout.Error) -> CgroupLayout in
             if let layout { return layout }
             return try CgroupLayout.current()
         }()
@@ -43,7 +43,7 @@ public struct CgroupFreezer: Sendable {
 
     /// The cgroup a kernel target names (`/path`, `cgroup:/path`, `pid:N`). Throws bad-input
     /// errors only. Containers and units need their engine or systemd: FreezerOperations' Resolver.
-    public func target(for spec: TargetSpec) throws(FreezerError) -> FreezerTarget {
+    public func target(for spec: TargetSpec) throws(CgroupLayout.Error) -> FreezerTarget {
         try resolver.resolve(spec)
     }
 
@@ -52,8 +52,9 @@ public struct CgroupFreezer: Sendable {
     /// On timeout or cancellation the cgroup is thawed again before the error is thrown, so it is
     /// never left half-frozen.
     /// - Returns: `.already` when it was frozen at its own request already (nothing written).
-    /// - Throws: `FreezerError` (`.selfFreeze`, `.permissionDenied`, `.timeout`, `.cancelled`, ...).
-    public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws(FreezerError) -> FreezeOutcome {
+    /// - Throws: `CgroupFreezer.Error` (`.selfFreeze`, `.timeout`, `.busy`, `.cancelled`, ...) or
+    ///   `CgroupLayout.Error` for the cgroup's files (`.permissionDenied`, `.notFound`, ...).
+    public func freeze(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
         try refuseSelfFreeze(target)
         return try await run("freeze", target, timeout: timeout, reaching: .frozen) { backend, deadline in
             try await backend.freeze(deadline: deadline, timeout: timeout)
@@ -63,16 +64,16 @@ public struct CgroupFreezer: Sendable {
     /// Thaws `target` and confirms the effective state is thawed.
     ///
     /// - Returns: `.already` when it was not frozen (nothing written).
-    /// - Throws: `FreezerError.frozenByParent` when an ancestor keeps it frozen (its own request is
-    ///   cleared all the same), `.thawTimeout`, or `.cancelled`.
-    public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws(FreezerError) -> FreezeOutcome {
+    /// - Throws: `CgroupFreezer.Error.frozenByParent` when an ancestor keeps it frozen (its own request is
+    ///   cleared all the same), `.thawTimeout`, or `.cancelled`; `CgroupLayout.Error` for its files.
+    public func thaw(_ target: FreezerTarget, timeout: Duration = defaultTimeout) async throws -> FreezeOutcome {
         try await run("thaw", target, timeout: timeout, reaching: .thawed) { backend, deadline in
             try await backend.thaw(deadline: deadline, timeout: timeout)
         }
     }
 
     /// The freezer state of `target`: its own request, the effective state, and its processes.
-    public func status(_ target: FreezerTarget) throws(FreezerError) -> FreezerStatus {
+    public func status(_ target: FreezerTarget) throws(CgroupLayout.Error) -> FreezerStatus {
         let (selfFrozen, state) = try backend(for: target).status()
         return FreezerStatus(target: target, selfFrozen: selfFrozen, state: state,
                              processes: CgroupProcesses.inSubtree(target.cgroup.path))
@@ -126,15 +127,15 @@ public struct CgroupFreezer: Sendable {
 
     /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
     /// stop the caller before it could ever thaw.
-    package func refuseSelfFreeze(_ target: FreezerTarget) throws(FreezerError) {
+    package func refuseSelfFreeze(_ target: FreezerTarget) throws {
         if let own = try cgroupDirectory(of: getpid(), in: target.cgroup.hierarchy), target.cgroup.contains(own) {
-            throw .selfFreeze(path: target.cgroup.path)
+            throw CgroupFreezer.Error.selfFreeze(path: target.cgroup.path)
         }
     }
 
     /// The canonical cgroup directory of process `pid` in `hierarchy`, or nil when it is not
     /// visible there; `noSuchProcess` when the process is gone.
-    package func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(FreezerError) -> FilePath? {
+    package func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(CgroupLayout.Error) -> FilePath? {
         guard let directory = try ProcessCgroups.of(pid: pid).directory(in: hierarchy, layout: layout) else { return nil }
         // Not resolvable: the process left that cgroup (or exited) since /proc was read.
         guard case .success(let canonical) = Syscall.realPath(directory) else { return nil }
@@ -146,7 +147,7 @@ public struct CgroupFreezer: Sendable {
     private func run(
         _ operation: String, _ target: FreezerTarget, timeout: Duration, reaching state: FreezeState,
         _ body: (any FreezerBackend, ContinuousClock.Instant) async throws -> FreezeOutcome.Change
-    ) async throws(FreezerError) -> FreezeOutcome {
+    ) async throws -> FreezeOutcome {
         let clock = ContinuousClock()
         let start = clock.now
         do {
@@ -159,7 +160,7 @@ public struct CgroupFreezer: Sendable {
         } catch {
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend) failed: \(error)")
             // One error type for callers: a cancellation (the backend put the request back) is `.cancelled`.
-            throw (error as? FreezerError) ?? .cancelled
+            throw (error as? any FreezectlError) ?? CgroupFreezer.Error.cancelled
         }
     }
 }

@@ -20,19 +20,19 @@ struct CgroupLock {
         let fd = open(cgroup.path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno(rawValue: errno)
-            if error == .noSuchFileOrDirectory { throw FreezerError.notFound(path: cgroup.path) }
-            throw FreezerError.io(path: cgroup.path, operation: "open (to lock)", errno: error)
+            if error == .noSuchFileOrDirectory { throw CgroupLayout.Error.notFound(path: cgroup.path) }
+            throw CgroupLayout.Error.io(path: cgroup.path, operation: "open (to lock)", errno: error)
         }
         var pause = Duration.microseconds(50)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = Errno(rawValue: errno)
             guard error == .wouldBlock || error == .interrupted else {
                 close(fd)
-                throw FreezerError.io(path: cgroup.path, operation: "flock", errno: error)
+                throw CgroupLayout.Error.io(path: cgroup.path, operation: "flock", errno: error)
             }
             guard ContinuousClock.now < deadline else {
                 close(fd)
-                throw FreezerError.busy(path: cgroup.path, deadline: timeout)
+                throw CgroupFreezer.Error.busy(path: cgroup.path, deadline: timeout)
             }
             do {
                 try await Task.sleep(for: pause)

@@ -72,7 +72,7 @@ public final class EventsWaiter: Sendable {
                     } else {
                         var fds: [Int32] = [0, 0]
                         guard clinux_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) == 0 else {
-                            return .failure(FreezerError.io(path: "pipe2", operation: "create the completion waiter's wake pipe",
+                            return .failure(CgroupLayout.Error.io(path: "pipe2", operation: "create the completion waiter's wake pipe",
                                                             errno: Errno(rawValue: errno)))
                         }
                         newLoop = (fds[0], fds[1])

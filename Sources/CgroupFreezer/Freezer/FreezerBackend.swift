@@ -13,10 +13,10 @@ protocol FreezerBackend: Sendable {
     var cgroup: CgroupDirectory { get }
 
     /// Whether `directory` asks to be frozen itself (v1 `freezer.self_freezing`, v2 `cgroup.freeze`).
-    func requestsFreeze(_ directory: CgroupDirectory) throws(FreezerError) -> Bool
+    func requestsFreeze(_ directory: CgroupDirectory) throws(CgroupLayout.Error) -> Bool
 
     /// Our own request and the effective state, ancestors taken into account.
-    func status() throws(FreezerError) -> (selfFrozen: Bool, state: FreezeState)
+    func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState)
 
     /// Freezes and waits for the kernel's confirmation until `deadline`; on timeout, failure or
     /// cancellation the request found before the call is written back before the error is thrown.
@@ -51,7 +51,7 @@ extension FreezerBackend {
         if !now.selfFrozen {
             switch now.state {
             case .thawed: return .already
-            case .frozenByParent, .freezing: throw FreezerError.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
+            case .frozenByParent, .freezing: throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
             case .frozen: break
             }
         }
@@ -61,10 +61,10 @@ extension FreezerBackend {
 
     /// The timeout error of a freeze, with how many tasks of the subtree the kernel had not
     /// stopped yet (read before the request is put back).
-    func freezeTimeout(_ timeout: Duration) -> FreezerError {
+    func freezeTimeout(_ timeout: Duration) -> any FreezectlError {
         let processes = CgroupProcesses.inSubtree(cgroup.path)
         let stragglers = processes.filter { !Self.isTaskFrozen($0) }.count
-        return .timeout(path: cgroup.path, deadline: timeout, notFrozen: stragglers, processes: processes.count)
+        return CgroupFreezer.Error.timeout(path: cgroup.path, deadline: timeout, notFrozen: stragglers, processes: processes.count)
     }
 
     /// Writes back the request found before a freeze that failed with `error`, and returns the
@@ -76,8 +76,8 @@ extension FreezerBackend {
         } catch let putBackError {
             let state: String
             do { state = try status().state.rawValue } catch { state = "in an unknown state" }
-            let cause = (error as? FreezerError)?.message ?? "\(error)"
-            return FreezerError.leftFrozen(path: cgroup.path, state: state,
+            let cause = (error as? any FreezectlError)?.message ?? "\(error)"
+            return CgroupFreezer.Error.leftFrozen(path: cgroup.path, state: state,
                                            cause: "\(cause); putting back the previous request failed: \(putBackError.message)")
         }
     }

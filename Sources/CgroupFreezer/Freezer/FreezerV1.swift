@@ -14,11 +14,11 @@ import SystemPackage
 struct FreezerV1: FreezerBackend {
     let cgroup: CgroupDirectory
 
-    func requestsFreeze(_ directory: CgroupDirectory) throws(FreezerError) -> Bool {
+    func requestsFreeze(_ directory: CgroupDirectory) throws(CgroupLayout.Error) -> Bool {
         try CgroupFile.read(directory.file(FreezerFiles.v1SelfFreezing)).hasPrefix("1")
     }
 
-    func status() throws(FreezerError) -> (selfFrozen: Bool, state: FreezeState) {
+    func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
         let selfFrozen = try requestsFreeze(cgroup)
         switch try effectiveState() {
         case "FROZEN": return (selfFrozen, selfFrozen ? .frozen : .frozenByParent)
@@ -86,17 +86,17 @@ struct FreezerV1: FreezerBackend {
         var pause = Duration.microseconds(10)
         while try effectiveState() != "THAWED" {
             if try CgroupFile.read(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") {
-                throw FreezerError.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
+                throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
             }
             if ContinuousClock.now >= deadline {
-                throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
+                throw CgroupFreezer.Error.thawTimeout(path: cgroup.path, deadline: timeout)
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(1))
         }
     }
 
-    private func effectiveState() throws(FreezerError) -> Substring {
+    private func effectiveState() throws(CgroupLayout.Error) -> Substring {
         // Reading freezer.state also advances a FREEZING cgroup to FROZEN once every task is frozen.
         let text = try CgroupFile.read(cgroup.file(FreezerFiles.v1State))
         return text.split(separator: "\n").first ?? ""

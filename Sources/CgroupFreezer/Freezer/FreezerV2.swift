@@ -6,11 +6,11 @@ struct FreezerV2: FreezerBackend {
     let cgroup: CgroupDirectory
     let waiter: EventsWaiter
 
-    func requestsFreeze(_ directory: CgroupDirectory) throws(FreezerError) -> Bool {
+    func requestsFreeze(_ directory: CgroupDirectory) throws(CgroupLayout.Error) -> Bool {
         try CgroupFile.read(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
     }
 
-    func status() throws(FreezerError) -> (selfFrozen: Bool, state: FreezeState) {
+    func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
         let selfFrozen = try requestsFreeze(cgroup)
         let frozen = Self.isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events)))
         if frozen { return (selfFrozen, selfFrozen ? .frozen : .frozenByParent) }
@@ -52,14 +52,14 @@ struct FreezerV2: FreezerBackend {
         defer { CgroupFile.close(events) }
         try CgroupFile.write("0", to: cgroup.file(FreezerFiles.v2Freeze))
         // A frozen ancestor keeps us frozen however long we wait: say so at once.
-        if let ancestor = frozenAncestor() { throw FreezerError.frozenByParent(path: cgroup.path, ancestor: ancestor) }
+        if let ancestor = frozenAncestor() { throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: ancestor) }
         if try await !wait(on: events, deadline: deadline, until: { !Self.isFrozen($0) }) {
-            throw FreezerError.thawTimeout(path: cgroup.path, deadline: timeout)
+            throw CgroupFreezer.Error.thawTimeout(path: cgroup.path, deadline: timeout)
         }
     }
 
     /// cgroup.events, opened before the write so that no change is missed.
-    private func openEvents() throws(FreezerError) -> FileDescriptor {
+    private func openEvents() throws(CgroupLayout.Error) -> FileDescriptor {
         try CgroupFile.open(cgroup.file(FreezerFiles.v2Events), .readOnly)
     }
 

@@ -10,30 +10,30 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     public let hierarchy: Hierarchy
 
     /// Validates `path`; throws a bad-input error naming the path when it is not a cgroup directory.
-    public init(validating path: FilePath, in layout: CgroupLayout) throws(FreezerError) {
+    public init(validating path: FilePath, in layout: CgroupLayout) throws(CgroupLayout.Error) {
         guard path.isAbsolute else {
-            throw .invalidTarget(path.string, reason: "a cgroup directory must be an absolute path")
+            throw CgroupLayout.Error.invalidTarget(path.string, reason: "a cgroup directory must be an absolute path")
         }
         let canonical: FilePath
         switch Syscall.realPath(path) {
         case .success(let resolved): canonical = resolved
-        case .failure(.noSuchFileOrDirectory), .failure(.notDirectory): throw .notFound(path: path)
-        case .failure(let errno): throw .io(path: path, operation: "resolve", errno: errno)
+        case .failure(.noSuchFileOrDirectory), .failure(.notDirectory): throw CgroupLayout.Error.notFound(path: path)
+        case .failure(let errno): throw CgroupLayout.Error.io(path: path, operation: "resolve", errno: errno)
         }
         // A symlink or `..` that leads out of every cgroup mount is refused here, before statfs.
         guard let hierarchy = layout.hierarchy(containing: canonical) else {
-            throw .notOnCgroupfs(path: canonical == path ? path : FilePath("\(path) (resolves to \(canonical))"))
+            throw CgroupLayout.Error.notOnCgroupfs(path: canonical == path ? path : FilePath("\(path) (resolves to \(canonical))"))
         }
         switch Syscall.filesystemMagic(of: canonical) {
         case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
             break
         case .success:
-            throw .notOnCgroupfs(path: canonical)
+            throw CgroupLayout.Error.notOnCgroupfs(path: canonical)
         case .failure(let errno):
-            throw .io(path: canonical, operation: "statfs", errno: errno)
+            throw CgroupLayout.Error.io(path: canonical, operation: "statfs", errno: errno)
         }
         guard case .success(true) = Syscall.isDirectory(canonical) else {
-            throw .invalidTarget(path.string, reason: "not a directory (give the cgroup directory, not one of its files)")
+            throw CgroupLayout.Error.invalidTarget(path.string, reason: "not a directory (give the cgroup directory, not one of its files)")
         }
         self.path = canonical
         self.hierarchy = hierarchy

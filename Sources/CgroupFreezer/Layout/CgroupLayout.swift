@@ -84,7 +84,7 @@ public struct CgroupLayout: Sendable, Hashable {
     public var unified: Hierarchy? { hierarchies.first { $0.version == .v2 } }
 
     /// The layout described by a mountinfo text. Throws `noCgroupMount` when it holds no cgroup mount.
-    public init(mountinfo: String) throws(FreezerError) {
+    public init(mountinfo: String) throws(CgroupLayout.Error) {
         let visible = Self.visibleMounts(MountinfoEntry.parse(mountinfo))
         var byDevice: [String: MountinfoEntry] = [:]
         var order: [String] = []
@@ -105,11 +105,11 @@ public struct CgroupLayout: Sendable, Hashable {
                 mountPoint: FilePath(entry.mountPoint),
                 mountRoot: entry.root)
         }
-        if hierarchies.isEmpty { throw .noCgroupMount }
+        if hierarchies.isEmpty { throw CgroupLayout.Error.noCgroupMount }
     }
 
     /// The layout the calling process sees now (/proc/self/mountinfo).
-    public static func current() throws(FreezerError) -> CgroupLayout {
+    public static func current() throws(CgroupLayout.Error) -> CgroupLayout {
         try CgroupLayout(mountinfo: try CgroupFile.readProcFile("/proc/self/mountinfo"))
     }
 

@@ -30,11 +30,11 @@ public struct ProcessCgroups: Sendable, Hashable {
     }
 
     /// Reads /proc/PID/cgroup; `noSuchProcess` when the process does not exist.
-    public static func of(pid: Int32) throws(FreezerError) -> ProcessCgroups {
+    public static func of(pid: Int32) throws(CgroupLayout.Error) -> ProcessCgroups {
         do {
             return ProcessCgroups(pid: pid, text: try CgroupFile.readProcFile(FilePath("/proc/\(pid)/cgroup")))
-        } catch .notFound {
-            throw .noSuchProcess(pid: pid)
+        } catch CgroupLayout.Error.notFound {
+            throw CgroupLayout.Error.noSuchProcess(pid: pid)
         }
     }
 

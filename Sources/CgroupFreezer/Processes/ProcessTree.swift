@@ -23,8 +23,8 @@ public struct ProcessTree: Sendable {
     public var members: [Member]
 
     /// The tree under `root`, read from /proc now; each member's cgroup is taken in `hierarchy`.
-    public static func read(root: Int32, hierarchy: Hierarchy, layout: CgroupLayout) throws(FreezerError) -> ProcessTree {
-        guard Syscall.exists(FilePath("/proc/\(root)")) else { throw .noSuchProcess(pid: root) }
+    public static func read(root: Int32, hierarchy: Hierarchy, layout: CgroupLayout) throws(CgroupLayout.Error) -> ProcessTree {
+        guard Syscall.exists(FilePath("/proc/\(root)")) else { throw CgroupLayout.Error.noSuchProcess(pid: root) }
         let children = childrenByParent()
         var members: [Member] = []
         var queue: [(Int32, Int32)] = [(root, 0)]
@@ -74,13 +74,13 @@ public struct ProcessTree: Sendable {
 
     /// Moves each stray into `cgroup` (writing its PID to `cgroup.procs`), and returns those
     /// moved: a stray that exited meanwhile is not moved and not returned.
-    public static func repair(_ strays: [Member], into cgroup: CgroupDirectory) throws(FreezerError) -> [Member] {
+    public static func repair(_ strays: [Member], into cgroup: CgroupDirectory) throws(CgroupLayout.Error) -> [Member] {
         var moved: [Member] = []
         for stray in strays {
             do {
                 try CgroupFile.write(String(stray.pid), to: cgroup.file("cgroup.procs"))
                 moved.append(stray)
-            } catch .io(_, _, .noSuchProcess) {
+            } catch CgroupLayout.Error.io(_, _, .noSuchProcess) {
                 continue  // it exited meanwhile
             }
         }
@@ -100,7 +100,7 @@ extension CgroupFreezer {
     /// hierarchy it is frozen through); with `repair`, moves the strays into it first.
     ///
     /// - Returns: the tree as read, and the strays found (moved, when `repair`).
-    public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(FreezerError) -> (tree: ProcessTree, strays: [ProcessTree.Member]) {
+    public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(CgroupLayout.Error) -> (tree: ProcessTree, strays: [ProcessTree.Member]) {
         let tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
         let strays = tree.strays(outside: target.cgroup)
         if repair && !strays.isEmpty {
@@ -112,14 +112,14 @@ extension CgroupFreezer {
 
     /// The root of the process tree in `target`: the one process of the cgroup whose parent is
     /// outside it (the container's init).
-    public func treeRoot(of target: FreezerTarget) throws(FreezerError) -> Int32 {
+    public func treeRoot(of target: FreezerTarget) throws(CgroupLayout.Error) -> Int32 {
         let pids = Set(CgroupProcesses.inSubtree(target.cgroup.path))
         let roots = pids.filter { pid in
             guard let fields = ProcStat.fields(of: pid), fields.count > 1, let parent = Int32(fields[1]) else { return false }
             return !pids.contains(parent)
         }.sorted()
         guard roots.count == 1 else {
-            throw FreezerError.invalidTarget(target.spec.description, reason: roots.isEmpty
+            throw CgroupLayout.Error.invalidTarget(target.spec.description, reason: roots.isEmpty
                 ? "its cgroup has no process"
                 : "its cgroup holds \(roots.count) process trees (roots \(roots.map(String.init).joined(separator: ", "))); name the one with --pid")
         }

@@ -7,7 +7,7 @@ import SystemPackage
 /// outside cgroupfs is ever written.
 package enum CgroupFile {
     /// Reads a control file whole.
-    package static func read(_ path: FilePath) throws(FreezerError) -> String {
+    package static func read(_ path: FilePath) throws(CgroupLayout.Error) -> String {
         let fd = try open(path, .readOnly)
         defer { close(fd) }
         return try read(fd, path: path)
@@ -27,13 +27,13 @@ package enum CgroupFile {
     /// Reads an open control file whole, from its start (kernfs files re-generate their text on
     /// each read from offset 0). Most files fit one page, but `cgroup.procs` of a large cgroup
     /// does not: a single read of 1000 PIDs returns only the first page, cut mid-number.
-    package static func read(_ fd: FileDescriptor, path: FilePath) throws(FreezerError) -> String {
+    package static func read(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
         var bytes = [UInt8](repeating: 0, count: 4096)
         var total = 0
         while true {
             if total == bytes.count {
                 guard bytes.count < sizeCap else {
-                    throw FreezerError.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+                    throw CgroupLayout.Error.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
                 }
                 bytes += [UInt8](repeating: 0, count: bytes.count)
             }
@@ -44,7 +44,7 @@ package enum CgroupFile {
                                 retryOnInterrupt: true)
                 }
             } catch {
-                throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+                throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
             }
             if count == 0 { break }
             total += count
@@ -53,25 +53,25 @@ package enum CgroupFile {
     }
 
     /// Writes `value` to a control file after checking that it is on cgroupfs.
-    package static func write(_ value: String, to path: FilePath) throws(FreezerError) {
+    package static func write(_ value: String, to path: FilePath) throws(CgroupLayout.Error) {
         let fd = try open(path, .writeOnly)
         defer { close(fd) }
         switch Syscall.filesystemMagic(of: fd) {
         case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
             break
         case .success:
-            throw FreezerError.notOnCgroupfs(path: path)
+            throw CgroupLayout.Error.notOnCgroupfs(path: path)
         case .failure(let errno):
-            throw FreezerError.io(path: path, operation: "fstatfs", errno: errno)
+            throw CgroupLayout.Error.io(path: path, operation: "fstatfs", errno: errno)
         }
         do {
             _ = try fd.writeAll(value.utf8)
         } catch {
             let errno = error as? Errno ?? .ioError
             if errno == .permissionDenied || errno == .notPermitted {
-                throw FreezerError.permissionDenied(path: path, errno: errno)
+                throw CgroupLayout.Error.permissionDenied(path: path, errno: errno)
             }
-            throw FreezerError.io(path: path, operation: "write", errno: errno)
+            throw CgroupLayout.Error.io(path: path, operation: "write", errno: errno)
         }
     }
 
@@ -83,18 +83,18 @@ package enum CgroupFile {
     }
 
     /// Opens a control file; the errors name the file and what to do.
-    package static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(FreezerError) -> FileDescriptor {
+    package static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(CgroupLayout.Error) -> FileDescriptor {
         do {
             return try FileDescriptor.open(path, mode, options: [.closeOnExec, .noFollow], retryOnInterrupt: true)
         } catch {
             let errno = error as? Errno ?? .ioError
             switch errno {
             case .permissionDenied, .notPermitted:
-                throw FreezerError.permissionDenied(path: path, errno: errno)
+                throw CgroupLayout.Error.permissionDenied(path: path, errno: errno)
             case .noSuchFileOrDirectory:
-                throw FreezerError.notFound(path: path)
+                throw CgroupLayout.Error.notFound(path: path)
             default:
-                throw FreezerError.io(path: path, operation: "open", errno: errno)
+                throw CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
             }
         }
     }
@@ -123,14 +123,14 @@ extension CgroupFile {
         }
     }
 
-    package static func readProcFile(_ path: FilePath) throws(FreezerError) -> String {
+    package static func readProcFile(_ path: FilePath) throws(CgroupLayout.Error) -> String {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
         } catch {
             let errno = error as? Errno ?? .ioError
-            if errno == .noSuchFileOrDirectory { throw FreezerError.notFound(path: path) }
-            throw FreezerError.io(path: path, operation: "open", errno: errno)
+            if errno == .noSuchFileOrDirectory { throw CgroupLayout.Error.notFound(path: path) }
+            throw CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
         }
         defer { close(fd) }
         var result: [UInt8] = []
@@ -140,12 +140,12 @@ extension CgroupFile {
             do {
                 count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
             } catch {
-                throw FreezerError.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+                throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
             }
             if count == 0 { break }
             result.append(contentsOf: chunk[0..<count])
             guard result.count <= sizeCap else {
-                throw FreezerError.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+                throw CgroupLayout.Error.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
             }
         }
         return String(decoding: result, as: UTF8.self)

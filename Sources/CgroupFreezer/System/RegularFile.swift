@@ -12,35 +12,35 @@ import SystemPackage
 /// created exclusively under names nobody can guess.
 package enum RegularFile {
     /// Reads a regular file of at most `limit` bytes.
-    package static func read(_ path: FilePath, limit: Int) throws(FreezerError) -> String {
+    package static func read(_ path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
         try read(at: AT_FDCWD, path.string, path: path, limit: limit)
     }
 
     /// Reads `name` in the directory `directory` (an open descriptor).
-    package static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(FreezerError) -> String {
+    package static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
         let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         defer { close(fd) }
         let size = try checkRegular(fd, path: path)
-        guard size <= limit else { throw .unsafeFile(path: path, reason: "larger than \(limit) bytes") }
+        guard size <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
         var bytes = [UInt8](repeating: 0, count: limit + 1)
         var total = 0
         while total <= limit {
             let result = bytes.withUnsafeMutableBytes { Syscall.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[total...])) }
             guard case .success(let count) = result else {
-                if case .failure(let errno) = result { throw .io(path: path, operation: "read", errno: errno) }
+                if case .failure(let errno) = result { throw CgroupLayout.Error.io(path: path, operation: "read", errno: errno) }
                 break
             }
             if count == 0 { break }
             total += count
         }
-        guard total <= limit else { throw .unsafeFile(path: path, reason: "larger than \(limit) bytes") }
+        guard total <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
         return String(decoding: bytes[0..<total], as: UTF8.self)
     }
 
     /// Opens `path` for appending, creating it 0640 when missing; refuses a symlink or anything
     /// that is not a regular file.
-    package static func openForAppend(_ path: FilePath) throws(FreezerError) -> FileDescriptor {
+    package static func openForAppend(_ path: FilePath) throws(CgroupLayout.Error) -> FileDescriptor {
         let fd = open(path.string, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         do {
@@ -56,56 +56,56 @@ package enum RegularFile {
     /// created with O_EXCL (never opening what someone planted), owned by the directory's owner
     /// (a program in that directory must be able to remove it; root keeps no file there), flushed,
     /// then renamed over `name` (a symlink or FIFO at `name` is replaced, never followed).
-    package static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644) throws(FreezerError) {
+    package static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644) throws(CgroupLayout.Error) {
         let dirfd = open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard dirfd >= 0 else { throw openError(directory, Errno(rawValue: errno)) }
         defer { close(dirfd) }
         var owner = stat()
-        guard fstat(dirfd, &owner) == 0 else { throw .io(path: directory, operation: "fstat", errno: Errno(rawValue: errno)) }
+        guard fstat(dirfd, &owner) == 0 else { throw CgroupLayout.Error.io(path: directory, operation: "fstat", errno: Errno(rawValue: errno)) }
         var random = SystemRandomNumberGenerator()
         let temporary = ".\(name).\(String(random.next(), radix: 16)).tmp"
         let fd = openat(dirfd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw .io(path: directory.appending(temporary), operation: "create", errno: Errno(rawValue: errno)) }
+        guard fd >= 0 else { throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "create", errno: Errno(rawValue: errno)) }
         do {
             defer { close(fd) }
             if geteuid() == 0 && fchown(fd, owner.st_uid, owner.st_gid) != 0 {
-                throw FreezerError.io(path: directory.appending(temporary), operation: "fchown", errno: Errno(rawValue: errno))
+                throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fchown", errno: Errno(rawValue: errno))
             }
             var written = 0
             while written < data.count {
                 switch data.withUnsafeBytes({ Syscall.write(fd, UnsafeRawBufferPointer(rebasing: $0[written...])) }) {
                 case .success(let count) where count > 0: written += count
-                case .success: throw FreezerError.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
-                case .failure(let errno): throw FreezerError.io(path: directory.appending(temporary), operation: "write", errno: errno)
+                case .success: throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
+                case .failure(let errno): throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: errno)
                 }
             }
-            if fsync(fd) != 0 { throw FreezerError.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
+            if fsync(fd) != 0 { throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
             if renameat(dirfd, temporary, dirfd, name) != 0 {
-                throw FreezerError.io(path: directory.appending(name), operation: "rename", errno: Errno(rawValue: errno))
+                throw CgroupLayout.Error.io(path: directory.appending(name), operation: "rename", errno: Errno(rawValue: errno))
             }
-        } catch let error as FreezerError {
+        } catch let error as CgroupLayout.Error {
             unlinkat(dirfd, temporary, 0)
             throw error
         } catch {
             unlinkat(dirfd, temporary, 0)
-            throw .io(path: directory.appending(temporary), operation: "write", errno: .ioError)
+            throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
         }
     }
 
     /// The size of an open regular file; refuses anything else.
-    private static func checkRegular(_ fd: Int32, path: FilePath) throws(FreezerError) -> Int {
+    private static func checkRegular(_ fd: Int32, path: FilePath) throws(CgroupLayout.Error) -> Int {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw .unsafeFile(path: path, reason: "not a regular file") }
+        guard fstat(fd, &info) == 0 else { throw CgroupLayout.Error.io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a regular file") }
         return Int(info.st_size)
     }
 
-    private static func openError(_ path: FilePath, _ errno: Errno) -> FreezerError {
+    private static func openError(_ path: FilePath, _ errno: Errno) -> CgroupLayout.Error {
         switch errno {
-        case .tooManySymbolicLinkLevels: return .unsafeFile(path: path, reason: "it is a symlink")
-        case .noSuchFileOrDirectory: return .notFound(path: path)
-        case .permissionDenied, .notPermitted: return .permissionDenied(path: path, errno: errno)
-        default: return .io(path: path, operation: "open", errno: errno)
+        case .tooManySymbolicLinkLevels: return CgroupLayout.Error.unsafeFile(path: path, reason: "it is a symlink")
+        case .noSuchFileOrDirectory: return CgroupLayout.Error.notFound(path: path)
+        case .permissionDenied, .notPermitted: return CgroupLayout.Error.permissionDenied(path: path, errno: errno)
+        default: return CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
         }
     }
 }

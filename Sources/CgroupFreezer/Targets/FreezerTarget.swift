@@ -35,7 +35,7 @@ public struct TargetResolver: Sendable {
     }
 
     /// Resolves one target. Every error is bad input: nothing has been written.
-    public func resolve(_ spec: TargetSpec) throws(FreezerError) -> FreezerTarget {
+    public func resolve(_ spec: TargetSpec) throws(CgroupLayout.Error) -> FreezerTarget {
         switch spec {
         case .directory(let path):
             // An absolute path is used as given: its own hierarchy decides the backend.
@@ -50,7 +50,7 @@ public struct TargetResolver: Sendable {
                 try requireFreezer(directory)
                 return FreezerTarget(spec: spec, cgroup: directory)
             }
-            throw .noSuchCgroup(spec.description, checked: candidates)
+            throw CgroupLayout.Error.noSuchCgroup(spec.description, checked: candidates)
 
         case .pid(let pid):
             let cgroups = try ProcessCgroups.of(pid: pid)
@@ -60,30 +60,30 @@ public struct TargetResolver: Sendable {
                       Syscall.exists(candidate.appending(FreezerFiles.freezeFile(hierarchy.version))) else { continue }
                 return FreezerTarget(spec: spec, cgroup: try CgroupDirectory(validating: candidate, in: layout))
             }
-            throw .processInRootCgroup(pid: pid)
+            throw CgroupLayout.Error.processInRootCgroup(pid: pid)
 
         case .container:
             // Containers are found by ContainerCatalog (FreezerOperations' Resolver); their cgroup is then resolved here.
-            throw .invalidTarget(spec.description, reason: "a container reference; resolve it with FreezerOperations' Resolver")
+            throw CgroupLayout.Error.invalidTarget(spec.description, reason: "a container reference; resolve it with FreezerOperations' Resolver")
 
         case .unit:
             // A unit's cgroup is its ControlGroup property, asked of systemd (FreezerOperations' Resolver).
-            throw .invalidTarget(spec.description, reason: "a systemd unit; resolve it with FreezerOperations' Resolver")
+            throw CgroupLayout.Error.invalidTarget(spec.description, reason: "a systemd unit; resolve it with FreezerOperations' Resolver")
         }
     }
 
     /// Refuses a cgroup without a freeze file: the root of a hierarchy, or a v1 hierarchy without the freezer.
-    private func requireFreezer(_ directory: CgroupDirectory) throws(FreezerError) {
+    private func requireFreezer(_ directory: CgroupDirectory) throws(CgroupLayout.Error) {
         let hierarchy = directory.hierarchy
         if hierarchy.version == .v1 && !hierarchy.isV1Freezer {
             let controllers = hierarchy.controllers.sorted().joined(separator: ",")
-            throw .noFreezer(path: directory.path, reason: "it is in the v1 \(controllers) hierarchy, which has no freezer controller")
+            throw CgroupLayout.Error.noFreezer(path: directory.path, reason: "it is in the v1 \(controllers) hierarchy, which has no freezer controller")
         }
         if !Syscall.exists(directory.file(FreezerFiles.freezeFile(hierarchy.version))) {
             let reason = directory.path == hierarchy.mountPoint
                 ? "it is the root cgroup of its hierarchy, which has no \(FreezerFiles.freezeFile(hierarchy.version))"
                 : "it has no \(FreezerFiles.freezeFile(hierarchy.version)) (kernel without the cgroup freezer?)"
-            throw .noFreezer(path: directory.path, reason: reason)
+            throw CgroupLayout.Error.noFreezer(path: directory.path, reason: reason)
         }
     }
 }

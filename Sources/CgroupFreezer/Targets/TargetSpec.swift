@@ -43,39 +43,39 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `runc:ID`, `crun:ID`,
     /// `docker:ID|NAME`, or a bare container `ID|NAME`. Only the form is checked here; whether the
     /// target exists is the resolver's job.
-    public init(parsing text: String) throws(FreezerError) {
+    public init(parsing text: String) throws(CgroupLayout.Error) {
         if text.isEmpty {
-            throw .invalidTarget(text, reason: "the target is empty")
+            throw CgroupLayout.Error.invalidTarget(text, reason: "the target is empty")
         }
         if text.hasPrefix("pid:") {
             let number = text.dropFirst(4)
             guard let pid = Int32(number), pid > 0 else {
-                throw .invalidTarget(text, reason: "pid:N needs a positive process ID, got \"\(number)\"")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "pid:N needs a positive process ID, got \"\(number)\"")
             }
             self = .pid(pid)
         } else if text.hasPrefix("cgroup:") {
             let path = String(text.dropFirst(7))
             guard path.hasPrefix("/") else {
-                throw .invalidTarget(text, reason: "cgroup:PATH needs a path starting with /, e.g. cgroup:/system.slice/web.service")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "cgroup:PATH needs a path starting with /, e.g. cgroup:/system.slice/web.service")
             }
             if FilePath(path).components.contains(where: { $0.kind == .parentDirectory }) {
-                throw .invalidTarget(text, reason: "\"..\" is not allowed in cgroup:PATH")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "\"..\" is not allowed in cgroup:PATH")
             }
             if FilePath(path).lexicallyNormalized().components.isEmpty {
-                throw .invalidTarget(text, reason: "cgroup:/ is the root cgroup, which has no freezer")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "cgroup:/ is the root cgroup, which has no freezer")
             }
             self = .cgroup(FilePath(path).lexicallyNormalized().string)
         } else if text.hasPrefix("unit:") {
             let name = String(text.dropFirst(5))
             guard !name.isEmpty, !name.contains("/") else {
-                throw .invalidTarget(text, reason: "unit:NAME needs a unit name, e.g. unit:nginx.service")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "unit:NAME needs a unit name, e.g. unit:nginx.service")
             }
             self = .unit(name.contains(".") ? name : name + ".service")
         } else if text.hasPrefix("/") {
             self = .directory(FilePath(text))
         } else if let colon = text.firstIndex(of: ":") {
             guard let source = ContainerSource(rawValue: String(text[..<colon])) else {
-                throw .invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: \(Self.prefixes.joined(separator: ", ")))")
+                throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: \(Self.prefixes.joined(separator: ", ")))")
             }
             let reference = String(text[text.index(after: colon)...])
             try Self.checkContainerReference(reference, in: text)
@@ -87,11 +87,11 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Container IDs and names as Docker and the OCI runtimes allow them: `[A-Za-z0-9][A-Za-z0-9_.-]*`.
-    private static func checkContainerReference(_ reference: String, in text: String) throws(FreezerError) {
+    private static func checkContainerReference(_ reference: String, in text: String) throws(CgroupLayout.Error) {
         let allowed = reference.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
             || ("A"..."Z").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }
         guard let first = reference.unicodeScalars.first, allowed, first != ".", first != "-", first != "_" else {
-            throw .invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor any other target form: \(formList)")
+            throw CgroupLayout.Error.invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor any other target form: \(formList)")
         }
     }
 

@@ -38,7 +38,7 @@ struct SourceOptions: ParsableArguments {
     }
 
     /// The resolver over this host's layout and these sources.
-    func resolver(_ common: CommonOptions) throws(FreezerError) -> Resolver {
+    func resolver(_ common: CommonOptions) throws -> Resolver {
         let catalog = ContainerCatalog(runtimeRoots: runtimeRoots.map { FilePath($0) }, environment: ProcessInfo.processInfo.environment)
         return Resolver(freezer: try CgroupFreezer(logger: common.makeLogger()), catalog: catalog)
     }

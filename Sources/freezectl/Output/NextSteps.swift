@@ -1,96 +1,149 @@
+import CRIUCheckpoint
 import CgroupFreezer
 import ContainerEngines
 
 /// What the user can do about an error, in the CLI's terms (its flags, its commands, the tools
 /// next to it). The library's errors say what happened; this is the advice the CLI adds.
-extension FreezerError {
+extension FreezectlError {
     /// What the user can do about it.
     var nextStep: String {
         switch self {
-        case .invalidTarget:
-            return "give one of: \(TargetSpec.formList)"
-        case .notFound:
-            return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
-        case .notOnCgroupfs:
-            return "give a directory under a cgroup mount (see `grep cgroup /proc/self/mountinfo`), or cgroup:/path or pid:N"
-        case .noFreezer:
-            return "give a cgroup below the root of the freezer (v1) or unified (v2) hierarchy, or use cgroup:/path to let freezectl pick it"
-        case .noSuchCgroup:
-            return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
-        case .noSuchProcess:
-            return "check the PID with `ps`; the process may have exited"
-        case .processInRootCgroup:
-            return "move the process into a child cgroup first (e.g. with systemd-run or by writing its PID to a child's cgroup.procs)"
-        case .noSuchContainer:
-            return "check the ID or name with `runc list`, `docker ps` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
-        case .ambiguousContainer:
-            return "name one of them with its source, e.g. runc:ID or docker:NAME, or give a longer ID prefix"
-        case .containerNotRunning:
-            return "start the container first; only a running or paused container has a cgroup to freeze"
-        case .ownedByEngine(_, let engine):
-            return "pause it through \(engine) (e.g. docker:ID), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
-        case .sourceUnavailable(let source, _, _):
-            return source == "docker"
-                ? "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
-                : "check that the runtime has containers here, or give its state directory with --runtime-root"
-        case .engineError(_, 409, _):
-            return "undo the write made behind the engine's back with freezectl --direct, or ask the engine"
-        case .engineError:
-            return "check the container with `docker inspect`; the daemon's log says more"
-        case .cancelled:
-            return "run the command again"
-        case .criuUnavailable:
-            return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
-        case .criuCheckFailed(_, _, let explanation):
-            return explanation == nil ? "run `criu check` yourself; its output says what the kernel lacks" : "install a CRIU that supports this kernel and give it with --criu PATH or FREEZECTL_CRIU"
-        case .criuFailed(_, let log, _):
-            return "read \(log) (written with -v4) for the whole story"
-        case .strayProcesses:
-            return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
-        case .interrupted:
-            return "run the command again when you want it to finish"
-        case .systemdError(let unit, let name, let message):
-            if name.hasSuffix("NoSuchUnit") || message.hasSuffix("not loaded.") { return "check the name with `systemctl list-units`" }
-            if name.hasSuffix("NoServer") { return "is systemd running? point DBUS_SYSTEM_BUS_ADDRESS at its system bus" }
-            if name.hasSuffix("UnitInactive") { return "start \(unit) first; an inactive unit has nothing to freeze" }
-            if name.hasSuffix("UnitBusy") { return "a job is pending on \(unit); retry when it is done (systemctl list-jobs)" }
-            return "see `systemctl status \(unit)`"
-        case .auditSinkFailed:
-            return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
-        case .auditUnavailable:
-            return "start systemd-journald or give a writable --audit-log FILE (or FREEZECTL_AUDIT_LOG)"
-        case .invalidFilter:
-            return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
-        case .noCgroupMount:
-            return "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or the v1 freezer controller"
-        case .selfFreeze:
-            return "run freezectl from outside the target cgroup (e.g. from a sibling cgroup or the root)"
-        case .permissionDenied:
-            return "run as root, or delegate the subtree to your user (chown the cgroup directory and its freeze files)"
-        case .timeout:
-            return "retry with a longer --timeout; processes in uninterruptible sleep (D state) delay freezing"
-        case .thawTimeout:
-            return "run `freezectl status` on it; retry the unpause with a longer --timeout"
-        case .frozenByParent(_, let ancestor):
-            if let ancestor { return "unpause the ancestor: freezectl unpause \(ancestor)" }
-            return "unpause the frozen ancestor cgroup"
-        case .io:
-            return "check that the cgroup still exists and that the kernel supports this freezer"
-        case .criuAbandoned(_, _, _, let log):
-            return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
-        case .leftFrozen(let path, _, _):
-            return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
-        case .unsafeFile:
-            return "give a path in a directory only you (or root) can write, and remove what is in the way"
-        case .busy(let path, _):
-            return "another freezectl is changing it; retry, or see who holds the lock with `lslocks | grep \(path.lastComponent?.string ?? "")`"
-        case .sourceFailed(let source, _, _):
-            return source == "docker"
-                ? "check dockerd (`docker info`, its log); its containers were not selected"
-                : "check the runtime's state directory; its containers were not selected"
+        case let error as CgroupLayout.Error: return error.advice
+        case let error as CgroupFreezer.Error: return error.advice
+        case let error as ContainerCatalog.Error: return error.advice
+        case let error as SystemdManager.Error: return error.advice
+        case let error as CRIU.Error: return error.advice
+        case let error as AuditTrail.Error: return error.advice
+        default: return "report this as a bug"
         }
     }
 
     /// The message and the next step on one line (usage errors, logs).
     var withNextStep: String { "\(message); next step: \(nextStep)" }
+}
+
+extension Error {
+    /// A library error's message and next step; any other error as Swift prints it.
+    var withNextStep: String { (self as? any FreezectlError)?.withNextStep ?? "\(self)" }
+}
+
+extension CgroupLayout.Error {
+    var advice: String {
+        switch self {
+            case .invalidTarget:
+                return "give one of: \(TargetSpec.formList)"
+            case .notFound:
+                return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
+            case .notOnCgroupfs:
+                return "give a directory under a cgroup mount (see `grep cgroup /proc/self/mountinfo`), or cgroup:/path or pid:N"
+            case .noFreezer:
+                return "give a cgroup below the root of the freezer (v1) or unified (v2) hierarchy, or use cgroup:/path to let freezectl pick it"
+            case .noSuchCgroup:
+                return "check the path; `freezectl status` lists frozen cgroups, /proc/PID/cgroup shows a process's cgroups"
+            case .noSuchProcess:
+                return "check the PID with `ps`; the process may have exited"
+            case .processInRootCgroup:
+                return "move the process into a child cgroup first (e.g. with systemd-run or by writing its PID to a child's cgroup.procs)"
+            case .noCgroupMount:
+                return "mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or the v1 freezer controller"
+            case .permissionDenied:
+                return "run as root, or delegate the subtree to your user (chown the cgroup directory and its freeze files)"
+            case .io:
+                return "check that the cgroup still exists and that the kernel supports this freezer"
+            case .unsafeFile:
+                return "give a path in a directory only you (or root) can write, and remove what is in the way"
+        }
+    }
+}
+
+extension CgroupFreezer.Error {
+    var advice: String {
+        switch self {
+            case .cancelled:
+                return "run the command again"
+            case .interrupted:
+                return "run the command again when you want it to finish"
+            case .selfFreeze:
+                return "run freezectl from outside the target cgroup (e.g. from a sibling cgroup or the root)"
+            case .timeout:
+                return "retry with a longer --timeout; processes in uninterruptible sleep (D state) delay freezing"
+            case .thawTimeout:
+                return "run `freezectl status` on it; retry the unpause with a longer --timeout"
+            case .frozenByParent(_, let ancestor):
+                if let ancestor { return "unpause the ancestor: freezectl unpause \(ancestor)" }
+                return "unpause the frozen ancestor cgroup"
+            case .leftFrozen(let path, _, _):
+                return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
+            case .busy(let path, _):
+                return "another freezectl is changing it; retry, or see who holds the lock with `lslocks | grep \(path.lastComponent?.string ?? "")`"
+        }
+    }
+}
+
+extension ContainerCatalog.Error {
+    var advice: String {
+        switch self {
+            case .noSuchContainer:
+                return "check the ID or name with `runc list`, `docker ps` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
+            case .ambiguousContainer:
+                return "name one of them with its source, e.g. runc:ID or docker:NAME, or give a longer ID prefix"
+            case .containerNotRunning:
+                return "start the container first; only a running or paused container has a cgroup to freeze"
+            case .ownedByEngine(_, let engine):
+                return "pause it through \(engine) (e.g. docker:ID), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
+            case .sourceUnavailable(let source, _, _):
+                return source == "docker"
+                    ? "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
+                    : "check that the runtime has containers here, or give its state directory with --runtime-root"
+            case .engineError(_, 409, _):
+                return "undo the write made behind the engine's back with freezectl --direct, or ask the engine"
+            case .engineError:
+                return "check the container with `docker inspect`; the daemon's log says more"
+            case .invalidFilter:
+                return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
+            case .sourceFailed(let source, _, _):
+                return source == "docker"
+                    ? "check dockerd (`docker info`, its log); its containers were not selected"
+                    : "check the runtime's state directory; its containers were not selected"
+        }
+    }
+}
+
+extension CRIU.Error {
+    var advice: String {
+        switch self {
+            case .unavailable:
+                return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
+            case .checkFailed(_, _, let explanation):
+                return explanation == nil ? "run `criu check` yourself; its output says what the kernel lacks" : "install a CRIU that supports this kernel and give it with --criu PATH or FREEZECTL_CRIU"
+            case .failed(_, let log, _):
+                return "read \(log) (written with -v4) for the whole story"
+            case .strayProcesses:
+                return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
+            case .abandoned(_, _, _, let log):
+                return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
+        }
+    }
+}
+
+extension AuditTrail.Error {
+    var advice: String {
+        switch self {
+            case .sinkFailed:
+                return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
+            case .unavailable:
+                return "start systemd-journald or give a writable --audit-log FILE (or FREEZECTL_AUDIT_LOG)"
+        }
+    }
+}
+
+extension SystemdManager.Error {
+    var advice: String {
+        let message = text
+        if name.hasSuffix("NoSuchUnit") || message.hasSuffix("not loaded.") { return "check the name with `systemctl list-units`" }
+        if name.hasSuffix("NoServer") { return "is systemd running? point DBUS_SYSTEM_BUS_ADDRESS at its system bus" }
+        if name.hasSuffix("UnitInactive") { return "start \(unit) first; an inactive unit has nothing to freeze" }
+        if name.hasSuffix("UnitBusy") { return "a job is pending on \(unit); retry when it is done (systemctl list-jobs)" }
+        return "see `systemctl status \(unit)`"
+    }
 }

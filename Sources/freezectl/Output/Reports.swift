@@ -18,7 +18,7 @@ struct ErrorReport: Encodable {
     let badInput: Bool
 
     init(_ error: any Error) {
-        if let error = error as? FreezerError {
+        if let error = error as? any FreezectlError {
             code = error.code
             message = error.message
             nextStep = error.nextStep

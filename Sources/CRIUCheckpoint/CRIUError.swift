@@ -1,0 +1,51 @@
+import CgroupFreezer
+import SystemPackage
+
+extension CRIU {
+    /// CRIU: it cannot be used, or a dump or restore failed or was abandoned.
+    public enum Error: FreezectlError, Equatable {
+        /// No usable CRIU executable.
+        case unavailable(path: FilePath, reason: String)
+        /// `criu check` failed; `explanation` names the cause when it is known.
+        case checkFailed(path: FilePath, output: String, explanation: String?)
+        /// A dump or restore failed; `errors` are the `Error (...)` lines of its log.
+        case failed(operation: String, log: FilePath, errors: [String])
+        /// CRIU did not finish within its bound (or the grace after a stop signal) and was killed with its process group.
+        case abandoned(operation: String, after: Duration, reason: String, log: FilePath)
+        /// Processes of the tree are outside the cgroup that will be frozen (CRIU would not seize them).
+        case strayProcesses(cgroup: FilePath, strays: [String])
+
+        public var code: String {
+            switch self {
+            case .unavailable: return "criu-unavailable"
+            case .checkFailed: return "criu-check-failed"
+            case .failed: return "criu-failed"
+            case .abandoned: return "criu-abandoned"
+            case .strayProcesses: return "stray-processes"
+            }
+        }
+
+        public var path: FilePath? {
+            switch self {
+            case .unavailable(let path, _), .checkFailed(let path, _, _), .failed(_, let path, _), .abandoned(_, _, _, let path),
+                 .strayProcesses(let path, _):
+                return path
+            }
+        }
+
+        public var message: String {
+            switch self {
+            case .unavailable(let path, let reason):
+                return "CRIU \(path) cannot be used: \(reason)"
+            case .checkFailed(let path, let output, let explanation):
+                return "`\(path) check` failed: \(output)" + (explanation.map { "\n  cause: \($0)" } ?? "")
+            case .failed(let operation, let log, let errors):
+                return "criu \(operation) failed (log: \(log)):\n    " + errors.joined(separator: "\n    ")
+            case .abandoned(let operation, let after, let reason, _):
+                return "criu \(operation) abandoned after \(after.shortDescription) (\(reason)): CRIU and its process group were killed; the tree is back in the state the \(operation) found it in"
+            case .strayProcesses(let cgroup, let strays):
+                return "\(strays.count) process(es) of the tree are outside \(cgroup), so CRIU could not seize them: " + strays.joined(separator: "; ")
+            }
+        }
+    }
+}
