@@ -45,7 +45,7 @@ extension HealthProbe {
     /// spawned into a frozen cgroup blocks its parent (systemd PR 33117, crun PR 2243).
     ///
     /// - Parameter progress: called after each probe with the attempt number and its outcome.
-    /// - Throws: `CancellationError` when cancelled (a running probe is killed first).
+    /// - Throws: `CgroupFreezer.Error.cancelled` when cancelled (a running probe is killed first).
     public func waitUntilHealthy(
         policy: HealthPolicy, context: ProbeContext,
         progress: @Sendable (Int, ProbeOutcome) -> Void = { _, _ in }
@@ -56,14 +56,14 @@ extension HealthProbe {
         var failures = 0
         var inStartPeriod = policy.startPeriod > .zero
         while true {
-            try Task.checkCancellation()
+            if Task.isCancelled { throw CgroupFreezer.Error.cancelled }
             let probeStart = clock.now
             var timeout = policy.timeout
             if let deadline = policy.deadline {
                 timeout = min(timeout, max(.milliseconds(1), start.advanced(by: deadline) - probeStart))
             }
             let outcome = await run(context: context, timeout: timeout)
-            try Task.checkCancellation()
+            if Task.isCancelled { throw CgroupFreezer.Error.cancelled }
             attempts += 1
             progress(attempts, outcome)
             if outcome.healthy {
@@ -80,7 +80,11 @@ extension HealthProbe {
             if let deadline = policy.deadline, next >= start.advanced(by: deadline) {
                 return HealthReport(healthy: false, attempts: attempts, last: outcome, reason: "deadline")
             }
-            try await Task.sleep(until: next, clock: clock)
+            do {
+                try await Task.sleep(until: next, clock: clock)
+            } catch {
+                throw CgroupFreezer.Error.cancelled
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ extension CgroupFreezer {
             case .leftFrozen(let path, let state, let cause):
                 return "\(path) could not be thawed after the failure and is \(state): \(cause)"
             case .cancelled:
-                return "cancelled; a freeze in progress was thawed again"
+                return "cancelled; what was in progress was undone (a waiting freeze thawed, a probe killed)"
             case .interrupted(let what):
                 return "interrupted: \(what)"
             }

@@ -175,3 +175,115 @@ package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async throw
 package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
     await Task { await body() }.value
 }
+
+/// An exclusive flock(2) on a cgroup directory, held for one freeze or thaw, so that two
+/// freezectl runs (or two tasks of one embedder) on one cgroup take turns. Without it a v1
+/// retry loop that thaws and refreezes a stuck FREEZING cgroup could undo a concurrent request,
+/// and a timed-out freeze could restore a state that a concurrent call had just changed.
+///
+/// flock works on any open file, cgroupfs directories included, and the kernel drops it when the
+/// descriptor is closed, also when the process dies: a killed freezectl never leaves it held.
+struct CgroupLock {
+    private let fd: Int32
+
+    /// Waits for the lock until `deadline`; throws `busy` naming the cgroup when another holder keeps it.
+    init(_ cgroup: CgroupDirectory, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
+        let fd = open(cgroup.path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let error = Errno(rawValue: errno)
+            if error == .noSuchFileOrDirectory { throw CgroupLayout.Error.notFound(path: cgroup.path) }
+            throw CgroupLayout.Error.io(path: cgroup.path, operation: "open (to lock)", errno: error)
+        }
+        var pause = Duration.microseconds(50)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let error = Errno(rawValue: errno)
+            guard error == .wouldBlock || error == .interrupted else {
+                close(fd)
+                throw CgroupLayout.Error.io(path: cgroup.path, operation: "flock", errno: error)
+            }
+            guard ContinuousClock.now < deadline else {
+                close(fd)
+                throw CgroupFreezer.Error.busy(path: cgroup.path, deadline: timeout)
+            }
+            do {
+                try await Task.sleep(for: pause)
+            } catch {
+                close(fd)
+                throw error
+            }
+            pause = min(pause * 2, .milliseconds(5))
+        }
+        self.fd = fd
+    }
+
+    /// Drops the lock (closing the descriptor releases it).
+    func release() { close(fd) }
+}
+
+/// Turns what the user named into a `FreezerTarget`, for this host's layout.
+///
+/// A target is one logical cgroup that may have a directory in the v1 freezer hierarchy and one in
+/// the v2 hierarchy. The v1 freezer wins where it exists, because that is what runc and Docker
+/// write on hybrid hosts, so their view (`runc list`, `docker ps`) agrees with ours.
+public struct TargetResolver: Sendable {
+    /// The layout targets are resolved against.
+    public let layout: CgroupLayout
+
+    /// A resolver for `layout`.
+    public init(layout: CgroupLayout) {
+        self.layout = layout
+    }
+
+    /// Resolves one target. Every error is bad input: nothing has been written.
+    public func resolve(_ spec: TargetSpec) throws(CgroupLayout.Error) -> FreezerTarget {
+        switch spec {
+        case .directory(let path):
+            // An absolute path is used as given: its own hierarchy decides the backend.
+            let directory = try CgroupDirectory(validating: path, in: layout)
+            try requireFreezer(directory)
+            return FreezerTarget(spec: spec, cgroup: directory)
+
+        case .cgroup(let relative):
+            let candidates = [layout.freezer, layout.unified].compactMap { $0?.directory(forCgroupPath: relative) }
+            for candidate in candidates where Syscall.exists(candidate) {
+                let directory = try CgroupDirectory(validating: candidate, in: layout)
+                try requireFreezer(directory)
+                return FreezerTarget(spec: spec, cgroup: directory)
+            }
+            throw CgroupLayout.Error.noSuchCgroup(spec.description, checked: candidates)
+
+        case .pid(let pid):
+            let cgroups = try ProcessCgroups.of(pid: pid)
+            // A process whose v1 freezer cgroup is the root is frozen through its v2 cgroup.
+            for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
+                guard let candidate = cgroups.directory(in: hierarchy, layout: layout),
+                      Syscall.exists(candidate.appending(FreezerFiles.freezeFile(hierarchy.version))) else { continue }
+                return FreezerTarget(spec: spec, cgroup: try CgroupDirectory(validating: candidate, in: layout))
+            }
+            throw CgroupLayout.Error.processInRootCgroup(pid: pid)
+
+        case .container:
+            // Containers are found by ContainerCatalog (FreezerOperations' Resolver); their cgroup is then resolved here.
+            throw CgroupLayout.Error.invalidTarget(spec.description, reason: "a container reference; resolve it with FreezerOperations' Resolver")
+
+        case .unit:
+            // A unit's cgroup is its ControlGroup property, asked of systemd (FreezerOperations' Resolver).
+            throw CgroupLayout.Error.invalidTarget(spec.description, reason: "a systemd unit; resolve it with FreezerOperations' Resolver")
+        }
+    }
+
+    /// Refuses a cgroup without a freeze file: the root of a hierarchy, or a v1 hierarchy without the freezer.
+    private func requireFreezer(_ directory: CgroupDirectory) throws(CgroupLayout.Error) {
+        let hierarchy = directory.hierarchy
+        if hierarchy.version == .v1 && !hierarchy.isV1Freezer {
+            let controllers = hierarchy.controllers.sorted().joined(separator: ",")
+            throw CgroupLayout.Error.noFreezer(path: directory.path, reason: "it is in the v1 \(controllers) hierarchy, which has no freezer controller")
+        }
+        if !Syscall.exists(directory.file(FreezerFiles.freezeFile(hierarchy.version))) {
+            let reason = directory.path == hierarchy.mountPoint
+                ? "it is the root cgroup of its hierarchy, which has no \(FreezerFiles.freezeFile(hierarchy.version))"
+                : "it has no \(FreezerFiles.freezeFile(hierarchy.version)) (kernel without the cgroup freezer?)"
+            throw CgroupLayout.Error.noFreezer(path: directory.path, reason: reason)
+        }
+    }
+}

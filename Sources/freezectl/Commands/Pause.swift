@@ -1,5 +1,10 @@
 import ArgumentParser
+import CgroupFreezer
 import FreezerOperations
+import HealthProbes
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,5 +31,42 @@ struct Pause: AsyncParsableCommand {
     func run() async throws {
         throw ExitCode(try await BatchCommand(kind: .freeze, targets: targets, batch: batch, operation: operation,
                                               audit: audit, common: common).run())
+    }
+}
+
+/// What pause and unpause (Unpause.swift) share: the options become one library call (resolve, act, probe),
+/// whose results are printed in input order.
+struct BatchCommand {
+    let kind: BatchOptions.Operation
+    let targets: TargetArguments
+    let batch: BatchFlags
+    let operation: OperationOptions
+    let audit: AuditOptions
+    let common: CommonOptions
+    var health: HealthCheckOptions? = nil
+
+    func run() async throws -> Int32 {
+        let selection = try targets.selection()
+        let resolver = try targets.sources.resolverOrExit(common)
+        let trail = try audit.trail()
+        let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
+                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail, health: health)
+        let display = LiveHealthDisplay(enabled: health != nil && common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
+        // Cancelled by SIGINT/SIGTERM/SIGHUP: the batch ends with what is done, undone or not started.
+        let results = try await StopSignals.shared.run {
+            await resolver.run(selection, options: options, progress: display.progress)
+        }
+        if results.isEmpty {
+            Output.noContainersMatched(common: common)
+            return StopSignals.shared.exitCode ?? ExitStatus.success
+        }
+        let reports = results.map(OperationReport.init)
+        Output.operations(reports, common: common, verb: kind.action.rawValue)
+        if let signal = StopSignals.shared.exitCode { return signal }
+        let code = Output.exitCode(reports.map(\.failure))
+        if code == ExitStatus.success, let health, results.contains(where: { health.fails($0.health) }) {
+            return audit.exitCode(ExitStatus.unhealthy)
+        }
+        return audit.exitCode(code)
     }
 }

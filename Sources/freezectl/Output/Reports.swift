@@ -18,6 +18,8 @@ struct ErrorReport: Encodable {
     let badInput: Bool
 
     init(_ error: any Error) {
+        // A cancellation that reached the CLI without the library's word for it is the same thing.
+        let error: any Error = error is CancellationError ? CgroupFreezer.Error.cancelled : error
         if let error = error as? any FreezectlError {
             code = error.code
             message = error.message
