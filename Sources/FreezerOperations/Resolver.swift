@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import HealthProbes
 import SystemPackage
 
 /// Turns what the user named into who must act on it: the one place that decides routes.
@@ -154,4 +155,112 @@ public struct Resolver: Sendable {
 extension Container {
     /// One container across sources: `source:id`.
     var key: String { "\(source.rawValue):\(id)" }
+}
+
+// What runs along the routes: a batch of pauses or unpauses, item by item (BatchOptions and
+// BatchResult are in Batch.swift; the engine and systemd routes in EngineAndSystemdRoutes.swift).
+extension Resolver {
+    /// Resolves `selection` and pauses or unpauses every item, at most `options.parallel` at once;
+    /// results are in item order. Each item's audit record is written as soon as it is done.
+    /// With `options.health`, every item that ends thawed is probed (`checkHealth`).
+    ///
+    /// Cancellation (the CLI cancels on SIGINT, SIGTERM, SIGHUP): a freeze in progress is thawed by
+    /// the backend, items not yet started are reported `interrupted` without being touched, and with
+    /// `atomic` what was changed is undone; that rollback runs to its end despite the cancellation.
+    public func run(_ selection: TargetSelection, options: BatchOptions, progress: HealthProgress = .none) async -> [BatchResult] {
+        let items = await resolve(selection, for: options.operation.purpose, direct: options.direct)
+        var results = await run(items, options: options)
+        if let health = options.health, options.operation == .thaw, !Task.isCancelled {
+            results = await checkHealth(results, options: health, batch: options, progress: progress)
+        }
+        return results
+    }
+
+    /// Pauses or unpauses resolved items (see `run(_:options:progress:)`).
+    public func run(_ items: [Resolution], options: BatchOptions) async -> [BatchResult] {
+        var results = await boundedMap(items, parallel: options.parallel) { item in
+            let result = await self.perform(item, operation: options.operation, timeout: options.timeout)
+            options.audit?.record(result.auditRecord(action: options.operation.action))
+            return result
+        }
+        guard options.atomic && results.contains(where: { $0.outcome == .error }) else { return results }
+        let undo = options.operation.inverse
+        let changed = results.indices.filter { results[$0].outcome == .ok }
+        let changedItems = changed.map { results[$0].resolution }
+        // The rollback runs to its end whatever cancels the caller: it is what keeps the promise.
+        let undone = await uncancelled {
+            await self.boundedMap(changedItems, parallel: options.parallel) { item in
+                await self.perform(item, operation: undo, timeout: options.timeout)
+            }
+        }
+        for (index, rollback) in zip(changed, undone) {
+            let message: String
+            if rollback.outcome == .error {
+                message = "rollback failed: \(rollback.error?.message ?? "unknown error")"
+                results[index].warnings.append(message)
+            } else {
+                message = "rolled back (--atomic)"
+                results[index].outcome = .rolledBack
+            }
+            results[index].state = rollback.state
+            options.audit?.record(rollback.auditRecord(action: undo.action, message: message))
+        }
+        return results
+    }
+
+    /// `body` over `items`, at most `parallel` at once, results in item order.
+    func boundedMap<Item: Sendable>(_ items: [Item], parallel: Int,
+                                    _ body: @escaping @Sendable (Item) async -> BatchResult) async -> [BatchResult] {
+        await withTaskGroup(of: (Int, BatchResult).self) { group in
+            var results = [BatchResult?](repeating: nil, count: items.count)
+            var next = 0
+            func startNext() {
+                guard next < items.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await body(items[index])) }
+            }
+            for _ in 0..<max(1, parallel) { startNext() }
+            for await (index, result) in group {
+                results[index] = result
+                startNext()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
+    /// One item along its route.
+    func perform(_ item: Resolution, operation: BatchOptions.Operation, timeout: Duration) async -> BatchResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var result = BatchResult(item)
+        do {
+            if let failure = item.failure { throw failure }
+            guard let route = item.resolved?.route else { throw CgroupLayout.Error.invalidTarget(item.reference, reason: "nothing to act on") }
+            // Cancelled before it started: not touched at all.
+            if Task.isCancelled { throw CgroupFreezer.Error.interrupted("not started; nothing was changed") }
+            switch route {
+            case .kernel(let target):
+                let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
+                result.outcome = outcome.result == .ok ? .ok : .already
+                result.state = outcome.state
+            case .engine(let engine, let container, let cgroup):
+                try await perform(operation, through: engine, on: container, cgroup: cgroup, timeout: timeout, into: &result)
+            case .systemd(let unit, let cgroup):
+                try await perform(operation, throughSystemd: unit, cgroup: cgroup, timeout: timeout, into: &result)
+            }
+        } catch {
+            result.outcome = .error
+            result.error = (error as? any FreezectlError) ?? ContainerCatalog.Error.engineError(item.reference, status: 0, message: "\(error)")
+            result.state = result.cgroup.flatMap(currentState)
+        }
+        result.duration = start.duration(to: clock.now)
+        return result
+    }
+
+    /// The state of a cgroup after an operation, or nil when it cannot be read (it is gone: the
+    /// target exited). Read for the report only.
+    func currentState(_ target: FreezerTarget) -> FreezeState? {
+        ContainerState.status(of: target, freezer: freezer)?.state
+    }
 }

@@ -1,5 +1,8 @@
 import SystemPackage
 
+// Everything that touches cgroupfs is in this file: the one validator of cgroup directories and
+// the one reader and writer of their control files.
+
 /// A directory that was checked to be a cgroup of a mounted hierarchy: it exists, it is on
 /// cgroupfs (statfs magic), and its canonical path (symlinks and `..` resolved) lies under the
 /// hierarchy's mount point. Only values of this type are ever written to.
@@ -68,6 +71,115 @@ extension FilePath {
         while candidate != root, let last = candidate.lastComponent {
             if matches(last.string) { return candidate }
             candidate.removeLastComponent()
+        }
+        return nil
+    }
+}
+
+/// Reads and writes the small control files of cgroupfs.
+///
+/// Every write goes through `write(_:to:)`, which checks with fstatfs that the opened file is on
+/// cgroupfs before a byte is written: whatever a path looked like when it was validated, nothing
+/// outside cgroupfs is ever written.
+package enum CgroupFile {
+    /// Reads a control file whole.
+    package static func read(_ path: FilePath) throws(CgroupLayout.Error) -> String {
+        let fd = try open(path, .readOnly)
+        defer { close(fd) }
+        return try read(fd, path: path)
+    }
+
+    /// A control file's text, or nil when it cannot be read: the cgroup was removed meanwhile,
+    /// or this hierarchy has no such file (`memory.max` of a root). For what is read to describe
+    /// a cgroup, never for what decides a write.
+    package static func readIfPresent(_ path: FilePath) -> String? {
+        try? read(path)
+    }
+
+    /// The most a control file may hold: cgroup.procs of a cgroup with the kernel's maximum PID
+    /// count is well under this; anything larger is not a control file we understand.
+    package static let sizeCap = 64 << 20
+
+    /// Reads an open control file whole, from its start (kernfs files re-generate their text on
+    /// each read from offset 0). Most files fit one page, but `cgroup.procs` of a large cgroup
+    /// does not: a single read of 1000 PIDs returns only the first page, cut mid-number.
+    package static func read(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        var total = 0
+        while true {
+            if total == bytes.count {
+                guard bytes.count < sizeCap else {
+                    throw CgroupLayout.Error.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+                }
+                bytes += [UInt8](repeating: 0, count: bytes.count)
+            }
+            let count: Int
+            do {
+                count = try bytes.withUnsafeMutableBytes { buffer in
+                    try fd.read(fromAbsoluteOffset: Int64(total), into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
+                                retryOnInterrupt: true)
+                }
+            } catch {
+                throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+            }
+            if count == 0 { break }
+            total += count
+        }
+        return String(decoding: bytes[0..<total], as: UTF8.self)
+    }
+
+    /// Writes `value` to a control file after checking that it is on cgroupfs.
+    package static func write(_ value: String, to path: FilePath) throws(CgroupLayout.Error) {
+        let fd = try open(path, .writeOnly)
+        defer { close(fd) }
+        switch Syscall.filesystemMagic(of: fd) {
+        case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
+            break
+        case .success:
+            throw CgroupLayout.Error.notOnCgroupfs(path: path)
+        case .failure(let errno):
+            throw CgroupLayout.Error.io(path: path, operation: "fstatfs", errno: errno)
+        }
+        do {
+            _ = try fd.writeAll(value.utf8)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            if errno == .permissionDenied || errno == .notPermitted {
+                throw CgroupLayout.Error.permissionDenied(path: path, errno: errno)
+            }
+            throw CgroupLayout.Error.io(path: path, operation: "write", errno: errno)
+        }
+    }
+
+    /// Closes a descriptor of ours. Linux releases it even when close(2) reports an error (EINTR,
+    /// or EIO for a write-back that cgroupfs and procfs never have), so there is nothing to
+    /// retry or report; this is the one place that ignores it.
+    package static func close(_ fd: FileDescriptor) {
+        try? fd.close()
+    }
+
+    /// Opens a control file; the errors name the file and what to do.
+    package static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(CgroupLayout.Error) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(path, mode, options: [.closeOnExec, .noFollow], retryOnInterrupt: true)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            switch errno {
+            case .permissionDenied, .notPermitted:
+                throw CgroupLayout.Error.permissionDenied(path: path, errno: errno)
+            case .noSuchFileOrDirectory:
+                throw CgroupLayout.Error.notFound(path: path)
+            default:
+                throw CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
+            }
+        }
+    }
+
+    /// The value of `key` in a flat-keyed file such as cgroup.events ("populated 1\nfrozen 0\n").
+    package static func value(of key: String, inKeyedText text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0] == key { return String(parts[1]) }
         }
         return nil
     }

@@ -1,0 +1,45 @@
+import SystemPackage
+
+/// Files of /proc: other processes' state, which vanishes when they exit, and the host's.
+extension CgroupFile {
+    /// A /proc file of another process, or nil when it cannot be read now: the process exited
+    /// (ENOENT, ESRCH), belongs to someone the caller may not inspect (EACCES), or the file is
+    /// absent on this kernel. For what is read about processes to describe or count them, where
+    /// "gone" is an answer; the one place that treats every such failure as absent.
+    package static func procFileIfReadable(_ path: FilePath) -> String? {
+        do {
+            return try readProcFile(path)
+        } catch {
+            return nil
+        }
+    }
+
+    /// Reads a /proc file of any length (mountinfo can exceed a page).
+    package static func readProcFile(_ path: FilePath) throws(CgroupLayout.Error) -> String {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            if errno == .noSuchFileOrDirectory { throw CgroupLayout.Error.notFound(path: path) }
+            throw CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+            } catch {
+                throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            guard result.count <= sizeCap else {
+                throw CgroupLayout.Error.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
+            }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}
