@@ -39,22 +39,44 @@ struct ErrorReport: Encodable {
     }
 }
 
-/// The result of `pause` or `unpause` for one target (docs/json-output.md).
-struct OperationReport: Encodable {
-    let target: String
-    let source: String?
-    let id: String?
-    let name: String?
-    let cgroup: String?
-    let backend: String?
-    let result: String
-    let state: String?
-    let durationMS: Double
-    let warnings: [String]?
-    let health: HealthJSON?
-    let error: ErrorReport?
+/// The columns every per-target report starts with (docs/json-output.md): which target, and
+/// where it resolved to. Encoded flat, beside the report's own fields.
+struct TargetIdentity: Encodable {
+    var target: String
+    var source: String?
+    var id: String?
+    var name: String?
+    var cgroup: String?
+    var backend: String?
 
-    var failure: ErrorReport? { error }
+    /// The container columns of `container`, if any.
+    mutating func describe(_ container: Container?) {
+        source = container?.source.rawValue
+        id = container?.id
+        name = container?.name
+    }
+}
+
+/// The result of `pause` or `unpause` for one target (docs/json-output.md).
+@dynamicMemberLookup
+struct OperationReport: Encodable {
+    var identity: TargetIdentity
+    var outcome: Outcome
+
+    /// What happened to it.
+    struct Outcome: Encodable {
+        let result: String
+        let state: String?
+        let durationMS: Double
+        let warnings: [String]?
+        let health: HealthJSON?
+        let error: ErrorReport?
+
+        enum CodingKeys: String, CodingKey {
+            case result, state, warnings, health, error
+            case durationMS = "duration_ms"
+        }
+    }
 
     /// The health check part of a report.
     struct HealthJSON: Encodable {
@@ -72,87 +94,88 @@ struct OperationReport: Encodable {
         }
     }
 
+    subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
+    subscript<T>(dynamicMember keyPath: KeyPath<Outcome, T>) -> T { outcome[keyPath: keyPath] }
+
+    var failure: ErrorReport? { outcome.error }
+
     init(_ batch: BatchResult) {
-        target = batch.reference
-        source = batch.container?.source.rawValue
-        id = batch.container?.id
-        name = batch.container?.name
-        cgroup = batch.cgroup?.cgroup.path.string
-        backend = batch.backend?.rawValue
-        result = batch.outcome.rawValue
-        state = batch.state?.rawValue
-        durationMS = batch.duration.milliseconds
-        warnings = batch.warnings.isEmpty ? nil : batch.warnings
-        health = batch.health.map { report in
-            HealthJSON(status: report.healthy ? "healthy" : "unhealthy", attempts: report.attempts,
-                       timeToHealthyMS: report.timeToHealthy?.milliseconds, lastOutput: report.last?.output,
-                       reason: report.reason, refrozen: batch.refrozen)
-        }
-        error = batch.error.map(ErrorReport.init)
+        identity = TargetIdentity(target: batch.reference, cgroup: batch.cgroup?.cgroup.path.string, backend: batch.backend?.rawValue)
+        identity.describe(batch.container)
+        outcome = Outcome(
+            result: batch.outcome.rawValue, state: batch.state?.rawValue, durationMS: batch.duration.milliseconds,
+            warnings: batch.warnings.isEmpty ? nil : batch.warnings,
+            health: batch.health.map { report in
+                HealthJSON(status: report.healthy ? "healthy" : "unhealthy", attempts: report.attempts,
+                           timeToHealthyMS: report.timeToHealthy?.milliseconds, lastOutput: report.last?.output,
+                           reason: report.reason, refrozen: batch.refrozen)
+            },
+            error: batch.error.map(ErrorReport.init))
     }
 
-    enum CodingKeys: String, CodingKey {
-        case target, source, id, name, cgroup, backend, result, state, warnings, health, error
-        case durationMS = "duration_ms"
+    func encode(to encoder: any Encoder) throws {
+        try identity.encode(to: encoder)
+        try outcome.encode(to: encoder)
     }
 }
 
 /// The state of one target for `status` (docs/json-output.md).
+@dynamicMemberLookup
 struct StatusReport: Encodable {
-    let target: String
-    var source: String?
-    var id: String?
-    var name: String?
-    var cgroup: String?
-    var backend: String?
-    var state: String?
-    var selfState: String?
-    var processes: Int?
-    var pids: [Int32]?
-    var memoryPercent: Double?
-    var labels: [String: String]?
-    var engineState: String?
-    var drift: Bool?
-    var unit: String?
-    var error: ErrorReport?
+    var identity: TargetIdentity
+    var details = Details()
 
-    var failure: ErrorReport? { error }
-    var isContainer: Bool { source != nil }
+    /// What the freezer, and the engine or systemd, say.
+    struct Details: Encodable {
+        var state: String?
+        var selfState: String?
+        var processes: Int?
+        var pids: [Int32]?
+        var memoryPercent: Double?
+        var labels: [String: String]?
+        var engineState: String?
+        var drift: Bool?
+        var unit: String?
+        var error: ErrorReport?
+
+        enum CodingKeys: String, CodingKey {
+            case state, processes, pids, labels, drift, unit, error
+            case selfState = "self"
+            case memoryPercent = "memory_percent"
+            case engineState = "engine_state"
+        }
+    }
+
+    subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
+    subscript<T>(dynamicMember keyPath: KeyPath<Details, T>) -> T { details[keyPath: keyPath] }
+
+    var failure: ErrorReport? { details.error }
+    var isContainer: Bool { identity.source != nil }
 
     init(reference: String, status: FreezerStatus) {
-        target = reference
-        cgroup = status.target.cgroup.path.string
-        backend = status.target.backend.rawValue
-        state = status.state.rawValue
-        selfState = status.selfFrozen ? "frozen" : "thawed"
-        processes = status.processes.count
-        pids = status.processes
-        unit = status.target.cgroup.systemdUnit
+        identity = TargetIdentity(target: reference, cgroup: status.target.cgroup.path.string, backend: status.target.backend.rawValue)
+        details = Details(state: status.state.rawValue, selfState: status.selfFrozen ? "frozen" : "thawed",
+                          processes: status.processes.count, pids: status.processes, unit: status.target.cgroup.systemdUnit)
     }
 
     init(_ status: TargetStatus) {
         if let freezer = status.freezer {
             self = StatusReport(reference: status.reference, status: freezer)
         } else {
-            target = status.reference
+            identity = TargetIdentity(target: status.reference)
         }
-        engineState = status.engineState
-        error = status.error.map(ErrorReport.init)
+        details.engineState = status.engineState
+        details.error = status.error.map(ErrorReport.init)
         guard let container = status.container else { return }
-        source = container.source.rawValue
-        id = container.id
-        name = container.name
-        labels = container.labels
-        memoryPercent = status.memoryPercent.map { ($0 * 10).rounded() / 10 }
-        drift = status.drift
-        if status.freezer == nil { state = status.engineState }
+        identity.describe(container)
+        details.labels = container.labels
+        details.memoryPercent = status.memoryPercent.map { ($0 * 10).rounded() / 10 }
+        details.drift = status.drift
+        if status.freezer == nil { details.state = status.engineState }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case target, source, id, name, cgroup, backend, state, processes, pids, labels, drift, unit, error
-        case selfState = "self"
-        case memoryPercent = "memory_percent"
-        case engineState = "engine_state"
+    func encode(to encoder: any Encoder) throws {
+        try identity.encode(to: encoder)
+        try details.encode(to: encoder)
     }
 }
-
