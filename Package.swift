@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "freezectl", targets: ["freezectl"]),
         .executable(name: "freezectl-bench", targets: ["freezectl-bench"]),
         .executable(name: "embedding-example", targets: ["embedding-example"]),
+        .executable(name: "freezectld", targets: ["freezectld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "CLinuxSupport"),
@@ -85,6 +88,40 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        // The JSON a caller gets (the CLI's --format json, the daemon's answers) and the advice per error.
+        .target(
+            name: "FreezectlReports",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                "HealthProbes",
+                "FreezerOperations",
+                "CRIUCheckpoint",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // freezectld: the library over a unix-socket HTTP API (docs/daemon.md).
+        .target(
+            name: "FreezectlDaemon",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                "FreezerOperations",
+                "FreezectlReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "freezectld",
+            dependencies: [
+                "FreezectlDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "freezectl",
             dependencies: [
@@ -93,6 +130,7 @@ let package = Package(
                 "HealthProbes",
                 "FreezerOperations",
                 "CRIUCheckpoint",
+                "FreezectlReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,13 +160,13 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "freezectl"],
+            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "CgroupFreezerTests",
             // freezectl is a dependency so that `swift test` builds the binary the CLI tests run.
-            dependencies: ["CgroupFreezer", "HealthProbes", "CRIUCheckpoint", "freezectl"],
+            dependencies: ["CgroupFreezer", "HealthProbes", "CRIUCheckpoint", "FreezectlReports"],
             resources: [.copy("Fixtures")]
         ),
     ]

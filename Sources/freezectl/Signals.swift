@@ -1,3 +1,4 @@
+import FreezectlReports
 import ArgumentParser
 import CgroupFreezer
 import HealthProbes

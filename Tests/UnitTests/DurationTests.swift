@@ -1,4 +1,4 @@
-@testable import freezectl
+import FreezectlReports
 import Testing
 
 @Suite("Durations as the CLI takes them")

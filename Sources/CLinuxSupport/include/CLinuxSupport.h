@@ -11,4 +11,11 @@ long clinux_fstatfs_type(int fd);
 /// pipe2(2).
 int clinux_pipe2(int fds[2], int flags);
 
+/// struct ucred (socket(7) SO_PEERCRED), which glibc declares only with _GNU_SOURCE.
+struct clinux_ucred {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+};
+
 #endif

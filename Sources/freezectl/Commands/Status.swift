@@ -1,3 +1,4 @@
+import FreezectlReports
 import ArgumentParser
 import FreezerOperations
 

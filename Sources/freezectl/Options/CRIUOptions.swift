@@ -23,7 +23,7 @@ struct CRIUOptions: ParsableArguments {
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "Bound of the CRIU dump or restore, 1us to 24h: when it passes, CRIU and its process group are killed and the tree is thawed. (default: 10m)",
-        valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--criu-timeout") })
+        valueName: "duration"), transform: { try parseDuration($0, option: "--criu-timeout") })
     var criuTimeout: Duration = CRIU.defaultTimeout
 
     /// Sets what checkpoint and restore share from these options and the command's others.

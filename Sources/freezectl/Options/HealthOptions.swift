@@ -22,19 +22,19 @@ struct HealthOptions: ParsableArguments {
     @Flag(name: .long, help: "Run --health-cmd inside the target with its powers and no more: docker exec for Docker, runc/crun exec for their containers, else the target process's cgroups, namespaces, ids, capabilities and no_new_privs. Its environment is FREEZECTL_* and a fixed PATH.")
     var healthExecInTarget = false
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-interval") })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-interval") })
     var healthInterval: Duration = .seconds(1)
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Bound of one probe, 1us to 24h; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-timeout") })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Bound of one probe, 1us to 24h; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-timeout") })
     var healthTimeout: Duration = .seconds(1)
 
     @Option(name: .long, help: ArgumentHelp("Consecutive failures before a target is unhealthy.", valueName: "n"))
     var healthRetries = 3
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. 0s to 24h. (default: 0s)", valueName: "duration"), transform: { try DurationArgument.parse($0, option: "--health-start-period", allowZero: true) })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. 0s to 24h. (default: 0s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-start-period", allowZero: true) })
     var healthStartPeriod: Duration = .zero
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Overall bound of the health check per target, 1us to 24h.", valueName: "deadline"), transform: { try DurationArgument.parse($0, option: "--wait-healthy") })
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Overall bound of the health check per target, 1us to 24h.", valueName: "deadline"), transform: { try parseDuration($0, option: "--wait-healthy") })
     var waitHealthy: Duration?
 
     @Option(name: .long, help: ArgumentHelp("What to do with an unhealthy target: fail (exit 3), refreeze (freeze it again if this call thawed it; exit 3) or ignore (report only).", valueName: "action"))

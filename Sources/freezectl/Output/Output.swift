@@ -1,3 +1,4 @@
+import FreezectlReports
 import ContainerEngines
 import HealthProbes
 import FreezerOperations

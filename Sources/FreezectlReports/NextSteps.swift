@@ -6,7 +6,7 @@ import ContainerEngines
 /// next to it). The library's errors say what happened; this is the advice the CLI adds.
 extension FreezectlError {
     /// What the user can do about it.
-    var nextStep: String {
+    public var nextStep: String {
         switch self {
         case let error as CgroupLayout.Error: return error.advice
         case let error as CgroupFreezer.Error: return error.advice
@@ -19,16 +19,16 @@ extension FreezectlError {
     }
 
     /// The message and the next step on one line (usage errors, logs).
-    var withNextStep: String { "\(message); next step: \(nextStep)" }
+    public var withNextStep: String { "\(message); next step: \(nextStep)" }
 }
 
 extension Error {
     /// A library error's message and next step; any other error as Swift prints it.
-    var withNextStep: String { (self as? any FreezectlError)?.withNextStep ?? "\(self)" }
+    public var withNextStep: String { (self as? any FreezectlError)?.withNextStep ?? "\(self)" }
 }
 
 extension CgroupLayout.Error {
-    var advice: String {
+    public var advice: String {
         switch self {
             case .invalidTarget:
                 return "give one of: \(TargetSpec.formList)"
@@ -57,7 +57,7 @@ extension CgroupLayout.Error {
 }
 
 extension CgroupFreezer.Error {
-    var advice: String {
+    public var advice: String {
         switch self {
             case .cancelled:
                 return "run the command again"
@@ -81,7 +81,7 @@ extension CgroupFreezer.Error {
 }
 
 extension ContainerCatalog.Error {
-    var advice: String {
+    public var advice: String {
         switch self {
             case .noSuchContainer:
                 return "check the ID or name with `runc list`, `docker ps` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
@@ -110,7 +110,7 @@ extension ContainerCatalog.Error {
 }
 
 extension CRIU.Error {
-    var advice: String {
+    public var advice: String {
         switch self {
             case .unavailable:
                 return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
@@ -127,7 +127,7 @@ extension CRIU.Error {
 }
 
 extension AuditTrail.Error {
-    var advice: String {
+    public var advice: String {
         switch self {
             case .sinkFailed:
                 return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
@@ -138,7 +138,7 @@ extension AuditTrail.Error {
 }
 
 extension SystemdManager.Error {
-    var advice: String {
+    public var advice: String {
         let message = text
         if name.hasSuffix("NoSuchUnit") || message.hasSuffix("not loaded.") { return "check the name with `systemctl list-units`" }
         if name.hasSuffix("NoServer") { return "is systemd running? point DBUS_SYSTEM_BUS_ADDRESS at its system bus" }

@@ -11,13 +11,13 @@ import Glibc
 #endif
 
 /// The error part of a JSON report.
-struct ErrorReport: Encodable {
-    let code: String
-    let message: String
-    let nextStep: String
-    let badInput: Bool
+public struct ErrorReport: Encodable {
+    public let code: String
+    public let message: String
+    public let nextStep: String
+    public let badInput: Bool
 
-    init(_ error: any Error) {
+    public init(_ error: any Error) {
         // A cancellation that reached the CLI without the library's word for it is the same thing.
         let error: any Error = error is CancellationError ? CgroupFreezer.Error.cancelled : error
         if let error = error as? any FreezectlError {
@@ -33,7 +33,7 @@ struct ErrorReport: Encodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case code, message
         case nextStep = "next_step"
     }
@@ -41,16 +41,16 @@ struct ErrorReport: Encodable {
 
 /// The columns every per-target report starts with (docs/json-output.md): which target, and
 /// where it resolved to. Encoded flat, beside the report's own fields.
-struct TargetIdentity: Encodable {
-    var target: String
-    var source: String?
-    var id: String?
-    var name: String?
-    var cgroup: String?
-    var backend: String?
+public struct TargetIdentity: Encodable {
+    public var target: String
+    public var source: String?
+    public var id: String?
+    public var name: String?
+    public var cgroup: String?
+    public var backend: String?
 
     /// The container columns of `container`, if any.
-    mutating func describe(_ container: Container?) {
+    public mutating func describe(_ container: Container?) {
         source = container?.source.rawValue
         id = container?.id
         name = container?.name
@@ -59,47 +59,47 @@ struct TargetIdentity: Encodable {
 
 /// The result of `pause` or `unpause` for one target (docs/json-output.md).
 @dynamicMemberLookup
-struct OperationReport: Encodable {
-    var identity: TargetIdentity
-    var outcome: Outcome
+public struct OperationReport: Encodable {
+    public var identity: TargetIdentity
+    public var outcome: Outcome
 
     /// What happened to it.
-    struct Outcome: Encodable {
-        let result: String
-        let state: String?
-        let durationMS: Double
-        let warnings: [String]?
-        let health: HealthJSON?
-        let error: ErrorReport?
+    public struct Outcome: Encodable {
+        public let result: String
+        public let state: String?
+        public let durationMS: Double
+        public let warnings: [String]?
+        public let health: HealthJSON?
+        public let error: ErrorReport?
 
-        enum CodingKeys: String, CodingKey {
+        public enum CodingKeys: String, CodingKey {
             case result, state, warnings, health, error
             case durationMS = "duration_ms"
         }
     }
 
     /// The health check part of a report.
-    struct HealthJSON: Encodable {
-        let status: String
-        let attempts: Int
-        let timeToHealthyMS: Double?
-        let lastOutput: String?
-        let reason: String?
-        let refrozen: Bool
+    public struct HealthJSON: Encodable {
+        public let status: String
+        public let attempts: Int
+        public let timeToHealthyMS: Double?
+        public let lastOutput: String?
+        public let reason: String?
+        public let refrozen: Bool
 
-        enum CodingKeys: String, CodingKey {
+        public enum CodingKeys: String, CodingKey {
             case status, attempts, reason, refrozen
             case timeToHealthyMS = "time_to_healthy_ms"
             case lastOutput = "last_output"
         }
     }
 
-    subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
-    subscript<T>(dynamicMember keyPath: KeyPath<Outcome, T>) -> T { outcome[keyPath: keyPath] }
+    public subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
+    public subscript<T>(dynamicMember keyPath: KeyPath<Outcome, T>) -> T { outcome[keyPath: keyPath] }
 
-    var failure: ErrorReport? { outcome.error }
+    public var failure: ErrorReport? { outcome.error }
 
-    init(_ batch: BatchResult) {
+    public init(_ batch: BatchResult) {
         identity = TargetIdentity(target: batch.reference, cgroup: batch.cgroup?.cgroup.path.string, backend: batch.backend?.rawValue)
         identity.describe(batch.container)
         outcome = Outcome(
@@ -113,7 +113,7 @@ struct OperationReport: Encodable {
             error: batch.error.map(ErrorReport.init))
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         try identity.encode(to: encoder)
         try outcome.encode(to: encoder)
     }
@@ -121,24 +121,24 @@ struct OperationReport: Encodable {
 
 /// The state of one target for `status` (docs/json-output.md).
 @dynamicMemberLookup
-struct StatusReport: Encodable {
-    var identity: TargetIdentity
-    var details = Details()
+public struct StatusReport: Encodable {
+    public var identity: TargetIdentity
+    public var details = Details()
 
     /// What the freezer, and the engine or systemd, say.
-    struct Details: Encodable {
-        var state: String?
-        var selfState: String?
-        var processes: Int?
-        var pids: [Int32]?
-        var memoryPercent: Double?
-        var labels: [String: String]?
-        var engineState: String?
-        var drift: Bool?
-        var unit: String?
-        var error: ErrorReport?
+    public struct Details: Encodable {
+        public var state: String?
+        public var selfState: String?
+        public var processes: Int?
+        public var pids: [Int32]?
+        public var memoryPercent: Double?
+        public var labels: [String: String]?
+        public var engineState: String?
+        public var drift: Bool?
+        public var unit: String?
+        public var error: ErrorReport?
 
-        enum CodingKeys: String, CodingKey {
+        public enum CodingKeys: String, CodingKey {
             case state, processes, pids, labels, drift, unit, error
             case selfState = "self"
             case memoryPercent = "memory_percent"
@@ -146,19 +146,19 @@ struct StatusReport: Encodable {
         }
     }
 
-    subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
-    subscript<T>(dynamicMember keyPath: KeyPath<Details, T>) -> T { details[keyPath: keyPath] }
+    public subscript<T>(dynamicMember keyPath: KeyPath<TargetIdentity, T>) -> T { identity[keyPath: keyPath] }
+    public subscript<T>(dynamicMember keyPath: KeyPath<Details, T>) -> T { details[keyPath: keyPath] }
 
-    var failure: ErrorReport? { details.error }
-    var isContainer: Bool { identity.source != nil }
+    public var failure: ErrorReport? { details.error }
+    public var isContainer: Bool { identity.source != nil }
 
-    init(reference: String, status: FreezerStatus) {
+    public init(reference: String, status: FreezerStatus) {
         identity = TargetIdentity(target: reference, cgroup: status.target.cgroup.path.string, backend: status.target.backend.rawValue)
         details = Details(state: status.state.rawValue, selfState: status.selfFrozen ? "frozen" : "thawed",
                           processes: status.processes.count, pids: status.processes, unit: status.target.cgroup.systemdUnit)
     }
 
-    init(_ status: TargetStatus) {
+    public init(_ status: TargetStatus) {
         if let freezer = status.freezer {
             self = StatusReport(reference: status.reference, status: freezer)
         } else {
@@ -174,7 +174,7 @@ struct StatusReport: Encodable {
         if status.freezer == nil { details.state = status.engineState }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         try identity.encode(to: encoder)
         try details.encode(to: encoder)
     }
