@@ -35,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "CLinuxSupport"),
@@ -110,6 +114,11 @@ let package = Package(
                 "FreezectlReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -160,7 +169,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports"],
+            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

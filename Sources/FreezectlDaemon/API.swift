@@ -2,14 +2,16 @@ import CgroupFreezer
 import ContainerEngines
 import FreezectlReports
 import FreezerOperations
-import Foundation
 import Hummingbird
 import SystemPackage
 
 /// API v1 (docs/api.yaml): status, pause and unpause over the library's resolver, the same code
-/// path as the CLI, answering the CLI's JSON objects.
+/// path as the CLI, answering the CLI's JSON objects; every request authorized by the caller's
+/// socket credentials against the policy, and audited.
 struct API: Sendable {
     let resolver: Resolver
+    let policy: PolicyStore
+    let audit: AuditTrail
 
     /// A pause or unpause request body.
     struct OperationRequest: Decodable {
@@ -22,16 +24,19 @@ struct API: Sendable {
         var parallel: Int?
     }
 
-    /// The answer to a pause or unpause: one CLI result per target and the overall status.
+    /// The answer to a pause or unpause: one CLI result per target, the overall status, and what
+    /// `all` or a filter picked that the caller may not touch.
     struct OperationAnswer: Encodable {
         var status: String
         var results: [OperationReport]
+        var skipped: [String]?
     }
 
     /// A request refused before anything was done (400, 403).
     struct Refusal: Encodable {
         var error: String
         var message: String
+        var refused: [Authorization.Refused]?
     }
 
     func register(on router: Router<DaemonContext>) {
@@ -41,19 +46,14 @@ struct API: Sendable {
         v1.post("unpause") { request, context in try await operate(.thaw, request, context) }
     }
 
-    /// Until the policy file exists (issue 13), only root may use the daemon: deny by default.
-    private func authorize(_ context: DaemonContext, action: String) async -> Response? {
-        guard let peer = await PeerCredentials.of(context.channel) else {
-            return json(Refusal(error: "forbidden", message: "\(action): the caller's credentials cannot be read"), status: .forbidden)
-        }
-        guard peer.isRoot else {
-            return json(Refusal(error: "forbidden", message: "\(action): \(peer) is not allowed (no policy grants it)"), status: .forbidden)
-        }
-        return nil
+    /// The 403 for a connection whose credentials cannot be read.
+    private func noCredentials(_ action: Policy.Action) -> Response {
+        json(Refusal(error: "forbidden", message: "\(action.rawValue): the caller's credentials cannot be read"), status: .forbidden)
     }
 
     private func status(_ request: Request, _ context: DaemonContext) async throws -> Response {
-        if let refusal = await authorize(context, action: "status") { return refusal }
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        let policy = self.policy.policy
         var targets: [TargetSpec] = []
         for text in request.uri.queryParameters.getAll("target") {
             do {
@@ -62,13 +62,26 @@ struct API: Sendable {
                 return json(Refusal(error: error.code, message: error.withNextStep), status: .badRequest)
             }
         }
-        let statuses = targets.isEmpty ? resolver.frozenCgroups() : await resolver.status(TargetSelection(targets: targets))
-        return jsonLines(statuses.map(StatusReport.init))
+        guard policy.mayEver(caller, .status) else {
+            return refuse(caller, .status, targets.map(\.description), message: "status: \(caller) is not allowed to read any status (no rule of the policy grants it)")
+        }
+        if targets.isEmpty {
+            // Every frozen cgroup of the host, narrowed to those the caller may read.
+            let statuses = resolver.frozenCgroups().filter { status in
+                guard let cgroup = status.freezer?.target.cgroup else { return false }
+                return policy.decide(caller, .status, Policy.Subject(container: nil, cgroup: cgroup, unit: nil, matches: { _, _ in false })).isAllowed
+            }
+            return jsonLines(statuses.map(StatusReport.init))
+        }
+        let items = await resolver.resolve(TargetSelection(targets: targets), for: .inspect)
+        let sorted = policy.authorize(items, named: Set(targets.map(\.description)), caller: caller, action: .status, resolver: resolver)
+        guard sorted.refused.isEmpty else { return refuse(caller, .status, sorted.refused) }
+        return jsonLines(sorted.items.map { StatusReport(resolver.status($0)) })
     }
 
     private func operate(_ operation: BatchOptions.Operation, _ request: Request, _ context: DaemonContext) async throws -> Response {
-        let action = operation.action.rawValue
-        if let refusal = await authorize(context, action: action) { return refusal }
+        let action: Policy.Action = operation == .freeze ? .pause : .unpause
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(action) }
         let body: OperationRequest
         do {
             body = try await request.decode(as: OperationRequest.self, context: context)
@@ -93,24 +106,58 @@ struct API: Sendable {
         if selection.targets.isEmpty && !selection.selectsFromSources {
             return json(Refusal(error: "invalid-request", message: "\(action): give targets, all, or filters"), status: .badRequest)
         }
-        let results = await resolver.run(selection, options: options).map(OperationReport.init)
+        let policy = self.policy.policy
+        let named = selection.targets.map(\.description)
+        guard policy.mayEver(caller, action) else {
+            return refuse(caller, action, named.isEmpty ? [selection.all ? "--all" : "--filter"] : named,
+                          message: "\(action): \(caller) is not allowed to \(action) anything (no rule of the policy grants it)")
+        }
+        let items = await resolver.resolve(selection, for: operation.purpose, direct: options.direct)
+        let sorted = policy.authorize(items, named: Set(named), caller: caller, action: action, resolver: resolver)
+        guard sorted.refused.isEmpty else { return refuse(caller, action, sorted.refused) }
+        let decisions = sorted.decisions
+        let requester = caller.requester
+        options.audit = audit.annotating { record in
+            record.requester = requester
+            record.rule = decisions[record.target]?.description
+        }
+        let results = await resolver.run(sorted.items, options: options).map(OperationReport.init)
         let failed = results.contains { $0.failure != nil }
-        return json(OperationAnswer(status: failed ? "partial" : "ok", results: results), status: failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
+        return json(OperationAnswer(status: failed ? "partial" : "ok", results: results, skipped: sorted.skipped.isEmpty ? nil : sorted.skipped),
+                    status: failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
+    }
+
+    /// 403 for named targets the policy refuses; each refusal is audited.
+    private func refuse(_ caller: Caller, _ action: Policy.Action, _ refused: [Authorization.Refused]) -> Response {
+        let lines = refused.map { "\($0.target): needs \($0.ruleNeeded)" }
+        record(refused: refused.map(\.target), caller: caller, action: action, message: "refused by the policy")
+        return json(Refusal(error: "forbidden", message: "\(action): \(caller) is not allowed on \(lines.joined(separator: "; "))", refused: refused),
+                    status: .forbidden)
+    }
+
+    /// 403 for a caller no rule grants `action` at all.
+    private func refuse(_ caller: Caller, _ action: Policy.Action, _ targets: [String], message: String) -> Response {
+        record(refused: targets.isEmpty ? ["(every frozen cgroup)"] : targets, caller: caller, action: action, message: "refused by the policy")
+        return json(Refusal(error: "forbidden", message: message), status: .forbidden)
+    }
+
+    private func record(refused targets: [String], caller: Caller, action: Policy.Action, message: String) {
+        // Reading a status changes nothing and is not a freezer action: only refusals to change are audited.
+        guard let auditAction = AuditRecord.Action(rawValue: action.rawValue) else { return }
+        let requester = caller.requester
+        for target in targets {
+            var record = AuditRecord(action: auditAction, target: target, cgroup: nil, backend: nil, result: .refused, message: message, duration: .zero)
+            record.requester = requester
+            audit.record(record)
+        }
     }
 
     private func json(_ value: some Encodable, status: HTTPResponse.Status) -> Response {
-        var bytes = encode(value)
-        bytes.append(0x0A)
-        return respond(bytes, status: status, type: "application/json")
+        respond(JSONLine.encode(value) + [0x0A], status: status, type: "application/json")
     }
 
     private func jsonLines(_ values: [StatusReport]) -> Response {
-        var bytes: [UInt8] = []
-        for value in values {
-            bytes += encode(value)
-            bytes.append(0x0A)
-        }
-        return respond(bytes, status: .ok, type: "application/x-ndjson")
+        respond(values.flatMap { JSONLine.encode($0) + [0x0A] }, status: .ok, type: "application/x-ndjson")
     }
 
     private func respond(_ bytes: [UInt8], status: HTTPResponse.Status, type: String) -> Response {
@@ -118,11 +165,11 @@ struct API: Sendable {
         headers[.contentType] = type
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
+}
 
-    private func encode(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Our reports hold strings, integers and finite numbers only, which always encode.
-        return (try? encoder.encode(value)).map { Array($0) } ?? []
+extension Caller {
+    /// The caller as audit records name it.
+    var requester: AuditRecord.Requester {
+        AuditRecord.Requester(uid: credentials.uid, gid: credentials.gid, pid: credentials.pid, user: userName)
     }
 }

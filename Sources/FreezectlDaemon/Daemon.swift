@@ -5,49 +5,88 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import SystemPackage
 
 /// freezectld: the library's resolver over HTTP/1.1 and JSON on a unix socket (docs/daemon.md).
 public struct Daemon: Sendable {
-    /// The socket path (default `/run/freezectl/freezectl.sock`).
-    public var socket: FilePath
+    /// Where and how the daemon runs.
+    public struct Configuration: Sendable {
+        /// The socket path (default `/run/freezectl/freezectl.sock`).
+        public var socket: FilePath = Daemon.defaultSocket
+        /// The group that may connect (mode 0660); nil keeps root's group.
+        public var socketGroup: gid_t?
+        /// The policy file; nil means the default when it exists, else root only.
+        public var policy: FilePath?
+        /// A JSON-lines audit log besides the journal.
+        public var auditLog: FilePath?
+        /// More runc/crun state directories to find containers in (the CLI's `--runtime-root`).
+        public var runtimeRoots: [FilePath] = []
+
+        public init() {}
+    }
+
+    /// The configuration.
+    public var configuration: Configuration
     /// The daemon's log.
     public var logger: Logger
 
     /// The default socket.
     public static let defaultSocket: FilePath = "/run/freezectl/freezectl.sock"
 
-    /// A daemon on `socket`.
-    public init(socket: FilePath = Daemon.defaultSocket, logger: Logger) {
-        self.socket = socket
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
         self.logger = logger
     }
 
-    /// Runs until SIGTERM or SIGINT (swift-service-lifecycle: stop accepting, finish what runs).
+    /// Runs until SIGTERM or SIGINT (swift-service-lifecycle: stop accepting, finish what runs,
+    /// remove the socket). Throws before listening when the policy, the audit log or the socket
+    /// path cannot be used.
     public func run() async throws {
+        let policyFile = configuration.policy ?? (Syscall.exists(Policy.defaultFile) ? Policy.defaultFile : nil)
+        let policy = try PolicyStore(file: policyFile, logger: logger)
+        let logger = self.logger
+        let audit = try AuditTrail.standard(
+            file: configuration.auditLog, required: false,
+            warn: { logger.warning("audit: \($0.message)") },
+            onFailure: { logger.error("audit record not written: \($0.message)") })
         try prepareSocketPath()
         let resolver = Resolver(freezer: try CgroupFreezer(logger: logger),
-                                catalog: ContainerCatalog(environment: ProcessInfo.processInfo.environment))
+                                catalog: ContainerCatalog(runtimeRoots: configuration.runtimeRoots,
+                                                          environment: ProcessInfo.processInfo.environment))
         let router = Router(context: DaemonContext.self)
-        API(resolver: resolver).register(on: router)
-        let socket = self.socket
+        API(resolver: resolver, policy: policy, audit: audit).register(on: router)
+        let socket = configuration.socket
+        let group = configuration.socketGroup
         let app = Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: socket.string), serverName: "freezectld"),
             onServerRunning: { _ in
                 // Only root and the socket's group may connect; the policy decides what each may do.
+                if let group { chown(socket.string, 0, group) }
                 chmod(socket.string, 0o660)
             },
             logger: logger)
         defer { unlink(socket.string) }
-        try await app.runService()
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: PolicyReloader(store: policy))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("freezectld listening", metadata: [
+            "socket": "\(socket)", "policy": "\(policyFile?.string ?? "none: root only")",
+            "rules": "\(policy.policy.rules.count)",
+        ])
+        try await services.run()
     }
 
     /// Creates the socket's directory (0755) when missing, and removes a stale socket left by a
     /// daemon that died; anything else at the path is refused, never removed.
     private func prepareSocketPath() throws {
+        let socket = configuration.socket
         let directory = socket.removingLastComponent()
-        if !directory.isEmpty { mkdir(directory.string, 0o755) }
+        if !directory.isEmpty && mkdir(directory.string, 0o755) != 0 && Foundation.errno != EEXIST {
+            throw CgroupLayout.Error.io(path: directory, operation: "mkdir", errno: Errno(rawValue: Foundation.errno))
+        }
         var info = stat()
         guard lstat(socket.string, &info) == 0 else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {

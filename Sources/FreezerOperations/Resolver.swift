@@ -142,9 +142,10 @@ public struct Resolver: Sendable {
         return ResolvedTarget(reference: reference, route: .systemd(unit: unit, cgroup: cgroup))
     }
 
-    /// Labels, names and IDs decide most selections; the freezer state and the memory usage cost
-    /// several file reads per container, so they are read only when a clause asks for them.
-    private func matches(_ container: Container, _ filter: ContainerFilter) -> Bool {
+    /// Whether `container` matches `filter`. Labels, names and IDs decide most selections; the
+    /// freezer state and the memory usage cost several file reads per container, so they are read
+    /// only when a clause asks for them.
+    public func matches(_ container: Container, _ filter: ContainerFilter) -> Bool {
         guard !filter.isEmpty else { return true }
         let paused = filter.needsState ? ContainerState.isPaused(container, freezer: freezer) : false
         let memory = filter.needsMemory ? ContainerState.memoryPercent(of: container, freezer: freezer) : nil

@@ -10,10 +10,10 @@ struct DaemonTests {
 
     /// `curl` against the daemon's socket: the body and the HTTP status.
     func request(_ socket: String, _ method: String, _ path: String, body: String? = nil,
-                 user: (uid: Int, gid: Int)? = nil) throws -> (status: Int, body: String) {
+                 user: (uid: Int, gid: Int)? = nil, groups: [Int] = []) throws -> (status: Int, body: String) {
         var arguments = ["-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}", "http://localhost" + path]
         if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
-        let result = try run("/usr/bin/curl", arguments, user: user)
+        let result = try run("/usr/bin/curl", arguments, user: user, groups: groups)
         var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let status = Int(lines.popLast() ?? "") ?? 0
         return (status, lines.joined(separator: "\n"))
@@ -67,5 +67,133 @@ struct DaemonTests {
         let ended = daemon.wait(seconds: 10)
         #expect(ended.exited && ended.status == 0, "\(ended.stderr)")
         #expect(!FileManager.default.fileExists(atPath: socket))
+    }
+
+    /// A daemon in its own mount namespace whose /etc/group is `groupFile` (a group the test needs
+    /// exists for it alone; the host's file is not touched).
+    func startDaemon(_ arguments: [String], groupFile: String) throws -> BackgroundProcess {
+        let command = "mount --bind \"$1\" /etc/group && shift && exec \"$@\""
+        return try BackgroundProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", command, "sh",
+                                                         groupFile, Self.binary] + arguments)
+    }
+
+    @Test("authorization: the mission's unpausers may unpause only containers labelled auto_resume=true (others skipped or 403); a user granted one cgroup; a user in no rule; audit names the requester and rule; SIGHUP reloads, a broken policy keeps the previous")
+    func authorization() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("web", annotations: ["auto_resume": "true"])
+        try runc.run("db", annotations: ["auto_resume": "false"])
+        let allowed = try TestCgroup(.v2)
+        defer { allowed.destroy() }
+        let other = try TestCgroup(.v2)
+        defer { other.destroy() }
+        try allowed.start("sleep 1000")
+        try other.start("sleep 1000")
+
+        // unpausers (gid 4242) exists only in the daemon's mount namespace.
+        let groupFile = scratch.path + "/group"
+        try (String(contentsOfFile: "/etc/group", encoding: .utf8) + "unpausers:x:4242:\n").write(toFile: groupFile, atomically: true, encoding: .utf8)
+        let policyFile = scratch.path + "/policy.toml"
+        func writePolicy(_ extra: String) throws {
+            try """
+                [[rule]]
+                groups = ["unpausers"]
+                actions = ["unpause", "status"]
+                filters = ["label=auto_resume=true"]
+
+                [[rule]]
+                users = ["nobody"]
+                actions = ["pause", "unpause", "status"]
+                cgroups = ["\(allowed.relativePath)"]
+                \(extra)
+                """.write(toFile: policyFile, atomically: true, encoding: .utf8)
+        }
+        try writePolicy("")
+        let socket = scratch.path + "/freezectl.sock"
+        let auditLog = scratch.path + "/audit.jsonl"
+        let daemon = try startDaemon(["--socket", socket, "--socket-group", "65534", "--policy", policyFile,
+                                      "--runtime-root", runc.root, "--audit-log", auditLog], groupFile: groupFile)
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
+        #expect(eventually(seconds: 20) { ((try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions]) as? Int) == 0o660 })
+        #expect(((try? FileManager.default.attributesOfItem(atPath: socket)[.groupOwnerAccountID]) as? Int) == 65534)
+
+        let member = (uid: 23456, gid: 65534), memberGroups = [4242]
+        let nobody = (uid: 65534, gid: 65534)
+        let outsider = (uid: 23457, gid: 65534)
+
+        // Root may do everything: pause both containers.
+        let paused = try request(socket, "POST", "/v1/pause", body: #"{"all": true}"#)
+        #expect(paused.status == 200, "\(paused.body)")
+        #expect(try runc.list() == ["web": "paused", "db": "paused"])
+
+        // The mission: unpausers unpause what is labelled auto_resume=true; db is skipped, and said so.
+        let all = try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#, user: member, groups: memberGroups)
+        #expect(all.status == 200, "\(all.body)")
+        let answer = object(all.body)
+        #expect((answer["results"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["web"])
+        #expect((answer["skipped"] as? [String])?.count == 1 && (answer["skipped"] as? [String])?.first?.hasPrefix("runc:db") == true, "\(all.body)")
+        #expect(try runc.list() == ["web": "running", "db": "paused"])
+        // Naming db is refused as a whole, with the rule that would be needed; nothing is done.
+        let named = try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["runc:db", "runc:web"]}"#, user: member, groups: memberGroups)
+        #expect(named.status == 403, "\(named.body)")
+        let refusal = (object(named.body)["refused"] as? [[String: Any]])?.first
+        #expect(refusal?["target"] as? String == "runc:db" && (refusal?["rule_needed"] as? String)?.contains("id=") == true, "\(named.body)")
+        #expect(try runc.list() == ["web": "running", "db": "paused"])
+        // No rule lets them pause at all; without the group they are an outsider.
+        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["runc:web"]}"#, user: member, groups: memberGroups).status == 403)
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#, user: member).status == 403)
+        #expect(try runc.list() == ["web": "running", "db": "paused"])
+
+        // nobody may pause one cgroup and not another.
+        let mine = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(allowed.relativePath)"]}"#, user: nobody)
+        #expect(mine.status == 200 && allowed.kernelFrozen, "\(mine.body)")
+        let notMine = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(other.relativePath)"]}"#, user: nobody)
+        #expect(notMine.status == 403 && notMine.body.contains("cgroups = [\\\"\(other.relativePath)\\\"]"), "\(notMine.body)")
+        #expect(!other.selfFrozen)
+        #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: nobody).status == 200)
+        #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(other.relativePath)", user: nobody).status == 403)
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["cgroup:\#(allowed.relativePath)"]}"#, user: nobody).status == 200)
+        #expect(!allowed.selfFrozen)
+        // The outsider is named by no rule.
+        #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 403)
+
+        // The audit trail names who asked and the rule that allowed it, and every refusal.
+        let records = auditRecords(auditLog)
+        let webUnpause = records.first { $0["action"] as? String == "unpause" && ($0["target"] as? String)?.hasPrefix("runc:web") == true && $0["result"] as? String == "ok" }
+        #expect((webUnpause?["requester"] as? [String: Any])?["uid"] as? Int == 23456 && webUnpause?["rule"] as? String == "rule 1", "\(records)")
+        let refusals = records.filter { $0["result"] as? String == "refused" }
+        #expect(refusals.contains { $0["target"] as? String == "runc:db" && ($0["requester"] as? [String: Any])?["uid"] as? Int == 23456 })
+        #expect(refusals.contains { $0["target"] as? String == "cgroup:\(other.relativePath)" && ($0["requester"] as? [String: Any])?["user"] as? String == "nobody" })
+
+        // SIGHUP: a rule for the outsider takes effect; a broken file then keeps it in force.
+        try writePolicy("[[rule]]\nusers = [\"23457\"]\nactions = [\"status\"]\n")
+        daemon.signal(SIGHUP)
+        #expect(eventually(seconds: 5) { (try? request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status) == 200 })
+        try "[[rule]\nbroken".write(toFile: policyFile, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(eventually(seconds: 5) { daemon.stderrSoFar.contains("policy not reloaded") }, "\(daemon.stderrSoFar)")
+        #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 200)
+
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#).status == 200)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+    }
+
+    @Test("a policy that does not parse stops the start with a message naming the file; nothing listens")
+    func malformedPolicyAtStart() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let policyFile = scratch.path + "/policy.toml"
+        try "[[rule]]\nusers = [\"alice\"]\nactions = [\"freeze\"]\n".write(toFile: policyFile, atomically: true, encoding: .utf8)
+        let result = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--policy", policyFile])
+        #expect(result.status != 0 && result.stderr.contains(policyFile) && result.stderr.contains("unknown action \"freeze\""), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/s.sock"))
+        // A policy others may write grants nothing: refused too.
+        try "".write(toFile: policyFile, atomically: true, encoding: .utf8)
+        chmod(policyFile, 0o666)
+        let unsafe = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--policy", policyFile])
+        #expect(unsafe.status != 0 && unsafe.stderr.contains("chmod go-w"), "\(unsafe.stderr)")
     }
 }

@@ -18,4 +18,14 @@ struct clinux_ucred {
     unsigned int gid;
 };
 
+/// The supplementary groups of a unix socket's peer (socket(7) SO_PEERGROUPS), as many as fit.
+/// getsockopt fails with ERANGE when the peer has more; slots past the peer's groups stay 0.
+struct clinux_peergroups {
+    unsigned int gids[256];
+};
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
 #endif

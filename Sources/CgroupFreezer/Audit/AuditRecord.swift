@@ -9,6 +9,8 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         case pause, unpause, refreeze, checkpoint, restore
         /// Processes of a tree moved into its cgroup (`--repair-tree`, `verify --repair`, restore's placement).
         case repairTree = "repair-tree"
+        /// A status read the daemon's policy refused (allowed reads change nothing and are not recorded).
+        case status
     }
 
     /// How it ended.
@@ -19,6 +21,24 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         case already
         /// It failed; `message` says why.
         case error
+        /// The daemon's policy refused the request; nothing was done (`message` says what rule was missing).
+        case refused
+    }
+
+    /// Who asked the daemon, as the kernel recorded it on the socket (the record's own uid and
+    /// pid are the daemon's).
+    public struct Requester: Sendable, Hashable, Codable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var pid: Int32
+        public var user: String?
+
+        public init(uid: UInt32, gid: UInt32, pid: Int32, user: String?) {
+            self.uid = uid
+            self.gid = gid
+            self.pid = pid
+            self.user = user
+        }
     }
 
     /// What was done.
@@ -49,9 +69,15 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     public var hostname: String
     /// When (RFC 3339, UTC, with fractions).
     public var time: String
+    /// Who asked, when the daemon acted on a request.
+    public var requester: Requester?
+    /// The daemon's policy rule that allowed it (`root`, `rule 2`).
+    public var rule: String?
+    /// The daemon's lease the change belongs to (a pause with `for` or `hold`, or its end).
+    public var lease: String?
 
     enum CodingKeys: String, CodingKey {
-        case action, target, cgroup, backend, result, message, uid, user, pid, hostname, time
+        case action, target, cgroup, backend, result, message, uid, user, pid, hostname, time, requester, rule, lease
         case durationMS = "duration_ms"
         case sudoUser = "sudo_user"
         case sudoUID = "sudo_uid"

@@ -7,11 +7,25 @@ public struct AuditTrail: Sendable {
     public var sinks: [any AuditSink]
     /// Called with each sink failure (the CLI prints it on stderr).
     public var onFailure: @Sendable (AuditTrail.Error) -> Void
+    /// Adds what the caller knows to every record before it is written (the daemon: who asked,
+    /// the rule that allowed it, the lease).
+    public var annotate: @Sendable (inout AuditRecord) -> Void = { _ in }
 
     /// A trail over `sinks`.
     public init(sinks: [any AuditSink], onFailure: @escaping @Sendable (AuditTrail.Error) -> Void) {
         self.sinks = sinks
         self.onFailure = onFailure
+    }
+
+    /// This trail with `annotate` run on each record after the trail's own annotation.
+    public func annotating(_ more: @escaping @Sendable (inout AuditRecord) -> Void) -> AuditTrail {
+        var trail = self
+        let first = annotate
+        trail.annotate = { record in
+            first(&record)
+            more(&record)
+        }
+        return trail
     }
 
     /// Whether records go anywhere at all.
@@ -22,7 +36,8 @@ public struct AuditTrail: Sendable {
     @discardableResult
     public func record(_ makeRecord: @autoclosure () -> AuditRecord) -> Int {
         guard !sinks.isEmpty else { return 0 }
-        let record = makeRecord()
+        var record = makeRecord()
+        annotate(&record)
         var written = 0
         for sink in sinks {
             do {

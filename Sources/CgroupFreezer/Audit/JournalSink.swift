@@ -38,6 +38,7 @@ public struct JournalSink: AuditSink {
         case .checkpoint: return "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c04"
         case .restore: return "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c05"
         case .repairTree: return "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c06"
+        case .status: return "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c07"
         }
     }
 
@@ -45,7 +46,7 @@ public struct JournalSink: AuditSink {
         guard Self.isAvailable else {
             throw AuditTrail.Error.sinkFailed(sink: name, reason: "no journal socket at \(Self.socket)")
         }
-        let priority = record.result == .error ? 3 : 6  // err : info
+        let priority = record.result == .error ? 3 : record.result == .refused ? 4 : 6  // err, warning, info
         let summary = "\(record.action.rawValue) \(record.target): \(record.result.rawValue)" + (record.message.map { " (\($0))" } ?? "")
         var fields = [
             "MESSAGE=\(summary)",
@@ -67,6 +68,13 @@ public struct JournalSink: AuditSink {
         if let user = record.user { fields.append("FREEZECTL_USER=\(user)") }
         if let sudoUser = record.sudoUser { fields.append("FREEZECTL_SUDO_USER=\(sudoUser)") }
         if let sudoUID = record.sudoUID { fields.append("FREEZECTL_SUDO_UID=\(sudoUID)") }
+        if let requester = record.requester {
+            fields += ["FREEZECTL_REQUESTER_UID=\(requester.uid)", "FREEZECTL_REQUESTER_GID=\(requester.gid)",
+                       "FREEZECTL_REQUESTER_PID=\(requester.pid)"]
+            if let user = requester.user { fields.append("FREEZECTL_REQUESTER_USER=\(user)") }
+        }
+        if let rule = record.rule { fields.append("FREEZECTL_RULE=\(rule)") }
+        if let lease = record.lease { fields.append("FREEZECTL_LEASE=\(lease)") }
         if let reason = Libsystemd.unavailability {
             throw AuditTrail.Error.sinkFailed(sink: name, reason: reason)
         }

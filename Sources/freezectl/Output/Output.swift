@@ -144,12 +144,7 @@ enum Output {
 
     /// One JSON object on one line, keys sorted (docs/json-output.md).
     static func printJSON<T: Encodable>(_ value: T) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Our reports hold strings, integers and finite numbers only, which always encode.
-        if let data = try? encoder.encode(value) {
-            FileHandleOutput.standardOutput(String(decoding: data, as: UTF8.self))
-        }
+        FileHandleOutput.standardOutput(JSONLine.string(value))
     }
 
     private static func printTable(header: [String], rows: [[String]]) {

@@ -22,6 +22,9 @@ final class BackgroundProcess: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// What it wrote on standard error so far.
+    var stderrSoFar: String { (try? String(contentsOfFile: scratch.path + "/err", encoding: .utf8)) ?? "" }
+
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits up to `seconds`; a process still running then is killed and the test fails.

@@ -28,15 +28,16 @@ let freezectlBinary: String = {
     return ".build/debug/freezectl"
 }()
 
-/// Runs `command` with `arguments`; `user` runs it as that uid/gid through setpriv; `environment`
-/// adds to the inherited environment.
-func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? = nil,
+/// Runs `command` with `arguments`; `user` runs it as that uid/gid through setpriv, with the
+/// supplementary `groups` (none by default); `environment` adds to the inherited environment.
+func run(_ command: String, _ arguments: [String], user: (uid: Int, gid: Int)? = nil, groups: [Int] = [],
          environment: [String: String] = [:]) throws -> CLIResult {
     let process = Process()
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--", command] + arguments
+        let supplementary = groups.isEmpty ? "--clear-groups" : "--groups=" + groups.map(String.init).joined(separator: ",")
+        process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", supplementary, "--", command] + arguments
     } else {
         process.executableURL = URL(fileURLWithPath: command)
         process.arguments = arguments

@@ -1,0 +1,76 @@
+import CgroupFreezer
+import ContainerEngines
+import FreezerOperations
+
+/// A request's resolved items sorted by the policy: what the caller may act on, which named
+/// targets it may not (the request is then refused as a whole), and which picked ones (`all`,
+/// a filter) are left out.
+struct Authorization {
+    /// Items to act on: allowed, or not resolved (their failure is reported, nothing is done).
+    var items: [Resolution] = []
+    /// The decision for each allowed item, by reference (`root`, `rule 2`): audit records name it.
+    var decisions: [String: Policy.Decision] = [:]
+    /// Named targets the policy refuses.
+    var refused: [Refused] = []
+    /// Targets `all` or a filter picked that the caller may not touch.
+    var skipped: [String] = []
+
+    /// A named target the policy refuses, and the rule that would allow it.
+    struct Refused: Encodable {
+        var target: String
+        var action: String
+        var ruleNeeded: String
+
+        enum CodingKeys: String, CodingKey {
+            case target, action
+            case ruleNeeded = "rule_needed"
+        }
+    }
+}
+
+extension Policy {
+    /// Sorts `items` for `caller` doing `action`. `named` holds the references of the targets the
+    /// request named; everything else was picked from the sources.
+    func authorize(_ items: [Resolution], named: Set<String>, caller: Caller, action: Action, resolver: Resolver) -> Authorization {
+        var result = Authorization()
+        for item in items {
+            guard let resolved = item.resolved else {
+                result.items.append(item)
+                continue
+            }
+            let decision = decide(caller, action, subject(of: resolved, resolver: resolver))
+            if decision.isAllowed {
+                result.items.append(item)
+                result.decisions[item.reference] = decision
+            } else if named.contains(item.reference) {
+                result.refused.append(.init(target: item.reference, action: action.rawValue,
+                                            ruleNeeded: Self.ruleNeeded(caller, action, resolved)))
+            } else {
+                result.skipped.append(item.reference)
+            }
+        }
+        return result
+    }
+
+    /// What a rule is matched against for `resolved`.
+    func subject(of resolved: ResolvedTarget, resolver: Resolver) -> Subject {
+        var unit: String?
+        if case .systemd(let name, _) = resolved.route { unit = name }
+        return Subject(container: resolved.container, cgroup: resolved.cgroup?.cgroup, unit: unit,
+                       matches: { container, filter in resolver.matches(container, filter) })
+    }
+
+    /// The narrowest rule that would let `caller` do `action` on `resolved`, as TOML on one line.
+    static func ruleNeeded(_ caller: Caller, _ action: Action, _ resolved: ResolvedTarget) -> String {
+        let who = caller.userName ?? String(caller.credentials.uid)
+        var rule = #"[[rule]] users = ["\#(who)"], actions = ["\#(action.rawValue)"]"#
+        if let container = resolved.container {
+            rule += #", filters = ["id=\#(container.id)"]"#
+        } else if case .systemd(let unit, _) = resolved.route {
+            rule += #", units = ["\#(unit)"]"#
+        } else if let cgroup = resolved.cgroup?.cgroup, let path = cgroup.hierarchy.cgroupPath(forDirectory: cgroup.path) {
+            rule += #", cgroups = ["\#(path)"]"#
+        }
+        return rule
+    }
+}
