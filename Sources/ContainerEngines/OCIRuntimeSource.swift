@@ -136,13 +136,3 @@ public struct OCIRuntimeSource: Sendable {
         return container
     }
 }
-
-/// Tells a live init process from a reused PID, by the start time the runtime recorded
-/// (field 22 of /proc/PID/stat, in clock ticks since boot).
-enum ProcessStart {
-    static func isAlive(_ pid: Int32, startTime: UInt64?) -> Bool {
-        guard let fields = ProcStat.fields(of: pid), fields.count > 19, fields[0] != "Z" else { return false }
-        guard let startTime else { return true }
-        return UInt64(fields[19]) == startTime
-    }
-}

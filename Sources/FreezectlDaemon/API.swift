@@ -2,7 +2,9 @@ import CgroupFreezer
 import ContainerEngines
 import FreezectlReports
 import FreezerOperations
+import Foundation
 import Hummingbird
+import NIOCore
 import SystemPackage
 
 /// API v1 (docs/api.yaml): status, pause and unpause over the library's resolver, the same code
@@ -12,6 +14,7 @@ struct API: Sendable {
     let resolver: Resolver
     let policy: PolicyStore
     let audit: AuditTrail
+    let leases: LeaseKeeper
 
     /// A pause or unpause request body.
     struct OperationRequest: Decodable {
@@ -22,6 +25,15 @@ struct API: Sendable {
         var atomic: Bool?
         var direct: Bool?
         var parallel: Int?
+        /// Pause for this long (a lease that thaws on its own).
+        var duration: String?
+        /// Pause for as long as this connection stays open.
+        var hold: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case targets, all, filters, timeout, atomic, direct, parallel, hold
+            case duration = "for"
+        }
     }
 
     /// The answer to a pause or unpause: one CLI result per target, the overall status, and what
@@ -30,6 +42,8 @@ struct API: Sendable {
         var status: String
         var results: [OperationReport]
         var skipped: [String]?
+        /// The lease that ends this pause, when the request asked for one and it froze something.
+        var lease: LeaseReport?
     }
 
     /// A request refused before anything was done (400, 403).
@@ -44,6 +58,8 @@ struct API: Sendable {
         v1.get("status") { request, context in try await status(request, context) }
         v1.post("pause") { request, context in try await operate(.freeze, request, context) }
         v1.post("unpause") { request, context in try await operate(.thaw, request, context) }
+        v1.get("leases") { _, context in try await listLeases(context) }
+        v1.delete("leases/:id") { _, context in try await deleteLease(context) }
     }
 
     /// The 403 for a connection whose credentials cannot be read.
@@ -74,7 +90,7 @@ struct API: Sendable {
             return jsonLines(statuses.map(StatusReport.init))
         }
         let items = await resolver.resolve(TargetSelection(targets: targets), for: .inspect)
-        let sorted = policy.authorize(items, named: Set(targets.map(\.description)), caller: caller, action: .status, resolver: resolver)
+        let sorted = policy.authorize(items, named: Set(targets.map(\.description)), caller: caller, actions: [.status], resolver: resolver)
         guard sorted.refused.isEmpty else { return refuse(caller, .status, sorted.refused) }
         return jsonLines(sorted.items.map { StatusReport(resolver.status($0)) })
     }
@@ -90,6 +106,8 @@ struct API: Sendable {
         }
         let selection: TargetSelection
         var options = BatchOptions(operation: operation, atomic: body.atomic ?? false, direct: body.direct ?? false)
+        var leaseDuration: Duration?
+        let hold = body.hold == true
         do {
             var targets: [TargetSpec] = []
             for text in body.targets ?? [] { targets.append(try TargetSpec(parsing: text)) }
@@ -100,6 +118,11 @@ struct API: Sendable {
                 guard (1...1000).contains(parallel) else { throw DurationArgument.Error("parallel must be from 1 to 1000, got \(parallel)") }
                 options.parallel = parallel
             }
+            if body.duration != nil || body.hold == true {
+                guard operation == .freeze else { throw DurationArgument.Error("for and hold are pause options; an unpause ends a lease by itself") }
+                guard body.duration == nil || body.hold != true else { throw DurationArgument.Error("give for or hold, not both") }
+            }
+            if let duration = body.duration { leaseDuration = try DurationArgument.parse(duration, option: "for") }
         } catch {
             return json(Refusal(error: "invalid-request", message: "\(action): \(error.withNextStep)"), status: .badRequest)
         }
@@ -108,23 +131,97 @@ struct API: Sendable {
         }
         let policy = self.policy.policy
         let named = selection.targets.map(\.description)
-        guard policy.mayEver(caller, action) else {
+        // A pause that ends on its own is granted by `lease` as well as by `pause`.
+        let actions: [Policy.Action] = (leaseDuration != nil || hold) ? [.lease, .pause] : [action]
+        guard actions.contains(where: { policy.mayEver(caller, $0) }) else {
             return refuse(caller, action, named.isEmpty ? [selection.all ? "--all" : "--filter"] : named,
                           message: "\(action): \(caller) is not allowed to \(action) anything (no rule of the policy grants it)")
         }
         let items = await resolver.resolve(selection, for: operation.purpose, direct: options.direct)
-        let sorted = policy.authorize(items, named: Set(named), caller: caller, action: action, resolver: resolver)
+        let sorted = policy.authorize(items, named: Set(named), caller: caller, actions: actions, resolver: resolver)
         guard sorted.refused.isEmpty else { return refuse(caller, action, sorted.refused) }
         let decisions = sorted.decisions
         let requester = caller.requester
+        var lease: Lease?
+        if leaseDuration != nil || hold {
+            let holder = hold ? ProcessStart.of(caller.credentials.pid).map { Lease.Holder(pid: caller.credentials.pid, startTime: $0) } : nil
+            let expires = leaseDuration.map { Date().timeIntervalSince1970 + $0.milliseconds / 1000 }
+            do {
+                lease = try await leases.begin(hold ? .hold : .timed, expires: expires, holder: holder, requester: requester, items: sorted.items)
+            } catch .stopping {
+                return json(Refusal(error: "unavailable", message: "\(action): the daemon is stopping; no new lease"), status: .serviceUnavailable)
+            } catch .notRecorded(let error) {
+                return json(Refusal(error: error.code, message: "\(action): the lease cannot be recorded, so nothing was paused: \(error.withNextStep)"),
+                            status: .internalServerError)
+            }
+        }
+        let leaseID = lease?.id
         options.audit = audit.annotating { record in
             record.requester = requester
             record.rule = decisions[record.target]?.description
+            record.lease = leaseID
         }
-        let results = await resolver.run(sorted.items, options: options).map(OperationReport.init)
+        let batch = await resolver.run(sorted.items, options: options)
+        if operation == .thaw {
+            await leases.release(cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.path.string }))
+        }
+        let confirmed = if let leaseID { await leases.confirm(leaseID, results: batch) } else { Lease?.none }
+        let results = batch.map(OperationReport.init)
         let failed = results.contains { $0.failure != nil }
-        return json(OperationAnswer(status: failed ? "partial" : "ok", results: results, skipped: sorted.skipped.isEmpty ? nil : sorted.skipped),
-                    status: failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
+        let answer = OperationAnswer(status: failed ? "partial" : "ok", results: results,
+                                     skipped: sorted.skipped.isEmpty ? nil : sorted.skipped, lease: confirmed.map(LeaseReport.init))
+        let status = failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok
+        guard hold, let confirmed else { return json(answer, status: status) }
+        return holding(confirmed.id, answer: answer, status: status, channel: context.channel)
+    }
+
+    /// A hold's answer: the result line at once, then the response stays open for as long as the
+    /// lease lasts. The connection closing (the client exits, is killed, crashes) ends the lease;
+    /// a lease ended otherwise (DELETE, an unpause, the daemon stopping) ends the response with
+    /// a last line saying why.
+    private func holding(_ id: String, answer: OperationAnswer, status: HTTPResponse.Status, channel: any Channel) -> Response {
+        let leases = self.leases
+        channel.closeFuture.whenComplete { _ in
+            Task { await leases.end(id, reason: "released: the holder's connection closed") }
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        let first = JSONLine.encode(answer) + [0x0A]
+        return Response(status: status, headers: headers, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(bytes: first))
+            let reason = await leases.ending(id)
+            try await writer.write(ByteBuffer(bytes: JSONLine.encode(LeaseEnded(lease: id, ended: reason)) + [0x0A]))
+            try await writer.finish(nil)
+        })
+    }
+
+    /// The last line of a hold's answer.
+    struct LeaseEnded: Encodable {
+        var lease: String
+        var ended: String
+    }
+
+    /// Root sees every lease; anyone else the leases they took.
+    private func listLeases(_ context: DaemonContext) async throws -> Response {
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(.lease) }
+        let visible = await leases.all().filter { caller.credentials.isRoot || $0.requester.uid == caller.credentials.uid }
+        return json(visible.map(LeaseReport.init), status: .ok)
+    }
+
+    /// Ends a lease now (thaws what it froze): root, or whoever took it.
+    private func deleteLease(_ context: DaemonContext) async throws -> Response {
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(.lease) }
+        let id = context.parameters.get("id") ?? ""
+        guard let lease = await leases.lease(id) else {
+            return json(Refusal(error: "not-found", message: "lease \(id): no such lease (GET /v1/leases lists them)"), status: .notFound)
+        }
+        guard caller.credentials.isRoot || lease.requester.uid == caller.credentials.uid else {
+            record(refused: lease.targets.map(\.reference), caller: caller, action: .unpause, message: "lease \(id) belongs to uid \(lease.requester.uid)")
+            return json(Refusal(error: "forbidden", message: "lease \(id): \(caller) did not take it; only its owner or root may end it"), status: .forbidden)
+        }
+        let results = await leases.end(id, reason: "ended by \(caller)").map(OperationReport.init)
+        let failed = results.contains { $0.failure != nil }
+        return json(OperationAnswer(status: failed ? "partial" : "ok", results: results), status: failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
     }
 
     /// 403 for named targets the policy refuses; each refusal is audited.

@@ -29,16 +29,19 @@ struct Authorization {
 }
 
 extension Policy {
-    /// Sorts `items` for `caller` doing `action`. `named` holds the references of the targets the
-    /// request named; everything else was picked from the sources.
-    func authorize(_ items: [Resolution], named: Set<String>, caller: Caller, action: Action, resolver: Resolver) -> Authorization {
+    /// Sorts `items` for `caller` doing the first of `actions` a rule grants (a lease is granted by
+    /// `lease` or `pause`). `named` holds the references of the targets the request named;
+    /// everything else was picked from the sources.
+    func authorize(_ items: [Resolution], named: Set<String>, caller: Caller, actions: [Action], resolver: Resolver) -> Authorization {
+        let action = actions.last ?? .status
         var result = Authorization()
         for item in items {
             guard let resolved = item.resolved else {
                 result.items.append(item)
                 continue
             }
-            let decision = decide(caller, action, subject(of: resolved, resolver: resolver))
+            let subject = subject(of: resolved, resolver: resolver)
+            let decision = actions.lazy.map { self.decide(caller, $0, subject) }.first(where: \.isAllowed) ?? .refused
             if decision.isAllowed {
                 result.items.append(item)
                 result.decisions[item.reference] = decision

@@ -20,6 +20,8 @@ public struct Daemon: Sendable {
         public var policy: FilePath?
         /// A JSON-lines audit log besides the journal.
         public var auditLog: FilePath?
+        /// Where leases are recorded (`<dir>/leases/`), to survive a restart.
+        public var stateDirectory: FilePath = Daemon.defaultStateDirectory
         /// More runc/crun state directories to find containers in (the CLI's `--runtime-root`).
         public var runtimeRoots: [FilePath] = []
 
@@ -33,6 +35,8 @@ public struct Daemon: Sendable {
 
     /// The default socket.
     public static let defaultSocket: FilePath = "/run/freezectl/freezectl.sock"
+    /// The default state directory.
+    public static let defaultStateDirectory: FilePath = "/run/freezectl"
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -50,12 +54,16 @@ public struct Daemon: Sendable {
             file: configuration.auditLog, required: false,
             warn: { logger.warning("audit: \($0.message)") },
             onFailure: { logger.error("audit record not written: \($0.message)") })
+        let leaseFiles = try LeaseFiles(stateDirectory: configuration.stateDirectory)
         try prepareSocketPath()
         let resolver = Resolver(freezer: try CgroupFreezer(logger: logger),
                                 catalog: ContainerCatalog(runtimeRoots: configuration.runtimeRoots,
                                                           environment: ProcessInfo.processInfo.environment))
+        // The leases a previous daemon left are ended or taken over before anyone can connect.
+        let leases = LeaseKeeper(files: leaseFiles, resolver: resolver, audit: audit, logger: logger)
+        await leases.reconcile()
         let router = Router(context: DaemonContext.self)
-        API(resolver: resolver, policy: policy, audit: audit).register(on: router)
+        API(resolver: resolver, policy: policy, audit: audit, leases: leases).register(on: router)
         let socket = configuration.socket
         let group = configuration.socketGroup
         let app = Application(
@@ -69,7 +77,9 @@ public struct Daemon: Sendable {
             logger: logger)
         defer { unlink(socket.string) }
         let services = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: PolicyReloader(store: policy))],
+            // Shut down in reverse order: holds end first, so that their open answers finish and
+            // the server can stop.
+            services: [.init(service: app), .init(service: PolicyReloader(store: policy)), .init(service: LeaseService(keeper: leases))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("freezectld listening", metadata: [

@@ -108,7 +108,7 @@ public struct TargetSelection: Sendable {
 extension Error {
     /// This error as the library's: itself when it is one, `.cancelled` for a cancellation, else
     /// an engine error naming `reference` (what an engine's HTTP client throws).
-    func asFreezectlError(reference: String) -> any FreezectlError {
+    public func asFreezectlError(reference: String) -> any FreezectlError {
         if let error = self as? any FreezectlError { return error }
         if self is CancellationError { return CgroupFreezer.Error.cancelled }
         return ContainerCatalog.Error.engineError(reference, status: 0, message: "\(self)")

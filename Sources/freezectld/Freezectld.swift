@@ -30,6 +30,9 @@ struct Freezectld: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write audit records as JSON lines to this file (the journal gets them whenever it runs).", valueName: "file"))
     var auditLog: String?
 
+    @Option(name: .long, help: ArgumentHelp("Where leases are recorded, to survive a restart. (default: /run/freezectl)", valueName: "dir"))
+    var stateDir: String = Daemon.defaultStateDirectory.string
+
     @Option(name: .customLong("runtime-root"), help: ArgumentHelp("Also find runc/crun containers in this state directory (repeatable).", valueName: "dir"))
     var runtimeRoots: [String] = []
 
@@ -44,6 +47,7 @@ struct Freezectld: AsyncParsableCommand {
         configuration.policy = policy.map { FilePath($0) }
         configuration.auditLog = auditLog.map { FilePath($0) }
         configuration.runtimeRoots = runtimeRoots.map { FilePath($0) }
+        configuration.stateDirectory = FilePath(stateDir)
         if let socketGroup {
             if let gid = gid_t(socketGroup) {
                 configuration.socketGroup = gid

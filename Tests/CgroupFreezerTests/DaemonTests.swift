@@ -31,7 +31,7 @@ struct DaemonTests {
         defer { cgroup.destroy() }
         try cgroup.start("sleep 1000")
         let socket = scratch.path + "/run/freezectl.sock"
-        let daemon = try BackgroundProcess(Self.binary, ["--socket", socket])
+        let daemon = try BackgroundProcess(Self.binary, ["--socket", socket, "--state-dir", scratch.path + "/state"])
         defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
         #expect(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
         // Bound with the umask's mode (no one else may connect), then 0660 once the server runs.
@@ -113,7 +113,7 @@ struct DaemonTests {
         try writePolicy("")
         let socket = scratch.path + "/freezectl.sock"
         let auditLog = scratch.path + "/audit.jsonl"
-        let daemon = try startDaemon(["--socket", socket, "--socket-group", "65534", "--policy", policyFile,
+        let daemon = try startDaemon(["--socket", socket, "--state-dir", scratch.path + "/state", "--socket-group", "65534", "--policy", policyFile,
                                       "--runtime-root", runc.root, "--audit-log", auditLog], groupFile: groupFile)
         defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
         #expect(eventually(seconds: 20) { ((try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions]) as? Int) == 0o660 })
@@ -187,13 +187,95 @@ struct DaemonTests {
         defer { scratch.remove() }
         let policyFile = scratch.path + "/policy.toml"
         try "[[rule]]\nusers = [\"alice\"]\nactions = [\"freeze\"]\n".write(toFile: policyFile, atomically: true, encoding: .utf8)
-        let result = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--policy", policyFile])
+        let result = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--state-dir", scratch.path + "/state", "--policy", policyFile])
         #expect(result.status != 0 && result.stderr.contains(policyFile) && result.stderr.contains("unknown action \"freeze\""), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scratch.path + "/s.sock"))
         // A policy others may write grants nothing: refused too.
         try "".write(toFile: policyFile, atomically: true, encoding: .utf8)
         chmod(policyFile, 0o666)
-        let unsafe = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--policy", policyFile])
+        let unsafe = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--state-dir", scratch.path + "/state", "--policy", policyFile])
         #expect(unsafe.status != 0 && unsafe.stderr.contains("chmod go-w"), "\(unsafe.stderr)")
+    }
+
+    @Test("leases: for thaws on time; a paused-before target stays paused; a killed hold client thaws within a second; unpause and DELETE end a lease; a daemon killed with SIGKILL thaws an expired lease at start; SIGTERM ends holds and keeps timed leases")
+    func leases() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cgroups = try (0..<5).map { _ in try TestCgroup(.v2) }
+        defer { cgroups.forEach { $0.destroy() } }
+        for cgroup in cgroups { try cgroup.start("sleep 1000") }
+        let (timed, pausedBefore, held, ended, killed) = (cgroups[0], cgroups[1], cgroups[2], cgroups[3], cgroups[4])
+        let socket = scratch.path + "/freezectl.sock"
+        let state = scratch.path + "/state"
+        let auditLog = scratch.path + "/audit.jsonl"
+        let arguments = ["--socket", socket, "--state-dir", state, "--audit-log", auditLog]
+        var daemon = try BackgroundProcess(Self.binary, arguments)
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
+        #expect(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+        func target(_ cgroup: TestCgroup) -> String { "cgroup:\(cgroup.relativePath)" }
+
+        // for: frozen now, thawed at expiry; the paused-before target is not the lease's.
+        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(pausedBefore))"]}"#).status == 200)
+        let start = Date()
+        let leased = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(timed))", "\#(target(pausedBefore))"], "for": "1s"}"#)
+        #expect(leased.status == 200, "\(leased.body)")
+        let lease = object(leased.body)["lease"] as? [String: Any]
+        let leaseID = try #require(lease?["id"] as? String, "\(leased.body)")
+        #expect(lease?["targets"] as? [String] == [target(timed)] && lease?["kind"] as? String == "for")
+        #expect(timed.kernelFrozen && pausedBefore.kernelFrozen)
+        #expect(FileManager.default.fileExists(atPath: "\(state)/leases/\(leaseID).json"), "recorded before the answer")
+        #expect(try request(socket, "GET", "/v1/leases").body.contains(leaseID))
+        #expect(eventually(seconds: 3) { !timed.kernelFrozen })
+        let thawedAfter = Date().timeIntervalSince(start)
+        #expect(thawedAfter >= 1.0, "thawed before its time: \(thawedAfter) s")
+        #expect(pausedBefore.selfFrozen, "a lease never thaws what someone else froze")
+        // The record goes and the audit record comes once the thaw is confirmed, just after the kernel's.
+        #expect(eventually(seconds: 2) { !FileManager.default.fileExists(atPath: "\(state)/leases/\(leaseID).json") })
+        #expect(eventually(seconds: 2) { auditRecords(auditLog).contains { $0["action"] as? String == "unpause" && $0["lease"] as? String == leaseID && $0["result"] as? String == "ok" } })
+
+        // hold: the client killed with SIGKILL thaws it within a second.
+        let holder = try BackgroundProcess("/usr/bin/curl", ["-sN", "--unix-socket", socket, "-d", #"{"targets": ["\#(target(held))"], "hold": true}"#,
+                                                             "http://localhost/v1/pause"])
+        #expect(eventually(seconds: 5) { held.kernelFrozen })
+        #expect(try request(socket, "GET", "/v1/leases").body.contains(#""kind":"hold""#))
+        holder.signal(SIGKILL)
+        _ = holder.wait(seconds: 5)
+        let killedAt = Date()
+        #expect(eventually(seconds: 2) { !held.kernelFrozen })
+        #expect(Date().timeIntervalSince(killedAt) < 1.0, "thawed \(Date().timeIntervalSince(killedAt)) s after the holder died")
+
+        // An unpause ends the lease; DELETE ends one and thaws it.
+        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#).status == 200)
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["\#(target(ended))"]}"#).status == 200)
+        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let second = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#)
+        let secondID = try #require((object(second.body)["lease"] as? [String: Any])?["id"] as? String)
+        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 200)
+        #expect(!ended.kernelFrozen)
+        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 404)
+
+        // SIGKILL while a lease runs: nothing thaws it until the daemon starts again after expiry.
+        let survivor = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(killed))"], "for": "1s"}"#)
+        let survivorID = try #require((object(survivor.body)["lease"] as? [String: Any])?["id"] as? String)
+        daemon.signal(SIGKILL)
+        _ = daemon.wait(seconds: 5)
+        usleep(1_500_000)
+        #expect(killed.kernelFrozen, "no daemon, no thaw")
+        daemon = try BackgroundProcess(Self.binary, arguments)
+        #expect(eventually(seconds: 20) { !killed.kernelFrozen })
+        #expect(eventually(seconds: 2) { auditRecords(auditLog).contains { $0["lease"] as? String == survivorID && ($0["message"] as? String)?.contains("while the daemon was down") == true } })
+
+        // SIGTERM: a hold ends (thawed), a timed lease stays recorded for the next start.
+        #expect(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+        let holder2 = try BackgroundProcess("/usr/bin/curl", ["-sN", "--unix-socket", socket, "-d", #"{"targets": ["\#(target(held))"], "hold": true}"#,
+                                                              "http://localhost/v1/pause"])
+        #expect(eventually(seconds: 5) { held.kernelFrozen })
+        let kept = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(timed))"], "for": "60s"}"#)
+        let keptID = try #require((object(kept.body)["lease"] as? [String: Any])?["id"] as? String)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+        #expect(!held.kernelFrozen, "a hold ends with the daemon")
+        #expect(holder2.wait(seconds: 5).stdout.contains("the daemon stopped"))
+        #expect(timed.kernelFrozen && FileManager.default.fileExists(atPath: "\(state)/leases/\(keptID).json"), "a timed lease is kept")
     }
 }

@@ -9,3 +9,20 @@ package enum ProcStat {
         return stat[stat.index(after: close)...].split(separator: " ")
     }
 }
+
+/// Tells a live process from a reused PID, by its start time (field 22 of /proc/PID/stat, in
+/// clock ticks since boot): what a runtime records for a container's init, and the daemon for
+/// the client holding a lease.
+package enum ProcessStart {
+    /// The start time of `pid`, or nil when it is gone or a zombie.
+    package static func of(_ pid: Int32) -> UInt64? {
+        guard let fields = ProcStat.fields(of: pid), fields.count > 19, fields[0] != "Z" else { return nil }
+        return UInt64(fields[19])
+    }
+
+    /// Whether `pid` runs and, when `startTime` is given, is the process that started then.
+    package static func isAlive(_ pid: Int32, startTime: UInt64?) -> Bool {
+        guard let actual = of(pid) else { return false }
+        return startTime.map { $0 == actual } ?? true
+    }
+}

@@ -69,13 +69,22 @@ package enum Syscall {
 
     /// The names of the subdirectories of `path`, without `.` and `..`.
     package static func subdirectories(of path: FilePath) -> Result<[String], Errno> {
+        entries(of: path, type: UInt8(DT_DIR))
+    }
+
+    /// The names of the regular files in `path` (symlinks and others left out).
+    package static func regularFiles(of path: FilePath) -> Result<[String], Errno> {
+        entries(of: path, type: UInt8(DT_REG))
+    }
+
+    private static func entries(of path: FilePath, type: UInt8) -> Result<[String], Errno> {
         guard let dir = path.withPlatformString({ opendir($0) }) else {
             return .failure(Errno(rawValue: errno))
         }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            guard entry.pointee.d_type == type else { continue }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }

@@ -1,0 +1,150 @@
+import CgroupFreezer
+import Foundation
+import SystemPackage
+
+/// A freeze that ends on its own: at a time (`for`), or when the client that holds it goes away
+/// (`hold`). Stored under the state directory before the freeze is acknowledged, so that a daemon
+/// that restarts (even after SIGKILL) still ends it.
+///
+/// A lease owns only the freezes it made: a target that was paused already when the lease began
+/// is not part of it, and stays paused when the lease ends.
+struct Lease: Codable, Sendable {
+    enum Kind: String, Codable, Sendable {
+        /// Ends at `expires`.
+        case timed = "for"
+        /// Ends when the holder's connection closes (or, after a restart, when its process exits).
+        case hold
+    }
+
+    /// The process that holds a `hold`: its PID and start time (a reused PID is not it).
+    struct Holder: Codable, Sendable {
+        var pid: Int32
+        var startTime: UInt64
+    }
+
+    /// One target the lease froze.
+    struct Target: Codable, Sendable, Hashable {
+        /// As the request named it (or `source:shortid`), for reports.
+        var reference: String
+        /// How to find it again to thaw it: the cgroup directory for a kernel route, `docker:ID`
+        /// (the full ID) or `unit:NAME` for an engine or systemd route.
+        var spec: String
+        /// The cgroup directory whose state is the truth, when there is one: a lease whose
+        /// cgroup is gone is dropped; an unpause of this cgroup ends the lease for it.
+        var cgroup: String?
+    }
+
+    /// 32 hex digits from the system's random source: not guessable, not reused.
+    var id: String
+    var kind: Kind
+    /// When it began and (for `for`) when it ends, in seconds since the epoch: wall-clock time,
+    /// which means the same thing after a restart.
+    var created: Double
+    var expires: Double?
+    var holder: Holder?
+    /// Who asked, and the rule that allowed it.
+    var requester: AuditRecord.Requester
+    var rule: String?
+    var targets: [Target]
+
+    static func newID() -> String {
+        var random = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let value = random.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// Whether `text` can be a lease ID (the only names read from or written to the state directory).
+    static func isID(_ text: Substring) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
+
+/// The answer's view of a lease.
+struct LeaseReport: Encodable, Sendable {
+    var id: String
+    var kind: String
+    var created: String
+    var expires: String?
+    var holderPID: Int32?
+    var uid: UInt32
+    var user: String?
+    var targets: [String]
+
+    init(_ lease: Lease) {
+        id = lease.id
+        kind = lease.kind.rawValue
+        created = Self.time(lease.created)
+        expires = lease.expires.map(Self.time)
+        holderPID = lease.holder?.pid
+        uid = lease.requester.uid
+        user = lease.requester.user
+        targets = lease.targets.map(\.reference)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, created, expires, uid, user, targets
+        case holderPID = "holder_pid"
+    }
+
+    static func time(_ seconds: Double) -> String {
+        Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+/// The lease records: one file per lease, `<state-dir>/leases/<id>.json`, in a directory only
+/// root may enter. Each write replaces the file atomically (RegularFile.replace).
+struct LeaseFiles: Sendable {
+    let directory: FilePath
+
+    /// The largest record read: a lease of thousands of targets is well below it.
+    static let sizeLimit = 4 << 20
+
+    /// Creates `<state>/leases` (0700) when missing; refuses a path that is not a directory.
+    init(stateDirectory: FilePath) throws(CgroupLayout.Error) {
+        directory = stateDirectory.appending("leases")
+        for path in [stateDirectory, directory] {
+            if mkdir(path.string, path == directory ? 0o700 : 0o755) != 0 && errno != EEXIST {
+                throw CgroupLayout.Error.io(path: path, operation: "mkdir", errno: Errno(rawValue: errno))
+            }
+            var info = stat()
+            guard lstat(path.string, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a directory; give another --state-dir")
+            }
+        }
+        chmod(directory.string, 0o700)
+    }
+
+    func write(_ lease: Lease) throws(CgroupLayout.Error) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(lease) else {
+            throw CgroupLayout.Error.io(path: directory.appending(lease.id + ".json"), operation: "encode", errno: .invalidArgument)
+        }
+        try RegularFile.replace(lease.id + ".json", in: directory, with: Array(data), mode: 0o600)
+    }
+
+    func remove(_ id: String) {
+        // Gone already is fine: the record's only job is done.
+        unlink(directory.appending(id + ".json").string)
+    }
+
+    /// Every record; a file that cannot be read or parsed is reported and left for an operator.
+    func readAll() -> (leases: [Lease], problems: [String]) {
+        guard case .success(let names) = Syscall.regularFiles(of: directory) else { return ([], ["\(directory) cannot be listed"]) }
+        var leases: [Lease] = []
+        var problems: [String] = []
+        for name in names where name.hasSuffix(".json") && Lease.isID(name.dropLast(5)) {
+            let path = directory.appending(name)
+            do {
+                let text = try RegularFile.read(path, limit: Self.sizeLimit)
+                leases.append(try JSONDecoder().decode(Lease.self, from: Data(text.utf8)))
+            } catch {
+                problems.append("\(path): \(error)")
+            }
+        }
+        return (leases, problems)
+    }
+}

@@ -1,0 +1,261 @@
+import CgroupFreezer
+import ContainerEngines
+import Foundation
+import FreezerOperations
+import Logging
+import ServiceLifecycle
+import SystemPackage
+
+/// Keeps the leases: records each before its freeze is acknowledged, ends it on time, when its
+/// holder goes, on DELETE or when someone unpauses its targets, and reconciles the records a
+/// previous daemon left. Ending a lease thaws only what the lease froze.
+actor LeaseKeeper {
+    private let files: LeaseFiles
+    private let resolver: Resolver
+    private let audit: AuditTrail
+    private let logger: Logger
+    private var leases: [String: Lease] = [:]
+    private var timers: [String: Task<Void, Never>] = [:]
+    private var endings: [String: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation)] = [:]
+    private var stopping = false
+
+    init(files: LeaseFiles, resolver: Resolver, audit: AuditTrail, logger: Logger) {
+        self.files = files
+        self.resolver = resolver
+        self.audit = audit
+        self.logger = logger
+    }
+
+    /// Why a lease cannot begin; nothing was done.
+    enum Refusal: Swift.Error {
+        case stopping
+        case notRecorded(CgroupLayout.Error)
+    }
+
+    /// Records a lease over the items that are not paused yet (before anything is frozen: a
+    /// daemon killed right after the freeze still finds the record). Returns the lease and the
+    /// items to freeze under it; items paused already stay out of it and are left as they are.
+    func begin(_ kind: Lease.Kind, expires: Double?, holder: Lease.Holder?, requester: AuditRecord.Requester,
+               items: [Resolution]) throws(Refusal) -> Lease {
+        guard !stopping else { throw .stopping }
+        var targets: [Lease.Target] = []
+        for item in items {
+            guard let resolved = item.resolved, !resolver.status(item).isPaused else { continue }
+            targets.append(Self.target(resolved))
+        }
+        let lease = Lease(id: Lease.newID(), kind: kind, created: Date().timeIntervalSince1970, expires: expires,
+                          holder: holder, requester: requester, targets: targets)
+        do {
+            try files.write(lease)
+        } catch {
+            throw .notRecorded(error)
+        }
+        leases[lease.id] = lease
+        endings[lease.id] = AsyncStream.makeStream()
+        return lease
+    }
+
+    /// After the freeze: the lease keeps the targets this freeze changed; a lease left with none
+    /// is removed (nil). A timed lease is scheduled.
+    func confirm(_ id: String, results: [BatchResult]) -> Lease? {
+        guard var lease = leases[id] else { return nil }
+        let frozen = Set(results.filter { $0.outcome == .ok }.compactMap { $0.route.map { Self.target(reference: "", $0).spec } })
+        lease.targets.removeAll { !frozen.contains($0.spec) }
+        guard !lease.targets.isEmpty else {
+            forget(id, reason: "nothing to hold: every target was paused already or failed")
+            return nil
+        }
+        leases[id] = lease
+        do {
+            try files.write(lease)
+        } catch {
+            // The older record names more targets; ending it thaws only those that are frozen.
+            logger.error("lease \(id): record not updated: \(error.message)")
+        }
+        if lease.kind == .timed { schedule(lease) }
+        return lease
+    }
+
+    /// Waits until the lease ends; returns why. Returns at once for a lease that is not held.
+    func ending(_ id: String) async -> String {
+        guard let stream = endings[id]?.stream else { return "ended" }
+        for await reason in stream { return reason }
+        return "ended"
+    }
+
+    /// Ends the lease now: thaws what it froze (through the same routes, audited with the lease
+    /// ID), removes its record. Returns the thaw results; empty for a lease that is not held.
+    @discardableResult
+    func end(_ id: String, reason: String) async -> [BatchResult] {
+        guard let lease = leases.removeValue(forKey: id) else { return [] }
+        timers.removeValue(forKey: id)?.cancel()
+        let results = await thaw(lease, reason: reason)
+        files.remove(id)
+        logger.info("lease \(id) ended: \(reason)")
+        finish(id, reason: reason)
+        return results
+    }
+
+    /// Someone unpaused these cgroups: the leases that froze them no longer hold them.
+    func release(cgroups: Set<String>) {
+        for (id, var lease) in leases where lease.targets.contains(where: { $0.cgroup.map(cgroups.contains) ?? false }) {
+            lease.targets.removeAll { $0.cgroup.map(cgroups.contains) ?? false }
+            if lease.targets.isEmpty {
+                forget(id, reason: "unpaused")
+            } else {
+                leases[id] = lease
+                try? files.write(lease)  // a stale record only names more targets, which end as no-ops
+            }
+        }
+    }
+
+    /// The leases held now.
+    func all() -> [Lease] {
+        leases.values.sorted { $0.created < $1.created }
+    }
+
+    func lease(_ id: String) -> Lease? { leases[id] }
+
+    /// At start: the records a previous daemon left. Expired leases and holds whose holder is
+    /// gone are ended now (their targets thawed, each audited); the others are kept and timed or
+    /// watched again.
+    func reconcile() async {
+        let (records, problems) = files.readAll()
+        for problem in problems { logger.error("lease record not read (left in place): \(problem)") }
+        let now = Date().timeIntervalSince1970
+        for lease in records {
+            leases[lease.id] = lease
+            endings[lease.id] = AsyncStream.makeStream()
+            switch lease.kind {
+            case .timed:
+                if let expires = lease.expires, expires > now {
+                    schedule(lease)
+                } else {
+                    await end(lease.id, reason: "expired while the daemon was down")
+                }
+            case .hold:
+                if let holder = lease.holder, ProcessStart.isAlive(holder.pid, startTime: holder.startTime) {
+                    watch(lease.id, holder: holder)
+                } else {
+                    await end(lease.id, reason: "its holder went away while the daemon was down")
+                }
+            }
+        }
+    }
+
+    /// Graceful shutdown: no new leases; every hold ends (its freeze was only for as long as the
+    /// connection lasted, which the shutdown ends); timed leases stay recorded for the next start.
+    func stop() async {
+        stopping = true
+        for (id, lease) in leases where lease.kind == .hold {
+            await end(id, reason: "the daemon stopped")
+        }
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
+    }
+
+    // MARK: -
+
+    private func schedule(_ lease: Lease) {
+        guard let expires = lease.expires else { return }
+        let id = lease.id
+        let remaining = max(0, expires - Date().timeIntervalSince1970)
+        timers[id] = Task {
+            guard (try? await Task.sleep(for: .nanoseconds(Int64(remaining * 1e9)))) != nil else { return }
+            await self.expire(id)
+        }
+    }
+
+    private func expire(_ id: String) async {
+        // The timer's own task: do not cancel it while it thaws.
+        timers.removeValue(forKey: id)
+        await end(id, reason: "expired")
+    }
+
+    /// A hold recovered from a record: its connection is gone, so its process is watched.
+    private func watch(_ id: String, holder: Lease.Holder) {
+        timers[id] = Task {
+            while ProcessStart.isAlive(holder.pid, startTime: holder.startTime) {
+                guard (try? await Task.sleep(for: .milliseconds(200))) != nil else { return }
+            }
+            await self.expire(id)
+        }
+    }
+
+    /// Drops a lease without thawing (its targets were unpaused by someone, or it froze nothing).
+    private func forget(_ id: String, reason: String) {
+        leases.removeValue(forKey: id)
+        timers.removeValue(forKey: id)?.cancel()
+        files.remove(id)
+        finish(id, reason: reason)
+    }
+
+    private func finish(_ id: String, reason: String) {
+        if let ending = endings.removeValue(forKey: id) {
+            ending.continuation.yield(reason)
+            ending.continuation.finish()
+        }
+    }
+
+    private func thaw(_ lease: Lease, reason: String) async -> [BatchResult] {
+        var items: [Resolution] = []
+        for target in lease.targets {
+            if let cgroup = target.cgroup, !Syscall.exists(FilePath(cgroup)) {
+                // Its processes are gone and so is the freeze: nothing to thaw, said in the audit.
+                var record = AuditRecord(action: .unpause, target: target.reference, cgroup: cgroup, backend: nil, result: .already,
+                                         message: "lease \(lease.id) \(reason): its cgroup is gone, dropped", duration: .zero)
+                record.requester = lease.requester
+                record.lease = lease.id
+                audit.record(record)
+                continue
+            }
+            do {
+                var resolved = try await resolver.resolve(try TargetSpec(parsing: target.spec), for: .unpause)
+                resolved.reference = target.reference
+                items.append(Resolution(resolved))
+            } catch {
+                items.append(Resolution(reference: target.reference, failure: error.asFreezectlError(reference: target.reference)))
+            }
+        }
+        var options = BatchOptions(operation: .thaw)
+        let id = lease.id, requester = lease.requester
+        options.audit = audit.annotating { record in
+            record.requester = requester
+            record.lease = id
+            record.message = record.message ?? "lease \(id) \(reason)"
+        }
+        // The thaw runs to its end whatever cancels the caller: it keeps the promise.
+        let results = await Task { await resolver.run(items, options: options) }.value
+        for result in results where result.outcome == .error {
+            logger.error("lease \(id): \(result.reference) not thawed: \(result.error?.message ?? "unknown error")")
+        }
+        return results
+    }
+
+    /// How a resolved target is found again.
+    static func target(_ resolved: ResolvedTarget) -> Lease.Target {
+        target(reference: resolved.reference, resolved.route)
+    }
+
+    private static func target(reference: String, _ route: Route) -> Lease.Target {
+        switch route {
+        case .kernel(let target):
+            return Lease.Target(reference: reference, spec: target.cgroup.path.string, cgroup: target.cgroup.path.string)
+        case .engine(_, let container, let cgroup):
+            return Lease.Target(reference: reference, spec: "\(container.source.rawValue):\(container.id)", cgroup: cgroup?.cgroup.path.string)
+        case .systemd(let unit, let cgroup):
+            return Lease.Target(reference: reference, spec: "unit:\(unit)", cgroup: cgroup?.cgroup.path.string)
+        }
+    }
+}
+
+/// Ends every hold when the daemon shuts down gracefully (before the server stops: a hold's
+/// answer stays open until its lease ends).
+struct LeaseService: Service {
+    let keeper: LeaseKeeper
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await keeper.stop()
+    }
+}
