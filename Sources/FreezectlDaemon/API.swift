@@ -15,6 +15,9 @@ struct API: Sendable {
     let policy: PolicyStore
     let audit: AuditTrail
     let leases: LeaseKeeper
+    let hub: EventHub
+    let watcher: StateWatcher
+    let metrics: DaemonMetrics
 
     /// A pause or unpause request body.
     struct OperationRequest: Decodable {
@@ -60,6 +63,8 @@ struct API: Sendable {
         v1.post("unpause") { request, context in try await operate(.thaw, request, context) }
         v1.get("leases") { _, context in try await listLeases(context) }
         v1.delete("leases/:id") { _, context in try await deleteLease(context) }
+        v1.get("events") { request, context in try await events(request, context) }
+        router.get("metrics") { _, context in try await metricsText(context) }
     }
 
     /// The 403 for a connection whose credentials cannot be read.
@@ -85,7 +90,7 @@ struct API: Sendable {
             // Every frozen cgroup of the host, narrowed to those the caller may read.
             let statuses = resolver.frozenCgroups().filter { status in
                 guard let cgroup = status.freezer?.target.cgroup else { return false }
-                return policy.decide(caller, .status, Policy.Subject(container: nil, cgroup: cgroup, unit: nil, matches: { _, _ in false })).isAllowed
+                return policy.decide(caller, .status, Policy.Subject(container: nil, cgroupPath: cgroup.cgroupPath, unit: nil, matches: { _, _ in false })).isAllowed
             }
             return jsonLines(statuses.map(StatusReport.init))
         }
@@ -161,7 +166,10 @@ struct API: Sendable {
             record.rule = decisions[record.target]?.description
             record.lease = leaseID
         }
+        let cgroups = sorted.items.compactMap { $0.resolved?.cgroup }
+        watcher.changing(cgroups)
         let batch = await resolver.run(sorted.items, options: options)
+        watcher.changed(cgroups)
         if operation == .thaw {
             await leases.release(cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.path.string }))
         }
@@ -193,6 +201,57 @@ struct API: Sendable {
             try await writer.write(ByteBuffer(bytes: JSONLine.encode(LeaseEnded(lease: id, ended: reason)) + [0x0A]))
             try await writer.finish(nil)
         })
+    }
+
+    /// `GET /v1/events`: one JSON object per line, from `since` (docker's: seconds since the
+    /// epoch, or a duration ago such as `10m`) on, narrowed by `filters` (docker's JSON form).
+    /// Anyone but root sees only the events of targets a rule lets them read, and their own requests.
+    private func events(_ request: Request, _ context: DaemonContext) async throws -> Response {
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        let filter: EventFilter
+        var since: Int64?
+        do {
+            filter = try EventFilter(json: request.uri.queryParameters.get("filters"))
+            if let text = request.uri.queryParameters.get("since") { since = try Self.since(text) }
+        } catch {
+            return json(Refusal(error: "invalid-request", message: "events: \(error)"), status: .badRequest)
+        }
+        let policy = self.policy
+        guard policy.policy.mayEver(caller, .status) else {
+            return refuse(caller, .status, ["(events)"], message: "events: \(caller) is not allowed to read any status (no rule of the policy grants it)")
+        }
+        let (events, end) = hub.subscribe(since: since)
+        context.channel.closeFuture.whenComplete { _ in end() }
+        let resolver = self.resolver
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for await event in events where filter.matches(event) {
+                guard caller.credentials.isRoot || event.requester?.uid == caller.credentials.uid
+                    || policy.policy.decide(caller, .status, Policy.Subject(
+                        container: event.container, cgroupPath: event.cgroupPath, unit: nil,
+                        matches: { resolver.matches($0, $1) })).isAllowed else { continue }
+                try await writer.write(ByteBuffer(bytes: JSONLine.encode(event) + [0x0A]))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// `since` as docker takes it: seconds since the epoch (with a fraction), or a duration ago.
+    static func since(_ text: String) throws -> Int64 {
+        if let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds < 1e11 { return Int64(seconds * 1e9) }
+        let ago = try DurationArgument.parse(text, option: "since")
+        return Int64((Date().timeIntervalSince1970 * 1e9).rounded()) - ago.nanoseconds
+    }
+
+    /// `GET /metrics`: root, or anyone a rule lets read some status.
+    private func metricsText(_ context: DaemonContext) async throws -> Response {
+        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        guard policy.policy.mayEver(caller, .status) else {
+            return refuse(caller, .status, ["(metrics)"], message: "metrics: \(caller) is not allowed to read any status (no rule of the policy grants it)")
+        }
+        metrics.set(activeLeases: await leases.all().count, pausedCgroups: watcher.pausedCount, eventStreams: hub.subscriberCount)
+        return respond(metrics.text(), status: .ok, type: "text/plain; version=0.0.4; charset=utf-8")
     }
 
     /// The last line of a hold's answer.

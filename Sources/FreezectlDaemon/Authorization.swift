@@ -59,7 +59,7 @@ extension Policy {
     func subject(of resolved: ResolvedTarget, resolver: Resolver) -> Subject {
         var unit: String?
         if case .systemd(let name, _) = resolved.route { unit = name }
-        return Subject(container: resolved.container, cgroup: resolved.cgroup?.cgroup, unit: unit,
+        return Subject(container: resolved.container, cgroupPath: resolved.cgroup?.cgroup.cgroupPath, unit: unit,
                        matches: { container, filter in resolver.matches(container, filter) })
     }
 
@@ -71,9 +71,14 @@ extension Policy {
             rule += #", filters = ["id=\#(container.id)"]"#
         } else if case .systemd(let unit, _) = resolved.route {
             rule += #", units = ["\#(unit)"]"#
-        } else if let cgroup = resolved.cgroup?.cgroup, let path = cgroup.hierarchy.cgroupPath(forDirectory: cgroup.path) {
+        } else if let path = resolved.cgroup?.cgroup.cgroupPath {
             rule += #", cgroups = ["\#(path)"]"#
         }
         return rule
     }
+}
+
+extension CgroupDirectory {
+    /// The cgroup path as /proc/PID/cgroup writes it: what the policy's `cgroups` match.
+    var cgroupPath: String? { hierarchy.cgroupPath(forDirectory: path) }
 }

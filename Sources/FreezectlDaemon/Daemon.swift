@@ -50,20 +50,26 @@ public struct Daemon: Sendable {
         let policyFile = configuration.policy ?? (Syscall.exists(Policy.defaultFile) ? Policy.defaultFile : nil)
         let policy = try PolicyStore(file: policyFile, logger: logger)
         let logger = self.logger
-        let audit = try AuditTrail.standard(
+        let freezer = try CgroupFreezer(logger: logger)
+        let metrics = DaemonMetrics()
+        let hub = EventHub(layout: freezer.layout)
+        var audit = try AuditTrail.standard(
             file: configuration.auditLog, required: false,
             warn: { logger.warning("audit: \($0.message)") },
             onFailure: { logger.error("audit record not written: \($0.message)") })
+        // Every record is also an event and a metric: one place says what the daemon did.
+        audit.sinks = audit.sinks.map { CountingSink(sink: $0, metrics: metrics) } + [EventSink(hub: hub), MetricsSink(metrics: metrics)]
         let leaseFiles = try LeaseFiles(stateDirectory: configuration.stateDirectory)
         try prepareSocketPath()
-        let resolver = Resolver(freezer: try CgroupFreezer(logger: logger),
+        let resolver = Resolver(freezer: freezer,
                                 catalog: ContainerCatalog(runtimeRoots: configuration.runtimeRoots,
                                                           environment: ProcessInfo.processInfo.environment))
         // The leases a previous daemon left are ended or taken over before anyone can connect.
-        let leases = LeaseKeeper(files: leaseFiles, resolver: resolver, audit: audit, logger: logger)
+        let watcher = StateWatcher(resolver: resolver, hub: hub)
+        let leases = LeaseKeeper(files: leaseFiles, resolver: resolver, audit: audit, watcher: watcher, hub: hub, logger: logger)
         await leases.reconcile()
         let router = Router(context: DaemonContext.self)
-        API(resolver: resolver, policy: policy, audit: audit, leases: leases).register(on: router)
+        API(resolver: resolver, policy: policy, audit: audit, leases: leases, hub: hub, watcher: watcher, metrics: metrics).register(on: router)
         let socket = configuration.socket
         let group = configuration.socketGroup
         let app = Application(
@@ -79,7 +85,8 @@ public struct Daemon: Sendable {
         let services = ServiceGroup(configuration: .init(
             // Shut down in reverse order: holds end first, so that their open answers finish and
             // the server can stop.
-            services: [.init(service: app), .init(service: PolicyReloader(store: policy)), .init(service: LeaseService(keeper: leases))],
+            services: [.init(service: app), .init(service: PolicyReloader(store: policy)), .init(service: StateWatcherService(watcher: watcher)),
+                       .init(service: ShutdownService(keeper: leases, hub: hub))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("freezectld listening", metadata: [

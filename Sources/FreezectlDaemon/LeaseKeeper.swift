@@ -13,16 +13,20 @@ actor LeaseKeeper {
     private let files: LeaseFiles
     private let resolver: Resolver
     private let audit: AuditTrail
+    private let watcher: StateWatcher
+    private let hub: EventHub
     private let logger: Logger
     private var leases: [String: Lease] = [:]
     private var timers: [String: Task<Void, Never>] = [:]
     private var endings: [String: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation)] = [:]
     private var stopping = false
 
-    init(files: LeaseFiles, resolver: Resolver, audit: AuditTrail, logger: Logger) {
+    init(files: LeaseFiles, resolver: Resolver, audit: AuditTrail, watcher: StateWatcher, hub: EventHub, logger: Logger) {
         self.files = files
         self.resolver = resolver
         self.audit = audit
+        self.watcher = watcher
+        self.hub = hub
         self.logger = logger
     }
 
@@ -191,6 +195,10 @@ actor LeaseKeeper {
     }
 
     private func finish(_ id: String, reason: String) {
+        var event = Event(type: .lease, action: "ended")
+        event.lease = id
+        event.message = reason
+        hub.publish(event)
         if let ending = endings.removeValue(forKey: id) {
             ending.continuation.yield(reason)
             ending.continuation.finish()
@@ -225,7 +233,10 @@ actor LeaseKeeper {
             record.message = record.message ?? "lease \(id) \(reason)"
         }
         // The thaw runs to its end whatever cancels the caller: it keeps the promise.
+        let cgroups = items.compactMap { $0.resolved?.cgroup }
+        watcher.changing(cgroups)
         let results = await Task { await resolver.run(items, options: options) }.value
+        watcher.changed(cgroups)
         for result in results where result.outcome == .error {
             logger.error("lease \(id): \(result.reference) not thawed: \(result.error?.message ?? "unknown error")")
         }
@@ -249,13 +260,15 @@ actor LeaseKeeper {
     }
 }
 
-/// Ends every hold when the daemon shuts down gracefully (before the server stops: a hold's
-/// answer stays open until its lease ends).
-struct LeaseService: Service {
+/// On graceful shutdown, before the server stops: every hold ends and every event stream closes
+/// (their answers stay open until then, and the server waits for open answers).
+struct ShutdownService: Service {
     let keeper: LeaseKeeper
+    let hub: EventHub
 
     func run() async throws {
         try? await gracefulShutdown()
         await keeper.stop()
+        hub.close()
     }
 }

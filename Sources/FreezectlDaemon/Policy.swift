@@ -81,18 +81,13 @@ public struct Policy: Sendable {
                 guard let container = subject.container, sources.contains(container.source) else { return false }
             }
             if !cgroups.isEmpty {
-                guard let cgroup = subject.cgroup, cgroups.contains(where: { covers(cgroup, prefix: $0) }) else { return false }
+                // Whole components: /batch covers /batch/job, not /batchy.
+                guard let path = subject.cgroupPath.map({ FilePath($0) }), cgroups.contains(where: { path.starts(with: $0) }) else { return false }
             }
             if !units.isEmpty {
                 guard let unit = subject.unit, units.contains(unit) else { return false }
             }
             return true
-        }
-
-        private func covers(_ cgroup: CgroupDirectory, prefix: FilePath) -> Bool {
-            // The rule's path is the cgroup path (as /proc/PID/cgroup writes it), in any hierarchy.
-            guard let path = cgroup.hierarchy.cgroupPath(forDirectory: cgroup.path) else { return false }
-            return FilePath(path).starts(with: prefix)
         }
     }
 
@@ -100,18 +95,18 @@ public struct Policy: Sendable {
     public struct Subject: Sendable {
         /// The container, when the target is one.
         public var container: Container?
-        /// The cgroup whose state is the truth.
-        public var cgroup: CgroupDirectory?
+        /// The cgroup whose state is the truth, as /proc/PID/cgroup writes it (`/batch/job`).
+        public var cgroupPath: String?
         /// The unit, when the target is one.
         public var unit: String?
         /// Whether a container matches a filter (the resolver's matching, which reads the freezer
         /// state and memory only when a clause asks).
         public var matches: @Sendable (Container, ContainerFilter) -> Bool
 
-        public init(container: Container?, cgroup: CgroupDirectory?, unit: String?,
+        public init(container: Container?, cgroupPath: String?, unit: String?,
                     matches: @escaping @Sendable (Container, ContainerFilter) -> Bool) {
             self.container = container
-            self.cgroup = cgroup
+            self.cgroupPath = cgroupPath
             self.unit = unit
             self.matches = matches
         }

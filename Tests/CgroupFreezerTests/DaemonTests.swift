@@ -278,4 +278,67 @@ struct DaemonTests {
         #expect(holder2.wait(seconds: 5).stdout.contains("the daemon stopped"))
         #expect(timed.kernelFrozen && FileManager.default.fileExists(atPath: "\(state)/leases/\(keptID).json"), "a timed lease is kept")
     }
+
+    /// The JSON objects of a stream's lines so far.
+    func lines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").map { object(String($0)) }
+    }
+
+    @Test("events: runc pause behind the daemon's back and a direct write to a v2 cgroup it touched show up as state events; its own operations as operation events; since and filters; metrics count them; SIGTERM closes open streams")
+    func eventsAndMetrics() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("web", annotations: ["tier": "web"])
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let socket = scratch.path + "/freezectl.sock"
+        let daemon = try BackgroundProcess(Self.binary, ["--socket", socket, "--state-dir", scratch.path + "/state", "--runtime-root", runc.root])
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
+        #expect(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+        let url = "http://localhost/v1/events?filters=%7B%22type%22%3A%5B%22state%22%5D%7D"  // {"type":["state"]}
+        let stream = try BackgroundProcess("/usr/bin/curl", ["-sN", "--unix-socket", socket, url])
+        defer { if stream.process.isRunning { stream.signal(SIGKILL); _ = stream.wait(seconds: 5) } }
+        // The watcher lists the sources when it starts; give it that moment.
+        usleep(1_500_000)
+
+        // runc keeps no state: its pause is a write the daemon did not make.
+        #expect(try runc.runc("pause", "web").status == 0)
+        #expect(eventually(seconds: 3) { lines(stream.stdoutSoFar).contains { $0["action"] as? String == "frozen" && $0["name"] as? String == "web" } },
+                "\(stream.stdoutSoFar)")
+        let frozen = lines(stream.stdoutSoFar).first { $0["action"] as? String == "frozen" }
+        #expect(frozen?["type"] as? String == "state" && frozen?["source"] as? String == "runc" && (frozen?["labels"] as? [String: String])?["tier"] == "web")
+        #expect(try runc.runc("resume", "web").status == 0)
+        #expect(eventually(seconds: 3) { lines(stream.stdoutSoFar).contains { $0["action"] as? String == "thawed" && $0["name"] as? String == "web" } })
+
+        // A cgroup the daemon touched is watched on the kernel's notifications; its own change is an operation, not a state event.
+        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(cgroup.relativePath)"]}"#).status == 200)
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["cgroup:\#(cgroup.relativePath)"]}"#).status == 200)
+        usleep(1_200_000)
+        #expect(!lines(stream.stdoutSoFar).contains { ($0["cgroup"] as? String)?.hasSuffix(cgroup.relativePath) == true }, "\(stream.stdoutSoFar)")
+        try "1".write(toFile: cgroup.path + "/cgroup.freeze", atomically: false, encoding: .utf8)
+        #expect(eventually(seconds: 2) { lines(stream.stdoutSoFar).contains { $0["action"] as? String == "frozen" && ($0["cgroup"] as? String)?.hasSuffix(cgroup.relativePath) == true } },
+                "\(stream.stdoutSoFar)")
+        try "0".write(toFile: cgroup.path + "/cgroup.freeze", atomically: false, encoding: .utf8)
+
+        // since=0 replays what is kept: the daemon's operations, with who asked.
+        let replay = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
+                                               "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22operation%22%5D%7D"])
+        let operations = lines(replay.stdout)
+        #expect(operations.map { $0["action"] as? String } == ["pause", "unpause"], "\(replay.stdout)")
+        #expect((operations.first?["requester"] as? [String: Any])?["uid"] as? Int == 0)
+        #expect(try request(socket, "GET", "/v1/events?filters=%7B%22colour%22%3A%5B%5D%7D").status == 400)
+
+        let metrics = try request(socket, "GET", "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains(#"freezectl_operations_total{action="pause",result="ok"} 1"#), "\(metrics.body)")
+        #expect(metrics.body.contains("freezectl_operation_duration_seconds_bucket") && metrics.body.contains("freezectl_leases_active 0"))
+
+        // SIGTERM with a stream open: the stream ends, the daemon exits.
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+        #expect(stream.wait(seconds: 5).exited)
+    }
 }

@@ -20,7 +20,7 @@ struct PolicyTests {
     func container(labels: [String: String], source: ContainerSource = .docker) -> Policy.Subject {
         let container = Container(source: source, id: "0123456789abcdef", name: "web", labels: labels, pid: nil,
                                   engineState: .paused, owner: nil, cgroup: nil)
-        return Policy.Subject(container: container, cgroup: nil, unit: nil,
+        return Policy.Subject(container: container, cgroupPath: nil, unit: nil,
                               matches: { $1.matches($0, paused: true, memoryPercent: nil) })
     }
 
@@ -39,7 +39,7 @@ struct PolicyTests {
         #expect(policy.decide(outsider, .unpause, labelled) == .refused)
         #expect(policy.mayEver(member, .unpause) && !policy.mayEver(member, .pause) && !policy.mayEver(outsider, .status))
         // A unit or a plain cgroup is no container: a filter rule never covers it.
-        #expect(policy.decide(member, .unpause, Policy.Subject(container: nil, cgroup: nil, unit: "web.service", matches: { _, _ in true })) == .refused)
+        #expect(policy.decide(member, .unpause, Policy.Subject(container: nil, cgroupPath: nil, unit: "web.service", matches: { _, _ in true })) == .refused)
     }
 
     @Test("root needs no rule; an empty policy refuses everyone else")
@@ -73,9 +73,9 @@ struct PolicyTests {
         #expect(policy.decide(alice, .pause, container(labels: [:], source: .runc)) == .rule(1))
         #expect(policy.decide(alice, .pause, container(labels: [:], source: .docker)) == .refused)
         #expect(policy.decide(numeric, .lease, container(labels: [:])) == .rule(2))
-        let unit = Policy.Subject(container: nil, cgroup: nil, unit: "web.service", matches: { _, _ in false })
+        let unit = Policy.Subject(container: nil, cgroupPath: nil, unit: "web.service", matches: { _, _ in false })
         #expect(policy.decide(numeric, .status, unit) == .rule(3))
-        #expect(policy.decide(numeric, .status, Policy.Subject(container: nil, cgroup: nil, unit: "db.service", matches: { _, _ in false })) == .refused)
+        #expect(policy.decide(numeric, .status, Policy.Subject(container: nil, cgroupPath: nil, unit: "db.service", matches: { _, _ in false })) == .refused)
     }
 
     @Test("a malformed policy is an invalid-policy error naming the file and what is wrong", arguments: [
@@ -97,5 +97,19 @@ struct PolicyTests {
             #expect(error.code == "invalid-policy")
             #expect(error.message.contains("policy.toml") && error.message.contains(expected), "\(error.message)")
         }
+    }
+}
+
+extension PolicyTests {
+    @Test("cgroups match whole components of the cgroup path, in any hierarchy")
+    func cgroupPrefixes() throws {
+        let policy = try Policy(parsing: "[[rule]]\nusers = [\"alice\"]\nactions = [\"pause\"]\ncgroups = [\"/batch/\"]\n", file: "p.toml")
+        let alice = caller(uid: 1000, user: "alice", groups: [(1000, "alice")])
+        func subject(_ path: String?) -> Policy.Subject { Policy.Subject(container: nil, cgroupPath: path, unit: nil, matches: { _, _ in false }) }
+        #expect(policy.decide(alice, .pause, subject("/batch")) == .rule(1))
+        #expect(policy.decide(alice, .pause, subject("/batch/job/inner")) == .rule(1))
+        #expect(policy.decide(alice, .pause, subject("/batchy")) == .refused)
+        #expect(policy.decide(alice, .pause, subject("/")) == .refused)
+        #expect(policy.decide(alice, .pause, subject(nil)) == .refused)
     }
 }

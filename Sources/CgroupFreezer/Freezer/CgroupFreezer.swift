@@ -79,6 +79,34 @@ public struct CgroupFreezer: Sendable {
                              processes: CgroupProcesses.inSubtree(target.cgroup.path))
     }
 
+    /// The effective state of `target` now, then at each change: on the kernel's notifications
+    /// on `cgroup.events` for v2, read every 500 ms for v1 (which has none). The stream ends when
+    /// the cgroup is gone or cannot be read, or when its consumer stops.
+    public func stateChanges(of target: FreezerTarget) -> AsyncStream<FreezeState> {
+        let backend = backend(for: target)
+        return AsyncStream { continuation in
+            let task = Task {
+                guard var state = try? backend.status().state else { return continuation.finish() }
+                continuation.yield(state)
+                while !Task.isCancelled {
+                    do {
+                        // A bounded wait: a cgroup removed meanwhile is found within the minute.
+                        try await backend.waitForChange(from: state, deadline: .now + .seconds(60))
+                        let now = try backend.status().state
+                        if now != state {
+                            state = now
+                            continuation.yield(now)
+                        }
+                    } catch {
+                        break
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     /// The processes in `target`'s cgroup and every cgroup below it: everything its freezer stops.
     public func processes(of target: FreezerTarget) -> [Int32] {
         CgroupProcesses.inSubtree(target.cgroup.path)

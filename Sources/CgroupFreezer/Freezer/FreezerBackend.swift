@@ -28,6 +28,9 @@ protocol FreezerBackend: Sendable {
 
     /// Whether the kernel shows task `pid` as stopped by this freezer (or unable to run: a zombie, or gone).
     static func isTaskFrozen(_ pid: Int32) -> Bool
+
+    /// Returns when the effective state is no longer `state`, or at `deadline`.
+    func waitForChange(from state: FreezeState, deadline: ContinuousClock.Instant) async throws
 }
 
 extension FreezerBackend {

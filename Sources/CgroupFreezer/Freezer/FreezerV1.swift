@@ -18,6 +18,14 @@ struct FreezerV1: FreezerBackend {
         try CgroupFile.read(directory.file(FreezerFiles.v1SelfFreezing)).hasPrefix("1")
     }
 
+    /// cgroup v1 has no notification for freezer.state: it is read again every 500 ms.
+    func waitForChange(from state: FreezeState, deadline: ContinuousClock.Instant) async throws {
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            if try status().state != state { return }
+        }
+    }
+
     func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
         let selfFrozen = try requestsFreeze(cgroup)
         switch try effectiveState() {

@@ -58,6 +58,19 @@ struct FreezerV2: FreezerBackend {
         }
     }
 
+    /// The kernel notifies cgroup.events when `frozen` flips, for a freeze of this cgroup or of an
+    /// ancestor: no polling.
+    func waitForChange(from state: FreezeState, deadline: ContinuousClock.Instant) async throws {
+        let events = try openEvents()
+        defer { CgroupFile.close(events) }
+        let path = cgroup.file(FreezerFiles.v2Events)
+        _ = try await waiter.wait(on: events, deadline: deadline) {
+            // The read of this descriptor is what re-arms its notification.
+            _ = try CgroupFile.read(events, path: path)
+            return try status().state != state
+        }
+    }
+
     /// cgroup.events, opened before the write so that no change is missed.
     private func openEvents() throws(CgroupLayout.Error) -> FileDescriptor {
         try CgroupFile.open(cgroup.file(FreezerFiles.v2Events), .readOnly)

@@ -22,6 +22,9 @@ final class BackgroundProcess: @unchecked Sendable {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// What it wrote on standard output so far.
+    var stdoutSoFar: String { (try? String(contentsOfFile: scratch.path + "/out", encoding: .utf8)) ?? "" }
+
     /// What it wrote on standard error so far.
     var stderrSoFar: String { (try? String(contentsOfFile: scratch.path + "/err", encoding: .utf8)) ?? "" }
 

@@ -1,0 +1,134 @@
+import CgroupFreezer
+import ContainerEngines
+import FreezerOperations
+import ServiceLifecycle
+import Synchronization
+
+/// Watches the freezer state of every container of the sources present and of every cgroup the
+/// daemon touched, and publishes the changes others make (`runc pause`, `docker pause`, a write
+/// to the cgroup) as `state` events. The daemon's own changes are published as operations, not
+/// again as state changes.
+final class StateWatcher: Sendable {
+    private struct Watched {
+        var task: Task<Void, Never>
+        var state: FreezeState?
+    }
+
+    private struct State {
+        var watched: [String: Watched] = [:]
+        var containers: [String: Container] = [:]
+        /// Cgroups the daemon is changing (nil: until it says it is done) or changed a moment ago.
+        var own: [String: ContinuousClock.Instant?] = [:]
+    }
+
+    /// How long after its own change a cgroup's change is taken as that change (v1 is read every
+    /// 500 ms, so its change shows up to half a second late).
+    static let ownGrace: Duration = .seconds(1)
+    /// How often the sources are listed again.
+    static let refreshInterval: Duration = .seconds(3)
+
+    private let resolver: Resolver
+    private let hub: EventHub
+    private let state = Mutex(State())
+
+    init(resolver: Resolver, hub: EventHub) {
+        self.resolver = resolver
+        self.hub = hub
+    }
+
+    /// The daemon starts changing these cgroups: their changes are its own.
+    func changing(_ cgroups: [FreezerTarget]) {
+        state.withLock { state in
+            for cgroup in cgroups { state.own[cgroup.cgroup.path.string] = .some(nil) }
+        }
+    }
+
+    /// The daemon is done changing these cgroups: watched from now on, and a change seen within
+    /// the grace period is still its own.
+    func changed(_ cgroups: [FreezerTarget]) {
+        let until = ContinuousClock.now + Self.ownGrace
+        state.withLock { state in
+            for cgroup in cgroups { state.own[cgroup.cgroup.path.string] = until }
+        }
+        for cgroup in cgroups { watch(cgroup) }
+    }
+
+    /// How many watched cgroups are paused (frozen, freezing, or frozen by a parent) as last seen.
+    var pausedCount: Int {
+        state.withLock { $0.watched.values.filter { $0.state.map { $0 != .thawed } ?? false }.count }
+    }
+
+    /// Lists the sources again: new containers are watched, and events are described with them.
+    func refresh() async {
+        let items = await resolver.resolve(TargetSelection(targets: [], all: true), for: .inspect)
+        var containers: [String: Container] = [:]
+        for item in items {
+            guard let resolved = item.resolved, let cgroup = resolved.cgroup, let container = resolved.container else { continue }
+            containers[cgroup.cgroup.path.string] = container
+            watch(cgroup)
+        }
+        state.withLock { $0.containers = containers }
+        hub.setContainers(containers)
+    }
+
+    /// Stops every watch (the daemon stops).
+    func stop() {
+        let tasks = state.withLock { state in
+            defer { state.watched.removeAll() }
+            return state.watched.values.map(\.task)
+        }
+        for task in tasks { task.cancel() }
+    }
+
+    private func watch(_ target: FreezerTarget) {
+        let key = target.cgroup.path.string
+        state.withLock { state in
+            guard state.watched[key] == nil else { return }
+            let task = Task { [resolver] in
+                var first = true
+                for await now in resolver.freezer.stateChanges(of: target) {
+                    self.saw(now, in: key, first: first)
+                    first = false
+                }
+                // The cgroup is gone: nothing left to watch.
+                _ = self.state.withLock { $0.watched.removeValue(forKey: key) }
+            }
+            state.watched[key] = Watched(task: task, state: nil)
+        }
+    }
+
+    private func saw(_ now: FreezeState, in key: String, first: Bool) {
+        let (publish, container) = state.withLock { state -> (Bool, Container?) in
+            state.watched[key]?.state = now
+            if first { return (false, nil) }
+            switch state.own[key] {
+            case .some(.none): return (false, nil)
+            case .some(.some(let until)) where ContinuousClock.now < until: return (false, nil)
+            default:
+                state.own.removeValue(forKey: key)
+                return (true, state.containers[key])
+            }
+        }
+        guard publish else { return }
+        var event = Event(type: .state, action: now.rawValue)
+        event.cgroup = key
+        event.target = container?.shortReference
+        event.describe(container)
+        hub.publish(event)
+    }
+}
+
+/// Lists the sources every few seconds until the daemon stops, then stops every watch.
+struct StateWatcherService: Service {
+    let watcher: StateWatcher
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await watcher.refresh()
+                try await Task.sleep(for: StateWatcher.refreshInterval)
+            }
+        }
+        watcher.stop()
+    }
+}
