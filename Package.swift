@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "HealthProbes", targets: ["HealthProbes"]),
         .library(name: "FreezerOperations", targets: ["FreezerOperations"]),
         .library(name: "CRIUCheckpoint", targets: ["CRIUCheckpoint"]),
+        .library(name: "FreezectlClient", targets: ["FreezectlClient"]),
         .executable(name: "freezectl", targets: ["freezectl"]),
         .executable(name: "freezectl-bench", targets: ["freezectl-bench"]),
         .executable(name: "embedding-example", targets: ["embedding-example"]),
@@ -104,6 +105,19 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // A client of freezectld's API: the CLI's --host, and Swift programs.
+        .target(
+            name: "FreezectlClient",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                "FreezectlReports",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // freezectld: the library over a unix-socket HTTP API (docs/daemon.md).
         .target(
             name: "FreezectlDaemon",
@@ -112,6 +126,7 @@ let package = Package(
                 "ContainerEngines",
                 "FreezerOperations",
                 "FreezectlReports",
+                "HealthProbes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -141,6 +156,7 @@ let package = Package(
                 "FreezerOperations",
                 "CRIUCheckpoint",
                 "FreezectlReports",
+                "FreezectlClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

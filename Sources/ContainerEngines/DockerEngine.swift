@@ -144,15 +144,7 @@ public struct DockerEngine: ContainerEngine {
     package func request(_ method: HTTPMethod, _ path: String, reference: String, timeout: Duration = .seconds(30),
                          body: Data? = nil) async throws -> Data {
         if let problem = unavailability() { throw problem }
-        let encodedSocket = socketPath.string.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath.string
-        var request = HTTPClientRequest(url: "http+unix://\(encodedSocket)\(path)")
-        request.method = method
-        // dockerd answers 400 to the default Host header (the encoded socket path).
-        request.headers.replaceOrAdd(name: "Host", value: "localhost")
-        if let body {
-            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
+        let request = HTTPClientRequest(unixSocket: socketPath, method, path, json: body.map { Array($0) })
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
@@ -166,5 +158,20 @@ public struct DockerEngine: ContainerEngine {
             throw ContainerCatalog.Error.engineError(reference, status: Int(response.status.code), message: message)
         }
         return body
+    }
+}
+
+extension HTTPClientRequest {
+    /// A request to an HTTP server on a unix socket (dockerd, podman, freezectld), with a JSON body.
+    package init(unixSocket socket: FilePath, _ method: HTTPMethod, _ path: String, json body: [UInt8]?) {
+        let encodedSocket = socket.string.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket.string
+        self.init(url: "http+unix://\(encodedSocket)\(path)")
+        self.method = method
+        // dockerd answers 400 to the default Host header (the encoded socket path).
+        headers.replaceOrAdd(name: "Host", value: "localhost")
+        if let body {
+            headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            self.body = .bytes(ByteBuffer(bytes: body))
+        }
     }
 }

@@ -2,6 +2,7 @@ import CgroupFreezer
 import ContainerEngines
 import FreezectlReports
 import FreezerOperations
+import HealthProbes
 import Foundation
 import Hummingbird
 import NIOCore
@@ -19,42 +20,10 @@ struct API: Sendable {
     let watcher: StateWatcher
     let metrics: DaemonMetrics
 
-    /// A pause or unpause request body.
-    struct OperationRequest: Decodable {
-        var targets: [String]?
-        var all: Bool?
-        var filters: [String]?
-        var timeout: String?
-        var atomic: Bool?
-        var direct: Bool?
-        var parallel: Int?
-        /// Pause for this long (a lease that thaws on its own).
-        var duration: String?
-        /// Pause for as long as this connection stays open.
-        var hold: Bool?
-
-        enum CodingKeys: String, CodingKey {
-            case targets, all, filters, timeout, atomic, direct, parallel, hold
-            case duration = "for"
-        }
-    }
-
-    /// The answer to a pause or unpause: one CLI result per target, the overall status, and what
-    /// `all` or a filter picked that the caller may not touch.
-    struct OperationAnswer: Encodable {
-        var status: String
-        var results: [OperationReport]
-        var skipped: [String]?
-        /// The lease that ends this pause, when the request asked for one and it froze something.
-        var lease: LeaseReport?
-    }
-
-    /// A request refused before anything was done (400, 403).
-    struct Refusal: Encodable {
-        var error: String
-        var message: String
-        var refused: [Authorization.Refused]?
-    }
+    typealias OperationRequest = DaemonAPI.OperationRequest
+    typealias OperationAnswer = DaemonAPI.OperationAnswer
+    typealias Refusal = DaemonAPI.Refusal
+    typealias LeaseReport = DaemonAPI.LeaseReport
 
     func register(on router: Router<DaemonContext>) {
         let v1 = router.group("v1")
@@ -76,17 +45,18 @@ struct API: Sendable {
         guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
         let policy = self.policy.policy
         var targets: [TargetSpec] = []
-        for text in request.uri.queryParameters.getAll("target") {
-            do {
-                targets.append(try TargetSpec(parsing: String(text)))
-            } catch {
-                return json(Refusal(error: error.code, message: error.withNextStep), status: .badRequest)
-            }
+        let selection: TargetSelection
+        do {
+            for text in request.uri.queryParameters.getAll("target") { targets.append(try TargetSpec(parsing: String(text))) }
+            let filter = try ContainerFilter(parsing: request.uri.queryParameters.getAll("filter").map { String($0) })
+            selection = TargetSelection(targets: targets, all: request.uri.queryParameters.get("all") == "true", filter: filter)
+        } catch {
+            return json(Refusal(error: (error as? any FreezectlError)?.code ?? "invalid-request", message: "status: \(error.withNextStep)"), status: .badRequest)
         }
-        guard policy.mayEver(caller, .status) else {
-            return refuse(caller, .status, targets.map(\.description), message: "status: \(caller) is not allowed to read any status (no rule of the policy grants it)")
+        guard !targets.isEmpty || policy.mayEver(caller, .status) else {
+            return refuse(caller, .status, [], message: "status: \(caller) is not allowed to read any status (no rule of the policy grants it)")
         }
-        if targets.isEmpty {
+        if targets.isEmpty && !selection.selectsFromSources {
             // Every frozen cgroup of the host, narrowed to those the caller may read.
             let statuses = resolver.frozenCgroups().filter { status in
                 guard let cgroup = status.freezer?.target.cgroup else { return false }
@@ -94,7 +64,7 @@ struct API: Sendable {
             }
             return jsonLines(statuses.map(StatusReport.init))
         }
-        let items = await resolver.resolve(TargetSelection(targets: targets), for: .inspect)
+        let items = await resolver.resolve(selection, for: .inspect)
         let sorted = policy.authorize(items, named: Set(targets.map(\.description)), caller: caller, actions: [.status], resolver: resolver)
         guard sorted.refused.isEmpty else { return refuse(caller, .status, sorted.refused) }
         return jsonLines(sorted.items.map { StatusReport(resolver.status($0)) })
@@ -112,6 +82,7 @@ struct API: Sendable {
         let selection: TargetSelection
         var options = BatchOptions(operation: operation, atomic: body.atomic ?? false, direct: body.direct ?? false)
         var leaseDuration: Duration?
+        var health: HealthCheckOptions?
         let hold = body.hold == true
         do {
             var targets: [TargetSpec] = []
@@ -128,18 +99,29 @@ struct API: Sendable {
                 guard body.duration == nil || body.hold != true else { throw DurationArgument.Error("give for or hold, not both") }
             }
             if let duration = body.duration { leaseDuration = try DurationArgument.parse(duration, option: "for") }
+            if let request = body.health {
+                guard operation == .thaw else { throw DurationArgument.Error("health is an unpause option") }
+                health = try request.options()
+            }
         } catch {
             return json(Refusal(error: "invalid-request", message: "\(action): \(error.withNextStep)"), status: .badRequest)
         }
         if selection.targets.isEmpty && !selection.selectsFromSources {
             return json(Refusal(error: "invalid-request", message: "\(action): give targets, all, or filters"), status: .badRequest)
         }
+        if case .exec = health?.probe, !caller.credentials.isRoot {
+            // A command the daemon runs would run with the daemon's powers.
+            return refuse(caller, action, selection.targets.map(\.description),
+                          message: "\(action): health.cmd runs a command as the daemon, so only root may give it; \(caller) may use health.http or health.tcp")
+        }
         let policy = self.policy.policy
         let named = selection.targets.map(\.description)
         // A pause that ends on its own is granted by `lease` as well as by `pause`.
         let actions: [Policy.Action] = (leaseDuration != nil || hold) ? [.lease, .pause] : [action]
-        guard actions.contains(where: { policy.mayEver(caller, $0) }) else {
-            return refuse(caller, action, named.isEmpty ? [selection.all ? "--all" : "--filter"] : named,
+        // Named targets each get a refusal with the rule they need; a pick from the sources by a
+        // caller no rule names is refused as a whole, before any source is read.
+        guard !named.isEmpty || actions.contains(where: { policy.mayEver(caller, $0) }) else {
+            return refuse(caller, action, [selection.all ? "--all" : "--filter"],
                           message: "\(action): \(caller) is not allowed to \(action) anything (no rule of the policy grants it)")
         }
         let items = await resolver.resolve(selection, for: operation.purpose, direct: options.direct)
@@ -168,17 +150,16 @@ struct API: Sendable {
         }
         let cgroups = sorted.items.compactMap { $0.resolved?.cgroup }
         watcher.changing(cgroups)
-        let batch = await resolver.run(sorted.items, options: options)
+        var batch = await resolver.run(sorted.items, options: options)
+        if let health { batch = await resolver.checkHealth(batch, options: health, batch: options) }
         watcher.changed(cgroups)
         if operation == .thaw {
             await leases.release(cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.path.string }))
         }
         let confirmed = if let leaseID { await leases.confirm(leaseID, results: batch) } else { Lease?.none }
         let results = batch.map(OperationReport.init)
-        let failed = results.contains { $0.failure != nil }
-        let answer = OperationAnswer(status: failed ? "partial" : "ok", results: results,
-                                     skipped: sorted.skipped.isEmpty ? nil : sorted.skipped, lease: confirmed.map(LeaseReport.init))
-        let status = failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok
+        let answer = OperationAnswer(results: results, skipped: sorted.skipped.isEmpty ? nil : sorted.skipped, lease: confirmed.map(LeaseReport.init))
+        let status = answer.isPartial ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok
         guard hold, let confirmed else { return json(answer, status: status) }
         return holding(confirmed.id, answer: answer, status: status, channel: context.channel)
     }
@@ -198,7 +179,7 @@ struct API: Sendable {
         return Response(status: status, headers: headers, body: ResponseBody { writer in
             try await writer.write(ByteBuffer(bytes: first))
             let reason = await leases.ending(id)
-            try await writer.write(ByteBuffer(bytes: JSONLine.encode(LeaseEnded(lease: id, ended: reason)) + [0x0A]))
+            try await writer.write(ByteBuffer(bytes: JSONLine.encode(DaemonAPI.LeaseEnded(lease: id, ended: reason)) + [0x0A]))
             try await writer.finish(nil)
         })
     }
@@ -254,12 +235,6 @@ struct API: Sendable {
         return respond(metrics.text(), status: .ok, type: "text/plain; version=0.0.4; charset=utf-8")
     }
 
-    /// The last line of a hold's answer.
-    struct LeaseEnded: Encodable {
-        var lease: String
-        var ended: String
-    }
-
     /// Root sees every lease; anyone else the leases they took.
     private func listLeases(_ context: DaemonContext) async throws -> Response {
         guard let caller = await Caller.of(context.channel) else { return noCredentials(.lease) }
@@ -278,13 +253,12 @@ struct API: Sendable {
             record(refused: lease.targets.map(\.reference), caller: caller, action: .unpause, message: "lease \(id) belongs to uid \(lease.requester.uid)")
             return json(Refusal(error: "forbidden", message: "lease \(id): \(caller) did not take it; only its owner or root may end it"), status: .forbidden)
         }
-        let results = await leases.end(id, reason: "ended by \(caller)").map(OperationReport.init)
-        let failed = results.contains { $0.failure != nil }
-        return json(OperationAnswer(status: failed ? "partial" : "ok", results: results), status: failed ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
+        let answer = OperationAnswer(results: await leases.end(id, reason: "ended by \(caller)").map(OperationReport.init))
+        return json(answer, status: answer.isPartial ? HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status") : .ok)
     }
 
     /// 403 for named targets the policy refuses; each refusal is audited.
-    private func refuse(_ caller: Caller, _ action: Policy.Action, _ refused: [Authorization.Refused]) -> Response {
+    private func refuse(_ caller: Caller, _ action: Policy.Action, _ refused: [DaemonAPI.Refused]) -> Response {
         let lines = refused.map { "\($0.target): needs \($0.ruleNeeded)" }
         record(refused: refused.map(\.target), caller: caller, action: action, message: "refused by the policy")
         return json(Refusal(error: "forbidden", message: "\(action): \(caller) is not allowed on \(lines.joined(separator: "; "))", refused: refused),

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import FreezectlReports
 import FreezerOperations
 
 /// A request's resolved items sorted by the policy: what the caller may act on, which named
@@ -11,21 +12,9 @@ struct Authorization {
     /// The decision for each allowed item, by reference (`root`, `rule 2`): audit records name it.
     var decisions: [String: Policy.Decision] = [:]
     /// Named targets the policy refuses.
-    var refused: [Refused] = []
+    var refused: [DaemonAPI.Refused] = []
     /// Targets `all` or a filter picked that the caller may not touch.
     var skipped: [String] = []
-
-    /// A named target the policy refuses, and the rule that would allow it.
-    struct Refused: Encodable {
-        var target: String
-        var action: String
-        var ruleNeeded: String
-
-        enum CodingKeys: String, CodingKey {
-            case target, action
-            case ruleNeeded = "rule_needed"
-        }
-    }
 }
 
 extension Policy {

@@ -1,4 +1,5 @@
 import CgroupFreezer
+import FreezectlReports
 import Foundation
 import SystemPackage
 
@@ -62,31 +63,11 @@ struct Lease: Codable, Sendable {
     }
 }
 
-/// The answer's view of a lease.
-struct LeaseReport: Encodable, Sendable {
-    var id: String
-    var kind: String
-    var created: String
-    var expires: String?
-    var holderPID: Int32?
-    var uid: UInt32
-    var user: String?
-    var targets: [String]
-
+extension DaemonAPI.LeaseReport {
     init(_ lease: Lease) {
-        id = lease.id
-        kind = lease.kind.rawValue
-        created = Self.time(lease.created)
-        expires = lease.expires.map(Self.time)
-        holderPID = lease.holder?.pid
-        uid = lease.requester.uid
-        user = lease.requester.user
-        targets = lease.targets.map(\.reference)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, kind, created, expires, uid, user, targets
-        case holderPID = "holder_pid"
+        self.init(id: lease.id, kind: lease.kind.rawValue, created: Self.time(lease.created), expires: lease.expires.map(Self.time),
+                  holderPID: lease.holder?.pid, uid: lease.requester.uid, user: lease.requester.user,
+                  targets: lease.targets.map(\.reference))
     }
 
     static func time(_ seconds: Double) -> String {

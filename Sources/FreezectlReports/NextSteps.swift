@@ -14,12 +14,19 @@ extension FreezectlError {
         case let error as SystemdManager.Error: return error.advice
         case let error as CRIU.Error: return error.advice
         case let error as AuditTrail.Error: return error.advice
+        case let error as any ErrorAdvice: return error.advice
         default: return "report this as a bug"
         }
     }
 
     /// The message and the next step on one line (usage errors, logs).
     public var withNextStep: String { "\(message); next step: \(nextStep)" }
+}
+
+/// An error of a module above this one (the daemon's client, its policy) that says itself what
+/// the user can do.
+public protocol ErrorAdvice: FreezectlError {
+    var advice: String { get }
 }
 
 extension Error {

@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// The error part of a JSON report.
-public struct ErrorReport: Encodable {
+public struct ErrorReport: Codable, Sendable {
     public let code: String
     public let message: String
     public let nextStep: String
@@ -36,12 +36,30 @@ public struct ErrorReport: Encodable {
     public enum CodingKeys: String, CodingKey {
         case code, message
         case nextStep = "next_step"
+        case badInput = "bad_input"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        code = try container.decode(String.self, forKey: .code)
+        message = try container.decode(String.self, forKey: .message)
+        nextStep = try container.decodeIfPresent(String.self, forKey: .nextStep) ?? ""
+        badInput = try container.decodeIfPresent(Bool.self, forKey: .badInput) ?? false
+    }
+
+    /// `bad_input` only when true: the input was wrong and nothing was done (exit code 2).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code, forKey: .code)
+        try container.encode(message, forKey: .message)
+        try container.encode(nextStep, forKey: .nextStep)
+        if badInput { try container.encode(true, forKey: .badInput) }
     }
 }
 
 /// The columns every per-target report starts with (docs/json-output.md): which target, and
 /// where it resolved to. Encoded flat, beside the report's own fields.
-public struct TargetIdentity: Encodable {
+public struct TargetIdentity: Codable, Sendable {
     public var target: String
     public var source: String?
     public var id: String?
@@ -59,12 +77,12 @@ public struct TargetIdentity: Encodable {
 
 /// The result of `pause` or `unpause` for one target (docs/json-output.md).
 @dynamicMemberLookup
-public struct OperationReport: Encodable {
+public struct OperationReport: Codable, Sendable {
     public var identity: TargetIdentity
     public var outcome: Outcome
 
     /// What happened to it.
-    public struct Outcome: Encodable {
+    public struct Outcome: Codable, Sendable {
         public let result: String
         public let state: String?
         public let durationMS: Double
@@ -79,7 +97,7 @@ public struct OperationReport: Encodable {
     }
 
     /// The health check part of a report.
-    public struct HealthJSON: Encodable {
+    public struct HealthJSON: Codable, Sendable {
         public let status: String
         public let attempts: Int
         public let timeToHealthyMS: Double?
@@ -117,16 +135,22 @@ public struct OperationReport: Encodable {
         try identity.encode(to: encoder)
         try outcome.encode(to: encoder)
     }
+
+    /// The flat object again (what the daemon sends to the CLI's `--host`).
+    public init(from decoder: any Decoder) throws {
+        identity = try TargetIdentity(from: decoder)
+        outcome = try Outcome(from: decoder)
+    }
 }
 
 /// The state of one target for `status` (docs/json-output.md).
 @dynamicMemberLookup
-public struct StatusReport: Encodable {
+public struct StatusReport: Codable, Sendable {
     public var identity: TargetIdentity
     public var details = Details()
 
     /// What the freezer, and the engine or systemd, say.
-    public struct Details: Encodable {
+    public struct Details: Codable, Sendable {
         public var state: String?
         public var selfState: String?
         public var processes: Int?
@@ -177,5 +201,11 @@ public struct StatusReport: Encodable {
     public func encode(to encoder: any Encoder) throws {
         try identity.encode(to: encoder)
         try details.encode(to: encoder)
+    }
+
+    /// The flat object again (what the daemon sends to the CLI's `--host`).
+    public init(from decoder: any Decoder) throws {
+        identity = try TargetIdentity(from: decoder)
+        details = try Details(from: decoder)
     }
 }

@@ -51,6 +51,11 @@ struct Freezectl: AsyncParsableCommand {
         subcommands: [Pause.self, Unpause.self, Status.self, Checkpoint.self, Restore.self, Verify.self, CriuHook.self]
     )
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Send pause, unpause and status to freezectld on this socket instead of acting directly, e.g. unix:///run/freezectl/freezectl.sock (default: $FREEZECTL_HOST). The daemon's policy decides what you may do; the output and exit codes are the same.",
+        valueName: "url"))
+    var host: String?
+
     /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
     static func main() async {
         // A closed pipe on stdout or stderr (`freezectl ... | head -1`) must never kill freezectl
@@ -63,7 +68,7 @@ struct Freezectl: AsyncParsableCommand {
             if CRIUHookContract.isActionScript(arguments: arguments, environment: ProcessInfo.processInfo.environment) {
                 arguments = ["criu-hook"]
             }
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(LeaseOptions.takeCommand(from: arguments))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

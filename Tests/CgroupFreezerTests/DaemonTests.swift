@@ -341,4 +341,67 @@ struct DaemonTests {
         #expect(daemon.wait(seconds: 10).exited)
         #expect(stream.wait(seconds: 5).exited)
     }
+
+    @Test("the CLI as a client: --host and FREEZECTL_HOST print the same table and JSON with the same exit codes; a policy refusal is exit 1 naming the rule; --for thaws at expiry; a --hold through the daemon survives freezectl's SIGKILL; --hold directly runs COMMAND frozen and exits with its status; --for without a daemon is exit 2")
+    func cliAsClient() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let socket = scratch.path + "/freezectl.sock"
+        let host = "unix://" + socket
+        let daemon = try BackgroundProcess(Self.binary, ["--socket", socket, "--state-dir", scratch.path + "/state", "--socket-group", "65534"])
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
+        #expect(eventually(seconds: 20) { ((try? FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions]) as? Int) == 0o660 })
+        let target = "cgroup:\(cgroup.relativePath)"
+
+        let paused = try freezectl("--host", host, "pause", target)
+        #expect(paused.status == 0 && paused.stdout.contains("RESULT") && paused.stdout.contains("frozen"), "\(paused.stderr)")
+        #expect(cgroup.kernelFrozen)
+        let status = try freezectl("status", target, "--format", "json", environment: ["FREEZECTL_HOST": host])
+        #expect(status.status == 0 && status.jsonLines.first?["state"] as? String == "frozen", "\(status.stdout)\(status.stderr)")
+        let unpaused = try freezectl("unpause", target, "/nonexistent", "--format", "json", environment: ["FREEZECTL_HOST": host])
+        #expect(unpaused.status == 2, "a missing target is bad input, as without --host: \(unpaused.stderr)")
+        #expect(unpaused.jsonLines.first?["state"] as? String == "thawed" && !cgroup.kernelFrozen)
+        #expect(try freezectl("--host", host, "pause", "bad!").status == 2)
+
+        // nobody is named by no rule: refused, exit 1, and told which rule would allow it.
+        let refused = try freezectl("--host", host, "pause", target, user: (65534, 65534))
+        #expect(refused.status == 1 && refused.stderr.contains("[[rule]]") && refused.stderr.contains(cgroup.relativePath), "\(refused.stderr)")
+        #expect(!cgroup.selfFrozen)
+
+        // --for: the daemon thaws at expiry; JSON gets a lease line.
+        let leased = try freezectl("--host", host, "pause", "--for", "1s", target, "--format", "json")
+        #expect(leased.status == 0 && leased.jsonLines.contains { $0["lease"] != nil }, "\(leased.stdout)")
+        #expect(cgroup.kernelFrozen)
+        #expect(eventually(seconds: 3) { !cgroup.kernelFrozen })
+
+        // --hold through the daemon: freezectl killed with SIGKILL, the daemon thaws.
+        // COMMAND outlives the killed freezectl: a unique sleep, found and killed at the end.
+        let sleep = ["/bin/sleep", "100.\(Int.random(in: 100_000...999_999))"]
+        let holder = try BackgroundProcess(freezectlBinary, ["--host", host, "pause", "--hold", target, "--"] + sleep)
+        defer { for pid in processes(withCommandLine: sleep) { kill(pid, SIGKILL) } }
+        #expect(eventually(seconds: 10) { cgroup.kernelFrozen })
+        holder.signal(SIGKILL)
+        _ = holder.wait(seconds: 5)
+        #expect(eventually(seconds: 2) { !cgroup.kernelFrozen }, "the hold ends with its holder")
+
+        // --hold directly: COMMAND runs while the cgroup is frozen; its status is freezectl's.
+        let direct = try freezectl("pause", "--hold", target, "--", "/bin/sh", "-c", "grep -qx 1 \(cgroup.path)/cgroup.freeze && exit 7")
+        #expect(direct.status == 7, "\(direct.stdout)\(direct.stderr)")
+        #expect(!cgroup.kernelFrozen)
+        #expect(try freezectl("pause", "--hold", target).status == 2, "--hold needs a command")
+
+        // No daemon named and none on the default socket: --for cannot be kept.
+        if !FileManager.default.fileExists(atPath: "/run/freezectl/freezectl.sock") {
+            let noDaemon = try freezectl("pause", "--for", "5s", target)
+            #expect(noDaemon.status == 2 && noDaemon.stderr.contains("freezectld"), "\(noDaemon.stderr)")
+            #expect(!cgroup.selfFrozen)
+        }
+        let unreachable = try freezectl("--host", "unix://\(scratch.path)/none.sock", "pause", target)
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot be reached"), "\(unreachable.stderr)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+    }
 }

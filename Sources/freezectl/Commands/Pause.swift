@@ -18,20 +18,24 @@ struct Pause: AsyncParsableCommand {
         another fails; results are printed in the order given. Docker containers are paused \
         through the Engine API unless --direct, units through systemd. Refuses to freeze the \
         cgroup freezectl itself runs in, or one of its ancestors.
+
+        Usage with --hold: freezectl pause [options] --hold TARGET... -- COMMAND [ARG...]
         """
     )
 
+    @ParentCommand var root: Freezectl
     @OptionGroup var targets: TargetArguments
     @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
+    @OptionGroup(title: "Leases") var lease: LeaseOptions
     @OptionGroup(title: "Audit") var audit: AuditOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws { try targets.requireSome() }
 
     func run() async throws {
-        throw ExitCode(try await BatchCommand(kind: .freeze, targets: targets, batch: batch, operation: operation,
-                                              audit: audit, common: common).run())
+        throw ExitCode(try await BatchCommand(kind: .freeze, host: root.host, targets: targets, batch: batch, operation: operation,
+                                              audit: audit, common: common, lease: lease.request).run())
     }
 }
 
@@ -39,14 +43,21 @@ struct Pause: AsyncParsableCommand {
 /// whose results are printed in input order.
 struct BatchCommand {
     let kind: BatchOptions.Operation
+    /// freezectld's socket (--host); nil: FREEZECTL_HOST, else act directly.
+    let host: String?
     let targets: TargetArguments
     let batch: BatchFlags
     let operation: OperationOptions
     let audit: AuditOptions
     let common: CommonOptions
-    var health: HealthCheckOptions? = nil
+    var lease = LeaseOptions.Lease()
+    var health: HealthOptions? = nil
 
     func run() async throws -> Int32 {
+        let client = try daemon()
+        if lease.hold { return try await runHeld(through: client) }
+        if let client { return try await run(through: client, health: health?.request()) }
+        let health = try self.health?.check()
         let selection = try targets.selection()
         let resolver = try targets.sources.resolverOrExit(common)
         let trail = try audit.trail()

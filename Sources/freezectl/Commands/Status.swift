@@ -1,6 +1,8 @@
 import FreezectlReports
 import ArgumentParser
 import FreezerOperations
+import FreezectlClient
+import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,15 +22,26 @@ struct Status: AsyncParsableCommand {
         """
     )
 
+    @ParentCommand var root: Freezectl
     @OptionGroup var targets: TargetArguments
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let selection = try targets.selection()
-        let resolver = try targets.sources.resolverOrExit(common)
         let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
-        let statuses = listFrozen ? resolver.frozenCgroups() : await resolver.status(selection)
-        if statuses.isEmpty {
+        let reports: [StatusReport]
+        if let client = try daemon() {
+            do {
+                reports = try await client.status(targets: targets.targets.map(\.description), all: targets.all, filters: targets.filters)
+            } catch {
+                Output.error("status: \(error.message)\n  next step: \(error.nextStep)")
+                throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
+            }
+        } else {
+            let resolver = try targets.sources.resolverOrExit(common)
+            reports = (listFrozen ? resolver.frozenCgroups() : await resolver.status(selection)).map(StatusReport.init)
+        }
+        if reports.isEmpty {
             if listFrozen {
                 if common.format == .table && !common.quiet { FileHandleOutput.standardOutput("No cgroup is frozen or freezing.") }
             } else {
@@ -36,8 +49,23 @@ struct Status: AsyncParsableCommand {
             }
             return
         }
-        let reports = statuses.map(StatusReport.init)
         Output.statuses(reports, common: common)
         throw ExitCode(Output.exitCode(reports.map(\.failure)))
+    }
+}
+
+extension Status {
+    /// freezectld named by --host or FREEZECTL_HOST; nil: read directly.
+    func daemon() throws -> DaemonClient? {
+        do {
+            let client = try DaemonClient.named(host: root.host, environment: ProcessInfo.processInfo.environment)
+            if client != nil && !targets.sources.runtimeRoots.isEmpty {
+                throw Output.usageError("--runtime-root is the daemon's own setting through --host (freezectld --runtime-root)")
+            }
+            return client
+        } catch let error as DaemonClient.Error {
+            Output.error("status: \(error.message)\n  next step: \(error.nextStep)")
+            throw ExitCode(ExitStatus.badInput)
+        }
     }
 }

@@ -13,6 +13,7 @@ struct Unpause: AsyncParsableCommand {
         """
     )
 
+    @ParentCommand var root: Freezectl
     @OptionGroup var targets: TargetArguments
     @OptionGroup var batch: BatchFlags
     @OptionGroup var operation: OperationOptions
@@ -23,7 +24,7 @@ struct Unpause: AsyncParsableCommand {
     func validate() throws { try targets.requireSome() }
 
     func run() async throws {
-        throw ExitCode(try await BatchCommand(kind: .thaw, targets: targets, batch: batch, operation: operation,
-                                              audit: audit, common: common, health: try health.check()).run())
+        throw ExitCode(try await BatchCommand(kind: .thaw, host: root.host, targets: targets, batch: batch, operation: operation,
+                                              audit: audit, common: common, health: health).run())
     }
 }

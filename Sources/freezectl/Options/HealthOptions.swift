@@ -4,6 +4,7 @@ import FreezerOperations
 import CRIUCheckpoint
 import ArgumentParser
 import CgroupFreezer
+import FreezectlReports
 import Foundation
 
 extension UnhealthyAction: ExpressibleByArgument {}
@@ -41,39 +42,25 @@ struct HealthOptions: ParsableArguments {
     var onUnhealthy: UnhealthyAction = .fail
 
     func validate() throws {
-        let probes = [healthCmd != nil, healthHttp != nil, healthTcp != nil].filter { $0 }.count
-        guard probes <= 1 else { throw ValidationError("give one probe: --health-cmd, --health-http or --health-tcp") }
-        if healthExecInTarget && healthCmd == nil { throw ValidationError("--health-exec-in-target needs --health-cmd") }
-        guard (1...1000).contains(healthRetries) else { throw ValidationError("--health-retries must be from 1 to 1000, got \(healthRetries)") }
-        if let url = healthHttp, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
-            throw ValidationError("--health-http \"\(url)\" is not an http:// or https:// URL with a host")
-        }
-        if let tcp = healthTcp { _ = try Self.parseHostPort(tcp) }
+        _ = try check()
     }
 
-    static func parseHostPort(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65535).contains(port), colon != text.startIndex else {
-            throw ValidationError("--health-tcp \"\(text)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
-        }
-        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    /// The flags as the daemon's body takes them (and as the library validates them).
+    func request() -> DaemonAPI.HealthRequest? {
+        guard healthCmd != nil || healthHttp != nil || healthTcp != nil || healthExecInTarget else { return nil }
+        return DaemonAPI.HealthRequest(
+            cmd: healthCmd, http: healthHttp, tcp: healthTcp, execInTarget: healthExecInTarget ? true : nil,
+            interval: DurationArgument.text(healthInterval), timeout: DurationArgument.text(healthTimeout), retries: healthRetries,
+            startPeriod: DurationArgument.text(healthStartPeriod), waitHealthy: waitHealthy.map(DurationArgument.text),
+            onUnhealthy: onUnhealthy.rawValue)
     }
 
-    /// The check asked for, or nil.
+    /// The check asked for, or nil; invalid flags are a usage error (exit 2).
     func check() throws -> HealthCheckOptions? {
-        let probe: HealthProbe
-        if let command = healthCmd {
-            probe = .exec(command: command, inTarget: healthExecInTarget)
-        } else if let url = healthHttp {
-            probe = .http(url: url)
-        } else if let tcp = healthTcp {
-            let (host, port) = try Self.parseHostPort(tcp)
-            probe = .tcp(host: host, port: port)
-        } else {
-            return nil
+        do {
+            return try request()?.options()
+        } catch {
+            throw ValidationError(error.description)
         }
-        let policy = HealthPolicy(interval: healthInterval, timeout: healthTimeout, retries: healthRetries,
-                                  startPeriod: healthStartPeriod, deadline: waitHealthy)
-        return HealthCheckOptions(probe: probe, policy: policy, onUnhealthy: onUnhealthy)
     }
 }

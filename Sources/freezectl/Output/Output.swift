@@ -5,6 +5,7 @@ import FreezerOperations
 import CRIUCheckpoint
 import CgroupFreezer
 import Foundation
+import ArgumentParser
 import SystemPackage
 import Synchronization
 #if canImport(Glibc)
@@ -136,6 +137,12 @@ enum Output {
     static func error(_ verb: String, _ target: String, _ error: ErrorReport) {
         let subject = error.message.contains(target) ? verb : "\(verb) \(target)"
         self.error("\(subject): \(error.message)\n  next step: \(error.nextStep)")
+    }
+
+    /// A usage error found after parsing: said on standard error, exit 2, nothing done.
+    static func usageError(_ message: String) -> ExitCode {
+        error(message)
+        return ExitCode(ExitStatus.badInput)
     }
 
     static func error(_ message: String) {
