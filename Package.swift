@@ -150,6 +150,7 @@ let package = Package(
         .executableTarget(
             name: "freezectl",
             dependencies: [
+                "CLinuxSupport",
                 "CgroupFreezer",
                 "ContainerEngines",
                 "HealthProbes",

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <unistd.h>
+#include <spawn.h>
 #include "CLinuxSupport.h"
 
 long clinux_statfs_type(const char *path) {
@@ -17,4 +18,8 @@ long clinux_fstatfs_type(int fd) {
 
 int clinux_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
+}
+
+int clinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

@@ -8,15 +8,21 @@ struct DaemonTests {
         URL(fileURLWithPath: freezectlBinary).deletingLastPathComponent().appendingPathComponent("freezectld").path
     }
 
-    /// `curl` against the daemon's socket: the body and the HTTP status.
+    /// Every answer of the test, held to docs/api.yaml at its end (`checkAnswers`).
+    let answers = AnswerLog()
+
+    /// `curl` against the daemon's socket: the body and the HTTP status (recorded for the spec check).
     func request(_ socket: String, _ method: String, _ path: String, body: String? = nil,
                  user: (uid: Int, gid: Int)? = nil, groups: [Int] = []) throws -> (status: Int, body: String) {
-        var arguments = ["-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}", "http://localhost" + path]
+        var arguments = ["-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code} %{content_type}", "http://localhost" + path]
         if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
         let result = try run("/usr/bin/curl", arguments, user: user, groups: groups)
         var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let status = Int(lines.popLast() ?? "") ?? 0
-        return (status, lines.joined(separator: "\n"))
+        let trailer = (lines.popLast() ?? "").split(separator: " ", maxSplits: 1).map(String.init)
+        let status = Int(trailer.first ?? "") ?? 0
+        let text = lines.joined(separator: "\n")
+        answers.add(method: method, path: path, status: status, contentType: trailer.count > 1 ? trailer[1] : "", body: text)
+        return (status, text)
     }
 
     func object(_ text: String) -> [String: Any] {
@@ -67,6 +73,7 @@ struct DaemonTests {
         let ended = daemon.wait(seconds: 10)
         #expect(ended.exited && ended.status == 0, "\(ended.stderr)")
         #expect(!FileManager.default.fileExists(atPath: socket))
+        try answers.check()
     }
 
     /// A daemon in its own mount namespace whose /etc/group is `groupFile` (a group the test needs
@@ -179,6 +186,7 @@ struct DaemonTests {
         #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#).status == 200)
         daemon.signal(SIGTERM)
         #expect(daemon.wait(seconds: 10).exited)
+        try answers.check()
     }
 
     @Test("a policy that does not parse stops the start with a message naming the file; nothing listens")
@@ -277,6 +285,7 @@ struct DaemonTests {
         #expect(!held.kernelFrozen, "a hold ends with the daemon")
         #expect(holder2.wait(seconds: 5).stdout.contains("the daemon stopped"))
         #expect(timed.kernelFrozen && FileManager.default.fileExists(atPath: "\(state)/leases/\(keptID).json"), "a timed lease is kept")
+        try answers.check()
     }
 
     /// The JSON objects of a stream's lines so far.
@@ -339,7 +348,11 @@ struct DaemonTests {
         // SIGTERM with a stream open: the stream ends, the daemon exits.
         daemon.signal(SIGTERM)
         #expect(daemon.wait(seconds: 10).exited)
-        #expect(stream.wait(seconds: 5).exited)
+        let streamed = stream.wait(seconds: 5)
+        #expect(streamed.exited)
+        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: streamed.stdout)
+        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay.stdout)
+        try answers.check()
     }
 
     @Test("the CLI as a client: --host and FREEZECTL_HOST print the same table and JSON with the same exit codes; a policy refusal is exit 1 naming the rule; --for thaws at expiry; a --hold through the daemon survives freezectl's SIGKILL; --hold directly runs COMMAND frozen and exits with its status; --for without a daemon is exit 2")
@@ -403,5 +416,27 @@ struct DaemonTests {
         #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot be reached"), "\(unreachable.stderr)")
         daemon.signal(SIGTERM)
         #expect(daemon.wait(seconds: 10).exited)
+    }
+}
+
+/// Answers of the daemon, checked against docs/api.yaml by scripts/check-api-answers.py: the
+/// status documented for the operation, the body matching its schema, no undocumented field.
+final class AnswerLog: @unchecked Sendable {
+    private var lines: [String] = []
+
+    func add(method: String, path: String, status: Int, contentType: String, body: String) {
+        let record: [String: Any] = ["method": method, "path": path, "status": status, "content_type": contentType, "body": body]
+        if let data = try? JSONSerialization.data(withJSONObject: record) { lines.append(String(decoding: data, as: UTF8.self)) }
+    }
+
+    func check() throws {
+        #expect(!lines.isEmpty, "no answer recorded")
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let input = scratch.path + "/answers.jsonl"
+        try lines.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let result = try run("/bin/sh", ["-c", "/usr/bin/python3 \"$0\" \"$1\" < \"$2\"",
+                                         repositoryRoot + "/scripts/check-api-answers.py", repositoryRoot + "/docs/api.yaml", input])
+        #expect(result.status == 0, "answers that docs/api.yaml does not describe:\n\(result.stdout)\(result.stderr)")
     }
 }

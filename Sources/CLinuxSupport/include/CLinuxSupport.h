@@ -3,11 +3,14 @@
 #define CLINUXSUPPORT_H
 
 #include <sys/vfs.h>
+#include <spawn.h>
 
 /// statfs(2) f_type of the filesystem holding `path`, or -1 with errno set.
 long clinux_statfs_type(const char *path);
 /// fstatfs(2) f_type of the filesystem holding `fd`, or -1 with errno set.
 long clinux_fstatfs_type(int fd);
+/// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the child gets no descriptor from `from` on.
+int clinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 /// pipe2(2).
 int clinux_pipe2(int fds[2], int flags);
 

@@ -35,12 +35,19 @@ public struct Hierarchy: Sendable, Hashable, CustomStringConvertible {
 
     /// The cgroup path (relative to the namespace root) of a directory under this mount.
     public func cgroupPath(forDirectory directory: FilePath) -> String? {
-        guard directory.starts(with: mountPoint) else { return nil }
-        var path = FilePath(mountRoot)
-        for component in directory.components.dropFirst(mountPoint.components.count) {
-            path.append(component)
+        // On the strings (see `hierarchy(containing:)`): the directory is canonical, so its
+        // components after the mount point are the rest of its string.
+        let text = directory.string, mount = mountPoint.string
+        let rest: Substring
+        if text == mount {
+            rest = ""
+        } else if text.hasPrefix(mount == "/" ? "/" : mount + "/") {
+            rest = text.dropFirst(mount == "/" ? 1 : mount.utf8.count + 1)
+        } else {
+            return nil
         }
-        return path.string
+        if rest.isEmpty { return mountRoot }
+        return mountRoot.hasSuffix("/") ? mountRoot + rest : mountRoot + "/" + rest
     }
 
     /// `cgroup2 at PATH` or `cgroup v1 (CONTROLLERS) at PATH`.
@@ -115,9 +122,15 @@ public struct CgroupLayout: Sendable, Hashable {
 
     /// The hierarchy whose mount contains `path` (the longest mount point that is a prefix).
     public func hierarchy(containing path: FilePath) -> Hierarchy? {
-        hierarchies
-            .filter { path.starts(with: $0.mountPoint) }
-            .max { $0.mountPoint.components.count < $1.mountPoint.components.count }
+        // On the strings, by whole components: FilePath's component views cost a parse per call,
+        // and this runs for every cgroup a batch, a status or the daemon's events touch.
+        let text = path.string
+        return hierarchies
+            .filter { hierarchy in
+                let mountPoint = hierarchy.mountPoint.string
+                return text == mountPoint || mountPoint == "/" || text.hasPrefix(mountPoint + "/")
+            }
+            .max { $0.mountPoint.string.utf8.count < $1.mountPoint.string.utf8.count }
     }
 
     /// The v1 hierarchy that /proc/PID/cgroup names by its controller list (`4:memory:/x`).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinuxSupport
 import CgroupFreezer
 import FreezectlClient
 import FreezectlReports
@@ -180,8 +181,14 @@ enum ChildProcess {
         var arguments = command.map { strdup($0) }
         arguments.append(nil)
         defer { arguments.forEach { free($0) } }
+        // Only standard input, output and error: a descriptor COMMAND inherited (the daemon
+        // connection that is the hold, an event loop) would outlive freezectl and keep the hold.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        clinux_spawn_closefrom(&actions, 3)
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, command[0], nil, &attributes, arguments, environ)
+        let rc = posix_spawnp(&pid, command[0], &actions, &attributes, arguments, environ)
         guard rc == 0 else { throw SpawnError(errno: Errno(rawValue: rc)) }
         let child = pid
         return await withTaskCancellationHandler {
