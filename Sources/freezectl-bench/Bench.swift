@@ -47,12 +47,17 @@ struct FreezectlBench: AsyncParsableCommand {
     @Flag(help: "Leave Docker out even when dockerd is installed.")
     var noDocker = false
 
-    @Option(help: ArgumentHelp("Run only these parts (library, commands); repeatable. Default: all.", valueName: "part"))
+    @Option(help: ArgumentHelp("Run only these parts (library, commands, daemon); repeatable; the other parts' figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
     var only: [String] = []
 
+    @Option(help: ArgumentHelp("The freezectld binary to measure (default: the one beside freezectl).", valueName: "path"))
+    var freezectld: String?
+
+    static let parts = ["library", "commands", "daemon"]
+
     func validate() throws {
-        if let unknown = only.first(where: { !["library", "commands"].contains($0) }) {
-            throw ValidationError("unknown part '\(unknown)' for --only: give library or commands")
+        if let unknown = only.first(where: { !Self.parts.contains($0) }) {
+            throw ValidationError("unknown part '\(unknown)' for --only: give \(Self.parts.joined(separator: ", "))")
         }
     }
 
@@ -85,10 +90,15 @@ struct FreezectlBench: AsyncParsableCommand {
             if only.isEmpty || only.contains("library") {
                 try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
             }
+            let rootfs = scratch + "/rootfs"
+            if only.isEmpty || only.contains("commands") || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
             if only.isEmpty || only.contains("commands") {
-                let rootfs = scratch + "/rootfs"
-                try makeBusyboxRootfs(at: rootfs)
                 try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                    .run(into: &report)
+            }
+            if only.isEmpty || only.contains("daemon") {
+                let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
+                try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
                     .run(into: &report)
             }
             try Cleanup.shared.checkInterrupted()
@@ -97,6 +107,13 @@ struct FreezectlBench: AsyncParsableCommand {
             throw ExitCode(130)
         }
 
+        if !only.isEmpty, let data = FileManager.default.contents(atPath: output + "/benchmarks.json"),
+           let previous = try? JSONDecoder().decode(Report.self, from: data), previous.mode == report.mode {
+            // Only some parts ran: the others' figures stay as the last run measured them (and say when).
+            let measured = Set(report.series.map(\.group))
+            report.series = previous.series.filter { !measured.contains($0.group) } + report.series
+            report.started = "\(previous.started) (parts \(only.joined(separator: ", ")) on \(report.started))"
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(report).write(to: URL(fileURLWithPath: output + "/benchmarks.json"))

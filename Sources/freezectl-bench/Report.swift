@@ -45,6 +45,7 @@ struct MarkdownReport {
                         note: "freezectl: one `freezectl pause --filter label=...` (or `unpause`) for the whole batch. runc: one `runc pause ID` per container, one after the other, as a script does. docker: one `docker pause ID...` with every ID.")
         out += memory()
         out += scaling()
+        out += daemon()
         if !report.skipped.isEmpty {
             out.append("## Skipped")
             out.append("")
@@ -84,6 +85,30 @@ struct MarkdownReport {
             let docker = ratio(report.find("batch", ["engine": "docker", "containers": "100", "tool": "docker", "operation": "pause"]),
                                report.find("batch", ["engine": "docker", "containers": "100", "tool": tool, "operation": "pause"]))
             row("batch of 100: at least 20× faster than `docker pause` of 100 IDs (`\(tool)`)", docker, { $0 >= 20 }, "\(formatRatio(docker)) faster")
+        }
+        let api = ratio(report.find("daemon", ["tool": "freezectld", "operation": "pair"]), report.find("daemon", ["tool": "runc", "operation": "pair"]))
+        row("pause+unpause of one runc container through freezectld's API at most 0.3× `runc pause` + `runc resume`", api, { $0 <= 0.3 }, "\(formatRatio(api)) the time of runc")
+        return rows + [""]
+    }
+
+    private func daemon() -> [String] {
+        guard report.series.contains(where: { $0.group == "daemon" }) else { return [] }
+        var rows = ["## 6. freezectld", "",
+                    "The benchmark is the daemon's client: one HTTP/1.1 connection on the unix socket, kept alive, one request at a time (the cheapest client, so that the figures are the daemon's). A pair is `POST /v1/pause` then `POST /v1/unpause` of `runc:ID`, against `runc pause` then `runc resume`, alternating which goes first; the kernel's freezer state is read after each. Throughput: 8 connections at once. Memory: VmRSS after start, VmHWM after the throughput runs.", "",
+                    "| what | measured |", "|---|---|"]
+        let pair = report.find("daemon", ["tool": "freezectld", "operation": "pair"])
+        let runc = report.find("daemon", ["tool": "runc", "operation": "pair"])
+        rows.append("| pause+unpause, freezectld API | \(cell(pair)) |")
+        rows.append("| pause+unpause, runc pause + runc resume | \(cell(runc)) (API: \(formatRatio(ratio(pair, runc))) of it) |")
+        for operation in ["status-rps", "pair-rps"] {
+            if let series = report.find("daemon", ["operation": operation]) {
+                rows.append("| \(series.name) | \(String(format: "%.0f", series.median)) |")
+            }
+        }
+        for operation in ["rss-idle", "rss-loaded"] {
+            if let series = report.find("daemon", ["operation": operation]) {
+                rows.append("| \(series.name) | \(String(format: "%.1f MiB", series.median / 1024)) |")
+            }
         }
         return rows + [""]
     }

@@ -1,0 +1,204 @@
+import CgroupFreezer
+import Foundation
+
+/// freezectld: pause+unpause of one runc container through the API (this process as the client,
+/// one kept-alive connection) against `runc pause` + `runc resume`; requests per second for status
+/// and for pause/unpause pairs from several connections; the daemon's idle and loaded RSS.
+struct DaemonSuite {
+    let plan: Plan
+    let layout: CgroupLayout
+    let freezectld: String
+    let spawner: Spawner
+    let scratch: String
+    let rootfs: String
+
+    func run(into report: inout Report) throws {
+        guard FileManager.default.isExecutableFile(atPath: freezectld) else {
+            report.skipped.append("daemon: no freezectld binary at \(freezectld)")
+            return
+        }
+        let fleet = try RuncFleet(count: 1, prefix: "fzb-daemon", labels: ["fzbench": "daemon"], rootfs: rootfs, scratch: scratch, spawner: spawner)
+        defer { fleet.destroy() }
+        let socket = scratch + "/freezectld.sock"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: freezectld)
+        daemon.arguments = ["--socket", socket, "--state-dir", scratch + "/freezectld-state", "--runtime-root", fleet.root]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        let token = Cleanup.shared.add { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        defer {
+            if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() }
+            Cleanup.shared.remove(action: token)
+        }
+        var connection: UnixHTTPConnection?
+        for _ in 0..<200 where connection == nil {
+            connection = try? UnixHTTPConnection(socket: socket)
+            if connection == nil { usleep(50_000) }
+        }
+        guard let connection else { throw BenchError("freezectld did not listen on \(socket)") }
+        usleep(500_000)  // its first listing of the sources
+        let idle = Double(Self.residentKiB(daemon.processIdentifier))
+
+        // Pause+unpause pairs, alternating which goes first.
+        let id = fleet.ids[0]
+        let target = #"{"targets": ["runc:\#(id)"]}"#
+        var api = Series(group: "daemon", name: "pause+unpause 1 runc container, freezectld API (connection reused)",
+                         parameters: ["tool": "freezectld", "operation": "pair"])
+        var runc = Series(group: "daemon", name: "pause+unpause 1 runc container, runc pause + runc resume",
+                          parameters: ["tool": "runc", "operation": "pair"])
+        let clock = ContinuousClock()
+        for round in 0..<plan.cliRounds * 2 {
+            for tool in round % 2 == 0 ? ["freezectld", "runc"] : ["runc", "freezectld"] {
+                let start = clock.now
+                if tool == "freezectld" {
+                    try connection.expectOK("POST", "/v1/pause", body: target)
+                    try expect(fleet.pids, frozen: true, after: "the API's pause")
+                    try connection.expectOK("POST", "/v1/unpause", body: target)
+                } else {
+                    try spawner.must(fleet.runc, ["--root", fleet.root, "pause", id])
+                    try expect(fleet.pids, frozen: true, after: "runc pause")
+                    try spawner.must(fleet.runc, ["--root", fleet.root, "resume", id])
+                }
+                let elapsed = seconds(start.duration(to: clock.now))
+                try expect(fleet.pids, frozen: false, after: tool + "'s unpause")
+                if tool == "freezectld" { api.samples.append(elapsed) } else { runc.samples.append(elapsed) }
+            }
+        }
+        report.add(api)
+        report.add(runc)
+        progress("pause+unpause through freezectld: \(formatDuration(api.median)), runc: \(formatDuration(runc.median))")
+
+        // Throughput: several connections at once, a fixed number of requests each.
+        let connections = 8, perConnection = plan.quick ? 10 : 250
+        let status = try throughput(socket: socket, connections: connections, requests: perConnection) { connection, _ in
+            try connection.expectOK("GET", "/v1/status?target=runc:\(id)", body: nil)
+        }
+        report.add(Series(group: "daemon", name: "status requests per second (\(connections) connections)", unit: "req/s",
+                          parameters: ["tool": "freezectld", "operation": "status-rps"], samples: [status]))
+        let pairs = try throughput(socket: socket, connections: connections, requests: perConnection / 2) { connection, _ in
+            try connection.expectOK("POST", "/v1/pause", body: target)
+            try connection.expectOK("POST", "/v1/unpause", body: target)
+        }
+        report.add(Series(group: "daemon", name: "pause/unpause pairs per second (\(connections) connections on 1 container)", unit: "req/s",
+                          parameters: ["tool": "freezectld", "operation": "pair-rps"], samples: [pairs]))
+        try expect(fleet.pids, frozen: false, after: "the throughput runs")
+        let loaded = Double(Self.peakKiB(daemon.processIdentifier))
+        report.add(Series(group: "daemon", name: "freezectld resident memory, idle", unit: "KiB",
+                          parameters: ["tool": "freezectld", "operation": "rss-idle"], samples: [idle]))
+        report.add(Series(group: "daemon", name: "freezectld resident memory, peak under load", unit: "KiB",
+                          parameters: ["tool": "freezectld", "operation": "rss-loaded"], samples: [loaded]))
+        progress("freezectld: \(Int(status)) status/s, \(Int(pairs)) pairs/s, RSS \(Int(idle / 1024)) MiB idle, \(Int(loaded / 1024)) MiB peak")
+    }
+
+    /// Operations per second over `connections` connections, each doing `requests` operations.
+    private func throughput(socket: String, connections: Int, requests: Int,
+                            _ operation: @escaping @Sendable (UnixHTTPConnection, Int) throws -> Void) throws -> Double {
+        let clients = try (0..<connections).map { _ in try UnixHTTPConnection(socket: socket) }
+        let failures = Failures()
+        let group = DispatchGroup()
+        let start = ContinuousClock.now
+        for client in clients {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                for index in 0..<requests {
+                    do { try operation(client, index) } catch { failures.add("\(error)"); return }
+                }
+            }
+        }
+        group.wait()
+        let elapsed = seconds(start.duration(to: .now))
+        if let failure = failures.first { throw BenchError("freezectld under load: \(failure)") }
+        return Double(connections * requests) / elapsed
+    }
+
+    private func expect(_ pids: [Int32], frozen: Bool, after step: String) throws {
+        let wrong = pids.filter { kernelFrozen(pid: $0, layout: layout) != frozen }
+        guard wrong.isEmpty else { throw BenchError("after \(step), the container is \(frozen ? "not frozen" : "still frozen")") }
+    }
+
+    static func residentKiB(_ pid: Int32) -> Int { statusField("VmRSS:", pid) }
+    static func peakKiB(_ pid: Int32) -> Int { statusField("VmHWM:", pid) }
+
+    private static func statusField(_ name: String, _ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(name) } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
+
+/// The first failure of the throughput threads.
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func add(_ message: String) { lock.lock(); messages.append(message); lock.unlock() }
+    var first: String? { lock.lock(); defer { lock.unlock() }; return messages.first }
+}
+
+/// HTTP/1.1 on a unix socket, one request at a time on one kept-alive connection: the cheapest
+/// client there is, so that the figures are the daemon's.
+final class UnixHTTPConnection: @unchecked Sendable {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(socket path: String) throws {
+        fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw BenchError("socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw BenchError("socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in bytes.enumerated() { raw[index] = byte } }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw BenchError("connect \(path): errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a request and reads the answer; throws unless it is 200.
+    func expectOK(_ method: String, _ path: String, body: String?) throws {
+        let payload = Array((body ?? "").utf8)
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
+        if body != nil { request += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+        let bytes = Array((request + "\r\n").utf8) + payload
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw BenchError("write: errno \(errno)") }
+            sent += n
+        }
+        let (status, answer) = try readResponse()
+        guard status == 200 else { throw BenchError("\(method) \(path): HTTP \(status): \(String(decoding: answer.prefix(300), as: UTF8.self))") }
+    }
+
+    private func readResponse() throws -> (Int, [UInt8]) {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            headerEnd = buffer.indices.dropLast(3).first { buffer[$0..<$0 + 4].elementsEqual(separator) }
+            if headerEnd == nil { try fill() }
+        }
+        let head = String(decoding: buffer[..<headerEnd!], as: UTF8.self).lowercased()
+        let lines = head.split(separator: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        guard let lengthLine = lines.first(where: { $0.hasPrefix("content-length:") }),
+              let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
+            throw BenchError("an answer without Content-Length: \(head)")
+        }
+        let bodyStart = headerEnd! + 4
+        while buffer.count < bodyStart + length { try fill() }
+        let body = Array(buffer[bodyStart..<bodyStart + length])
+        buffer.removeFirst(bodyStart + length)
+        return (status, body)
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { throw BenchError("the daemon closed the connection (read \(n), errno \(errno))") }
+        buffer += chunk[..<n]
+    }
+}
