@@ -60,7 +60,9 @@ public struct Daemon: Sendable {
         // Every record is also an event and a metric: one place says what the daemon did.
         audit.sinks = audit.sinks.map { CountingSink(sink: $0, metrics: metrics) } + [EventSink(hub: hub), MetricsSink(metrics: metrics)]
         let leaseFiles = try LeaseFiles(stateDirectory: configuration.stateDirectory)
-        try prepareSocketPath()
+        // Socket activation: systemd owns the socket (its path, mode and group are the socket unit's).
+        let activated = ActivatedServer.takeSocket()
+        if activated == nil { try prepareSocketPath() }
         let resolver = Resolver(freezer: freezer,
                                 catalog: ContainerCatalog(runtimeRoots: configuration.runtimeRoots,
                                                           environment: ProcessInfo.processInfo.environment))
@@ -72,25 +74,30 @@ public struct Daemon: Sendable {
         API(resolver: resolver, policy: policy, audit: audit, leases: leases, hub: hub, watcher: watcher, metrics: metrics).register(on: router)
         let socket = configuration.socket
         let group = configuration.socketGroup
-        let app = Application(
-            router: router,
-            configuration: .init(address: .unixDomainSocket(path: socket.string), serverName: "freezectld"),
-            onServerRunning: { _ in
-                // Only root and the socket's group may connect; the policy decides what each may do.
-                if let group { chown(socket.string, 0, group) }
-                chmod(socket.string, 0o660)
-            },
-            logger: logger)
-        defer { unlink(socket.string) }
+        let server: any Service
+        if let activated {
+            server = ActivatedServer(descriptor: activated, responder: router.buildResponder(), logger: logger)
+        } else {
+            server = Application(
+                router: router,
+                configuration: .init(address: .unixDomainSocket(path: socket.string), serverName: "freezectld"),
+                onServerRunning: { _ in
+                    // Only root and the socket's group may connect; the policy decides what each may do.
+                    if let group { chown(socket.string, 0, group) }
+                    chmod(socket.string, 0o660)
+                },
+                logger: logger)
+        }
+        defer { if activated == nil { unlink(socket.string) } }
         let services = ServiceGroup(configuration: .init(
             // Shut down in reverse order: holds end first, so that their open answers finish and
             // the server can stop.
-            services: [.init(service: app), .init(service: PolicyReloader(store: policy)), .init(service: StateWatcherService(watcher: watcher)),
+            services: [.init(service: server), .init(service: PolicyReloader(store: policy)), .init(service: StateWatcherService(watcher: watcher)),
                        .init(service: ShutdownService(keeper: leases, hub: hub))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("freezectld listening", metadata: [
-            "socket": "\(socket)", "policy": "\(policyFile?.string ?? "none: root only")",
+            "socket": "\(activated == nil ? socket.string : "passed by systemd")", "policy": "\(policyFile?.string ?? "none: root only")",
             "rules": "\(policy.policy.rules.count)",
         ])
         try await services.run()

@@ -30,10 +30,35 @@ final class StateWatcher: Sendable {
     private let resolver: Resolver
     private let hub: EventHub
     private let state = Mutex(State())
+    /// Asks the refresh loop to list the sources now (after the daemon's own operations).
+    private let pokes = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     init(resolver: Resolver, hub: EventHub) {
         self.resolver = resolver
         self.hub = hub
+    }
+
+    /// Lists the sources every `refreshInterval`, and at once after the daemon's own operations
+    /// (one may have started or stopped a container's life as the daemon sees it), until cancelled.
+    func refreshLoop() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The stream of pokes, ended by cancellation.
+                for await _ in self.pokes.stream {
+                    await self.refresh()
+                    // At most one listing a second, however many operations come.
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.refresh()
+                    try? await Task.sleep(for: Self.refreshInterval)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// The daemon starts changing these cgroups: their changes are its own.
@@ -51,6 +76,7 @@ final class StateWatcher: Sendable {
             for cgroup in cgroups { state.own[cgroup.cgroup.path.string] = until }
         }
         for cgroup in cgroups { watch(cgroup) }
+        pokes.continuation.yield()
     }
 
     /// How many watched cgroups are paused (frozen, freezing, or frozen by a parent) as last seen.
@@ -123,11 +149,8 @@ struct StateWatcherService: Service {
     let watcher: StateWatcher
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await watcher.refresh()
-                try await Task.sleep(for: StateWatcher.refreshInterval)
-            }
+        await cancelWhenGracefulShutdown {
+            await watcher.refreshLoop()
         }
         watcher.stop()
     }

@@ -15,7 +15,7 @@ final class SystemdNamespace: @unchecked Sendable {
 
     /// With `hybrid`, systemd sees this host's hybrid layout (where systemd 252 cannot freeze
     /// units); it is confined to a child cgroup of every hierarchy.
-    init(services: [String: String], hybrid: Bool = false) throws {
+    init(services: [String: String], hybrid: Bool = false, units extra: [String: String] = [:]) throws {
         root = try TestCgroup(.v2)
         units = try ScratchDirectory()
         if hybrid {
@@ -36,8 +36,12 @@ final class SystemdNamespace: @unchecked Sendable {
         for stub in ["sysinit", "basic", "sockets", "shutdown"] {
             try "[Unit]\nDefaultDependencies=no\n".write(toFile: "\(units.path)/\(stub).target", atomically: true, encoding: .utf8)
         }
-        try "[Unit]\nWants=dbus.socket \(services.keys.sorted().joined(separator: " "))\n"
+        let socketUnits = extra.keys.filter { $0.hasSuffix(".socket") }.sorted()
+        try "[Unit]\nWants=dbus.socket \((services.keys.sorted() + socketUnits).joined(separator: " "))\n"
             .write(toFile: units.path + "/freezectl-test.target", atomically: true, encoding: .utf8)
+        for (name, text) in extra {
+            try text.write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
+        }
         for (name, command) in services {
             try "[Service]\nExecStart=\(command)\n".write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
         }
@@ -85,13 +89,17 @@ final class SystemdNamespace: @unchecked Sendable {
             Issue.record("systemd did not start")
             throw CancellationError()
         }
-        for name in services.keys {
+        for name in Array(services.keys) + socketUnits {
             for _ in 0..<300 where (try? inside("systemctl", "is-active", name))?.stdout.hasPrefix("active") != true { usleep(20_000) }
         }
     }
 
     /// Runs a command inside the namespaces (mount, cgroup, pid).
     func inside(_ arguments: String...) throws -> CLIResult {
+        try inside(arguments)
+    }
+
+    func inside(_ arguments: [String]) throws -> CLIResult {
         try run("/usr/bin/nsenter", ["-t", String(pid), "-m", "-C", "-p", "--"] + arguments)
     }
 
@@ -217,5 +225,45 @@ struct SystemdTests {
         let noBus = try freezectl("pause", "unit:present.service", environment: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/tmp/freezectl-no-bus"])
         #expect(noBus.status == 2)
         #expect(noBus.stderr.contains("system bus"))
+    }
+
+    @Test("socket activation: contrib/systemd's socket unit starts freezectld on the first connection; pause and status of a unit work through it; stopping the service leaves the socket to systemd, which starts it again")
+    func socketActivation() throws {
+        let root = repositoryRoot + "/contrib/systemd/"
+        // The units as shipped, but for the binary's path and the sandboxing that would hide the
+        // build tree (PrivateTmp, ProtectHome, ProtectSystem).
+        let service = try String(contentsOfFile: root + "freezectld.service", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !["PrivateTmp=", "ProtectHome=", "ProtectSystem=", "ReadWritePaths="].contains(where: $0.hasPrefix) }
+            .joined(separator: "\n")
+            .replacingOccurrences(of: "/usr/local/bin/freezectld", with: DaemonTests.binary)
+            .replacingOccurrences(of: "[Service]", with: "[Service]\nStandardError=file:/run/freezectld.err")
+        let socketUnit = try String(contentsOfFile: root + "freezectld.socket", encoding: .utf8)
+        let systemd = try SystemdNamespace(services: ["victim.service": "/bin/sleep 1000"],
+                                           units: ["freezectld.service": service, "freezectld.socket": socketUnit])
+        defer { systemd.stop() }
+        #expect(try systemd.inside("systemctl", "is-active", "freezectld.service").stdout.hasPrefix("inactive"), "not started before a connection")
+        let socket = "/run/freezectl/freezectl.sock"
+        func curl(_ method: String, _ path: String, _ body: String? = nil) throws -> CLIResult {
+            var arguments = ["/usr/bin/curl", "-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}", "http://localhost" + path]
+            if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }
+            return try systemd.inside(arguments)
+        }
+        let paused = try curl("POST", "/v1/pause", #"{"targets": ["unit:victim.service"]}"#)
+        let diagnosis = {
+            ((try? systemd.inside("systemctl", "status", "--no-pager", "-l", "freezectld.socket", "freezectld.service"))?.stdout ?? "")
+                + ((try? systemd.inside("/bin/cat", "/run/freezectld.err"))?.stdout ?? "")
+        }
+        #expect(paused.stdout.hasSuffix("200") && paused.stdout.contains(#""result":"ok""#), "\(paused.stdout)\(paused.stderr)\n\(diagnosis())")
+        #expect(try systemd.freezerState("victim.service") == "frozen")
+        #expect(try systemd.inside("systemctl", "is-active", "freezectld.service").stdout.hasPrefix("active"))
+        let status = try curl("GET", "/v1/status?target=unit:victim.service")
+        #expect(status.stdout.contains(#""state":"frozen""#), "\(status.stdout)")
+        #expect(try curl("POST", "/v1/unpause", #"{"targets": ["unit:victim.service"]}"#).stdout.hasSuffix("200"))
+        #expect(try systemd.freezerState("victim.service") == "running")
+        // The socket is systemd's: stopping the service leaves it, and the next connection starts it again.
+        #expect(try systemd.inside("systemctl", "stop", "freezectld.service").status == 0)
+        #expect(try systemd.inside("/usr/bin/test", "-S", socket).status == 0)
+        #expect(try curl("GET", "/v1/leases").stdout.hasSuffix("200"))
     }
 }
