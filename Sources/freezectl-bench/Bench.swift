@@ -113,6 +113,11 @@ struct FreezectlBench: AsyncParsableCommand {
             let measured = Set(report.series.map(\.group))
             report.series = previous.series.filter { !measured.contains($0.group) } + report.series
             report.started = "\(previous.started) (parts \(only.joined(separator: ", ")) on \(report.started))"
+            var machine = previous.machine
+            if let kernel = report.machine["kernel"], kernel != previous.machine["kernel"] {
+                machine["kernel"] = "\(previous.machine["kernel"] ?? "?") (\(only.joined(separator: ", ")): \(kernel))"
+            }
+            report.machine = machine
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

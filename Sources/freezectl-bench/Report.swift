@@ -30,7 +30,9 @@ struct MarkdownReport {
         out.append("# freezectl benchmarks")
         out.append("")
         out.append("Written by `bash scripts/bench.sh` (\(report.mode) mode) on \(report.started); the raw samples are in "
-                   + "[benchmarks.json](benchmarks.json). Every figure comes from this one run. Medians, with the 10th–90th "
+                   + "[benchmarks.json](benchmarks.json). "
+                   + (report.started.contains("(parts") ? "The parts named in parentheses were measured again later, on the same kind of machine; every other figure comes from the first run. " : "Every figure comes from this one run. ")
+                   + "Medians, with the 10th–90th "
                    + "percentile range as the spread; ratios are of medians. What the figures mean and where the time goes: "
                    + "[performance.md](performance.md).")
         out.append("")
