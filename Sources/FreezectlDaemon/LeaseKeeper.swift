@@ -235,7 +235,7 @@ actor LeaseKeeper {
         // The thaw runs to its end whatever cancels the caller: it keeps the promise.
         let cgroups = items.compactMap { $0.resolved?.cgroup }
         watcher.changing(cgroups)
-        let results = await Task { await resolver.run(items, options: options) }.value
+        let results = await uncancelled { [resolver, items, options] in await resolver.run(items, options: options) }
         watcher.changed(cgroups)
         for result in results where result.outcome == .error {
             logger.error("lease \(id): \(result.reference) not thawed: \(result.error?.message ?? "unknown error")")

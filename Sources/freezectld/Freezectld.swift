@@ -10,15 +10,18 @@ import Glibc
 struct Freezectld: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freezectld",
-        abstract: "Serve freezectl's pause, unpause and status over HTTP on a unix socket (docs/daemon.md).",
+        abstract: "Serve freezectl's pause, unpause, status, leases, events and metrics over HTTP on a unix socket (docs/daemon.md, docs/api.yaml).",
         discussion: """
             Root may do everything; everyone else only what a rule of the policy file grants \
-            (deny by default). SIGHUP reloads the policy; a policy that does not parse keeps the \
-            previous one. SIGTERM stops accepting, finishes what runs and removes the socket.
+            (deny by default), by the credentials the kernel gives for the connection. SIGHUP \
+            reloads the policy; a policy that does not parse keeps the previous one. SIGTERM \
+            stops accepting, ends every hold (thawed), finishes what runs, keeps timed leases for \
+            the next start and removes the socket. Started by freezectld.socket (systemd socket \
+            activation), it serves the socket systemd passes and leaves it to systemd.
             """,
         version: "0.1.0")
 
-    @Option(name: .long, help: ArgumentHelp("The unix socket to listen on. (default: /run/freezectl/freezectl.sock)", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The unix socket to listen on (unless systemd passes one).", valueName: "path"))
     var socket: String = Daemon.defaultSocket.string
 
     @Option(name: .long, help: ArgumentHelp("The group that may connect to the socket (mode 0660). (default: root's)", valueName: "group"))
@@ -30,7 +33,7 @@ struct Freezectld: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write audit records as JSON lines to this file (the journal gets them whenever it runs).", valueName: "file"))
     var auditLog: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where leases are recorded, to survive a restart. (default: /run/freezectl)", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Where leases are recorded (DIR/leases), to survive a restart.", valueName: "dir"))
     var stateDir: String = Daemon.defaultStateDirectory.string
 
     @Option(name: .customLong("runtime-root"), help: ArgumentHelp("Also find runc/crun containers in this state directory (repeatable).", valueName: "dir"))
