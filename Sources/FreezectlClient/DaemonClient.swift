@@ -100,20 +100,11 @@ public struct DaemonClient: Sendable {
     /// Whether a daemon accepts connections on the socket: the HTTP client retries a failed
     /// connect until its deadline, so a missing daemon is found here at once, by the kernel's word.
     private func checkReachable() throws(DaemonClient.Error) {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .unreachable(socket, "socket: \(Errno(rawValue: errno))") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socket.string.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .badHost(socket.string) }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        switch Syscall.connectUnixSocket(socket.string) {
+        case .success(let fd): close(fd)
+        case .failure(.fileNameTooLong): throw .badHost(socket.string)
+        case .failure(let errno): throw .unreachable(socket, "connect: \(errno)")
         }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { throw .unreachable(socket, "connect: \(Errno(rawValue: errno))") }
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?, timeout: Duration) async throws(DaemonClient.Error) -> (Int, [UInt8]) {
@@ -161,7 +152,9 @@ extension DaemonClient {
         public let answer: DaemonAPI.OperationAnswer
         private let client: DaemonClient
         private let http: HTTPClient
-        private var lines: LineReader
+        /// The rest of the answer, kept unread: the response, and with it the connection that is
+        /// the hold, stays open for as long as this value lives.
+        private let lines: LineReader
 
         init(answer: DaemonAPI.OperationAnswer, client: DaemonClient, http: HTTPClient, lines: LineReader) {
             self.answer = answer
@@ -181,14 +174,6 @@ extension DaemonClient {
                 if case .refused(_, let status) = error, status == 404 { return .success(nil) }
                 return .failure(error)
             }
-        }
-
-        /// Waits until the daemon ends the lease by itself (DELETE by someone, an unpause, the
-        /// daemon stopping); returns why, or nil when the connection ended without a reason.
-        public func ended() async -> String? {
-            guard let line = try? await lines.next(limit: DaemonClient.answerLimit),
-                  let ended = try? JSONDecoder().decode(DaemonAPI.LeaseEnded.self, from: Data(line)) else { return nil }
-            return ended.ended
         }
     }
 

@@ -91,16 +91,16 @@ struct API: Sendable {
                                         all: body.all ?? false, filter: try ContainerFilter(parsing: body.filters ?? []))
             if let timeout = body.timeout { options.timeout = try DurationArgument.parse(timeout, option: "timeout") }
             if let parallel = body.parallel {
-                guard (1...1000).contains(parallel) else { throw DurationArgument.Error("parallel must be from 1 to 1000, got \(parallel)") }
+                guard (1...1000).contains(parallel) else { throw ArgumentError("parallel must be from 1 to 1000, got \(parallel)") }
                 options.parallel = parallel
             }
             if body.duration != nil || body.hold == true {
-                guard operation == .freeze else { throw DurationArgument.Error("for and hold are pause options; an unpause ends a lease by itself") }
-                guard body.duration == nil || body.hold != true else { throw DurationArgument.Error("give for or hold, not both") }
+                guard operation == .freeze else { throw ArgumentError("for and hold are pause options; an unpause ends a lease by itself") }
+                guard body.duration == nil || body.hold != true else { throw ArgumentError("give for or hold, not both") }
             }
             if let duration = body.duration { leaseDuration = try DurationArgument.parse(duration, option: "for") }
             if let request = body.health {
-                guard operation == .thaw else { throw DurationArgument.Error("health is an unpause option") }
+                guard operation == .thaw else { throw ArgumentError("health is an unpause option") }
                 health = try request.options()
             }
         } catch {

@@ -1,6 +1,7 @@
 import CgroupFreezer
 import ContainerEngines
 import Foundation
+import FreezectlReports
 import Synchronization
 import SystemPackage
 
@@ -164,16 +165,16 @@ struct EventFilter: Sendable {
     static let keys = ["type", "action", "target", "container", "label", "cgroup", "lease"]
     var clauses: [String: [String]]
 
-    init(json: String?) throws(DaemonRequestError) {
+    init(json: String?) throws(ArgumentError) {
         guard let json, !json.isEmpty else {
             clauses = [:]
             return
         }
         guard let parsed = try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8)) else {
-            throw DaemonRequestError("filters must be a JSON object of string lists, e.g. {\"type\": [\"state\"]}; got \(json)")
+            throw ArgumentError("filters must be a JSON object of string lists, e.g. {\"type\": [\"state\"]}; got \(json)")
         }
         for key in parsed.keys where !Self.keys.contains(key) {
-            throw DaemonRequestError("unknown filter \"\(key)\"; filters are \(Self.keys.joined(separator: ", "))")
+            throw ArgumentError("unknown filter \"\(key)\"; filters are \(Self.keys.joined(separator: ", "))")
         }
         clauses = parsed
     }
@@ -197,10 +198,4 @@ struct EventFilter: Sendable {
             }
         }
     }
-}
-
-/// A request the daemon cannot take (400), with its message.
-struct DaemonRequestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -48,21 +48,6 @@ public struct Policy: Sendable {
         /// systemd units by name.
         public var units: [String]
 
-        /// How the rule reads in the file, for messages.
-        public var summary: String {
-            var parts: [String] = []
-            if !users.isEmpty { parts.append("users \(users.joined(separator: ","))") }
-            if !groups.isEmpty { parts.append("groups \(groups.joined(separator: ","))") }
-            parts.append("actions \(Action.allCases.filter(actions.contains).map(\.rawValue).joined(separator: ","))")
-            if !filter.isEmpty { parts.append("filters \(filterTexts.joined(separator: ","))") }
-            if !sources.isEmpty { parts.append("sources \(sources.map(\.rawValue).joined(separator: ","))") }
-            if !cgroups.isEmpty { parts.append("cgroups \(cgroups.map(\.string).joined(separator: ","))") }
-            if !units.isEmpty { parts.append("units \(units.joined(separator: ","))") }
-            return "rule \(number) (\(parts.joined(separator: "; ")))"
-        }
-
-        var filterTexts: [String]
-
         /// Whether `caller` is one of the rule's users or in one of its groups.
         func names(_ caller: Caller) -> Bool {
             if users.contains("*") || groups.contains("*") { return true }
@@ -234,9 +219,8 @@ extension Policy.Rule {
             }
             actions.insert(parsed)
         }
-        filterTexts = text.filters ?? []
         do {
-            filter = try ContainerFilter(parsing: filterTexts)
+            filter = try ContainerFilter(parsing: text.filters ?? [])
         } catch {
             throw .invalid(file, "\(rule): \(error.message)")
         }

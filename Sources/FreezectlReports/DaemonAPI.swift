@@ -171,38 +171,38 @@ extension DaemonAPI {
 
         /// The check, validated: the one converter for the CLI's flags and the daemon's bodies.
         /// Errors name the CLI's flag (`--health-tcp`), which is also the body's field.
-        public func options() throws(DurationArgument.Error) -> HealthCheckOptions? {
+        public func options() throws(ArgumentError) -> HealthCheckOptions? {
             guard [cmd, http, tcp].compactMap({ $0 }).count <= 1 else {
-                throw DurationArgument.Error("give one probe: --health-cmd, --health-http or --health-tcp")
+                throw ArgumentError("give one probe: --health-cmd, --health-http or --health-tcp")
             }
-            if execInTarget == true && cmd == nil { throw DurationArgument.Error("--health-exec-in-target needs --health-cmd") }
+            if execInTarget == true && cmd == nil { throw ArgumentError("--health-exec-in-target needs --health-cmd") }
             let probe: HealthProbe
             if let cmd {
                 probe = .exec(command: cmd, inTarget: execInTarget == true)
             } else if let url = http {
                 guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
-                    throw DurationArgument.Error("--health-http \"\(url)\" is not an http:// or https:// URL with a host")
+                    throw ArgumentError("--health-http \"\(url)\" is not an http:// or https:// URL with a host")
                 }
                 probe = .http(url: url)
             } else if let tcp {
                 guard let colon = tcp.lastIndex(of: ":"), let port = Int(tcp[tcp.index(after: colon)...]),
                       (1...65535).contains(port), colon != tcp.startIndex else {
-                    throw DurationArgument.Error("--health-tcp \"\(tcp)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
+                    throw ArgumentError("--health-tcp \"\(tcp)\" is not HOST:PORT (e.g. 127.0.0.1:8080)")
                 }
                 probe = .tcp(host: String(tcp[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
             } else {
                 return nil
             }
             let retries = self.retries ?? 3
-            guard (1...1000).contains(retries) else { throw DurationArgument.Error("--health-retries must be from 1 to 1000, got \(retries)") }
+            guard (1...1000).contains(retries) else { throw ArgumentError("--health-retries must be from 1 to 1000, got \(retries)") }
             var onUnhealthy = UnhealthyAction.fail
             if let text = self.onUnhealthy {
                 guard let action = UnhealthyAction(rawValue: text) else {
-                    throw DurationArgument.Error("--on-unhealthy \"\(text)\" is not one of \(UnhealthyAction.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ArgumentError("--on-unhealthy \"\(text)\" is not one of \(UnhealthyAction.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 onUnhealthy = action
             }
-            func duration(_ text: String?, _ option: String, allowZero: Bool = false) throws(DurationArgument.Error) -> Duration? {
+            func duration(_ text: String?, _ option: String, allowZero: Bool = false) throws(ArgumentError) -> Duration? {
                 guard let text else { return nil }
                 return try DurationArgument.parse(text, option: option, allowZero: allowZero)
             }

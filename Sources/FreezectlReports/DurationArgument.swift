@@ -1,12 +1,16 @@
+/// An option of the CLI or a field of a daemon request that is malformed or out of range; the
+/// message names it and what it takes (the CLI's exit 2, the daemon's 400).
+public struct ArgumentError: Swift.Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// A duration such as `500ms`, `10s`, `1m`, bounded to what a freezer command can mean.
 public enum DurationArgument {
     public static let units: [(suffix: String, seconds: Double)] = [("us", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
 
     /// A duration that is malformed or out of range; the message names the option and the range.
-    public struct Error: Swift.Error, Sendable, CustomStringConvertible {
-        public let description: String
-        public init(_ description: String) { self.description = description }
-    }
+    public typealias Error = ArgumentError
 
     /// The longest duration any option takes: a freeze, probe or dump bounded by more than a day
     /// is not bounded at all, and larger values would overflow the nanosecond count.

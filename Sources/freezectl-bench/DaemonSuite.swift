@@ -143,17 +143,10 @@ final class UnixHTTPConnection: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     init(socket path: String) throws {
-        fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket: errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw BenchError("socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in bytes.enumerated() { raw[index] = byte } }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        switch Syscall.connectUnixSocket(path) {
+        case .success(let fd): self.fd = fd
+        case .failure(let errno): throw BenchError("connect \(path): \(errno)")
         }
-        guard rc == 0 else { close(fd); throw BenchError("connect \(path): errno \(errno)") }
     }
 
     deinit { close(fd) }

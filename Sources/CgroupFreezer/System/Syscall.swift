@@ -67,6 +67,29 @@ package enum Syscall {
         return path.withPlatformString { lstat($0, &buffer) } == 0
     }
 
+    /// A stream connection to the unix socket at `path` (close-on-exec); the caller closes it.
+    /// ENAMETOOLONG for a path that does not fit in sun_path.
+    package static func connectUnixSocket(_ path: String) -> Result<Int32, Errno> {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return .failure(.fileNameTooLong) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in bytes.enumerated() { raw[index] = byte }
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(Errno(rawValue: errno)) }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let failure = Errno(rawValue: errno)
+            close(fd)
+            return .failure(failure)
+        }
+        return .success(fd)
+    }
+
     /// The names of the subdirectories of `path`, without `.` and `..`.
     package static func subdirectories(of path: FilePath) -> Result<[String], Errno> {
         entries(of: path, type: UInt8(DT_DIR))

@@ -34,8 +34,7 @@ struct Status: AsyncParsableCommand {
             do {
                 reports = try await client.status(targets: targets.targets.map(\.description), all: targets.all, filters: targets.filters)
             } catch {
-                Output.error("status: \(error.message)\n  next step: \(error.nextStep)")
-                throw ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
+                throw Output.daemonFailure("status", error)
             }
         } else {
             let resolver = try targets.sources.resolverOrExit(common)
@@ -57,15 +56,8 @@ struct Status: AsyncParsableCommand {
 extension Status {
     /// freezectld named by --host or FREEZECTL_HOST; nil: read directly.
     func daemon() throws -> DaemonClient? {
-        do {
-            let client = try DaemonClient.named(host: root.host, environment: ProcessInfo.processInfo.environment)
-            if client != nil && !targets.sources.runtimeRoots.isEmpty {
-                throw Output.usageError("--runtime-root is the daemon's own setting through --host (freezectld --runtime-root)")
-            }
-            return client
-        } catch let error as DaemonClient.Error {
-            Output.error("status: \(error.message)\n  next step: \(error.nextStep)")
-            throw ExitCode(ExitStatus.badInput)
-        }
+        let client = try namedDaemon(host: root.host, verb: "status")
+        if client != nil { try targets.sources.refuseThroughDaemon() }
+        return client
     }
 }

@@ -17,13 +17,7 @@ extension BatchCommand {
     /// The daemon to send this to: --host, else FREEZECTL_HOST; for --for, else the default
     /// socket when a daemon listens there. Nil: act directly.
     func daemon() throws -> DaemonClient? {
-        let named: DaemonClient?
-        do {
-            named = try DaemonClient.named(host: host, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ExitCode(failed(error))
-        }
-        if let named { return named }
+        if let named = try namedDaemon(host: host, verb: kind.action.rawValue) { return named }
         guard lease.duration != nil else { return nil }
         guard Syscall.exists(DaemonClient.defaultSocket) else {
             Output.error("pause --for: needs freezectld, which thaws at expiry whatever happens to this command, and none listens at \(DaemonClient.defaultSocket)\n  next step: start it (sudo freezectld, or systemctl start freezectld.socket; docs/daemon.md), or give --host unix:///PATH")
@@ -43,9 +37,7 @@ extension BatchCommand {
 
     /// What only the local path takes: the daemon has its own sources and audit trail.
     func refuseLocalOnlyOptions() throws {
-        if !targets.sources.runtimeRoots.isEmpty {
-            throw Output.usageError("--runtime-root is the daemon's own setting through --host (freezectld --runtime-root)")
-        }
+        try targets.sources.refuseThroughDaemon()
         if audit.auditLog != nil || audit.auditRequired {
             throw Output.usageError("--audit-log and --audit-required are the daemon's own settings through --host (freezectld --audit-log); it audits every request")
         }
@@ -150,9 +142,36 @@ extension BatchCommand {
     }
 
     /// The daemon could not be asked, or refused: the message and next step; 2 for bad input.
-    func failed(_ error: DaemonClient.Error) -> Int32 {
-        Output.error("\(kind.action.rawValue): \(error.message)\n  next step: \(error.nextStep)")
-        return error.isBadInput ? ExitStatus.badInput : ExitStatus.failure
+    private func failed(_ error: DaemonClient.Error) -> Int32 {
+        Output.daemonFailure(kind.action.rawValue, error).rawValue
+    }
+}
+
+/// freezectld named by --host, else FREEZECTL_HOST; nil: act directly. A malformed host is said
+/// (naming `verb`) and exits 2.
+func namedDaemon(host: String?, verb: String) throws -> DaemonClient? {
+    do {
+        return try DaemonClient.named(host: host, environment: ProcessInfo.processInfo.environment)
+    } catch {
+        throw Output.daemonFailure(verb, error)
+    }
+}
+
+extension SourceOptions {
+    /// Through the daemon, the sources are the daemon's (freezectld --runtime-root).
+    func refuseThroughDaemon() throws {
+        if !runtimeRoots.isEmpty {
+            throw Output.usageError("--runtime-root is the daemon's own setting through --host (freezectld --runtime-root)")
+        }
+    }
+}
+
+extension Output {
+    /// The daemon could not be asked, or refused: the message and next step on standard error;
+    /// exit 2 for bad input (nothing was done), else 1.
+    static func daemonFailure(_ verb: String, _ error: DaemonClient.Error) -> ExitCode {
+        Output.error("\(verb): \(error.message)\n  next step: \(error.nextStep)")
+        return ExitCode(error.isBadInput ? ExitStatus.badInput : ExitStatus.failure)
     }
 }
 
