@@ -5,8 +5,9 @@ import PackageDescription
 //
 //   CgroupFreezer       the core: layout, freezer backends, processes, cgroup and PID targets,
 //                       errors, audit. swift-system and swift-log only.
-//   ContainerEngines    runc/crun state, the Docker Engine API, systemd's manager: who owns a
-//                       container or unit. + async-http-client, libsystemd (dlopen'ed).
+//   ContainerEngines    runc/crun state, the Docker Engine API (Docker and podman), containerd's
+//                       gRPC API, systemd's manager: who owns a container or unit.
+//                       + async-http-client, grpc-swift, libsystemd (dlopen'ed).
 //   HealthProbes        exec, HTTP and TCP probes, bounded process groups. + swift-subprocess.
 //   FreezerOperations   one resolver from a target to a route (kernel, engine, systemd),
 //                       selections, batches, status, health after a thaw, audit of results.
@@ -40,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "CLinuxSupport"),
@@ -54,11 +59,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // containerd's gRPC messages and client stubs, generated from our own minimal .proto files
+        // (scripts/generate-containerd-api.sh) and committed, so a build needs no protoc.
+        .target(
+            name: "ContainerdAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Protos"]
+        ),
         .target(
             name: "ContainerEngines",
             dependencies: [
                 "CgroupFreezer",
                 "CSystemd",
+                "ContainerdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -23,9 +23,18 @@ public struct Container: Sendable, Hashable {
     public var cgroup: TargetSpec?
     /// The runc/crun state directory it was found in (what `runc --root` takes), for `runc exec`.
     public var runtimeRoot: FilePath?
+    /// containerd's namespace (`k8s.io` on Kubernetes nodes); nil for other sources.
+    public var namespace: String?
 
-    /// `source:id` with the ID shortened to 12 characters, as the CLI prints it.
-    public var shortReference: String { "\(source.rawValue):\(String(id.prefix(12)))" }
+    /// `source:id` with the ID shortened to 12 characters, as the CLI prints it
+    /// (`containerd:NAMESPACE/id`: containerd's IDs are unique per namespace only).
+    public var shortReference: String {
+        "\(source.rawValue):\(namespace.map { $0 + "/" } ?? "")\(String(id.prefix(12)))"
+    }
+
+    /// A Kubernetes pod's sandbox (the pause container CRI makes for each pod), which holds the
+    /// pod's namespaces: selections leave it out; it is acted on only when named by its ID.
+    public var isSandbox: Bool { labels["io.cri-containerd.kind"] == "sandbox" }
 
     /// Creates a container description.
     public init(source: ContainerSource, id: String, name: String, labels: [String: String], pid: Int32?,
@@ -50,14 +59,14 @@ public enum EngineState: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// An engine that keeps its own pause state and pauses and resumes its containers itself
-/// (Docker; later containerd and podman). A freeze written behind its back makes it wrong.
+/// (Docker, podman, containerd). A freeze written behind its back makes it wrong.
 public protocol ContainerEngine: Sendable {
     /// Who acts, for results and audit records.
     var backend: Backend { get }
     /// Pauses the container.
-    func pause(_ id: String, timeout: Duration) async throws
+    func pause(_ container: Container, timeout: Duration) async throws
     /// Resumes the container.
-    func unpause(_ id: String, timeout: Duration) async throws
+    func unpause(_ container: Container, timeout: Duration) async throws
 }
 
 /// Which engine, if any, owns a runc/crun container, from the traces engines leave in its

@@ -5,41 +5,64 @@ import NIOCore
 import NIOHTTP1
 import SystemPackage
 
-/// The Docker Engine API on its unix socket, through async-http-client (`http+unix`).
+/// The Docker Engine API on its unix socket, through async-http-client (`http+unix`); podman's
+/// API service speaks the same endpoints, so one client serves both (`source` says which).
 ///
-/// Docker keeps its own pause state and does not notice a freezer written behind its back
-/// (`docker unpause` then fails with "container not paused"), so Docker containers are paused
-/// and unpaused through this API unless the caller asks for a direct cgroup write.
+/// Docker and podman keep their own pause state and do not notice a freezer written behind
+/// their back (`docker unpause` then fails with "container not paused"), so their containers are
+/// paused and unpaused through this API unless the caller asks for a direct cgroup write.
 public struct DockerEngine: ContainerEngine {
-    public var backend: Backend { .docker }
+    /// `.docker` or `.podman`.
+    public let source: ContainerSource
+    public var backend: Backend { source == .podman ? .podman : .docker }
 
     /// The socket of the daemon.
     public let socketPath: FilePath
 
-    /// The default socket.
+    /// Docker's default socket.
     public static let defaultSocket: FilePath = "/var/run/docker.sock"
+    /// podman's default socket when run by root (`podman.socket`).
+    public static let defaultPodmanSocket: FilePath = "/run/podman/podman.sock"
 
-    /// Why `DOCKER_HOST` cannot be used; reported only by the targets and selections that need Docker.
+    /// Why the configured address cannot be used; reported only by the targets and selections that need it.
     let configurationProblem: ContainerCatalog.Error?
 
     /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket. An
     /// unsupported DOCKER_HOST does not fail here: commands that never name a Docker container
     /// must not depend on it.
     public static func fromEnvironment(_ environment: [String: String]) -> DockerEngine {
-        guard let host = environment["DOCKER_HOST"], !host.isEmpty else { return DockerEngine(socketPath: defaultSocket) }
-        guard host.hasPrefix("unix://") else {
-            return DockerEngine(socketPath: FilePath(host), problem: .sourceUnavailable(
-                source: "docker", path: FilePath(host), reason: "only unix:// sockets are supported in DOCKER_HOST"))
+        engine(.docker, address: environment["DOCKER_HOST"], variable: "DOCKER_HOST", default: defaultSocket)
+    }
+
+    /// podman's API service: `CONTAINER_HOST` (podman's own variable, `unix://` only), else
+    /// root's `/run/podman/podman.sock`, else the rootless `$XDG_RUNTIME_DIR/podman/podman.sock`.
+    public static func podmanFromEnvironment(_ environment: [String: String]) -> DockerEngine {
+        let fallback: FilePath = getuid() != 0 ? environment["XDG_RUNTIME_DIR"].map { FilePath($0).appending("podman/podman.sock") } ?? defaultPodmanSocket
+            : defaultPodmanSocket
+        return engine(.podman, address: environment["CONTAINER_HOST"], variable: "CONTAINER_HOST", default: fallback)
+    }
+
+    private static func engine(_ source: ContainerSource, address: String?, variable: String, default socket: FilePath) -> DockerEngine {
+        guard let address, !address.isEmpty else { return DockerEngine(source: source, socketPath: socket, problem: nil) }
+        guard address.hasPrefix("unix://") else {
+            return DockerEngine(source: source, socketPath: FilePath(address), problem: .sourceUnavailable(
+                source: source.rawValue, path: FilePath(address), reason: "only unix:// sockets are supported in \(variable)"))
         }
-        return DockerEngine(socketPath: FilePath(String(host.dropFirst("unix://".count))))
+        return DockerEngine(source: source, socketPath: FilePath(String(address.dropFirst("unix://".count))), problem: nil)
     }
 
-    /// An engine at `socketPath`.
+    /// A Docker engine at `socketPath`.
     public init(socketPath: FilePath) {
-        self.init(socketPath: socketPath, problem: nil)
+        self.init(source: .docker, socketPath: socketPath, problem: nil)
     }
 
-    private init(socketPath: FilePath, problem: ContainerCatalog.Error?) {
+    /// An engine of `source` (`.docker` or `.podman`) at `socketPath`.
+    public init(source: ContainerSource, socketPath: FilePath) {
+        self.init(source: source, socketPath: socketPath, problem: nil)
+    }
+
+    private init(source: ContainerSource, socketPath: FilePath, problem: ContainerCatalog.Error?) {
+        self.source = source
         self.socketPath = socketPath
         configurationProblem = problem
     }
@@ -47,17 +70,17 @@ public struct DockerEngine: ContainerEngine {
     /// Whether there is simply no daemon: no socket at all (the only case `--all` skips quietly).
     public var isAbsent: Bool { configurationProblem == nil && !Syscall.exists(socketPath) }
 
+    /// What to do when the socket is not there.
+    private var startAdvice: String {
+        source == .podman
+            ? "is podman's API service running? start it with `systemctl start podman.socket` or `podman system service --time=0 unix://\(socketPath)`"
+            : "is dockerd running?"
+    }
+
     /// Why the socket cannot be used, or nil when it exists and is a socket.
     public func unavailability() -> ContainerCatalog.Error? {
         if let configurationProblem { return configurationProblem }
-        var buffer = stat()
-        guard socketPath.withPlatformString({ stat($0, &buffer) }) == 0 else {
-            return ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "no such socket (is dockerd running?)")
-        }
-        guard (buffer.st_mode & S_IFMT) == S_IFSOCK else {
-            return ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "not a socket")
-        }
-        return nil
+        return .socketUnavailability(source: source, path: socketPath, advice: startAdvice)
     }
 
     private struct Summary: Decodable {
@@ -72,71 +95,139 @@ public struct DockerEngine: ContainerEngine {
         var State: State?
     }
 
-    /// Every container the daemon knows, with the PID of those that run (one inspect each).
+    /// Every container the engine knows, from one list call. The PID and cgroup of those that run
+    /// come from the OCI runtime's own state (`runtimeStates`), checked against the init's start
+    /// time, as for runc; only a container whose state is not there (another runtime, another
+    /// state directory) costs an inspect. One that went away between the list and its state is
+    /// left out: it is not there to act on.
     public func containers() async throws -> [Container] {
-        let data = try await request(.GET, "/containers/json?all=1", reference: "docker")
+        let data = try await request(.GET, "/containers/json?all=1", reference: source.rawValue)
         let summaries: [Summary]
         do {
             summaries = try JSONDecoder().decode([Summary].self, from: data)
         } catch {
-            throw ContainerCatalog.Error.engineError("docker", status: 200, message: "unreadable container list: \(error)")
+            throw ContainerCatalog.Error.engineError(source.rawValue, status: 200, message: "unreadable container list: \(error)")
         }
-        // Read once for the whole list: each container's cgroup is looked up in it.
-        let layout = try? CgroupLayout.current()
-        return try await withThrowingTaskGroup(of: (Int, Container?).self) { group in
-            for (index, summary) in summaries.enumerated() {
-                group.addTask {
-                    var pid: Int32?
-                    if summary.State == "running" || summary.State == "paused" {
-                        let body: Data
-                        do {
-                            body = try await request(.GET, "/containers/\(summary.Id)/json", reference: "docker:\(summary.Id.prefix(12))")
-                        } catch ContainerCatalog.Error.engineError(_, 404, _) {
-                            // Removed between the list and its inspect: it is not there to act on.
-                            return (index, nil)
-                        }
-                        // An inspect without a PID: listed, but with no process to act on.
-                        pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
-                    }
-                    let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
-                    let live = pid.flatMap { $0 > 0 ? $0 : nil }
-                    return (index, Container(
-                        source: .docker, id: summary.Id, name: name, labels: summary.Labels ?? [:],
-                        pid: live, engineState: summary.State.flatMap(EngineState.init(rawValue:)), owner: nil,
-                        cgroup: live.map { Self.cgroup(id: summary.Id, pid: $0, layout: layout) }))
+        let states = runtimeStates()
+        var containers: [Container?] = summaries.map { summary in
+            let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
+            let state = summary.State.flatMap(EngineState.init(rawValue:))
+            var container = Container(source: source, id: summary.Id, name: name, labels: summary.Labels ?? [:], pid: nil,
+                                      engineState: state, owner: nil, cgroup: nil)
+            guard state?.isLive == true else { return container }
+            for runtime in states {
+                switch Result(catching: { try runtime.container(id: summary.Id) }) {
+                case .success(let found?):
+                    container.pid = found.pid
+                    container.cgroup = found.cgroup
+                    container.runtimeRoot = runtime.root
+                    return container
+                case .success(nil):
+                    // The state is there but its init is gone: the container is stopping.
+                    return nil
+                case .failure:
+                    continue
                 }
             }
-            var containers = [Container?](repeating: nil, count: summaries.count)
+            return container
+        }
+        // Those whose runtime state was not found: one inspect each.
+        let layout = try? CgroupLayout.current()
+        let missing = containers.indices.filter { containers[$0].map { $0.engineState?.isLive == true && $0.pid == nil } ?? false }
+        try await withThrowingTaskGroup(of: (Int, Container?).self) { group in
+            for index in missing {
+                guard let container = containers[index] else { continue }
+                group.addTask { (index, try await inspected(container, layout: layout)) }
+            }
             for try await (index, container) in group { containers[index] = container }
-            return containers.compactMap { $0 }
+        }
+        return containers.compactMap { $0 }
+    }
+
+    /// The container with its PID and cgroup from an inspect, or nil when it was removed meanwhile.
+    private func inspected(_ container: Container, layout: CgroupLayout?) async throws -> Container? {
+        let body: Data
+        do {
+            body = try await request(.GET, "/containers/\(container.id)/json", reference: container.shortReference)
+        } catch ContainerCatalog.Error.engineError(_, 404, _) {
+            return nil
+        }
+        var container = container
+        // An inspect without a PID: listed, but with no process to act on.
+        let pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
+        container.pid = pid.flatMap { $0 > 0 ? $0 : nil }
+        container.cgroup = container.pid.map { Self.cgroup(id: container.id, pid: $0, layout: layout) }
+        return container
+    }
+
+    /// Where the engine's OCI runtime keeps its containers' state. Docker: runc under dockerd's
+    /// exec root (`/run/docker`, or what `--exec-root` on the command line of the process
+    /// listening on the socket says) in `runtime-runc/moby`. podman (as root): runc's and crun's
+    /// default roots.
+    private func runtimeStates() -> [OCIRuntimeSource] {
+        switch source {
+        case .podman:
+            return OCIRuntimeSource.defaults
+        default:
+            let execRoot = Syscall.listeningProcess(ofUnixSocket: socketPath.string).flatMap(Self.execRoot(ofDockerd:)) ?? "/run/docker"
+            return [OCIRuntimeSource(runtime: .runc, root: execRoot.appending("runtime-runc/moby"))]
         }
     }
 
-    /// A Docker container's cgroup is the one the engine created for it (`/docker/<id>` with the
-    /// cgroupfs driver, `.../docker-<id>.scope` with systemd's), not the cgroup its init happens to
-    /// be in now: an init that moved itself into a child cgroup (systemd in a container) would
-    /// otherwise leave the rest of the container running. So the init's cgroup is walked up to the
-    /// component that names the container's full ID, which by construction contains the init.
-    static func cgroup(id: String, pid: Int32, layout: CgroupLayout?) -> TargetSpec {
-        // Exited since the inspect: the PID target then fails with a clear no-such-process.
-        guard let layout, let cgroups = ProcessCgroups.ifAlive(pid: pid) else { return .pid(pid) }
-        for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
-            if let directory = cgroups.directory(in: hierarchy, layout: layout)?
-                .nearestAncestor(below: hierarchy.mountPoint, where: { $0 == id || $0 == "docker-\(id).scope" }) {
-                return .directory(directory)
+    /// `--exec-root` from dockerd's command line (root's process, not a container's), if given.
+    static func execRoot(ofDockerd pid: pid_t) -> FilePath? {
+        guard let line = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/cmdline")) else { return nil }
+        let arguments = line.split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
+        for (index, argument) in arguments.enumerated() {
+            if argument.hasPrefix("--exec-root=") { return FilePath(String(argument.dropFirst("--exec-root=".count))) }
+            if argument == "--exec-root", index + 1 < arguments.count, arguments[index + 1].hasPrefix("/") {
+                return FilePath(arguments[index + 1])
             }
         }
-        return .pid(pid)
+        return nil
+    }
+
+    /// A container's cgroup is the one its engine created for it (`/docker/<id>` with the
+    /// cgroupfs driver, `.../docker-<id>.scope` with systemd's, `libpod_parent/libpod-<id>`,
+    /// `/k8s.io/<id>`, `cri-containerd-<id>.scope`), not the cgroup its init happens to be in
+    /// now: an init that moved itself into a child cgroup (systemd in a container) would
+    /// otherwise leave the rest of the container running. So the init's cgroup is walked up to
+    /// the component that names the container's full ID, which by construction contains the init.
+    /// nil when no such component holds the init (its PID now belongs to someone else).
+    static func engineCgroup(id: String, pid: Int32, layout: CgroupLayout) -> FilePath? {
+        guard let cgroups = ProcessCgroups.ifAlive(pid: pid) else { return nil }
+        for hierarchy in [layout.freezer, layout.unified].compactMap({ $0 }) {
+            if let directory = cgroups.directory(in: hierarchy, layout: layout)?
+                .nearestAncestor(below: hierarchy.mountPoint, where: { Self.names($0, id: id) }) {
+                return directory
+            }
+        }
+        return nil
+    }
+
+    /// Whether a cgroup directory's name is the engine's for container `id`: the ID itself, or
+    /// `PREFIX-ID` and `PREFIX-ID.scope` (docker-, libpod-, cri-containerd-, crio-).
+    static func names(_ component: String, id: String) -> Bool {
+        guard !id.isEmpty else { return false }
+        let name = component.hasSuffix(".scope") ? String(component.dropLast(".scope".count)) : component
+        return name == id || name.hasSuffix("-" + id)
+    }
+
+    /// Docker's cgroup for an inspected container (see `engineCgroup`); the init's own cgroup when
+    /// no component names the container (the PID target then fails clearly if it exited).
+    static func cgroup(id: String, pid: Int32, layout: CgroupLayout?) -> TargetSpec {
+        guard let layout, let directory = engineCgroup(id: id, pid: pid, layout: layout) else { return .pid(pid) }
+        return .directory(directory)
     }
 
     /// `POST /containers/{id}/pause`.
-    public func pause(_ id: String, timeout: Duration) async throws {
-        _ = try await request(.POST, "/containers/\(id)/pause", reference: "docker:\(id.prefix(12))", timeout: timeout)
+    public func pause(_ container: Container, timeout: Duration) async throws {
+        _ = try await request(.POST, "/containers/\(container.id)/pause", reference: container.shortReference, timeout: timeout)
     }
 
     /// `POST /containers/{id}/unpause`.
-    public func unpause(_ id: String, timeout: Duration) async throws {
-        _ = try await request(.POST, "/containers/\(id)/unpause", reference: "docker:\(id.prefix(12))", timeout: timeout)
+    public func unpause(_ container: Container, timeout: Duration) async throws {
+        _ = try await request(.POST, "/containers/\(container.id)/unpause", reference: container.shortReference, timeout: timeout)
     }
 
     private struct Message: Decodable { var message: String }
@@ -149,11 +240,11 @@ public struct DockerEngine: ContainerEngine {
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         } catch {
-            throw ContainerCatalog.Error.sourceUnavailable(source: "docker", path: socketPath, reason: "\(error)")
+            throw ContainerCatalog.Error.sourceUnavailable(source: source.rawValue, path: socketPath, reason: "\(error)")
         }
         let body = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
-            // dockerd answers {"message": ...}; anything else is quoted as it came.
+            // dockerd and podman answer {"message": ...}; anything else is quoted as it came.
             let message = (try? JSONDecoder().decode(Message.self, from: body))?.message ?? String(decoding: body, as: UTF8.self)
             throw ContainerCatalog.Error.engineError(reference, status: Int(response.status.code), message: message)
         }

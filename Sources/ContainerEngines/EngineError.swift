@@ -72,6 +72,27 @@ extension ContainerCatalog {
     }
 }
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension ContainerCatalog.Error {
+    /// Why an engine's socket cannot be used, or nil when it exists and is a socket; `advice`
+    /// says what to start when there is none.
+    static func socketUnavailability(source: ContainerSource, path: FilePath, advice: String) -> Self? {
+        var buffer = stat()
+        guard path.withPlatformString({ stat($0, &buffer) }) == 0 else {
+            return .sourceUnavailable(source: source.rawValue, path: path, reason: "no such socket (\(advice))")
+        }
+        guard (buffer.st_mode & S_IFMT) == S_IFSOCK else {
+            return .sourceUnavailable(source: source.rawValue, path: path, reason: "not a socket")
+        }
+        return nil
+    }
+}
+
 extension SystemdManager {
     /// systemd: an error systemd (or the system bus) answered, by its D-Bus name and message.
     public struct Error: FreezectlError, Equatable {

@@ -15,15 +15,15 @@ extension Resolver {
         case (.freeze, true), (.thaw, false):
             if let cgroupState = cgroup.flatMap(currentState), (cgroupState != .thawed) != enginePaused {
                 throw ContainerCatalog.Error.engineError(result.reference, status: 409, message:
-                    "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind Docker's back)")
+                    "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind \(engine.backend.rawValue)'s back)")
             }
             result.outcome = .already
         case (.freeze, false):
-            try await engine.pause(container.id, timeout: timeout)
+            try await engine.pause(container, timeout: timeout)
             result.outcome = .ok
             result.container?.engineState = .paused
         case (.thaw, true):
-            try await engine.unpause(container.id, timeout: timeout)
+            try await engine.unpause(container, timeout: timeout)
             result.outcome = .ok
             result.container?.engineState = .running
         }

@@ -35,7 +35,7 @@ extension Resolver {
                 let context = ProbeContext(
                     target: result.reference, cgroup: result.cgroup?.cgroup.path.string,
                     pid: result.container?.pid ?? result.cgroup.flatMap { freezer.processes(of: $0).first },
-                    container: result.container, docker: catalog.docker)
+                    container: result.container, docker: result.container?.source == .podman ? catalog.podman : catalog.docker)
                 group.addTask {
                     // Nil only when cancelled (a stop signal): the item is then reported without a health result.
                     let report = try? await options.probe.waitUntilHealthy(policy: options.policy, context: context) { attempt, outcome in

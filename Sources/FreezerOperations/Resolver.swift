@@ -86,17 +86,17 @@ public struct Resolver: Sendable {
         }
     }
 
-    /// The route of a container: its engine's API when an engine keeps its state (Docker), the
-    /// cgroup otherwise; an engine-owned runc/crun container only with `direct`.
+    /// The route of a container: its engine's API when an engine keeps its state (Docker, podman,
+    /// containerd), the cgroup otherwise; an engine-owned runc/crun container only with `direct`.
     func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws -> ResolvedTarget {
-        let engine = container.source == .docker ? "docker" : container.owner
-        if container.source == .docker && !direct && purpose != .checkpoint {
+        let engine = container.source.isEngine ? container.source.rawValue : container.owner
+        if let api = catalog.engine(for: container.source), !direct && purpose != .checkpoint {
             // Only a running or paused container has a state to change.
             if purpose != .inspect && container.engineState?.isLive != true { throw ContainerCatalog.Error.containerNotRunning(reference) }
             // The engine acts; its cgroup is read for the true state and drift, never written by us.
             let cgroup = ContainerState.cgroup(of: container, freezer: freezer)
             if purpose.freezes, let cgroup { try freezer.refuseSelfFreeze(cgroup) }
-            return ResolvedTarget(reference: reference, container: container, route: .engine(catalog.docker, container, cgroup: cgroup))
+            return ResolvedTarget(reference: reference, container: container, route: .engine(api, container, cgroup: cgroup))
         }
         if let engine, !direct, purpose != .inspect {
             throw ContainerCatalog.Error.ownedByEngine(reference, engine: engine)

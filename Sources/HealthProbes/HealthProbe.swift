@@ -93,12 +93,12 @@ extension HealthProbe {
         // container's engine or runtime runs it where there is one; a plain cgroup or PID target
         // gets the target process's namespaces, ids, capabilities, no_new_privs and cgroups.
         // The environment is the documented variables and a fixed PATH, never freezectl's own.
-        if let container = context.container, container.source == .docker, let docker = context.docker {
+        if let container = context.container, container.source == .docker || container.source == .podman, let docker = context.docker {
             return await docker.execProbe(container.id, command: command, environment: context.variables, timeout: timeout)
         }
         var environment: [Environment.Key: String] = ["PATH": ProbeIdentity.path]
         for (key, value) in context.variables { environment[Environment.Key(stringLiteral: key)] = value }
-        if let container = context.container, container.source != .docker, let root = container.runtimeRoot {
+        if let container = context.container, !container.source.isEngine, let root = container.runtimeRoot {
             // runc/crun exec apply the container's process spec: user, capabilities,
             // no_new_privs, seccomp, LSM profile, and put the probe in the container's cgroup.
             var arguments = ["--root", root.string, "exec"]

@@ -90,6 +90,17 @@ package enum Syscall {
         return .success(fd)
     }
 
+    /// The process that listens on the unix socket at `path` (SO_PEERCRED of a connection to it),
+    /// or nil when nothing answers there.
+    package static func listeningProcess(ofUnixSocket path: String) -> pid_t? {
+        guard case .success(let fd) = connectUnixSocket(path) else { return nil }
+        defer { close(fd) }
+        var credentials = clinux_ucred()
+        var length = socklen_t(MemoryLayout<clinux_ucred>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0, credentials.pid > 0 else { return nil }
+        return credentials.pid
+    }
+
     /// The names of the subdirectories of `path`, without `.` and `..`.
     package static func subdirectories(of path: FilePath) -> Result<[String], Errno> {
         entries(of: path, type: UInt8(DT_DIR))

@@ -7,6 +7,10 @@ public enum Backend: String, Sendable, Hashable, Codable, CaseIterable {
     case v2
     /// The Docker Engine API (`POST /containers/{id}/pause`).
     case docker
+    /// containerd's task API (`Tasks/Pause`, `Tasks/Resume`).
+    case containerd
+    /// podman's API service (`POST /containers/{id}/pause`).
+    case podman
     /// systemd's FreezeUnit and ThawUnit.
     case systemd
 

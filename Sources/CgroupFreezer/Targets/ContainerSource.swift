@@ -6,4 +6,12 @@ public enum ContainerSource: String, Sendable, Hashable, Codable, CaseIterable {
     case crun
     /// The Docker Engine API.
     case docker
+    /// containerd's gRPC API (Kubernetes nodes): `containerd:ID` or `containerd:NAMESPACE/ID`.
+    case containerd
+    /// podman's API service (its Docker-compatible endpoints).
+    case podman
+
+    /// Whether an engine keeps this source's pause state itself, so it must pause and resume its
+    /// containers: a freeze written behind its back makes it wrong. runc and crun read the freezer.
+    public var isEngine: Bool { self == .docker || self == .containerd || self == .podman }
 }

@@ -16,8 +16,9 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     case cgroup(String)
     /// The cgroup of a process (`pid:1234`).
     case pid(Int32)
-    /// A container by ID, unique ID prefix or name: `runc:ID`, `crun:ID`, `docker:ID|NAME`, or a
-    /// bare `ID|NAME` (source nil) looked up in every source.
+    /// A container by ID, unique ID prefix or name: `runc:ID`, `crun:ID`, `docker:ID|NAME`,
+    /// `podman:ID|NAME`, `containerd:[NAMESPACE/]ID`, or a bare `ID|NAME` (source nil) looked up
+    /// in every source.
     case container(ContainerSource?, String)
     /// A systemd unit (`unit:nginx.service`), frozen through systemd's FreezeUnit.
     case unit(String)
@@ -31,6 +32,8 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         TargetForm(syntax: "runc:ID", meaning: "a runc container, from its state directory"),
         TargetForm(syntax: "crun:ID", meaning: "a crun container, from its state directory"),
         TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"),
+        TargetForm(syntax: "podman:ID|NAME", meaning: "a podman container, through its API service"),
+        TargetForm(syntax: "containerd:[NS/]ID", meaning: "a containerd task, through its gRPC API"),
         TargetForm(syntax: "ID|NAME", meaning: "a container looked up in every source"),
     ]
 
@@ -78,7 +81,14 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
                 throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: \(Self.prefixes.joined(separator: ", ")))")
             }
             let reference = String(text[text.index(after: colon)...])
-            try Self.checkContainerReference(reference, in: text)
+            // containerd's IDs are unique per namespace: `containerd:NAMESPACE/ID` names one.
+            let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            if source == .containerd && parts.count == 2 {
+                try Self.checkContainerReference(String(parts[0]), in: text)
+                try Self.checkContainerReference(String(parts[1]), in: text)
+            } else {
+                try Self.checkContainerReference(reference, in: text)
+            }
             self = .container(source, reference)
         } else {
             try Self.checkContainerReference(text, in: text)
