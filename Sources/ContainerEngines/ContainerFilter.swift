@@ -8,7 +8,7 @@ public struct ContainerFilter: Sendable, Hashable {
         case label(String, String?)
         /// `status=running|paused`, from the effective freezer state of the container's cgroup.
         case status(paused: Bool)
-        /// `runtime=runc|crun|docker`.
+        /// `runtime=runc|crun|docker|podman|containerd`.
         case runtime(ContainerSource)
         /// `name=NAME` (exact).
         case name(String)

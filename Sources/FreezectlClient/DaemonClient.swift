@@ -45,8 +45,9 @@ public struct DaemonClient: Sendable {
     }
 
     /// `GET /v1/status`: the status of targets, of a selection, or every frozen cgroup.
-    public func status(targets: [String], all: Bool, filters: [String]) async throws(DaemonClient.Error) -> [StatusReport] {
+    public func status(targets: [String], all: Bool, filters: [String], namespaces: [String] = []) async throws(DaemonClient.Error) -> [StatusReport] {
         var query = targets.map { "target=\(Self.encode($0))" } + filters.map { "filter=\(Self.encode($0))" }
+            + namespaces.map { "namespace=\(Self.encode($0))" }
         if all { query.append("all=true") }
         let (status, body) = try await send(.GET, "/v1/status" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), body: nil, timeout: .seconds(600))
         guard status == 200 else { throw refusal(body, status: status) }

@@ -49,7 +49,8 @@ struct API: Sendable {
         do {
             for text in request.uri.queryParameters.getAll("target") { targets.append(try TargetSpec(parsing: String(text))) }
             let filter = try ContainerFilter(parsing: request.uri.queryParameters.getAll("filter").map { String($0) })
-            selection = TargetSelection(targets: targets, all: request.uri.queryParameters.get("all") == "true", filter: filter)
+            selection = try TargetSelection(targets: targets, all: request.uri.queryParameters.get("all") == "true", filter: filter,
+                                            namespaces: request.uri.queryParameters.getAll("namespace").map { String($0) })
         } catch {
             return json(Refusal(error: (error as? any FreezectlError)?.code ?? "invalid-request", message: "status: \(error.withNextStep)"), status: .badRequest)
         }
@@ -87,8 +88,8 @@ struct API: Sendable {
         do {
             var targets: [TargetSpec] = []
             for text in body.targets ?? [] { targets.append(try TargetSpec(parsing: text)) }
-            selection = TargetSelection(targets: targets,
-                                        all: body.all ?? false, filter: try ContainerFilter(parsing: body.filters ?? []))
+            selection = try TargetSelection(targets: targets, all: body.all ?? false,
+                                            filter: try ContainerFilter(parsing: body.filters ?? []), namespaces: body.namespaces ?? [])
             if let timeout = body.timeout { options.timeout = try DurationArgument.parse(timeout, option: "timeout") }
             if let parallel = body.parallel {
                 guard (1...1000).contains(parallel) else { throw ArgumentError("parallel must be from 1 to 1000, got \(parallel)") }

@@ -9,6 +9,8 @@ public enum DaemonAPI {
         public var targets: [String]?
         public var all: Bool?
         public var filters: [String]?
+        /// containerd's namespaces searched (the CLI's `--namespace`); nil: all but Docker's.
+        public var namespaces: [String]?
         public var timeout: String?
         public var atomic: Bool?
         public var direct: Bool?
@@ -20,12 +22,13 @@ public enum DaemonAPI {
         /// Unpause only: probe each target after its thaw.
         public var health: HealthRequest?
 
-        public init(targets: [String]? = nil, all: Bool? = nil, filters: [String]? = nil, timeout: String? = nil,
+        public init(targets: [String]? = nil, all: Bool? = nil, filters: [String]? = nil, namespaces: [String]? = nil, timeout: String? = nil,
                     atomic: Bool? = nil, direct: Bool? = nil, parallel: Int? = nil, duration: String? = nil, hold: Bool? = nil,
                     health: HealthRequest? = nil) {
             self.targets = targets
             self.all = all
             self.filters = filters
+            self.namespaces = namespaces
             self.timeout = timeout
             self.atomic = atomic
             self.direct = direct
@@ -36,7 +39,7 @@ public enum DaemonAPI {
         }
 
         public enum CodingKeys: String, CodingKey {
-            case targets, all, filters, timeout, atomic, direct, parallel, hold, health
+            case targets, all, filters, namespaces, timeout, atomic, direct, parallel, hold, health
             case duration = "for"
         }
     }

@@ -91,27 +91,37 @@ extension ContainerCatalog.Error {
     public var advice: String {
         switch self {
             case .noSuchContainer:
-                return "check the ID or name with `runc list`, `docker ps` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
+                return "check the ID or name with `runc list`, `docker ps`, `podman ps`, `ctr -n NAMESPACE task ls` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
             case .ambiguousContainer:
-                return "name one of them with its source, e.g. runc:ID or docker:NAME, or give a longer ID prefix"
+                return "name one of them with its source, e.g. runc:ID, docker:NAME or containerd:NAMESPACE/ID, or give a longer ID prefix"
             case .containerNotRunning:
                 return "start the container first; only a running or paused container has a cgroup to freeze"
             case .ownedByEngine(_, let engine):
-                return "pause it through \(engine) (e.g. docker:ID), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
+                let target = engine == "podman" ? "podman:ID, with podman's API service running (`systemctl start podman.socket`)" : "\(engine):ID"
+                return "pause it through \(engine) (\(target)), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
             case .sourceUnavailable(let source, _, _):
-                return source == "docker"
-                    ? "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
-                    : "check that the runtime has containers here, or give its state directory with --runtime-root"
+                switch source {
+                case "docker": return "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
+                case "podman": return "start podman's API service (`systemctl start podman.socket`, or `podman system service --time=0 unix:///run/podman/podman.sock`), or point CONTAINER_HOST=unix:///path at its socket"
+                case "containerd": return "start containerd, or point CONTAINERD_ADDRESS=/path/to/containerd.sock at its socket"
+                default: return "check that the runtime has containers here, or give its state directory with --runtime-root"
+                }
             case .engineError(_, 409, _):
                 return "undo the write made behind the engine's back with freezectl --direct, or ask the engine"
-            case .engineError:
+            case .engineError(let reference, _, _):
+                if reference.hasPrefix("containerd") { return "check the task with `ctr -n NAMESPACE task ls`; containerd's log says more" }
+                if reference.hasPrefix("podman") { return "check the container with `podman inspect`; podman's log says more" }
                 return "check the container with `docker inspect`; the daemon's log says more"
-            case .invalidFilter:
+            case .invalidFilter(let text, _):
+                if text.hasPrefix("--namespace") { return "give a namespace as `ctr namespaces ls` lists it, e.g. --namespace k8s.io" }
                 return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
             case .sourceFailed(let source, _, _):
-                return source == "docker"
-                    ? "check dockerd (`docker info`, its log); its containers were not selected"
-                    : "check the runtime's state directory; its containers were not selected"
+                switch source {
+                case "docker": return "check dockerd (`docker info`, its log); its containers were not selected"
+                case "podman": return "check podman's API service (`podman info`, its log); its containers were not selected"
+                case "containerd": return "check containerd (`ctr version`, its log); its containers were not selected"
+                default: return "check the runtime's state directory; its containers were not selected"
+                }
         }
     }
 }

@@ -43,6 +43,10 @@ public struct Resolver: Sendable {
     /// picks from them. A target that does not resolve, or a source that is there but failed, is
     /// an item with its failure: the caller reports it rather than acting as if it were not there.
     public func resolve(_ selection: TargetSelection, for purpose: Purpose, direct: Bool = false) async -> [Resolution] {
+        guard selection.namespaces.isEmpty || selection.namespaces == catalog.containerd.namespaces else {
+            return await Resolver(freezer: freezer, catalog: catalog.narrowed(toNamespaces: selection.namespaces))
+                .resolve(selection, for: purpose, direct: direct)
+        }
         var items: [Resolution] = []
         var seen: Set<String> = []
         let filter = selection.filter

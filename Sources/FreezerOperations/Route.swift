@@ -93,12 +93,25 @@ public struct TargetSelection: Sendable {
     public var all: Bool
     /// Container filters (docker's `--filter`).
     public var filter: ContainerFilter
+    /// containerd's namespaces searched (`--namespace`); empty: every namespace but Docker's.
+    public var namespaces: [String]
 
-    /// A selection.
+    /// A selection searching every containerd namespace but Docker's.
     public init(targets: [TargetSpec], all: Bool = false, filter: ContainerFilter = ContainerFilter()) {
         self.targets = targets
         self.all = all
         self.filter = filter
+        namespaces = []
+    }
+
+    /// A selection searching containerd's `namespaces` (empty: all but Docker's). A namespace that
+    /// is not a containerd namespace name is bad input.
+    public init(targets: [TargetSpec], all: Bool, filter: ContainerFilter, namespaces: [String]) throws(ContainerCatalog.Error) {
+        for namespace in namespaces where !ContainerdEngine.isNamespaceName(namespace) {
+            throw ContainerCatalog.Error.invalidFilter("--namespace \(namespace)", reason: "a containerd namespace is letters and digits, joined by single . _ or - (e.g. k8s.io)")
+        }
+        self.init(targets: targets, all: all, filter: filter)
+        self.namespaces = namespaces
     }
 
     /// Whether containers are picked from the sources besides the named targets.

@@ -32,7 +32,8 @@ struct Status: AsyncParsableCommand {
         let reports: [StatusReport]
         if let client = try daemon() {
             do {
-                reports = try await client.status(targets: targets.targets.map(\.description), all: targets.all, filters: targets.filters)
+                reports = try await client.status(targets: targets.targets.map(\.description), all: targets.all, filters: targets.filters,
+                                                   namespaces: targets.namespaces)
             } catch {
                 throw Output.daemonFailure("status", error)
             }

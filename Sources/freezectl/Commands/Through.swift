@@ -31,6 +31,7 @@ extension BatchCommand {
         DaemonAPI.OperationRequest(
             targets: targets.targets.isEmpty ? nil : targets.targets.map(\.description),
             all: targets.all ? true : nil, filters: targets.filters.isEmpty ? nil : targets.filters,
+            namespaces: targets.namespaces.isEmpty ? nil : targets.namespaces,
             timeout: DurationArgument.text(operation.timeout), atomic: batch.atomic ? true : nil, direct: batch.direct ? true : nil,
             parallel: batch.parallel, duration: lease.duration.map(DurationArgument.text), health: health)
     }

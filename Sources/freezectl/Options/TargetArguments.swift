@@ -50,20 +50,25 @@ struct TargetArguments: ParsableArguments {
     @Argument(help: targetHelp("Targets"), transform: parseTarget)
     var targets: [TargetSpec] = []
 
-    @Flag(name: [.short, .long], help: "Every running or paused container of every source that is present (runc, crun, Docker).")
+    @Flag(name: [.short, .long], help: "Every running or paused container of every source that is present (runc, crun, Docker, podman, containerd; pod sandboxes left out).")
     var all = false
 
     @Option(name: [.short, .customLong("filter")], help: ArgumentHelp(
-        "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=runc|crun|docker, name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers.",
+        "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=runc|crun|docker|podman|containerd, name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers.",
         valueName: "key=value"))
     var filters: [String] = []
+
+    @Option(name: .customLong("namespace"), help: ArgumentHelp(
+        "containerd namespace to search (e.g. k8s.io) instead of all but Docker's (moby). Repeatable.",
+        valueName: "ns"))
+    var namespaces: [String] = []
 
     @OptionGroup var sources: SourceOptions
 
     /// The selection; a malformed filter is a usage error (exit 2) naming the valid keys.
     func selection() throws -> TargetSelection {
         do {
-            return TargetSelection(targets: targets, all: all, filter: try ContainerFilter(parsing: filters))
+            return try TargetSelection(targets: targets, all: all, filter: try ContainerFilter(parsing: filters), namespaces: namespaces)
         } catch {
             throw ValidationError(error.withNextStep)
         }
