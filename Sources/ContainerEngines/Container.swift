@@ -27,9 +27,12 @@ public struct Container: Sendable, Hashable {
     public var namespace: String?
 
     /// `source:id` with the ID shortened to 12 characters, as the CLI prints it
-    /// (`containerd:NAMESPACE/id`: containerd's IDs are unique per namespace only).
+    /// (`containerd:NAMESPACE/id`: containerd's IDs are unique per namespace only, and are
+    /// shortened only when they are 64-digit hashes, as Kubernetes makes them; `ctr` users name them).
     public var shortReference: String {
-        "\(source.rawValue):\(namespace.map { $0 + "/" } ?? "")\(String(id.prefix(12)))"
+        guard let namespace else { return "\(source.rawValue):\(String(id.prefix(12)))" }
+        let isHash = id.utf8.count == 64 && id.unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit)
+        return "\(source.rawValue):\(namespace)/\(isHash ? String(id.prefix(12)) : id)"
     }
 
     /// A Kubernetes pod's sandbox (the pause container CRI makes for each pod), which holds the

@@ -11,12 +11,14 @@ extension Resolver {
             throw ContainerCatalog.Error.containerNotRunning(result.reference)
         }
         let enginePaused = engineState == .paused
+        // Written behind the engine's back: it would refuse (runc sees the cgroup's state) or
+        // say "already" while the cgroup disagrees. Either way the caller must be told.
+        if let cgroupState = cgroup.flatMap(currentState), (cgroupState != .thawed) != enginePaused {
+            throw ContainerCatalog.Error.engineError(result.reference, status: 409, message:
+                "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind \(engine.backend.rawValue)'s back)")
+        }
         switch (operation, enginePaused) {
         case (.freeze, true), (.thaw, false):
-            if let cgroupState = cgroup.flatMap(currentState), (cgroupState != .thawed) != enginePaused {
-                throw ContainerCatalog.Error.engineError(result.reference, status: 409, message:
-                    "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind \(engine.backend.rawValue)'s back)")
-            }
             result.outcome = .already
         case (.freeze, false):
             try await engine.pause(container, timeout: timeout)

@@ -68,3 +68,53 @@ struct DockerTests {
         #expect(try daemon.names(filter: "status=running") == ["fz-run"])
     }
 }
+
+@Suite("Docker containers read without an inspect each", .serialized, .hostUnchanged)
+struct DockerListingTests {
+    @Test("the cgroup and PID come from runc's state under dockerd's exec root: the same as docker inspect says")
+    func sameCgroupsAsInspect() throws {
+        let daemon = try DockerDaemon()
+        defer { daemon.stop() }
+        try daemon.importBusybox()
+        let ids = try (0..<3).map { try daemon.run("--name", "fz-list-\($0)", "local/busybox", "sleep", "1000") }
+        let env = daemon.environment
+        let direct = try freezectl("pause", "--direct", "--all", "--format", "json", environment: env)
+        #expect(direct.status == 0, "\(direct.stderr)")
+        for id in ids {
+            let line = try #require(direct.jsonLines.first { ($0["id"] as? String) == id })
+            #expect(line["cgroup"] as? String == "/sys/fs/cgroup/freezer/docker/\(id)")
+            let pid = try daemon.docker("inspect", "-f", "{{.State.Pid}}", id).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let procs = try String(contentsOfFile: "/sys/fs/cgroup/freezer/docker/\(id)/cgroup.procs", encoding: .utf8)
+            #expect(procs.split(separator: "\n").contains(Substring(pid)), "\(pid) not in \(procs)")
+            #expect(procShowsFrozen(Int32(pid) ?? 0, .v1) == true)
+        }
+        #expect(try freezectl("unpause", "--direct", "--all", environment: env).status == 0)
+    }
+
+    @Test("containers removed while freezectl lists them: every run answers truthfully and nothing stays frozen")
+    func containersRemovedMidCall() async throws {
+        let daemon = try DockerDaemon()
+        defer { daemon.stop() }
+        try daemon.importBusybox()
+        let ids = try (0..<8).map { try daemon.run("--name", "fz-gone-\($0)", "local/busybox", "sleep", "1000") }
+        let env = daemon.environment
+        let remover = Task.detached {
+            for id in ids { _ = try? daemon.docker("rm", "-f", id) }
+        }
+        var runs = 0
+        repeat {
+            let status = try freezectl("status", "--all", "--format", "json", environment: env)
+            #expect(status.status == 0, "\(status.stdout) \(status.stderr)")
+            let direct = try freezectl("pause", "--direct", "--all", "--format", "json", environment: env)
+            // A container removed between the list and the write fails alone, saying it is gone.
+            for line in direct.jsonLines where line["result"] as? String == "error" {
+                let code = (line["error"] as? [String: Any])?["code"] as? String
+                #expect(["container-not-running", "not-found", "no-such-process"].contains(code ?? ""), "\(line)")
+            }
+            _ = try freezectl("unpause", "--direct", "--all", environment: env)
+            runs += 1
+        } while try daemon.docker("ps", "-q").stdout.contains(where: \.isHexDigit) && runs < 40
+        await remover.value
+        #expect(runs >= 1)
+    }
+}
