@@ -14,8 +14,9 @@ extension Resolver {
         // Written behind the engine's back: it would refuse (runc sees the cgroup's state) or
         // say "already" while the cgroup disagrees. Either way the caller must be told.
         if let cgroupState = cgroup.flatMap(currentState), (cgroupState != .thawed) != enginePaused {
+            let name = engine.backend == .docker ? "Docker" : engine.backend.rawValue
             throw ContainerCatalog.Error.engineError(result.reference, status: 409, message:
-                "\(engine.backend.rawValue) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind \(engine.backend.rawValue)'s back)")
+                "\(name) says \(engineState.rawValue) but its cgroup is \(cgroupState.rawValue) (written behind \(name)'s back)")
         }
         switch (operation, enginePaused) {
         case (.freeze, true), (.thaw, false):
