@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import SystemPackage
 
 /// The Docker Engine API on its unix socket, through async-http-client (`http+unix`); podman's
@@ -109,28 +110,14 @@ public struct DockerEngine: ContainerEngine {
             throw ContainerCatalog.Error.engineError(source.rawValue, status: 200, message: "unreadable container list: \(error)")
         }
         let states = runtimeStates()
-        var containers: [Container?] = summaries.map { summary in
-            let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
-            let state = summary.State.flatMap(EngineState.init(rawValue:))
-            var container = Container(source: source, id: summary.Id, name: name, labels: summary.Labels ?? [:], pid: nil,
-                                      engineState: state, owner: nil, cgroup: nil)
-            guard state?.isLive == true else { return container }
-            for runtime in states {
-                switch Result(catching: { try runtime.container(id: summary.Id) }) {
-                case .success(let found?):
-                    container.pid = found.pid
-                    container.cgroup = found.cgroup
-                    container.runtimeRoot = runtime.root
-                    return container
-                case .success(nil):
-                    // The state is there but its init is gone: the container is stopping.
-                    return nil
-                case .failure:
-                    continue
-                }
-            }
-            return container
+        // runc's state.json holds the whole OCI config (tens of KiB): decoding a hundred of them
+        // is most of a large selection's cost, so it is spread over the CPUs.
+        let found = Mutex([Container?](repeating: nil, count: summaries.count))
+        DispatchQueue.concurrentPerform(iterations: summaries.count) { index in
+            let container = Self.container(summaries[index], source: source, states: states)
+            found.withLock { $0[index] = container }
         }
+        var containers = found.withLock { $0 }
         // Those whose runtime state was not found: one inspect each.
         let layout = try? CgroupLayout.current()
         let missing = containers.indices.filter { containers[$0].map { $0.engineState?.isLive == true && $0.pid == nil } ?? false }
@@ -142,6 +129,31 @@ public struct DockerEngine: ContainerEngine {
             for try await (index, container) in group { containers[index] = container }
         }
         return containers.compactMap { $0 }
+    }
+
+    /// A listed container with its PID and cgroup from the runtime's state when it runs; nil when
+    /// the state is there but its init is gone (it is stopping); without PID when no state was
+    /// found (an inspect then says).
+    private static func container(_ summary: Summary, source: ContainerSource, states: [OCIRuntimeSource]) -> Container? {
+        let name = summary.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? summary.Id
+        let state = summary.State.flatMap(EngineState.init(rawValue:))
+        var container = Container(source: source, id: summary.Id, name: name, labels: summary.Labels ?? [:], pid: nil,
+                                  engineState: state, owner: nil, cgroup: nil)
+        guard state?.isLive == true else { return container }
+        for runtime in states {
+            switch Result(catching: { try runtime.container(id: summary.Id) }) {
+            case .success(let found?):
+                container.pid = found.pid
+                container.cgroup = found.cgroup
+                container.runtimeRoot = runtime.root
+                return container
+            case .success(nil):
+                return nil
+            case .failure:
+                continue
+            }
+        }
+        return container
     }
 
     /// The container with its PID and cgroup from an inspect, or nil when it was removed meanwhile.

@@ -12,6 +12,8 @@ struct Plan {
     var batchSizes: [Int]
     var dockerSizes: [Int]
     var docker: Bool
+    var containerdSizes: [Int] = [100]
+    var containerd: Bool = true
 
     func batchRounds(_ size: Int) -> Int { quick ? 2 : (size >= 500 ? 3 : size >= 100 ? 5 : 10) }
     func dockerRounds(_ size: Int) -> Int { quick ? 1 : (size >= 100 ? 3 : size > 1 ? 5 : 20) }
@@ -20,7 +22,7 @@ struct Plan {
                            batchSizes: [10, 100, 500], dockerSizes: [1, 10, 100], docker: true)
     /// The same code paths at a size CI can afford; its figures say nothing.
     static let quick = Plan(quick: true, processCounts: [1, 10], iterations: 5, iterationsLarge: 2, cliRounds: 3,
-                            batchSizes: [3], dockerSizes: [1, 2], docker: true)
+                            batchSizes: [3], dockerSizes: [1, 2], docker: true, containerdSizes: [2])
 }
 
 @main
@@ -47,13 +49,13 @@ struct FreezectlBench: AsyncParsableCommand {
     @Flag(help: "Leave Docker out even when dockerd is installed.")
     var noDocker = false
 
-    @Option(help: ArgumentHelp("Run only these parts (library, commands, daemon); repeatable; the other parts' figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
+    @Option(help: ArgumentHelp("Run only these parts (library, commands, docker, containerd, daemon; commands includes docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
     var only: [String] = []
 
     @Option(help: ArgumentHelp("The freezectld binary to measure (default: the one beside freezectl).", valueName: "path"))
     var freezectld: String?
 
-    static let parts = ["library", "commands", "daemon"]
+    static let parts = ["library", "commands", "docker", "containerd", "daemon"]
 
     func validate() throws {
         if let unknown = only.first(where: { !Self.parts.contains($0) }) {
@@ -73,6 +75,7 @@ struct FreezectlBench: AsyncParsableCommand {
         }
         var plan = quick ? Plan.quick : Plan.full
         plan.docker = !noDocker && which("dockerd") != nil
+        plan.containerd = which("containerd") != nil && which("ctr") != nil
         Cleanup.shared.installSignalHandlers()
         let scratch = "/tmp/fzbench-\(getpid())"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -85,16 +88,18 @@ struct FreezectlBench: AsyncParsableCommand {
         var report = Report(mode: quick ? "quick" : "full", started: Date.ISO8601FormatStyle().format(Date()),
                             machine: Machine.describe(layout: layout, freezectl: binary, spawner: spawner))
         if !plan.docker { report.skipped.append("docker: " + (noDocker ? "--no-docker" : "dockerd is not installed")) }
+        if !plan.containerd { report.skipped.append("containerd: containerd and ctr are not installed (docker.io brings them)") }
 
         do {
             if only.isEmpty || only.contains("library") {
                 try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
             }
             let rootfs = scratch + "/rootfs"
-            if only.isEmpty || only.contains("commands") || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
-            if only.isEmpty || only.contains("commands") {
+            let commandParts = ["commands", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
+            if !commandParts.isEmpty || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
+            if !commandParts.isEmpty {
                 try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
-                    .run(into: &report)
+                    .run(parts: Set(commandParts), into: &report)
             }
             if only.isEmpty || only.contains("daemon") {
                 let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
@@ -110,8 +115,8 @@ struct FreezectlBench: AsyncParsableCommand {
         if !only.isEmpty, let data = FileManager.default.contents(atPath: output + "/benchmarks.json"),
            let previous = try? JSONDecoder().decode(Report.self, from: data), previous.mode == report.mode {
             // Only some parts ran: the others' figures stay as the last run measured them (and say when).
-            let measured = Set(report.series.map(\.group))
-            report.series = previous.series.filter { !measured.contains($0.group) } + report.series
+            let measured = Set(report.series.map(\.name))
+            report.series = previous.series.filter { !measured.contains($0.name) } + report.series
             report.started = "\(previous.started) (parts \(only.joined(separator: ", ")) on \(report.started))"
             var machine = previous.machine
             if let kernel = report.machine["kernel"], kernel != previous.machine["kernel"] {

@@ -20,20 +20,50 @@ struct CommandSuites {
     let scratch: String
     let rootfs: String
 
-    func run(into report: inout Report) throws {
-        try single(into: &report)
-        for size in plan.batchSizes {
-            try batch(size: size, into: &report)
+    /// `parts`: "commands" (runc), "docker", "containerd".
+    func run(parts: Set<String>, into report: inout Report) throws {
+        if parts.contains("commands") {
+            try single(into: &report)
+            for size in plan.batchSizes {
+                try batch(size: size, into: &report)
+            }
         }
-        if plan.docker {
+        for (part, enabled, body) in [("docker", plan.docker, docker(into:)), ("containerd", plan.containerd, containerd(into:))]
+            where enabled && parts.contains(part) {
             do {
-                try docker(into: &report)
+                try body(&report)
             } catch let interrupted as Cleanup.Interrupted {
                 throw interrupted
             } catch {
-                report.skipped.append("docker: \(error)")
-                progress("docker skipped: \(error)")
+                report.skipped.append("\(part): \(error)")
+                progress("\(part) skipped: \(error)")
             }
+        }
+    }
+
+    /// Batches against containerd, as on a Kubernetes node: one freezectl call by label (through
+    /// containerd's task API, the default, and with --direct) against one `ctr task pause` per task.
+    private func containerd(into report: inout Report) throws {
+        progress("starting containerd")
+        let daemon = try ContainerdFleet(rootfs: rootfs, spawner: spawner, layout: layout)
+        defer { daemon.stop() }
+        for size in plan.containerdSizes {
+            progress("starting \(size) containerd tasks")
+            let label = "fzbench.containerd=\(size)"
+            let tasks = try daemon.start(count: size, label: label)
+            let select = ["--namespace", "k8s.io", "--filter", "label=" + label]
+            let ctr = [daemon.ctr, "-a", daemon.socket, "-n", "k8s.io", "task"]
+            let contenders = [
+                Contender(tool: "freezectl", pause: [[freezectl, "pause", "-q"] + select], unpause: [[freezectl, "unpause", "-q"] + select],
+                          environment: daemon.environment),
+                Contender(tool: "freezectl --direct", pause: [[freezectl, "pause", "-q", "--direct"] + select],
+                          unpause: [[freezectl, "unpause", "-q", "--direct"] + select], environment: daemon.environment),
+                Contender(tool: "ctr", pause: tasks.map { ctr + ["pause", $0.id] }, unpause: tasks.map { ctr + ["resume", $0.id] }),
+            ]
+            let series = try compare(contenders, rounds: plan.batchRounds(size), pids: tasks.map(\.pid), group: "batch",
+                                     subject: "\(size) containerd tasks", parameters: ["containers": "\(size)", "engine": "containerd"])
+            series.forEach { report.add($0) }
+            daemon.removeAll()
         }
     }
 

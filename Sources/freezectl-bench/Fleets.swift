@@ -177,3 +177,98 @@ final class DockerFleet: @unchecked Sendable {
         Cleanup.shared.remove(action: cleanupToken)
     }
 }
+
+/// A containerd of the benchmark's own (private root, state and socket, in its own mount
+/// namespace) and labelled tasks in namespace k8s.io made with `ctr run`; `stop()` kills and
+/// removes them and stops the daemon.
+final class ContainerdFleet: @unchecked Sendable {
+    let ctr: String
+    let directory: String
+    let socket: String
+    private let daemon = Process()
+    private let spawner: Spawner
+    private let layout: CgroupLayout
+    private let rootfs: String
+    private var cleanupToken = 0
+    private var ids: [String] = []
+
+    var environment: [String: String] { ["CONTAINERD_ADDRESS": socket] }
+
+    init(rootfs: String, spawner: Spawner, layout: CgroupLayout) throws {
+        guard let containerd = which("containerd"), let ctr = which("ctr") else {
+            throw BenchError("containerd is not installed (it comes with docker.io)")
+        }
+        self.ctr = ctr
+        self.spawner = spawner
+        self.layout = layout
+        self.rootfs = rootfs
+        directory = "/tmp/fzb-containerd-\(getpid())"
+        socket = directory + "/c.sock"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "version = 2\n".write(toFile: directory + "/config.toml", atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: directory + "/containerd.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: directory + "/containerd.log")
+        daemon.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        daemon.arguments = ["--mount", "--propagation", "private", containerd, "-c", directory + "/config.toml", "-a", socket,
+                            "--root", directory + "/root", "--state", directory + "/state"]
+        daemon.standardOutput = log
+        daemon.standardError = log
+        daemon.standardInput = FileHandle.nullDevice
+        try daemon.run()
+        cleanupToken = Cleanup.shared.add { [self] in stop() }
+        var up = false
+        for _ in 0..<200 where !up {
+            if Cleanup.shared.isInterrupted { stop(); throw Cleanup.Interrupted() }
+            up = (try? spawner.run(ctr, ["-a", socket, "version"]))?.status == 0
+            if !up { usleep(50_000) }
+        }
+        guard up else { stop(); throw BenchError("containerd did not answer; see \(directory)/containerd.log") }
+    }
+
+    /// Starts `count` tasks labelled `label` (each from its own copy of the rootfs); returns their
+    /// IDs and init PIDs.
+    func start(count: Int, label: String) throws -> [(id: String, pid: Int32)] {
+        var started: [(String, Int32)] = []
+        for index in 0..<count {
+            try Cleanup.shared.checkInterrupted()
+            let id = "fzb-\(label.split(separator: "=").last ?? "")-\(index)"
+            let copy = directory + "/rootfs-" + id
+            try spawner.must("/bin/cp", ["-a", rootfs, copy])
+            try spawner.must(ctr, ["-a", socket, "-n", "k8s.io", "run", "-d", "--label", label, "--rootfs", copy, id,
+                                   "/bin/sh", "-c", "sleep 1000000 & sleep 1000000 & wait"])
+            ids.append(id)
+            let tasks = spawner.output(ctr, ["-a", socket, "-n", "k8s.io", "task", "ls"]) ?? ""
+            guard let pid = tasks.split(separator: "\n").first(where: { $0.hasPrefix(id + " ") })?
+                .split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap({ Int32($0) }) else {
+                throw BenchError("ctr run \(id) started no task; see \(directory)/containerd.log")
+            }
+            started.append((id, pid))
+        }
+        return started
+    }
+
+    /// Kills and removes every task and container started so far.
+    func removeAll() {
+        for id in ids {
+            _ = try? spawner.run(ctr, ["-a", socket, "-n", "k8s.io", "task", "resume", id])
+            _ = try? spawner.run(ctr, ["-a", socket, "-n", "k8s.io", "task", "kill", "-s", "KILL", id])
+        }
+        for id in ids {
+            for _ in 0..<50 where (try? spawner.run(ctr, ["-a", socket, "-n", "k8s.io", "task", "rm", id]))?.status != 0 { usleep(50_000) }
+            _ = try? spawner.run(ctr, ["-a", socket, "-n", "k8s.io", "container", "rm", id])
+        }
+        ids = []
+    }
+
+    func stop() {
+        removeAll()
+        if daemon.isRunning {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        // containerd made /k8s.io/ID in every hierarchy; the IDs went with their tasks.
+        for hierarchy in layout.hierarchies { rmdir(hierarchy.mountPoint.appending("k8s.io").string) }
+        Cleanup.shared.remove(action: cleanupToken)
+    }
+}

@@ -44,7 +44,7 @@ struct MarkdownReport {
         out += commands(group: "cli", title: "## 2. The CLI end to end, one container",
                         note: "One command per pause and per unpause, spawned the same way for every tool, alternating which tool goes first; after each command the benchmark reads the kernel's freezer state of every container process.")
         out += commands(group: "batch", title: "## 3. Batches",
-                        note: "freezectl: one `freezectl pause --filter label=...` (or `unpause`) for the whole batch. runc: one `runc pause ID` per container, one after the other, as a script does. docker: one `docker pause ID...` with every ID.")
+                        note: "freezectl: one `freezectl pause --filter label=...` (or `unpause`) for the whole batch. runc: one `runc pause ID` per container, one after the other, as a script does. docker: one `docker pause ID...` with every ID. containerd (tasks in namespace k8s.io made with `ctr run`): freezectl by label through containerd's task API (and with --direct); ctr: one `ctr task pause ID` per task, one after the other, as a node script does.")
         out += memory()
         out += scaling()
         out += daemon()
@@ -141,16 +141,18 @@ struct MarkdownReport {
         var rows = [title, "", note, "",
                     "| containers | engine | tool | pause | per container | unpause | pause speed-up |",
                     "|---:|---|---|---|---|---|---:|"]
-        for engine in ["runc", "docker"] {
+        for engine in ["runc", "docker", "containerd"] {
+            // What the engine's own tool is called in the series.
+            let own = engine == "containerd" ? "ctr" : engine
             for containers in report.values("containers", in: group) {
                 let tools = report.series.filter { $0.group == group && $0.parameters["engine"] == engine
                     && $0.parameters["containers"] == "\(containers)" && $0.parameters["operation"] == "pause" }
                     .compactMap { $0.parameters["tool"] }
-                let baseline = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": engine, "operation": "pause"])
+                let baseline = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": own, "operation": "pause"])
                 for tool in tools {
                     let pause = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": tool, "operation": "pause"])
                     let unpause = report.find(group, ["engine": engine, "containers": "\(containers)", "tool": tool, "operation": "unpause"])
-                    let speedup = tool == engine ? "1×" : formatRatio(ratio(baseline, pause)) + " vs \(engine)"
+                    let speedup = tool == own ? "1×" : formatRatio(ratio(baseline, pause)) + " vs \(own)"
                     rows.append("| \(containers) | \(engine) | \(tool) | \(cell(pause)) | \(formatDuration((pause?.median ?? .nan) / Double(containers))) | \(cell(unpause)) | \(speedup) |")
                 }
             }
