@@ -119,17 +119,10 @@ final class DockerFleet: @unchecked Sendable {
         directory = "/tmp/fzb-docker-\(getpid())"
         socket = directory + "/docker.sock"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: directory + "/dockerd.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/dockerd.log")
-        daemon.executableURL = URL(fileURLWithPath: dockerd)
-        daemon.arguments = ["--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2",
-                            "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", directory + "/data",
-                            "--exec-root", directory + "/exec", "--pidfile", directory + "/dockerd.pid",
-                            "-H", "unix://" + socket]
-        daemon.standardOutput = log
-        daemon.standardError = log
-        daemon.standardInput = FileHandle.nullDevice
-        try daemon.run()
+        try launchDaemon(daemon, dockerd, ["--iptables=false", "--ip-masq=false", "--bridge=none", "--storage-driver=overlay2",
+                                           "--exec-opt", "native.cgroupdriver=cgroupfs", "--data-root", directory + "/data",
+                                           "--exec-root", directory + "/exec", "--pidfile", directory + "/dockerd.pid",
+                                           "-H", "unix://" + socket], log: directory + "/dockerd.log")
         cleanupToken = Cleanup.shared.add { [self] in stop() }
         var up = false
         for _ in 0..<300 where !up {
@@ -206,15 +199,10 @@ final class ContainerdFleet: @unchecked Sendable {
         socket = directory + "/c.sock"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "version = 2\n".write(toFile: directory + "/config.toml", atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: directory + "/containerd.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/containerd.log")
-        daemon.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        daemon.arguments = ["--mount", "--propagation", "private", containerd, "-c", directory + "/config.toml", "-a", socket,
-                            "--root", directory + "/root", "--state", directory + "/state"]
-        daemon.standardOutput = log
-        daemon.standardError = log
-        daemon.standardInput = FileHandle.nullDevice
-        try daemon.run()
+        // In a mount namespace of its own: its rootfs mounts never appear on the host.
+        try launchDaemon(daemon, "/usr/bin/unshare", ["--mount", "--propagation", "private", containerd, "-c", directory + "/config.toml",
+                                                     "-a", socket, "--root", directory + "/root", "--state", directory + "/state"],
+                         log: directory + "/containerd.log")
         cleanupToken = Cleanup.shared.add { [self] in stop() }
         var up = false
         for _ in 0..<200 where !up {
@@ -271,4 +259,16 @@ final class ContainerdFleet: @unchecked Sendable {
         for hierarchy in layout.hierarchies { rmdir(hierarchy.mountPoint.appending("k8s.io").string) }
         Cleanup.shared.remove(action: cleanupToken)
     }
+}
+
+/// Starts a daemon the benchmark owns, its output in `log`, no standard input.
+func launchDaemon(_ process: Process, _ executable: String, _ arguments: [String], log path: String) throws {
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
+    let log = FileHandle(forWritingAtPath: path)
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = log
+    process.standardError = log
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
 }

@@ -197,7 +197,7 @@ struct SystemdTests {
     func freezeUnitTimeout() throws {
         // The unit holds a process the v2 freezer cannot freeze: blocked on a FUSE mount (in
         // systemd's own mount namespace) whose server never answers; systemd then never answers FreezeUnit.
-        let stuck = "/bin/sh -c 'exec 3<>/dev/fuse; mkdir -p /run/fz; mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 fz /run/fz; stat /run/fz/x & exec sleep 1000'"
+        let stuck = "/bin/sh -c 'exec 3<>/dev/fuse; mkdir -p /run/fz; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 fz /run/fz; stat /run/fz/x & exec sleep 1000'"
         let systemd = try SystemdNamespace(services: ["stuck.service": stuck])
         defer { systemd.stop() }
         let cgroup = systemd.root.path + "/system.slice/stuck.service"

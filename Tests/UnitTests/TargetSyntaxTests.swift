@@ -12,10 +12,13 @@ struct TargetSyntaxTests {
         #expect(try TargetSpec(parsing: "runc:web-1") == .container(.runc, "web-1"))
         #expect(try TargetSpec(parsing: "crun:web") == .container(.crun, "web"))
         #expect(try TargetSpec(parsing: "docker:3f2a") == .container(.docker, "3f2a"))
+        #expect(try TargetSpec(parsing: "podman:web1") == .container(.podman, "web1"))
+        #expect(try TargetSpec(parsing: "containerd:k8s.io/3f2a") == .container(.containerd, "k8s.io/3f2a"))
+        #expect(try TargetSpec(parsing: "containerd:3f2a") == .container(.containerd, "3f2a"))
         #expect(try TargetSpec(parsing: "web_2.prod") == .container(nil, "web_2.prod"))
     }
 
-    @Test(arguments: ["/sys/fs/cgroup/freezer/job", "cgroup:/batch/job", "pid:1234", "unit:web.service", "runc:a", "crun:b", "docker:c", "d"])
+    @Test(arguments: ["/sys/fs/cgroup/freezer/job", "cgroup:/batch/job", "pid:1234", "unit:web.service", "runc:a", "crun:b", "docker:c", "podman:e", "containerd:k8s.io/f", "d"])
     func printsWhatItParsed(_ text: String) throws {
         let spec = try TargetSpec(parsing: text)
         #expect(spec.description == text)
@@ -24,14 +27,14 @@ struct TargetSyntaxTests {
 
     @Test func theTableHasEveryPrefixTheParserKnows() {
         let syntax = TargetSpec.forms.map(\.syntax)
-        for prefix in ["cgroup:", "pid:", "unit:", "runc:", "crun:", "docker:"] {
+        for prefix in ["cgroup:", "pid:", "unit:", "runc:", "crun:", "docker:", "podman:", "containerd:"] {
             #expect(syntax.contains { $0.hasPrefix(prefix) }, "\(prefix) is in TargetSpec.forms")
         }
         #expect(TargetSpec.formList.contains("unit:NAME"))
     }
 
     @Test(arguments: ["", "pid:0", "pid:abc", "pid:-3", "pid:", "cgroup:/../../etc", "cgroup:relative", "cgroup:/", "web!", "./x",
-                      "unit:", "unit:a/b", "podman:x", "docker:-x", "runc:.hidden"])
+                      "unit:", "unit:a/b", "cri-o:x", "containerd:a/b/c", "containerd:/x", "docker:-x", "runc:.hidden"])
     func rejectsMalformedTargets(_ text: String) {
         do {
             _ = try TargetSpec(parsing: text)
@@ -45,10 +48,10 @@ struct TargetSyntaxTests {
 
     @Test func anUnknownPrefixListsEveryKnownOne() {
         do {
-            _ = try TargetSpec(parsing: "podman:web")
+            _ = try TargetSpec(parsing: "crio:web")
             Issue.record("accepted")
         } catch {
-            for prefix in ["cgroup:", "pid:", "unit:", "runc:", "crun:", "docker:"] {
+            for prefix in ["cgroup:", "pid:", "unit:", "runc:", "crun:", "docker:", "podman:", "containerd:"] {
                 #expect(error.message.contains(prefix), "\(prefix) in: \(error.message)")
             }
         }

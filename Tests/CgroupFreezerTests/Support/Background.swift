@@ -69,10 +69,11 @@ final class StuckOnFUSE: @unchecked Sendable {
         let pidFile = scratch.path + "/stuck.pid"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // fd 3 is the FUSE connection: held open by the final `sleep`, never read, so every
-        // request on the mount waits for ever.
+        // request on the mount waits for ever. `mount -i`: the kernel's mount itself, not
+        // fuse3's /sbin/mount.fuse helper (podman brings it), which would not take fd=3.
         let script = """
         exec 3<>/dev/fuse
-        mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 freezectl-test \(directory)
+        mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 freezectl-test \(directory)
         sh -c 'echo $$ > \(cgroup.file("cgroup.procs")); exec stat \(directory)/x' </dev/null >/dev/null 2>&1 &
         echo $! > \(pidFile)
         exec sleep 1000
@@ -86,12 +87,19 @@ final class StuckOnFUSE: @unchecked Sendable {
         var pid: Int32 = 0
         eventually { pid = Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0; return pid > 0 }
         stuck = pid
-        try #require(pid > 0, "the FUSE holder did not start")
-        try #require(eventually { cgroup.pids.contains(pid) && procState(pid) == "D" }, "\(procDescription(pid)) is not blocked on FUSE")
+        let blocked = pid > 0 && eventually { cgroup.pids.contains(pid) && procState(pid) == "D" }
+        guard blocked else {
+            // Not set up: nothing else will stop the holder.
+            let description = pid > 0 ? procDescription(pid) : "the FUSE holder did not start"
+            stop()
+            try #require(Bool(false), "\(description) is not blocked on FUSE")
+            return
+        }
     }
 
     func stop() {
-        kill(stuck, SIGKILL)
+        // 0 would signal this process's own group.
+        if stuck > 0 { kill(stuck, SIGKILL) }
         holder.terminate()
         holder.waitUntilExit()
         eventually { procState(stuck) == nil || procState(stuck) == "Z" }

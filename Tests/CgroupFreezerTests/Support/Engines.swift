@@ -22,15 +22,9 @@ final class ContainerdDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "version = 2\n".write(toFile: directory + "/config.toml", atomically: true, encoding: .utf8)
         try makeBusyboxRootfs(at: directory + "/rootfs")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["--mount", "--propagation", "private", containerd, "-c", directory + "/config.toml",
-                             "-a", socket, "--root", directory + "/root", "--state", directory + "/state"]
-        FileManager.default.createFile(atPath: directory + "/containerd.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/containerd.log")
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try startInOwnMountNamespace(process, [containerd, "-c", directory + "/config.toml", "-a", socket,
+                                               "--root", directory + "/root", "--state", directory + "/state"],
+                                     log: directory + "/containerd.log")
         for _ in 0..<200 {
             if (try? ctr("-n", "default", "version"))?.status == 0 { return }
             usleep(50_000)
@@ -131,15 +125,9 @@ final class PodmanService: @unchecked Sendable {
         try #require(tar.status == 0)
         let imported = try podman(["import", directory + "/rootfs.tar", "local/busybox"])
         try #require(imported.status == 0, "podman import: \(imported.stderr)")
-        service.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        service.arguments = ["--mount", "--propagation", "private", podman] + storage + ["system", "service", "--time=0", "unix://" + socket]
         service.environment = ProcessInfo.processInfo.environment.merging(podmanEnvironment) { $1 }
-        FileManager.default.createFile(atPath: directory + "/service.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/service.log")
-        service.standardOutput = log
-        service.standardError = log
-        service.standardInput = FileHandle.nullDevice
-        try service.run()
+        try startInOwnMountNamespace(service, [podman] + storage + ["system", "service", "--time=0", "unix://" + socket],
+                                     log: directory + "/service.log")
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
         try #require(FileManager.default.fileExists(atPath: socket), "podman system service did not start")
     }
@@ -194,4 +182,18 @@ func removeCgroupTree(_ path: String) {
         }
     }
     rmdir(path)
+}
+
+/// Starts a daemon of a test in a mount namespace of its own (its mounts never appear on the
+/// host and go with it; unshare without --fork execs it, so the process is the daemon), its
+/// output in `log`.
+func startInOwnMountNamespace(_ process: Process, _ command: [String], log path: String) throws {
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let log = FileHandle(forWritingAtPath: path)
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    process.arguments = ["--mount", "--propagation", "private"] + command
+    process.standardOutput = log
+    process.standardError = log
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
 }
