@@ -81,10 +81,13 @@ final class ContainerdDaemon: @unchecked Sendable {
         reapChildren()
         try? FileManager.default.removeItem(atPath: directory)
         // containerd made /NAMESPACE/ID in every hierarchy; the IDs went with their tasks.
-        for namespace in Set(containers.map(\.namespace)) {
-            for hierarchy in TestCgroup.layout.hierarchies {
-                removeCgroupTree(hierarchy.mountPoint.appending(namespace).string)
-            }
+        let made = Set(containers.map(\.namespace)).flatMap { namespace in
+            TestCgroup.layout.hierarchies.map { $0.mountPoint.appending(namespace).string }
+        }
+        // A killed task's processes leave its cgroup a moment later: retry until they are gone.
+        _ = eventually(seconds: 10) {
+            made.forEach(removeCgroupTree)
+            return made.allSatisfy { !FileManager.default.fileExists(atPath: $0) }
         }
     }
 }
@@ -166,8 +169,12 @@ final class PodmanService: @unchecked Sendable {
         // vfs storage keeps read-only layers: make them removable first.
         _ = try? CgroupFreezerTests.run("/bin/chmod", ["-R", "u+w", directory])
         try? FileManager.default.removeItem(atPath: directory)
-        for hierarchy in TestCgroup.layout.hierarchies {
-            removeCgroupTree(hierarchy.mountPoint.appending("libpod_parent").string)
+        // podman's conmon processes leave their cgroup (libpod_parent/conmon) a moment after the
+        // containers are removed: retry until every hierarchy's copy is gone.
+        let parents = TestCgroup.layout.hierarchies.map { $0.mountPoint.appending("libpod_parent").string }
+        _ = eventually(seconds: 10) {
+            parents.forEach(removeCgroupTree)
+            return parents.allSatisfy { !FileManager.default.fileExists(atPath: $0) }
         }
     }
 }
