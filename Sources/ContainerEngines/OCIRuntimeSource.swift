@@ -1,6 +1,5 @@
 import CgroupFreezer
 import Foundation
-import Synchronization
 import SystemPackage
 
 /// The containers of an OCI runtime, read from its state directory. runc and crun keep no pause
@@ -41,14 +40,9 @@ public struct OCIRuntimeSource: Sendable {
     public func containers() -> [Container] {
         guard case .success(let ids) = Syscall.subdirectories(of: root) else { return [] }
         // Each state file is a full JSON document (runc's holds the whole config): decoding them is
-        // most of a large selection's cost, so it is spread over the CPUs.
-        let found = Mutex([Container?](repeating: nil, count: ids.count))
-        DispatchQueue.concurrentPerform(iterations: ids.count) { index in
-            // Removed since the listing (a container that exited) or unreadable: not a live container.
-            let container = try? container(id: ids[index])
-            found.withLock { $0[index] = container }
-        }
-        return found.withLock { $0.compactMap { $0 } }
+        // most of a large selection's cost, so it is spread over the CPUs. Removed since the
+        // listing (a container that exited) or unreadable: not a live container.
+        return ids.concurrentMap { try? container(id: $0) }.compactMap { $0 }
     }
 
     /// One container by its full ID.

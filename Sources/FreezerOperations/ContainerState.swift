@@ -32,7 +32,10 @@ enum ContainerState {
 
     /// The container's memory usage against its limit, in percent, over its whole cgroup.
     static func memoryPercent(of container: Container, freezer: CgroupFreezer) -> Double? {
-        guard let pid = container.pid else { return nil }
-        return ContainerMemory.percent(pid: pid, layout: freezer.layout, container: cgroup(of: container, freezer: freezer)?.cgroup)
+        let cgroup = cgroup(of: container, freezer: freezer)
+        // An engine's container listed by its cgroup's name has no PID: any of its processes is in
+        // its memory cgroup too.
+        guard let pid = container.pid ?? cgroup.flatMap({ freezer.processes(of: $0).first }) else { return nil }
+        return ContainerMemory.percent(pid: pid, layout: freezer.layout, container: cgroup?.cgroup)
     }
 }

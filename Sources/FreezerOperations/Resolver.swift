@@ -105,6 +105,9 @@ public struct Resolver: Sendable {
         if let engine, !direct, purpose != .inspect {
             throw ContainerCatalog.Error.ownedByEngine(reference, engine: engine)
         }
+        // CRIU dumps the tree from the init: an engine's container listed by its cgroup's name has
+        // no PID yet.
+        let container = purpose == .checkpoint ? DockerEngine.withInit(container) : container
         guard let target = try cgroupTarget(of: container, reference: reference, checked: purpose != .inspect) else {
             throw ContainerCatalog.Error.containerNotRunning(reference)
         }

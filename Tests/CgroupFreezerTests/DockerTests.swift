@@ -91,6 +91,41 @@ struct DockerListingTests {
         #expect(try freezectl("unpause", "--direct", "--all", environment: env).status == 0)
     }
 
+    @Test("a container with its own --cgroup-parent is found from its state, the others by dockerd's naming; memory filters read them all")
+    func ownCgroupParent() throws {
+        let daemon = try DockerDaemon()
+        let parent = "fzt-parent-\(getpid())"
+        defer {
+            daemon.stop()
+            for hierarchy in TestCgroup.layout.hierarchies { removeCgroupTree(hierarchy.mountPoint.appending(parent).string) }
+        }
+        try daemon.importBusybox()
+        let plain = try (0..<2).map { try daemon.run("--name", "fz-plain-\($0)", "--label", "set=naming", "local/busybox", "sleep", "1000") }
+        let own = try daemon.run("--name", "fz-own", "--cgroup-parent", "/" + parent, "--label", "set=naming", "local/busybox", "sleep", "1000")
+        let env = daemon.environment
+        let direct = try freezectl("pause", "--direct", "--filter", "label=set=naming", "--format", "json", environment: env)
+        #expect(direct.status == 0, "\(direct.stderr)")
+        defer { _ = try? freezectl("unpause", "--direct", "--filter", "label=set=naming", environment: env) }
+        let expected = Dictionary(uniqueKeysWithValues: plain.map { ($0, "/sys/fs/cgroup/freezer/docker/\($0)") }
+            + [(own, "/sys/fs/cgroup/freezer/\(parent)/\(own)")])
+        for (id, cgroup) in expected {
+            let line = try #require(direct.jsonLines.first { ($0["id"] as? String) == id })
+            #expect(line["cgroup"] as? String == cgroup)
+            let pid = try daemon.docker("inspect", "-f", "{{.State.Pid}}", id).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(procShowsFrozen(Int32(pid) ?? 0, .v1) == true, "\(id) in \(cgroup)")
+        }
+        // Memory is read from each container's cgroup, whichever way it was found.
+        let below = try freezectl("status", "--filter", "label=set=naming", "--filter", "memory-below=100", "--format", "json", environment: env)
+        #expect(Set(below.jsonLines.compactMap { $0["id"] as? String }) == Set(expected.keys), "\(below.stdout) \(below.stderr)")
+        let above = try freezectl("status", "--filter", "label=set=naming", "--filter", "memory-above=100", "--format", "json", environment: env)
+        #expect(above.jsonLines.isEmpty, "\(above.stdout)")
+        #expect(try freezectl("unpause", "--direct", "--filter", "label=set=naming", environment: env).status == 0)
+        for id in expected.keys {
+            let pid = try daemon.docker("inspect", "-f", "{{.State.Pid}}", id).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(procShowsFrozen(Int32(pid) ?? 0, .v1) == false)
+        }
+    }
+
     @Test("containers removed while freezectl lists them: every run answers truthfully and nothing stays frozen")
     func containersRemovedMidCall() async throws {
         let daemon = try DockerDaemon()

@@ -141,17 +141,22 @@ public struct CgroupLayout: Sendable, Hashable {
 
     /// Drops mounts hidden by a later mount on the same or an enclosing mount point: after
     /// `mount -t cgroup2 none /sys/fs/cgroup` on a hybrid host, mountinfo still lists the v1 mounts
-    /// beneath it, but they can no longer be reached.
+    /// beneath it, but they can no longer be reached. Only the cgroup mounts are kept: the layout
+    /// needs no other, and a host running containers has hundreds of overlay and bind mounts, so
+    /// each cgroup mount is compared with the later mount points on the strings (whole
+    /// components), not every mount with every other.
     static func visibleMounts(_ entries: [MountinfoEntry]) -> [MountinfoEntry] {
-        var visible: [MountinfoEntry] = []
-        for entry in entries {
-            let point = FilePath(entry.mountPoint)
-            if point != FilePath("/") {
-                visible.removeAll { FilePath($0.mountPoint).starts(with: point) }
+        entries.indices.compactMap { index in
+            let entry = entries[index]
+            guard entry.filesystemType == "cgroup" || entry.filesystemType == "cgroup2" else { return nil }
+            let point = entry.mountPoint
+            let hidden = entries[(index + 1)...].contains { later in
+                let cover = later.mountPoint
+                // A later mount on / (a chroot's root) hides nothing, as mount(8) lists it.
+                return cover != "/" && (point == cover || point.hasPrefix(cover + "/"))
             }
-            visible.append(entry)
+            return hidden ? nil : entry
         }
-        return visible
     }
 
     /// The controllers of a v1 hierarchy from its super options, leaving out the mount flags.

@@ -19,7 +19,9 @@ public struct MountinfoEntry: Sendable, Hashable {
 
     /// Parses one mountinfo line; nil when the line does not have the documented shape.
     public init?(line: Substring) {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        // Split on the bytes, not on Characters: a host running containers has hundreds of
+        // overlay mounts whose lines are kilobytes long, and every command reads them all.
+        let fields = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true).map { Substring($0) }
         guard fields.count >= 10, let separator = fields.firstIndex(of: "-"), separator >= 6,
               fields.count >= separator + 4,
               let id = Int(fields[0]), let parent = Int(fields[1]) else { return nil }
@@ -29,7 +31,7 @@ public struct MountinfoEntry: Sendable, Hashable {
         root = Self.unescape(fields[3])
         mountPoint = Self.unescape(fields[4])
         filesystemType = String(fields[separator + 1])
-        superOptions = fields[separator + 3].split(separator: ",").map(String.init)
+        superOptions = fields[separator + 3].utf8.split(separator: UInt8(ascii: ",")).map { String(Substring($0)) }
     }
 
     /// Undoes the kernel's octal escapes (`\040` space, `\011` tab, `\012` newline, `\134` backslash).
@@ -54,6 +56,6 @@ public struct MountinfoEntry: Sendable, Hashable {
 
     /// Parses a whole mountinfo text, skipping lines that do not parse.
     public static func parse(_ text: String) -> [MountinfoEntry] {
-        text.split(separator: "\n").compactMap { MountinfoEntry(line: $0) }
+        text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { MountinfoEntry(line: Substring($0)) }
     }
 }

@@ -22,10 +22,11 @@ public struct ProcessCgroups: Sendable, Hashable {
     /// Parses the text of /proc/PID/cgroup.
     public init(pid: Int32, text: String) {
         self.pid = pid
-        entries = text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        // On the bytes: every freeze and every container check reads one of these files.
+        entries = text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let fields = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { return nil }
-            return Entry(controllers: String(fields[1]), path: String(fields[2]))
+            return Entry(controllers: String(Substring(fields[1])), path: String(Substring(fields[2])))
         }
     }
 
@@ -52,6 +53,10 @@ public struct ProcessCgroups: Sendable, Hashable {
             case .v2 where entry.controllers.isEmpty:
                 return hierarchy.directory(forCgroupPath: entry.path)
             case .v1 where !entry.controllers.isEmpty:
+                // The cheap test first: most lines name other controllers.
+                let controllers = entry.controllers.utf8.split(separator: UInt8(ascii: ","))
+                guard controllers.count == hierarchy.controllers.count,
+                      controllers.allSatisfy({ hierarchy.controllers.contains(String(Substring($0))) }) else { continue }
                 if layout.v1Hierarchy(controllerList: Substring(entry.controllers)) == hierarchy {
                     return hierarchy.directory(forCgroupPath: entry.path)
                 }
