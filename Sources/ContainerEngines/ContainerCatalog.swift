@@ -34,29 +34,16 @@ public struct ContainerCatalog: Sendable {
 
     /// The engine that pauses `source`'s containers, or nil for runc and crun.
     public func engine(for source: ContainerSource) -> (any ContainerEngine)? {
+        source.isEngine ? listing(source) : nil
+    }
+
+    /// The one place an engine source is mapped to its client (runc and crun have none: they
+    /// are read from their state directories).
+    private func listing(_ source: ContainerSource) -> any ListingEngine {
         switch source {
-        case .docker: return docker
         case .podman: return podman
         case .containerd: return containerd
-        case .runc, .crun: return nil
-        }
-    }
-
-    /// An engine's socket, and why it cannot be used (nil when it can).
-    private func socket(of source: ContainerSource) -> (path: FilePath, isAbsent: Bool, problem: Error?) {
-        switch source {
-        case .podman: return (podman.socketPath, podman.isAbsent, podman.unavailability())
-        case .containerd: return (containerd.socketPath, containerd.isAbsent, containerd.unavailability())
-        default: return (docker.socketPath, docker.isAbsent, docker.unavailability())
-        }
-    }
-
-    /// Every container an engine lists.
-    private func containers(of source: ContainerSource) async throws -> [Container] {
-        switch source {
-        case .podman: return try await podman.containers()
-        case .containerd: return try await containerd.containers()
-        default: return try await docker.containers()
+        case .docker, .runc, .crun: return docker
         }
     }
 
@@ -74,16 +61,16 @@ public struct ContainerCatalog: Sendable {
         var failures: [any FreezectlError] = []
         var listedByEngines: Set<String> = []
         for source in Self.engines {
-            let socket = socket(of: source)
-            guard !socket.isAbsent else { continue }
+            let engine = listing(source)
+            guard !engine.isAbsent else { continue }
             do {
-                if let problem = socket.problem { throw problem }
-                let listed = try await containers(of: source)
+                if let problem = engine.unavailability() { throw problem }
+                let listed = try await engine.containers()
                 listedByEngines.formUnion(listed.map(\.id))
                 found += listed.filter { $0.engineState?.isLive == true && !$0.isSandbox }
             } catch {
                 let reason = (error as? any FreezectlError)?.message ?? "\(error)"
-                failures.append(Error.sourceFailed(source: source.rawValue, path: socket.path, reason: reason))
+                failures.append(Error.sourceFailed(source: source.rawValue, path: engine.socketPath, reason: reason))
             }
         }
         var fromRuntimes: [Container] = []
@@ -118,15 +105,15 @@ public struct ContainerCatalog: Sendable {
             candidates += runtime.containers()
         }
         for engine in Self.engines where source == nil || source == engine {
-            let socket = socket(of: engine)
-            if let problem = socket.problem {
+            let client = listing(engine)
+            if let problem = client.unavailability() {
                 // A bare reference looks only in the engines that are there.
                 if source == engine { throw problem }
                 continue
             }
-            searched.append("\(engine.rawValue) \(socket.path)")
+            searched.append("\(engine.rawValue) \(client.socketPath)")
             do {
-                let listed = try await containers(of: engine)
+                let listed = try await client.containers()
                 // The engine's own entry wins over the runc state of the same container.
                 let ids = Set(listed.map(\.id))
                 candidates.removeAll { !$0.source.isEngine && ids.contains($0.id) }
@@ -159,3 +146,18 @@ public struct ContainerCatalog: Sendable {
         return try? await podman.containers().first { $0.id == container.id }
     }
 }
+
+/// What the catalog asks of an engine that lists its containers through its socket.
+protocol ListingEngine: ContainerEngine {
+    /// The daemon's socket.
+    var socketPath: FilePath { get }
+    /// No socket at all: the engine is not installed or not running (`--all` skips it quietly).
+    var isAbsent: Bool { get }
+    /// Why the socket cannot be used, or nil when it can.
+    func unavailability() -> ContainerCatalog.Error?
+    /// Every container the engine lists.
+    func containers() async throws -> [Container]
+}
+
+extension DockerEngine: ListingEngine {}
+extension ContainerdEngine: ListingEngine {}

@@ -102,7 +102,7 @@ public struct DockerEngine: ContainerEngine {
     /// cgroup is then the directory of that name, which by construction is its own; only where
     /// that directory is missing (a container with its own cgroup parent) is its state file
     /// decoded (runc's holds the whole OCI config, ~30 KiB, about 0.3 ms each: for a hundred
-    /// containers, most of a batch). Those have their init's PID; the others get it only where it
+    /// containers, most of a batch). A named cgroup without processes is a container going away. Those have their init's PID; the others get it only where it
     /// is needed (`withInit`). A container whose state is elsewhere (another runtime, another state
     /// directory) costs an inspect. One that went away between the list and its state is left
     /// out: it is not there to act on.
@@ -127,7 +127,11 @@ public struct DockerEngine: ContainerEngine {
             let container = listed[index]
             if index == learned?.index { return learned?.container }
             guard container.engineState?.isLive == true else { return container }
+            // Its processes all gone, the cgroup is about to be removed (the container is
+            // stopping or being removed): left out, as a state file whose init is gone is, so a
+            // batch never freezes a cgroup its engine is tearing down.
             if let naming, let cgroup = naming.directory(for: container.id), Syscall.isDirectory(cgroup) == .success(true) {
+                guard !CgroupProcesses.inSubtree(cgroup).isEmpty else { return nil }
                 var named = container
                 named.cgroup = .directory(cgroup)
                 named.runtimeRoot = namingRoot

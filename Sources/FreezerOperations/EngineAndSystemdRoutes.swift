@@ -59,7 +59,7 @@ extension Resolver {
             result.state = cgroup.flatMap(currentState)
             return
         } catch {
-            guard let error = error as? SystemdManager.Error, error.isNotSupported else { throw error }
+            guard error.isNotSupported else { throw error }
             unsupported = error
         }
         guard let cgroup else { throw unsupported }

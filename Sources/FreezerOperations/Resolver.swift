@@ -250,6 +250,13 @@ extension Resolver {
             switch route {
             case .kernel(let target):
                 let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
+                // A container whose processes all exited meanwhile (it is being stopped or
+                // removed) must not be left with a frozen cgroup its runtime may never remove:
+                // thawed back, and reported as not running.
+                if operation == .freeze, outcome.result == .ok, item.resolved?.container != nil, freezer.processes(of: target).isEmpty {
+                    _ = try? await freezer.thaw(target, timeout: timeout)
+                    throw ContainerCatalog.Error.containerNotRunning(item.reference)
+                }
                 result.outcome = outcome.result == .ok ? .ok : .already
                 result.state = outcome.state
             case .engine(let engine, let container, let cgroup):

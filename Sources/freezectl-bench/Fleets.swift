@@ -124,13 +124,9 @@ final class DockerFleet: @unchecked Sendable {
                                            "--exec-root", directory + "/exec", "--pidfile", directory + "/dockerd.pid",
                                            "-H", "unix://" + socket], log: directory + "/dockerd.log")
         cleanupToken = Cleanup.shared.add { [self] in stop() }
-        var up = false
-        for _ in 0..<300 where !up {
-            if Cleanup.shared.isInterrupted { stop(); throw Cleanup.Interrupted() }
-            up = (try? spawner.run(docker, ["info"], extraEnvironment: environment))?.status == 0
-            if !up { usleep(50_000) }
+        try waitUntilAnswering(tries: 300, stop: stop, failure: "dockerd did not answer; see \(directory)/dockerd.log") { [spawner, environment] in
+            (try? spawner.run(docker, ["info"], extraEnvironment: environment))?.status == 0
         }
-        guard up else { stop(); throw BenchError("dockerd did not answer; see \(directory)/dockerd.log") }
         try spawner.must("/bin/tar", ["-C", rootfs, "-cf", directory + "/rootfs.tar", "."])
         try spawner.must(docker, ["import", "--change", "CMD [\"/bin/sh\"]", directory + "/rootfs.tar", "local/busybox"],
                          extraEnvironment: environment)
@@ -204,13 +200,9 @@ final class ContainerdFleet: @unchecked Sendable {
                                                      "-a", socket, "--root", directory + "/root", "--state", directory + "/state"],
                          log: directory + "/containerd.log")
         cleanupToken = Cleanup.shared.add { [self] in stop() }
-        var up = false
-        for _ in 0..<200 where !up {
-            if Cleanup.shared.isInterrupted { stop(); throw Cleanup.Interrupted() }
-            up = (try? spawner.run(ctr, ["-a", socket, "version"]))?.status == 0
-            if !up { usleep(50_000) }
+        try waitUntilAnswering(tries: 200, stop: stop, failure: "containerd did not answer; see \(directory)/containerd.log") { [spawner, socket] in
+            (try? spawner.run(ctr, ["-a", socket, "version"]))?.status == 0
         }
-        guard up else { stop(); throw BenchError("containerd did not answer; see \(directory)/containerd.log") }
     }
 
     /// Starts `count` tasks labelled `label` (each from its own copy of the rootfs); returns their
@@ -271,4 +263,16 @@ func launchDaemon(_ process: Process, _ executable: String, _ arguments: [String
     process.standardError = log
     process.standardInput = FileHandle.nullDevice
     try process.run()
+}
+
+/// Polls `answers` every 50 ms until it is true; stops the daemon and throws `failure` after
+/// `tries`, or when the benchmark is interrupted meanwhile.
+func waitUntilAnswering(tries: Int, stop: () -> Void, failure: String, _ answers: () -> Bool) throws {
+    for _ in 0..<tries {
+        if Cleanup.shared.isInterrupted { stop(); throw Cleanup.Interrupted() }
+        if answers() { return }
+        usleep(50_000)
+    }
+    stop()
+    throw BenchError(failure)
 }

@@ -74,10 +74,7 @@ final class ContainerdDaemon: @unchecked Sendable {
             for _ in 0..<50 where (try? ctr("-n", namespace, "task", "rm", id))?.status != 0 { usleep(50_000) }
             _ = try? ctr("-n", namespace, "container", "rm", id)
         }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        stopDaemon(process, leftoversNaming: directory)
         reapChildren()
         try? FileManager.default.removeItem(atPath: directory)
         // containerd made /NAMESPACE/ID in every hierarchy; the IDs went with their tasks.
@@ -161,14 +158,15 @@ final class PodmanService: @unchecked Sendable {
     func stop() {
         _ = try? podman(["unpause", "--all"])
         _ = try? podman(["rm", "-f", "--all", "-t", "0"])
-        if service.isRunning {
-            service.terminate()
-            service.waitUntilExit()
-        }
+        stopDaemon(service, leftoversNaming: directory)
         reapChildren()
-        // vfs storage keeps read-only layers: make them removable first.
-        _ = try? CgroupFreezerTests.run("/bin/chmod", ["-R", "u+w", directory])
-        try? FileManager.default.removeItem(atPath: directory)
+        // vfs storage keeps read-only layers: make them removable first. The service's last
+        // writes into its storage can race its exit (seen once): retry until the directory is gone.
+        _ = eventually(seconds: 10) {
+            _ = try? CgroupFreezerTests.run("/bin/chmod", ["-R", "u+w", directory])
+            try? FileManager.default.removeItem(atPath: directory)
+            return !FileManager.default.fileExists(atPath: directory)
+        }
         // podman's conmon processes leave their cgroup (libpod_parent/conmon) a moment after the
         // containers are removed: retry until every hierarchy's copy is gone.
         let parents = TestCgroup.layout.hierarchies.map { $0.mountPoint.appending("libpod_parent").string }
@@ -203,4 +201,25 @@ func startInOwnMountNamespace(_ process: Process, _ command: [String], log path:
     process.standardError = log
     process.standardInput = FileHandle.nullDevice
     try process.run()
+}
+
+/// Stops a daemon a test started (dockerd, containerd, podman's service) and the shims it left
+/// behind. containerd's shims outlive their daemon by design, and Foundation's `Process` sees an
+/// exit only once every copy of its exit-watch descriptor is closed, which a shim holds (seen: a
+/// test hung after a container's removal raced its daemon's stop). So once the daemon itself has
+/// exited, the processes that name the test's directory on their command line are killed, then
+/// Foundation is waited for.
+func stopDaemon(_ process: Process, leftoversNaming directory: String) {
+    guard process.isRunning else { return }
+    let pid = process.processIdentifier
+    process.terminate()
+    _ = eventually(seconds: 20) { [pid] in procState(pid) == nil || procState(pid) == "Z" }
+    let own = getpid()
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for other in names.compactMap({ Int32($0) }) where other != own && other != pid {
+        guard let cmdline = try? String(contentsOfFile: "/proc/\(other)/cmdline", encoding: .utf8),
+              cmdline.contains(directory) else { continue }
+        kill(other, SIGKILL)
+    }
+    process.waitUntilExit()
 }

@@ -158,10 +158,7 @@ final class DockerDaemon: @unchecked Sendable {
             }
             _ = try? CgroupFreezerTests.run(docker, ["rm", "-f"] + ids.map(String.init), environment: environment)
         }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        stopDaemon(process, leftoversNaming: directory)
         // Unmount what dockerd left below its directory (overlay mounts, the data-root bind), deepest first.
         let mounts = ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "")
             .split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
