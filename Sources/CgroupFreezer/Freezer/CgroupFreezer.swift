@@ -165,9 +165,11 @@ public struct CgroupFreezer: Sendable {
     /// visible there; `noSuchProcess` when the process is gone.
     package func cgroupDirectory(of pid: Int32, in hierarchy: Hierarchy) throws(CgroupLayout.Error) -> FilePath? {
         guard let directory = try ProcessCgroups.of(pid: pid).directory(in: hierarchy, layout: layout) else { return nil }
-        // Not resolvable: the process left that cgroup (or exited) since /proc was read.
-        guard case .success(let canonical) = Syscall.realPath(directory) else { return nil }
-        return canonical
+        // Already canonical: the kernel's path, normalized under a mount point from mountinfo (no
+        // symlinks in either), so one stat tells what realpath's walk would. Gone: the process
+        // left that cgroup (or exited) since /proc was read.
+        guard Syscall.isDirectory(directory) == .success(true) else { return nil }
+        return directory
     }
 
     /// Runs one freeze or thaw. A backend returns only once the kernel confirmed `state` (or it
