@@ -196,6 +196,24 @@ let package = Package(
             ],
             path: "Examples/Embedding"
         ),
+        // Fuzzing (scripts/fuzz.sh, docs/reliability.md): every parser of outside input with the
+        // property it must keep; run under libFuzzer by freezectl-fuzz, replayed by the unit tests.
+        .target(name: "CFuzzDriver"),
+        .target(
+            name: "FuzzHarnesses",
+            dependencies: [
+                "CgroupFreezer",
+                "ContainerEngines",
+                "ContainerdAPI",
+                "FreezerOperations",
+                "FreezectlReports",
+                "FreezectlDaemon",
+                "CRIUCheckpoint",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(name: "freezectl-fuzz", dependencies: ["FuzzHarnesses", "CFuzzDriver"]),
         // The benchmark harness (scripts/bench.sh): the kernel floor in C, the rest in Swift.
         .target(name: "CKernelFloor"),
         .executableTarget(
@@ -209,7 +227,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon"],
+            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -108,14 +108,8 @@ public struct DockerEngine: ContainerEngine {
     /// out: it is not there to act on.
     public func containers() async throws -> [Container] {
         let data = try await request(.GET, "/containers/json?all=1", reference: source.rawValue)
-        let summaries: [Summary]
-        do {
-            summaries = try JSONDecoder().decode([Summary].self, from: data)
-        } catch {
-            throw ContainerCatalog.Error.engineError(source.rawValue, status: 200, message: "unreadable container list: \(error)")
-        }
+        let listed = try Self.listed(data, source: source)
         let states = runtimeStates()
-        let listed = summaries.map { Self.listed($0, source: source) }
         // The first running container whose state is found teaches the naming.
         let learned: (index: Int, container: Container?)? = listed.indices.lazy
             .filter { listed[$0].engineState?.isLive == true }
@@ -150,6 +144,17 @@ public struct DockerEngine: ContainerEngine {
             for try await (index, container) in group { containers[index] = container }
         }
         return containers.compactMap { $0 }
+    }
+
+    /// The containers of a list answer (`GET /containers/json`) as it says them, with no PID or
+    /// cgroup yet; an answer that is not such a list is the engine's error. The daemon's answer
+    /// describes containers others created: the fuzz harness runs this on arbitrary bytes.
+    package static func listed(_ data: Data, source: ContainerSource) throws(ContainerCatalog.Error) -> [Container] {
+        do {
+            return try JSONDecoder().decode([Summary].self, from: data).map { listed($0, source: source) }
+        } catch {
+            throw ContainerCatalog.Error.engineError(source.rawValue, status: 200, message: "unreadable container list: \(error)")
+        }
     }
 
     /// A listed container as the list says it (no PID or cgroup yet).

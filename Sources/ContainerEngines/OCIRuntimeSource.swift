@@ -66,10 +66,12 @@ public struct OCIRuntimeSource: Sendable {
         var config: Config?
     }
 
-    private func runcContainer(id: String, directory: FilePath) throws -> Container? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("state.json").string))
+    /// What a runc state file says, read without looking at /proc: the init, its labels (the
+    /// `bundle=` one apart) and the cgroup runc itself writes (the freezer directory, else the v2
+    /// one, else the init's). The file is runc's, but its labels come from whoever created the
+    /// container: the fuzz harness runs this on arbitrary bytes.
+    package static func runcState(_ data: Data) throws -> (id: String, pid: Int32, startTime: UInt64?, labels: [String: String], bundle: String?, cgroup: TargetSpec) {
         let state = try JSONDecoder().decode(RuncState.self, from: data)
-        guard ProcessStart.isAlive(state.init_process_pid, startTime: state.init_process_start) else { return nil }
         var labels: [String: String] = [:]
         for label in state.config?.labels ?? [] {
             let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -77,12 +79,17 @@ public struct OCIRuntimeSource: Sendable {
         }
         let bundle = labels.removeValue(forKey: "bundle")
         let paths = state.cgroup_paths ?? [:]
-        // The freezer directory runc itself writes (`runc pause`), else the v2 directory.
-        let cgroup = (paths["freezer"] ?? paths[""]).map { TargetSpec.directory(FilePath($0)) }
-            ?? .pid(state.init_process_pid)
-        var container = Container(source: runtime, id: state.id, name: state.id, labels: labels, pid: state.init_process_pid,
-                                  engineState: nil, owner: EngineOwnership.owner(annotations: labels, bundle: bundle, runtimeRoot: root),
-                                  cgroup: cgroup)
+        let cgroup = (paths["freezer"] ?? paths[""]).map { TargetSpec.directory(FilePath($0)) } ?? .pid(state.init_process_pid)
+        return (state.id, state.init_process_pid, state.init_process_start, labels, bundle, cgroup)
+    }
+
+    private func runcContainer(id: String, directory: FilePath) throws -> Container? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("state.json").string))
+        let state = try Self.runcState(data)
+        guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
+        var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
+                                  engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),
+                                  cgroup: state.cgroup)
         container.runtimeRoot = root
         return container
     }
@@ -117,12 +124,20 @@ public struct OCIRuntimeSource: Sendable {
         }
     }
 
+    /// What a crun status file says, read without looking at /proc: the init, its start time, the
+    /// bundle and the cgroup (crun's path, the same in every hierarchy, else the init's).
+    package static func crunStatus(_ data: Data) throws -> (pid: Int32, startTime: UInt64?, bundle: String?, cgroup: TargetSpec) {
+        let status = try JSONDecoder().decode(CrunStatus.self, from: data)
+        let cgroup = status.cgroupPath.flatMap { $0.isEmpty ? nil : TargetSpec.cgroup($0) } ?? .pid(status.pid)
+        return (status.pid, status.processStartTime, status.bundle, cgroup)
+    }
+
     private func crunContainer(id: String, directory: FilePath) throws -> Container? {
         let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("status").string))
-        let status = try JSONDecoder().decode(CrunStatus.self, from: data)
-        guard ProcessStart.isAlive(status.pid, startTime: status.processStartTime) else { return nil }
+        let status = try Self.crunStatus(data)
+        guard ProcessStart.isAlive(status.pid, startTime: status.startTime) else { return nil }
         let annotations = Self.annotations(in: directory.appending("config.json"))
-        let cgroup = status.cgroupPath.flatMap { $0.isEmpty ? nil : TargetSpec.cgroup($0) } ?? .pid(status.pid)
+        let cgroup = status.cgroup
         var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
                                   owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
                                   cgroup: cgroup)

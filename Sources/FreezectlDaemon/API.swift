@@ -80,33 +80,14 @@ struct API: Sendable {
         } catch {
             return json(Refusal(error: "invalid-request", message: "\(action): the body is not a request: \(error)"), status: .badRequest)
         }
-        let selection: TargetSelection
-        var options = BatchOptions(operation: operation, atomic: body.atomic ?? false, direct: body.direct ?? false)
-        var leaseDuration: Duration?
-        var health: HealthCheckOptions?
-        let hold = body.hold == true
+        let parsed: ParsedOperationRequest
         do {
-            var targets: [TargetSpec] = []
-            for text in body.targets ?? [] { targets.append(try TargetSpec(parsing: text)) }
-            selection = try TargetSelection(targets: targets, all: body.all ?? false,
-                                            filter: try ContainerFilter(parsing: body.filters ?? []), namespaces: body.namespaces ?? [])
-            if let timeout = body.timeout { options.timeout = try DurationArgument.parse(timeout, option: "timeout") }
-            if let parallel = body.parallel {
-                guard (1...1000).contains(parallel) else { throw ArgumentError("parallel must be from 1 to 1000, got \(parallel)") }
-                options.parallel = parallel
-            }
-            if body.duration != nil || body.hold == true {
-                guard operation == .freeze else { throw ArgumentError("for and hold are pause options; an unpause ends a lease by itself") }
-                guard body.duration == nil || body.hold != true else { throw ArgumentError("give for or hold, not both") }
-            }
-            if let duration = body.duration { leaseDuration = try DurationArgument.parse(duration, option: "for") }
-            if let request = body.health {
-                guard operation == .thaw else { throw ArgumentError("health is an unpause option") }
-                health = try request.options()
-            }
+            parsed = try ParsedOperationRequest(body, operation: operation)
         } catch {
             return json(Refusal(error: "invalid-request", message: "\(action): \(error.withNextStep)"), status: .badRequest)
         }
+        let (selection, leaseDuration, health, hold) = (parsed.selection, parsed.leaseDuration, parsed.health, parsed.hold)
+        var options = parsed.options
         if selection.targets.isEmpty && !selection.selectsFromSources {
             return json(Refusal(error: "invalid-request", message: "\(action): give targets, all, or filters"), status: .badRequest)
         }

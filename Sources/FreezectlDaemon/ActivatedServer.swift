@@ -87,7 +87,7 @@ private final class Connections: Sendable {
             state.channels[id] = channel
             state.tasks[id] = Task {
                 await body()
-                _ = self.state.withLock { state in
+                self.state.withLock { state in
                     state.tasks.removeValue(forKey: id)
                     state.channels.removeValue(forKey: id)
                 }

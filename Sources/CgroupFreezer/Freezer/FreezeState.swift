@@ -58,3 +58,16 @@ package enum FreezerFiles {
         version == .v1 ? v1State : v2Freeze
     }
 }
+
+extension FreezeState {
+    /// What a v1 `freezer.state` text says, given whether the cgroup asked to be frozen itself
+    /// (`freezer.self_freezing`): its first line is `FROZEN`, `FREEZING` or `THAWED`; anything
+    /// else reads as thawed, the state in which nothing was stopped.
+    package init(v1StateText text: String, selfFrozen: Bool) {
+        switch text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "" {
+        case "FROZEN": self = selfFrozen ? .frozen : .frozenByParent
+        case "FREEZING": self = .freezing
+        default: self = .thawed
+        }
+    }
+}

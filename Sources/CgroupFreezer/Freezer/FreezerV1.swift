@@ -28,11 +28,7 @@ struct FreezerV1: FreezerBackend {
 
     func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
         let selfFrozen = try requestsFreeze(cgroup)
-        switch try effectiveState() {
-        case "FROZEN": return (selfFrozen, selfFrozen ? .frozen : .frozenByParent)
-        case "FREEZING": return (selfFrozen, .freezing)
-        default: return (selfFrozen, .thawed)
-        }
+        return (selfFrozen, FreezeState(v1StateText: try CgroupFile.read(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen))
     }
 
     /// A task frozen by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`.
@@ -107,6 +103,6 @@ struct FreezerV1: FreezerBackend {
     private func effectiveState() throws(CgroupLayout.Error) -> Substring {
         // Reading freezer.state also advances a FREEZING cgroup to FROZEN once every task is frozen.
         let text = try CgroupFile.read(cgroup.file(FreezerFiles.v1State))
-        return text.split(separator: "\n").first ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
     }
 }

@@ -177,9 +177,10 @@ package enum CgroupFile {
 
     /// The value of `key` in a flat-keyed file such as cgroup.events ("populated 1\nfrozen 0\n").
     package static func value(of key: String, inKeyedText text: String) -> String? {
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0] == key { return String(parts[1]) }
+        // On the bytes, as the kernel writes them ("\r\n" is one Character but two lines' worth).
+        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+            let parts = line.split(separator: UInt8(ascii: " "), maxSplits: 1)
+            if parts.count == 2, parts[0].elementsEqual(key.utf8) { return String(Substring(parts[1])) }
         }
         return nil
     }

@@ -4,8 +4,14 @@ import SystemPackage
 /// element 0 is field 3 (the state), element 19 is field 22 (the start time).
 package enum ProcStat {
     package static func fields(of pid: Int32) -> [Substring]? {
-        guard pid > 0, let stat = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/stat")),
-              let close = stat.lastIndex(of: ")") else { return nil }
+        guard pid > 0, let stat = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/stat")) else { return nil }
+        return fields(statText: stat)
+    }
+
+    /// The fields after the command name of a stat line, or nil when it has no `)`. A process
+    /// names itself (the command may hold `) `), so the last `)` ends the name.
+    package static func fields(statText stat: String) -> [Substring]? {
+        guard let close = stat.lastIndex(of: ")") else { return nil }
         return stat[stat.index(after: close)...].split(separator: " ")
     }
 }

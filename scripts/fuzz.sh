@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of outside input with libFuzzer and the address sanitizer
+# (Sources/FuzzHarnesses: one harness per parser, with the property it must keep).
+#   bash scripts/fuzz.sh [SECONDS]            each harness for SECONDS (default 60), two at a time
+#   bash scripts/fuzz.sh SECONDS --report     the same, then writes the figures into docs/reliability.md
+#   bash scripts/fuzz.sh SECONDS --only NAME  one harness (repeatable)
+# Seeds come from Fuzz/Corpus/<harness>/ (read only); what the fuzzer finds goes to a scratch
+# corpus that is removed at the end. A crash stops the run with exit 1 and leaves its input in
+# .build-fuzz/crashes/: fix the parser, then add the input to Fuzz/Corpus/<harness>/ (the unit
+# tests replay that corpus on every run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+
+seconds=60
+report=0
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --report) report=1 ;;
+    --only) only+=("$2"); shift ;;
+    [0-9]*) seconds="$1" ;;
+    *) echo "fuzz.sh: unknown argument $1 (give SECONDS, --report, --only NAME)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# One instrumented build of its own (.build-fuzz): coverage and the address sanitizer in every
+# Swift module, FUZZING so that libFuzzer's driver takes over the program's main.
+swift build -c release --scratch-path .build-fuzz --product freezectl-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >&2
+bin="$(swift build -c release --scratch-path .build-fuzz --show-bin-path)/freezectl-fuzz"
+
+harnesses=$(ls Fuzz/Corpus)
+[ ${#only[@]} -gt 0 ] && harnesses="${only[*]}"
+
+scratch=$(mktemp -d /tmp/freezectl-fuzz.XXXXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p .build-fuzz/crashes
+
+run_one() {
+  local harness=$1 seconds=$2 bin=$3 scratch=$4
+  mkdir -p "$scratch/$harness"
+  # -max_len: a mountinfo or runc state file runs to tens of KiB; -timeout: one input may not
+  # take a second; leaks are not what these harnesses look for (the process is short-lived).
+  if FREEZECTL_FUZZ="$harness" "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+       -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 \
+       -artifact_prefix=".build-fuzz/crashes/$harness-" \
+       "$scratch/$harness" "Fuzz/Corpus/$harness" >"$scratch/$harness.log" 2>&1; then
+    echo "$harness ok"
+  else
+    echo "$harness FAILED (log: .build-fuzz/crashes/$harness.log)"
+    cp "$scratch/$harness.log" ".build-fuzz/crashes/$harness.log"
+  fi
+}
+export -f run_one
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '%s\n' $harnesses | xargs -P 2 -I{} bash -c 'run_one "$@"' _ {} "$seconds" "$bin" "$scratch" | tee "$scratch/results"
+
+# The figures: executions, speed, corpus, crashes per harness, from libFuzzer's final stats.
+python3 - "$scratch" "$seconds" "$started" "$report" $harnesses <<'PY'
+import os, re, sys, platform
+scratch, seconds, started, report, harnesses = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1", sys.argv[5:]
+rows, failed = [], []
+for h in harnesses:
+    log = open(os.path.join(scratch, h + ".log"), errors="replace").read()
+    stat = lambda key: int(m.group(1)) if (m := re.search(r"stat::%s:\s+(\d+)" % key, log)) else 0
+    runs = stat("number_of_executed_units")
+    crashed = "==ERROR" in log or "deadly signal" in log or "Fatal error" in log or "ERROR: libFuzzer" in log
+    if crashed: failed.append(h)
+    corpus = len(os.listdir(os.path.join(scratch, h))) if os.path.isdir(os.path.join(scratch, h)) else 0
+    seeds = len(os.listdir(os.path.join("Fuzz/Corpus", h)))
+    rows.append((h, runs, stat("average_exec_per_sec"), seeds, corpus, 1 if crashed else 0))
+    print("%-22s %12d runs %8d/s  seeds %3d  found %5d  crashes %d" % rows[-1])
+if report:
+    kernel = platform.release()
+    table = ["| harness | executions | per second | seeds | inputs found | crashes |", "|---|---:|---:|---:|---:|---:|"]
+    table += ["| %s | %d | %d | %d | %d | %d |" % r for r in rows]
+    section = "\n".join([
+        "<!-- fuzz:begin (written by scripts/fuzz.sh --report) -->",
+        "Run of %s: each harness for %d s under libFuzzer with the address sanitizer, two at a time, "
+        "on kernel %s, %d cores. Seeds from Fuzz/Corpus; \"inputs found\" is the corpus libFuzzer grew "
+        "(new coverage), discarded after the run." % (started, seconds, kernel, os.cpu_count()),
+        "", *table, "",
+        "<!-- fuzz:end -->"])
+    path = "docs/reliability.md"
+    text = open(path).read() if os.path.exists(path) else ""
+    if "<!-- fuzz:begin" in text:
+        text = re.sub(r"<!-- fuzz:begin.*?<!-- fuzz:end -->", lambda _: section, text, flags=re.S)
+    else:
+        text += "\n" + section + "\n"
+    open(path, "w").write(text)
+    print("wrote " + path)
+sys.exit(1 if failed else 0)
+PY
