@@ -179,8 +179,21 @@ extension Policy {
         return try Policy(parsing: text, file: path.string)
     }
 
+    /// toml++ (under TOMLKit) aborts the process on a table header that starts with a non-ASCII
+    /// character (`[é]`: an assertion in its key parser, found by the policy fuzz harness), which
+    /// would take the daemon and its leases down on a reload. A policy's only tables are
+    /// `[[rule]]`, so a header line with anything but ASCII is refused here, before the parser.
+    static func checkTableHeaders(_ text: String, file: String) throws(Policy.Error) {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = line.drop { $0 == " " || $0 == "\t" }.prefix { $0 != "#" }
+            guard code.hasPrefix("["), !code.unicodeScalars.allSatisfy(\.isASCII) else { continue }
+            throw .invalid(file, "line \(index + 1): a table header with a character outside ASCII; a policy has [[rule]] tables only")
+        }
+    }
+
     /// Parses a policy; `file` names it in errors.
     public init(parsing text: String, file: String) throws(Policy.Error) {
+        try Self.checkTableHeaders(text, file: file)
         let parsed: FileText
         do {
             var decoder = TOMLDecoder()

@@ -17,7 +17,8 @@ nonisolated(unsafe) private var selected: Harness = .mountinfo
 @_cdecl("freezectl_fuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     guard let name = getenv("FREEZECTL_FUZZ").map({ String(cString: $0) }), let harness = Harness(rawValue: name) else {
-        fputs("freezectl-fuzz: set FREEZECTL_FUZZ to one of: \(Harness.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
+        let usage = "freezectl-fuzz: set FREEZECTL_FUZZ to one of: \(Harness.allCases.map(\.rawValue).joined(separator: ", "))\n"
+        _ = usage.withCString { write(2, $0, strlen($0)) }
         return 2
     }
     selected = harness

@@ -42,6 +42,20 @@ struct PolicyTests {
         #expect(policy.decide(member, .unpause, Policy.Subject(container: nil, cgroupPath: nil, unit: "web.service", matches: { _, _ in true })) == .refused)
     }
 
+    @Test("a table header with a character outside ASCII is an error naming the file and line, not an abort in the TOML parser")
+    func nonASCIITableHeader() throws {
+        for text in ["[é]\n", "[[rule]]\nusers = [\"*\"]\nactions = [\"status\"]\n\n  [[é]]  # comment\n"] {
+            #expect(throws: Policy.Error.self) { try Policy(parsing: text, file: "odd.toml") }
+            do {
+                _ = try Policy(parsing: text, file: "odd.toml")
+            } catch {
+                #expect("\(error)".contains("odd.toml") && "\(error)".contains("line"), "\(error)")
+            }
+        }
+        // Outside a header, non-ASCII is the TOML parser's to judge: a user name in a string is fine.
+        #expect(try Policy(parsing: "[[rule]]\nusers = [\"é\"]\nactions = [\"status\"]\n", file: "ok.toml").rules.count == 1)
+    }
+
     @Test("root needs no rule; an empty policy refuses everyone else")
     func rootAndDenyByDefault() throws {
         let root = caller(uid: 0, user: "root", groups: [(0, "root")])

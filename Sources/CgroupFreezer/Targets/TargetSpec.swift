@@ -50,15 +50,21 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
         if text.isEmpty {
             throw CgroupLayout.Error.invalidTarget(text, reason: "the target is empty")
         }
-        if text.hasPrefix("pid:") {
-            let number = text.dropFirst(4)
+        // Prefixes are matched on Unicode scalars, not Characters: "/" followed by a combining
+        // mark is one Character, and a path must not stop being a path because of what follows
+        // its slash (found by the target-syntax fuzz harness: "/////\u{361}" printed as "/\u{361}").
+        let scalars = text.unicodeScalars
+        func hasPrefix(_ prefix: String) -> Bool { scalars.starts(with: prefix.unicodeScalars) }
+        func dropping(_ prefix: String) -> String { String(scalars.dropFirst(prefix.unicodeScalars.count)) }
+        if hasPrefix("pid:") {
+            let number = dropping("pid:")
             guard let pid = Int32(number), pid > 0 else {
                 throw CgroupLayout.Error.invalidTarget(text, reason: "pid:N needs a positive process ID, got \"\(number)\"")
             }
             self = .pid(pid)
-        } else if text.hasPrefix("cgroup:") {
-            let path = String(text.dropFirst(7))
-            guard path.hasPrefix("/") else {
+        } else if hasPrefix("cgroup:") {
+            let path = dropping("cgroup:")
+            guard path.unicodeScalars.first == "/" else {
                 throw CgroupLayout.Error.invalidTarget(text, reason: "cgroup:PATH needs a path starting with /, e.g. cgroup:/system.slice/web.service")
             }
             if FilePath(path).components.contains(where: { $0.kind == .parentDirectory }) {
@@ -68,19 +74,20 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
                 throw CgroupLayout.Error.invalidTarget(text, reason: "cgroup:/ is the root cgroup, which has no freezer")
             }
             self = .cgroup(FilePath(path).lexicallyNormalized().string)
-        } else if text.hasPrefix("unit:") {
-            let name = String(text.dropFirst(5))
+        } else if hasPrefix("unit:") {
+            let name = dropping("unit:")
             guard !name.isEmpty, !name.contains("/") else {
                 throw CgroupLayout.Error.invalidTarget(text, reason: "unit:NAME needs a unit name, e.g. unit:nginx.service")
             }
             self = .unit(name.contains(".") ? name : name + ".service")
-        } else if text.hasPrefix("/") {
+        } else if hasPrefix("/") {
             self = .directory(FilePath(text))
-        } else if let colon = text.firstIndex(of: ":") {
-            guard let source = ContainerSource(rawValue: String(text[..<colon])) else {
-                throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(text[..<colon]):\" (known: \(Self.prefixes.joined(separator: ", ")))")
+        } else if let colon = scalars.firstIndex(of: ":") {
+            let prefix = String(scalars[..<colon])
+            guard let source = ContainerSource(rawValue: prefix) else {
+                throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(prefix):\" (known: \(Self.prefixes.joined(separator: ", ")))")
             }
-            let reference = String(text[text.index(after: colon)...])
+            let reference = String(scalars[scalars.index(after: colon)...])
             // containerd's IDs are unique per namespace: `containerd:NAMESPACE/ID` names one.
             let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             if source == .containerd && parts.count == 2 {
