@@ -3,7 +3,7 @@
 # (Sources/FuzzHarnesses: one harness per parser, with the property it must keep).
 #   bash scripts/fuzz.sh [SECONDS]            each harness for SECONDS (default 60), two at a time
 #   bash scripts/fuzz.sh SECONDS --report     the same, then writes the figures into docs/reliability.md
-#   bash scripts/fuzz.sh SECONDS --only NAME  one harness (repeatable)
+#   bash scripts/fuzz.sh SECONDS --only NAME  one harness (repeatable); --skip NAME leaves one out
 # Seeds come from Fuzz/Corpus/<harness>/ (read only); what the fuzzer finds goes to a scratch
 # corpus that is removed at the end. A crash stops the run with exit 1 and leaves its input in
 # .build-fuzz/crashes/: fix the parser, then add the input to Fuzz/Corpus/<harness>/ (the unit
@@ -15,10 +15,12 @@ export PATH="/opt/swift/usr/bin:$PATH"
 seconds=60
 report=0
 only=()
+skip=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --report) report=1 ;;
     --only) only+=("$2"); shift ;;
+    --skip) skip+=("$2"); shift ;;
     [0-9]*) seconds="$1" ;;
     *) echo "fuzz.sh: unknown argument $1 (give SECONDS, --report, --only NAME)" >&2; exit 2 ;;
   esac
@@ -38,6 +40,7 @@ bin="$(swift build -c release --scratch-path .build-fuzz --show-bin-path)/freeze
 
 harnesses=$(ls Fuzz/Corpus)
 [ ${#only[@]} -gt 0 ] && harnesses="${only[*]}"
+for name in "${skip[@]}"; do harnesses=$(printf '%s\n' $harnesses | grep -vx "$name" || true); done
 
 scratch=$(mktemp -d /tmp/freezectl-fuzz.XXXXXXXX)
 trap 'rm -rf "$scratch"' EXIT

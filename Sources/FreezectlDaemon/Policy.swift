@@ -179,19 +179,30 @@ extension Policy {
         return try Policy(parsing: text, file: path.string)
     }
 
-    /// toml++ (under TOMLKit) aborts the process on a table header that starts with a non-ASCII
-    /// character (`[é]`: an assertion in its key parser, found by the policy fuzz harness), which
-    /// would take the daemon and its leases down on a reload. A policy's only tables are
-    /// `[[rule]]`, so a header line with anything but ASCII is refused here, before the parser.
+    /// toml++ (under TOMLKit) aborts the process on some malformed table headers (`[é]`, `[` and
+    /// control characters: an assertion in its key parser, found by the policy fuzz harness),
+    /// which would take the daemon and its leases down on a reload. So two things are refused
+    /// here, before the parser: control characters other than tab and CRLF line ends (TOML
+    /// allows none), and a table header other than `[[rule]]`, the only table a policy has.
     static func checkTableHeaders(_ text: String, file: String) throws(Policy.Error) {
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines on scalars ("\r\n" is one Character); a carriage return only as half of a CRLF.
+        for (index, whole) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = whole.last == "\r" ? whole.dropLast() : whole[...]
+            if let control = line.first(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
+                throw .invalid(file, "line \(index + 1): control character U+\(String(control.value, radix: 16, uppercase: true)); TOML allows only tabs and line ends")
+            }
+            // On scalars: "[" followed by a combining mark is one Character, and still a header.
             let code = line.drop { $0 == " " || $0 == "\t" }.prefix { $0 != "#" }
-            guard code.hasPrefix("["), !code.unicodeScalars.allSatisfy(\.isASCII) else { continue }
-            throw .invalid(file, "line \(index + 1): a table header with a character outside ASCII; a policy has [[rule]] tables only")
+            guard code.first == "[" else { continue }
+            var header = String.UnicodeScalarView()
+            header.append(contentsOf: code.filter { $0 != " " && $0 != "\t" })
+            let text = String(header)
+            guard text.unicodeScalars.elementsEqual("[[rule]]".unicodeScalars) else {
+                throw .invalid(file, "line \(index + 1): table header \(text); a policy has [[rule]] tables only")
+            }
         }
     }
 
-    /// Parses a policy; `file` names it in errors.
     public init(parsing text: String, file: String) throws(Policy.Error) {
         try Self.checkTableHeaders(text, file: file)
         let parsed: FileText

@@ -52,6 +52,9 @@ struct PolicyTests {
                 #expect("\(error)".contains("odd.toml") && "\(error)".contains("line"), "\(error)")
             }
         }
+        // CRLF line ends are TOML; a carriage return alone is a control character.
+        #expect(try Policy(parsing: "[[rule]]\r\nusers = [\"*\"]\r\nactions = [\"status\"]\r\n", file: "crlf.toml").rules.count == 1)
+        #expect(throws: Policy.Error.self) { try Policy(parsing: "[\r\r[rule]]\n", file: "cr.toml") }
         // Outside a header, non-ASCII is the TOML parser's to judge: a user name in a string is fine.
         #expect(try Policy(parsing: "[[rule]]\nusers = [\"é\"]\nactions = [\"status\"]\n", file: "ok.toml").rules.count == 1)
     }
