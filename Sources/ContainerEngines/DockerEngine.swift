@@ -102,10 +102,11 @@ public struct DockerEngine: ContainerEngine {
     /// cgroup is then the directory of that name, which by construction is its own; only where
     /// that directory is missing (a container with its own cgroup parent) is its state file
     /// decoded (runc's holds the whole OCI config, ~30 KiB, about 0.3 ms each: for a hundred
-    /// containers, most of a batch). A named cgroup without processes is a container going away. Those have their init's PID; the others get it only where it
-    /// is needed (`withInit`). A container whose state is elsewhere (another runtime, another state
-    /// directory) costs an inspect. One that went away between the list and its state is left
-    /// out: it is not there to act on.
+    /// containers, most of a batch). A named cgroup without processes is a container going away.
+    /// Containers read from a state file have their init's PID; the others get it only where it
+    /// is needed (`withInit`). A container whose state is elsewhere (another runtime, another
+    /// state directory) costs an inspect. One that went away between the list and its state is
+    /// left out: it is not there to act on.
     public func containers() async throws -> [Container] {
         let data = try await request(.GET, "/containers/json?all=1", reference: source.rawValue)
         let listed = try Self.listed(data, source: source)
