@@ -24,6 +24,9 @@ public struct Daemon: Sendable {
         public var stateDirectory: FilePath = Daemon.defaultStateDirectory
         /// More runc/crun state directories to find containers in (the CLI's `--runtime-root`).
         public var runtimeRoots: [FilePath] = []
+        /// Who parses a policy's text in a child first: the daemon's own executable run with
+        /// `PolicyParseCheck.argument`, which a program embedding the daemon must answer too.
+        public var policyParser = PolicyParseCheck()
 
         public init() {}
     }
@@ -48,7 +51,7 @@ public struct Daemon: Sendable {
     /// path cannot be used.
     public func run() async throws {
         let policyFile = configuration.policy ?? (Syscall.exists(Policy.defaultFile) ? Policy.defaultFile : nil)
-        let policy = try PolicyStore(file: policyFile, logger: logger)
+        let policy = try await PolicyStore(file: policyFile, parser: configuration.policyParser, logger: logger)
         let logger = self.logger
         let freezer = try CgroupFreezer(logger: logger)
         let metrics = DaemonMetrics()

@@ -153,10 +153,10 @@ extension Policy {
     /// The largest policy file read: a policy is a few rules.
     static let sizeLimit = 1 << 20
 
-    /// Reads and parses the policy file. The file grants power, so it must be a regular file
-    /// owned by root and writable by no one else (a symlink to such a file is followed: a
-    /// Kubernetes ConfigMap is mounted that way).
-    public static func load(_ path: FilePath) throws(Policy.Error) -> Policy {
+    /// Reads the policy file's text (`PolicyParseCheck.load` parses it). The file grants power, so
+    /// it must be a regular file owned by root and writable by no one else (a symlink to such a
+    /// file is followed: a Kubernetes ConfigMap is mounted that way).
+    public static func read(_ path: FilePath) throws(Policy.Error) -> String {
         let canonical: FilePath
         switch Syscall.realPath(path) {
         case .success(let resolved): canonical = resolved
@@ -170,20 +170,19 @@ extension Policy {
         guard info.st_mode & 0o022 == 0 else {
             throw .unsafe(path, "group or others may write it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod go-w it")
         }
-        let text: String
         do {
-            text = try RegularFile.read(canonical, limit: sizeLimit)
+            return try RegularFile.read(canonical, limit: sizeLimit)
         } catch {
             throw .unreadable(path, error.message)
         }
-        return try Policy(parsing: text, file: path.string)
     }
 
     /// toml++ (under TOMLKit) aborts the process on some malformed table headers (`[é]`, `[` and
-    /// control characters: an assertion in its key parser, found by the policy fuzz harness),
-    /// which would take the daemon and its leases down on a reload. So two things are refused
-    /// here, before the parser: control characters other than tab and CRLF line ends (TOML
-    /// allows none), and a table header other than `[[rule]]`, the only table a policy has.
+    /// control characters: an assertion in its key parser, found by the policy fuzz harness).
+    /// The daemon survives that (`PolicyParseCheck`), but the message would only say the parser
+    /// crashed. So two things are refused here, before the parser, with their line: control
+    /// characters other than tab and CRLF line ends (TOML allows none), and a table header other
+    /// than `[[rule]]`, the only table a policy has.
     static func checkTableHeaders(_ text: String, file: String) throws(Policy.Error) {
         // Lines on scalars ("\r\n" is one Character); a carriage return only as half of a CRLF.
         for (index, whole) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -42,7 +42,12 @@ struct Freezectld: AsyncParsableCommand {
     @Flag(name: .long, help: "Log each request and each kernel write.")
     var verbose = false
 
+    /// The daemon's child that parses a policy first (`PolicyParseCheck`): not for users.
+    @Flag(name: .customLong(String(PolicyParseCheck.argument.dropFirst(2))), help: .hidden)
+    var parsePolicyFromStdin = false
+
     func run() async throws {
+        if parsePolicyFromStdin { throw ExitCode(PolicyParseCheck.parseStandardInput()) }
         var logger = Logger(label: "freezectld")
         logger.logLevel = verbose ? .debug : .info
         var configuration = Daemon.Configuration()

@@ -182,12 +182,23 @@ struct DaemonTests {
         daemon.signal(SIGHUP)
         #expect(eventually(seconds: 5) { daemon.stderrSoFar.contains("policy not reloaded") }, "\(daemon.stderrSoFar)")
         #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 200)
+        // TOML on which toml++ aborts (found by fuzzing): the parse in a child dies, the daemon does not.
+        try Self.tomlParserAbort.write(toFile: policyFile, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(eventually(seconds: 5) { daemon.stderrSoFar.contains("the TOML parser crashed on it") }, "\(daemon.stderrSoFar)")
+        #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 200)
 
         #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#).status == 200)
         daemon.signal(SIGTERM)
         #expect(daemon.wait(seconds: 10).exited)
         try answers.check()
     }
+
+    /// A policy on which toml++ fails an assertion and aborts (Fuzz/Contained/policy has the
+    /// inputs the fuzzer found; this is the smallest form of one).
+    static let tomlParserAbort = "[[rule]]\ngroups = [}x\"]\nactions = [\"status\"]\n"
+    static let containedAborts = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/Contained/policy")
 
     @Test("a policy that does not parse stops the start with a message naming the file; nothing listens")
     func malformedPolicyAtStart() throws {
@@ -198,6 +209,16 @@ struct DaemonTests {
         let result = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--state-dir", scratch.path + "/state", "--policy", policyFile])
         #expect(result.status != 0 && result.stderr.contains(policyFile) && result.stderr.contains("unknown action \"freeze\""), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scratch.path + "/s.sock"))
+        // TOML on which toml++ aborts (each input fuzzing found): the daemon says so and exits
+        // like for any bad policy.
+        let found = try FileManager.default.contentsOfDirectory(atPath: Self.containedAborts.path).map { Self.containedAborts.path + "/" + $0 }
+        #expect(!found.isEmpty)
+        for text in try [Self.tomlParserAbort] + found.map({ try String(contentsOfFile: $0, encoding: .utf8) }) {
+            try text.write(toFile: policyFile, atomically: true, encoding: .utf8)
+            let crashing = try run(Self.binary, ["--socket", scratch.path + "/s.sock", "--state-dir", scratch.path + "/state", "--policy", policyFile])
+            #expect(crashing.status == 1 && crashing.stderr.contains("policy \(policyFile): the TOML parser crashed on it"), "\(crashing.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.path + "/s.sock"))
+        }
         // A policy others may write grants nothing: refused too.
         try "".write(toFile: policyFile, atomically: true, encoding: .utf8)
         chmod(policyFile, 0o666)
