@@ -102,8 +102,13 @@ public struct CRIU: Sendable {
         guard case .exited(0) = run.status else {
             // No log (CRIU failed before writing one): its own output says why.
             let text = (try? RegularFile.read(log, limit: 16 << 20)) ?? run.output
+            var errors = errorLines(text)
+            if case .signaled(let signal) = run.status {
+                // Killed by someone, or crashed: its log ends wherever it was, saying nothing.
+                errors.insert("criu was killed by \(signalName(signal)) before it finished; its process group was killed too", at: 0)
+            }
             progress(CheckpointEvent(step: operation, status: .failed, detail: "\(run.status)"))
-            throw CRIU.Error.failed(operation: operation.rawValue, log: log, errors: errorLines(text))
+            throw CRIU.Error.failed(operation: operation.rawValue, log: log, errors: errors)
         }
     }
 
@@ -132,10 +137,14 @@ public struct CRIU: Sendable {
                     interrupted: @escaping @Sendable () -> Bool = { false }) async throws -> Run {
         var updates: [Environment.Key: String?] = [:]
         for (key, value) in environment { updates[Environment.Key(stringLiteral: key)] = value }
-        // CRIU's helpers (and a hung action script) are in its group and go with it.
-        let outcome = try await GroupProcess(executable: .path(executable), arguments: arguments,
-                                             environment: .inherit.updating(updates), outputLimit: 4 << 20,
-                                             timeout: timeout, grace: Self.interruptGrace, interrupted: interrupted).run()
+        // CRIU's helpers (and a hung action script) are in its group and go with it, also when
+        // CRIU itself is killed or crashes (a restored tree is not in its group: CRIU gives it
+        // the process group it had).
+        var process = GroupProcess(executable: .path(executable), arguments: arguments,
+                                   environment: .inherit.updating(updates), outputLimit: 4 << 20,
+                                   timeout: timeout, grace: Self.interruptGrace, interrupted: interrupted)
+        process.killGroupAfterSignal = true
+        let outcome = try await process.run()
         return Run(status: outcome.status, output: outcome.output, abandoned: outcome.killed.map {
             $0 == "timeout" ? "timeout" : "interrupted, and CRIU did not finish within \(Self.interruptGrace.shortDescription)"
         })

@@ -146,7 +146,7 @@ extension CRIU.Error {
 extension AuditTrail.Error {
     public var advice: String {
         switch self {
-            case .sinkFailed:
+            case .sinkFailed, .recordNotWritten:
                 return "check the journal (systemd-journald running?) or the --audit-log file's directory and permissions"
             case .unavailable:
                 return "start systemd-journald or give a writable --audit-log FILE (or FREEZECTL_AUDIT_LOG)"

@@ -37,6 +37,9 @@ package struct GroupProcess {
     package var interrupted: @Sendable () -> Bool = { false }
     /// Kill the group once the program ended, too: nothing it started survives it.
     package var killGroupAfter = false
+    /// Kill the group once the program was killed by a signal (by anyone): a program that died
+    /// that way could not stop what it started, which would otherwise live on as orphans.
+    package var killGroupAfterSignal = false
     /// Called with the group's leader before every kill of the group (its descendants outside
     /// the group are still its descendants then).
     package var alsoKill: @Sendable (pid_t) -> Void = { _ in }
@@ -97,7 +100,9 @@ package struct GroupProcess {
             state.cancelled.withLock { $0 = true }
         }
         result.closureResult.cancel()
-        if killGroupAfter, let group = state.group.withLock({ $0 }) {
+        var signaled = false
+        if case .signaled = result.terminationStatus { signaled = true }
+        if killGroupAfter || (killGroupAfterSignal && signaled), let group = state.group.withLock({ $0 }) {
             _ = kill(-group, SIGKILL)
         }
         return Outcome(status: result.terminationStatus, output: String(decoding: result.standardOutput, as: UTF8.self),

@@ -64,7 +64,7 @@ final class StopSignals: Sendable {
             return (true, state.cancel)
         }
         guard first else { return }
-        let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][number] ?? "signal \(number)"
+        let name = signalName(number)
         FileHandleOutput.standardError("freezectl: \(name): stopping; undoing what is in progress")
         cancel?()
     }

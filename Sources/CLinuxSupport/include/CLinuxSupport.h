@@ -13,6 +13,12 @@ long clinux_fstatfs_type(int fd);
 int clinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int from);
 /// pipe2(2).
 int clinux_pipe2(int fds[2], int flags);
+/// Allocates `length` bytes past the end of `fd`'s file without changing its size
+/// (fallocate(2) FALLOC_FL_KEEP_SIZE), so that an O_APPEND write of that length finds the space.
+/// 0 when done or when the filesystem cannot (EOPNOTSUPP); -1 with errno set (ENOSPC).
+int clinux_reserve_append(int fd, long long length);
+/// sigabbrev_np(3) (glibc 2.32): a signal's name without "SIG" ("KILL"), or NULL for none.
+const char *clinux_signal_abbreviation(int number);
 
 /// struct ucred (socket(7) SO_PEERCRED), which glibc declares only with _GNU_SOURCE.
 struct clinux_ucred {

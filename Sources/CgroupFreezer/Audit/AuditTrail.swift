@@ -43,10 +43,12 @@ public struct AuditTrail: Sendable {
             do {
                 try sink.write(record)
                 written += 1
-            } catch let error as AuditTrail.Error {
-                onFailure(error)
             } catch {
-                onFailure(AuditTrail.Error.sinkFailed(sink: sink.name, reason: "\(error)"))
+                // The lost record is named: whoever reads the warning knows which change has none.
+                var reason = "\(error)"
+                if case .sinkFailed(_, let why) = error as? AuditTrail.Error { reason = why }
+                onFailure(.recordNotWritten(record: "\(record.action.rawValue) \(record.target) (\(record.result.rawValue))",
+                                            sink: sink.name, reason: reason))
             }
         }
         return written

@@ -1,3 +1,4 @@
+import CLinuxSupport
 import Foundation
 import SystemPackage
 
@@ -35,6 +36,10 @@ public struct JSONLinesSink: AuditSink {
             // No symlink followed, regular files only, created 0640 (RegularFile.openForAppend).
             let fd = try RegularFile.openForAppend(path)
             try fd.closeAfter {
+                // The space first: on a full disk a write can stop part-way (a page that fits, the
+                // next that does not) and leave a torn line that the next record would run on
+                // from. A record that does not fit is then refused whole, with nothing written.
+                if clinux_reserve_append(fd.rawValue, Int64(line.count)) != 0 { throw Errno(rawValue: errno) }
                 // One write: O_APPEND makes the offset and the write one atomic step.
                 let written = try line.withUnsafeBytes { try fd.write($0, retryOnInterrupt: true) }
                 if written != line.count { throw Errno.ioError }

@@ -310,6 +310,8 @@ public struct TargetResolver: Sendable {
             throw CgroupLayout.Error.noFreezer(path: directory.path, reason: "it is in the v1 \(controllers) hierarchy, which has no freezer controller")
         }
         if !Syscall.exists(directory.file(FreezerFiles.freezeFile(hierarchy.version))) {
+            // Removed since it was validated (its last process exited): gone, not freezer-less.
+            if !Syscall.exists(directory.path) { throw CgroupLayout.Error.notFound(path: directory.path) }
             let reason = directory.path == hierarchy.mountPoint
                 ? "it is the root cgroup of its hierarchy, which has no \(FreezerFiles.freezeFile(hierarchy.version))"
                 : "it has no \(FreezerFiles.freezeFile(hierarchy.version)) (kernel without the cgroup freezer?)"

@@ -141,3 +141,8 @@ package enum FilesystemMagic {
     package static let cgroup = 0x0027_e0eb
     package static let cgroup2 = 0x6367_7270
 }
+
+/// A signal as people write it: `SIGKILL`, or `signal 64` for one with no name.
+package func signalName(_ number: Int32) -> String {
+    clinux_signal_abbreviation(number).map { "SIG" + String(cString: $0) } ?? "signal \(number)"
+}

@@ -1,0 +1,198 @@
+import CgroupFreezer
+import Foundation
+import SystemPackage
+import Testing
+
+/// Issue 15's faults, each injected while an operation is in flight, on the real kernel: after
+/// each, nothing is left frozen, every target's result says what really happened, and the audit
+/// trail holds the same results.
+@Suite("Faults in the middle of an operation", .serialized, .hostUnchanged)
+struct FaultTests {
+    /// "action target result" of each audit record, and of each JSON result line of `stdout`.
+    static func auditOutcomes(_ log: String) -> [String] {
+        auditRecords(log).map { "\($0["action"] ?? "") \($0["target"] ?? "") \($0["result"] ?? "")" }.sorted()
+    }
+
+    /// One run's answer checked against what can have happened to a cgroup removed under it:
+    /// frozen (the kernel finished before the removal), or an error saying the cgroup is gone;
+    /// never a success that did not happen. The audit record says the same.
+    static func checkAnswerForRemoved(_ result: (status: Int32, exited: Bool, stdout: String, stderr: String), path: String, log: String) -> String? {
+        let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(result.exited && lines.count == 1, "\(result.stdout) \(result.stderr)")
+        guard let line = lines.first else { return nil }
+        let answer = line["result"] as? String
+        let code = (line["error"] as? [String: Any])?["code"] as? String
+        if answer == "ok" {
+            #expect(result.status == 0 && line["state"] as? String == "frozen", "\(result.stdout)")
+        } else {
+            // Gone before it was resolved: a target that does not exist (exit 2); later: exit 1.
+            #expect(answer == "error" && result.status == (code == "not-found" ? 2 : 1) && Self.goneCodes.contains(code ?? ""),
+                    "\(result.status) \(result.stdout) \(result.stderr)")
+        }
+        #expect(Self.auditOutcomes(log) == ["pause \(path) \(answer ?? "")"], "\(auditRecords(log))")
+        return answer == "ok" ? "ok" : code
+    }
+
+    /// The error codes of a target that went away.
+    static let goneCodes: Set<String> = ["not-found", "target-gone", "cgroup-removed"]
+
+    @Test("cgroups removed (processes killed, rmdir) while freezectl pauses them, 20 times: every answer is true, nothing is frozen",
+          arguments: [Hierarchy.Version.v1, .v2])
+    func cgroupRemovedRacingFreeze(_ version: Hierarchy.Version) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        var seen: [String: Int] = [:]
+        for round in 0..<20 {
+            let cgroup = try TestCgroup(version)
+            defer { cgroup.destroy() }
+            try cgroup.start("sleep 1000 & sleep 1000 & wait")
+            cgroup.waitForProcesses(atLeast: 3)
+            let log = scratch.path + "/audit-\(round).jsonl"
+            let pause = try BackgroundProcess(freezectlBinary, ["pause", cgroup.path, "--format", "json", "--audit-log", log])
+            // The fault, at a different moment each round (freezectl starts in some tens of ms):
+            // kill, then remove as soon as the kernel lets us. A v1 task the freeze caught first
+            // cannot die until it is thawed, so then its cgroup stays (destroy() removes it).
+            usleep(useconds_t(round * 5_000))
+            for pid in cgroup.pids { kill(pid, SIGKILL) }
+            _ = eventually(seconds: 2) { rmdir(cgroup.path) == 0 || errno == ENOENT }
+            reapChildren()
+            if let outcome = Self.checkAnswerForRemoved(pause.wait(seconds: 15), path: cgroup.path, log: log) { seen[outcome, default: 0] += 1 }
+        }
+        print("removed-while-pausing outcomes (\(version)): \(seen)")
+    }
+
+    @Test("the target cgroup removed (its processes killed) while a v2 freeze waits on it: the run ends at once, its answer and audit record agree, nothing is frozen")
+    func cgroupRemovedMidFreeze() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        // v2: its freezer cannot freeze a task blocked on FUSE, so the wait is still going when
+        // the fault comes (the v1 freezer freezes such a task at once).
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000 & sleep 1000 & wait")
+        let fuse = try StuckOnFUSE(in: cgroup, scratch: scratch)
+        defer { fuse.stop() }
+        let log = scratch.path + "/audit.jsonl"
+        let pause = try BackgroundProcess(freezectlBinary, ["pause", cgroup.path, "--timeout", "60s", "--format", "json", "--audit-log", log])
+        try #require(eventually { cgroup.selfFrozen }, "the freeze was written")
+        usleep(200_000)
+        #expect(!cgroup.kernelFrozen, "the FUSE-blocked task keeps the freeze waiting")
+
+        // The fault: every process killed, the cgroup removed as soon as the kernel lets it.
+        fuse.stop()
+        for pid in cgroup.pids { kill(pid, SIGKILL) }
+        try #require(eventually(seconds: 10) { rmdir(cgroup.path) == 0 || errno == ENOENT }, "the emptied cgroup was removed")
+        let result = pause.wait(seconds: 15)
+        try #require(result.exited, "the run ended long before its 60 s timeout")
+        _ = Self.checkAnswerForRemoved(result, path: cgroup.path, log: log)
+        #expect(!FileManager.default.fileExists(atPath: cgroup.path))
+    }
+
+    @Test("a tree forking and exiting hard, paused and unpaused 10 times: each pause really stops it (no new PID, every task frozen), each unpause lets it go on",
+          arguments: [Hierarchy.Version.v1, .v2])
+    func forkingTreeDuringFreeze(_ version: Hierarchy.Version) throws {
+        let cgroup = try TestCgroup(version)
+        defer { cgroup.destroy() }
+        // Four shells forking a short-lived /bin/true as fast as they can, four starting sleeps
+        // that exit on their own: PIDs come and go during every freeze.
+        try cgroup.start("""
+        for i in 1 2 3 4; do ( while :; do /bin/true; done ) & done
+        for i in 1 2 3 4; do ( while :; do sleep 0.01; done ) & done
+        wait
+        """)
+        cgroup.waitForProcesses(atLeast: 9)
+        for cycle in 1...10 {
+            let pause = try freezectl("pause", cgroup.path, "--format", "json")
+            try #require(pause.status == 0 && pause.jsonLines.first?["state"] as? String == "frozen", "cycle \(cycle): \(pause.stdout) \(pause.stderr)")
+            #expect(cgroup.kernelFrozen, "cycle \(cycle)")
+            let frozenPIDs = Set(cgroup.pids)
+            #expect(frozenPIDs.allSatisfy { procShowsFrozen($0, version) != false }, "cycle \(cycle): \(frozenPIDs.map(procDescription))")
+            usleep(100_000)
+            #expect(Set(cgroup.pids) == frozenPIDs, "cycle \(cycle): no process came or went while frozen")
+            let unpause = try freezectl("unpause", cgroup.path, "--format", "json")
+            try #require(unpause.status == 0 && unpause.jsonLines.first?["state"] as? String == "thawed", "cycle \(cycle): \(unpause.stdout) \(unpause.stderr)")
+            #expect(eventually(seconds: 5) { !Set(cgroup.pids).subtracting(frozenPIDs).isEmpty }, "cycle \(cycle): the tree forks again")
+        }
+        #expect(!cgroup.kernelFrozen && !cgroup.selfFrozen)
+    }
+
+    @Test("the disk behind --audit-log fills during a batch of 20: every target is paused and says so, a record that did not fit is named on stderr (exit 1 with --audit-required), no line is torn")
+    func auditDiskFull() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cgroups = try (0..<20).map { index in try TestCgroup(index % 2 == 0 ? .v1 : .v2) }
+        defer { cgroups.forEach { $0.destroy() } }
+        for cgroup in cgroups { try cgroup.start("sleep 1000") }
+        // A 12 KiB tmpfs in a mount namespace of the run's own (the host's mounts never change),
+        // filled but for one page: room for a few records, not for 20.
+        let mountPoint = scratch.path + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        func runOnSmallDisk(_ arguments: [String]) throws -> (CLIResult, [String]) {
+            let quoted = ([freezectlBinary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            let script = """
+            mount -t tmpfs -o size=12k,mode=0700 fz-audit \(mountPoint) || exit 99
+            head -c 8192 /dev/zero > \(mountPoint)/filler
+            \(quoted) --audit-log \(mountPoint)/audit.jsonl --audit-required --format json
+            status=$?
+            cat \(mountPoint)/audit.jsonl > \(scratch.path)/audit.copy
+            exit $status
+            """
+            let result = try run("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script])
+            let text = (try? String(contentsOfFile: scratch.path + "/audit.copy", encoding: .utf8)) ?? ""
+            return (result, text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        }
+        let paths = cgroups.map(\.path)
+        for action in ["pause", "unpause"] {
+            let (result, lines) = try runOnSmallDisk([action] + paths)
+            try #require(result.status != 99, "tmpfs mounted: \(result.stderr)")
+            let expected = action == "pause" ? "frozen" : "thawed"
+            #expect(result.jsonLines.count == 20 && result.jsonLines.allSatisfy { $0["result"] as? String == "ok" && $0["state"] as? String == expected },
+                    "\(action): \(result.stdout)")
+            #expect(cgroups.allSatisfy { $0.kernelFrozen == (action == "pause") }, "\(action): the kernel agrees")
+            // Whole lines only: the file ends with a newline and every line is a record.
+            #expect(lines.last == "", "\(action): the log ends with a whole line: \(lines.suffix(2))")
+            let records = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(records.count == lines.count - 1, "\(action): no torn line: \(lines)")
+            #expect(records.count < 20, "\(action): the disk did fill")
+            #expect(records.allSatisfy { $0["action"] as? String == action && $0["result"] as? String == "ok" })
+            // Each target is in the log or named on stderr as a record not written, not both.
+            let logged = Set(records.compactMap { $0["target"] as? String })
+            let missing = Set(paths).subtracting(logged)
+            #expect(missing.allSatisfy { result.stderr.contains($0) }, "\(action): \(result.stderr)")
+            #expect(result.status == 1 && result.stderr.contains("--audit-required: some audit records could not be written"), "\(action): \(result.status) \(result.stderr)")
+        }
+        #expect(cgroups.allSatisfy { !$0.kernelFrozen && !$0.selfFrozen })
+    }
+
+    @Test("criu killed, or crashing, in the middle of a dump: the tree is thawed, the run fails naming the signal, the audit trail says so",
+          arguments: ["killed", "crash"])
+    func criuDiesMidDump(_ how: String) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let (cgroup, _) = try tree(.v1)
+        defer { cgroup.destroy() }
+        let log = scratch.path + "/audit.jsonl"
+        let images = scratch.path + "/img"
+        let checkpoint = try BackgroundProcess(freezectlBinary, ["checkpoint", cgroup.path, "--images-dir", images, "--criu", criu.path,
+                                                                "--audit-log", log, "--format", "json"],
+                                               environment: ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": how == "killed" ? "hang" : "crash"])
+        if how == "killed" {
+            try #require(eventually { FileManager.default.fileExists(atPath: criu.record + "/criu.pid") })
+            #expect(cgroup.kernelFrozen, "frozen while criu dumps")
+            let criuPID = Int32(((try? String(contentsOfFile: criu.record + "/criu.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            try #require(criuPID > 0)
+            kill(criuPID, SIGKILL)
+        }
+        let result = checkpoint.wait(seconds: 20)
+        try #require(result.exited, "freezectl ended")
+        let signal = how == "killed" ? "SIGKILL" : "SIGSEGV"
+        #expect(result.status == 1 && result.stderr.contains(signal), "\(result.status) \(result.stderr)")
+        #expect(!cgroup.kernelFrozen && !cgroup.selfFrozen, "thawed")
+        #expect(cgroup.pids.count == 3, "the tree lives on")
+        let records = auditRecords(log)
+        #expect(records.contains { $0["action"] as? String == "checkpoint" && $0["result"] as? String == "error" }, "\(records)")
+        #expect(!records.contains { $0["action"] as? String == "checkpoint" && $0["result"] as? String == "ok" }, "\(records)")
+        #expect(processes(withCommandLine: ["sleep", "100000"]).isEmpty, "nothing of criu is left")
+    }
+}
