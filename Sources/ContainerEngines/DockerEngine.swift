@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import SystemPackage
 
 /// The Docker Engine API on its unix socket, through async-http-client (`http+unix`); podman's
@@ -26,6 +27,14 @@ public struct DockerEngine: ContainerEngine {
 
     /// Why the configured address cannot be used; reported only by the targets and selections that need it.
     let configurationProblem: ContainerCatalog.Error?
+
+    /// Whether the engine has answered a request of this run: after that, a connection that
+    /// fails is an engine that went away during the run (a failure), not an absent one (bad input).
+    private let answered = AnsweredFlag()
+
+    private final class AnsweredFlag: Sendable {
+        let value = Atomic(false)
+    }
 
     /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket. An
     /// unsupported DOCKER_HOST does not fail here: commands that never name a Docker container
@@ -317,8 +326,17 @@ public struct DockerEngine: ContainerEngine {
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
         } catch {
-            throw ContainerCatalog.Error.sourceUnavailable(source: source.rawValue, path: socketPath, reason: "\(error)")
+            // Never connected, and never answered in this run: the engine is not there. Anything
+            // else (the connection reset or closed, no answer in time, or an engine that answered
+            // earlier refusing now) is an engine that died or hung during the run: the request
+            // may have been taken, so the change may be done (the caller reports the real state).
+            let refused = (error as? IOError).map { [ECONNREFUSED, ENOENT, EACCES, EPERM].contains($0.errnoCode) } ?? false
+            if !answered.value.load(ordering: .relaxed) && (refused || (error as? HTTPClientError) == .connectTimeout) {
+                throw ContainerCatalog.Error.sourceUnavailable(source: source.rawValue, path: socketPath, reason: "\(error)")
+            }
+            throw ContainerCatalog.Error.engineLost(reference, path: socketPath, reason: "\(error)")
         }
+        answered.value.store(true, ordering: .relaxed)
         let body = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             // dockerd and podman answer {"message": ...}; anything else is quoted as it came.

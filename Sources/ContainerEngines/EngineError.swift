@@ -17,6 +17,10 @@ extension ContainerCatalog {
         /// A source that is there failed while a selection needed it (the engine answered with an
         /// error, or not at all): a failure, unlike an absent source named by a target.
         case sourceFailed(source: String, path: FilePath, reason: String)
+        /// The engine went away during the run: it took a request and gave no answer (it died,
+        /// closed the connection, or did not answer in time), or, having answered before, refused
+        /// the connection. Whether the change was made is not known from the engine.
+        case engineLost(String, path: FilePath, reason: String)
         /// The engine answered an error (`status` is its HTTP status; 409: it disagrees with the cgroup).
         case engineError(String, status: Int, message: String)
         /// A filter is malformed, or given where it cannot select.
@@ -25,7 +29,7 @@ extension ContainerCatalog {
         public var isBadInput: Bool {
             switch self {
             case .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter: return true
-            case .containerNotRunning, .sourceFailed, .engineError: return false
+            case .containerNotRunning, .sourceFailed, .engineLost, .engineError: return false
             }
         }
 
@@ -36,6 +40,7 @@ extension ContainerCatalog {
             case .containerNotRunning: return "container-not-running"
             case .ownedByEngine: return "owned-by-engine"
             case .sourceUnavailable: return "source-unavailable"
+            case .engineLost: return "engine-lost"
             case .sourceFailed: return "source-failed"
             case .engineError: return "engine-error"
             case .invalidFilter: return "invalid-filter"
@@ -44,7 +49,7 @@ extension ContainerCatalog {
 
         public var path: FilePath? {
             switch self {
-            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _): return path
+            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _), .engineLost(_, let path, _): return path
             default: return nil
             }
         }
@@ -63,6 +68,8 @@ extension ContainerCatalog {
                 return "\(source) is not available at \(path): \(reason)"
             case .sourceFailed(let source, let path, let reason):
                 return "\(source) at \(path) could not be read for the selection: \(reason)"
+            case .engineLost(let reference, let path, let reason):
+                return "\(reference): the engine at \(path) stopped answering during this run (\(reason)); whether it was done, the result's state says"
             case .engineError(let reference, let status, let message):
                 return "\(reference): the engine answered \(status): \(message)"
             case .invalidFilter(let text, let reason):

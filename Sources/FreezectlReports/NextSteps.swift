@@ -81,6 +81,8 @@ extension CgroupFreezer.Error {
                 return "unpause the frozen ancestor cgroup"
             case .leftFrozen(let path, _, _):
                 return "check it with `freezectl status \(path)` and thaw it with `freezectl unpause \(path)`"
+            case .removed:
+                return "nothing to do for it; if it was a container's, its engine shows it stopped"
             case .busy(let path, _):
                 return "another freezectl is changing it; retry, or see who holds the lock with `lslocks | grep \(path.lastComponent?.string ?? "")`"
         }
@@ -115,6 +117,8 @@ extension ContainerCatalog.Error {
             case .invalidFilter(let text, _):
                 if text.hasPrefix("--namespace") { return "give a namespace as `ctr namespaces ls` lists it, e.g. --namespace k8s.io" }
                 return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
+            case .engineLost:
+                return "check the engine (is it running? its log says more); the result's state is the cgroup's real state, and `freezectl status` shows it and the engine's view"
             case .sourceFailed(let source, _, _):
                 switch source {
                 case "docker": return "check dockerd (`docker info`, its log); its containers were not selected"

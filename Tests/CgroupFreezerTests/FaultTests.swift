@@ -195,4 +195,85 @@ struct FaultTests {
         #expect(!records.contains { $0["action"] as? String == "checkpoint" && $0["result"] as? String == "ok" }, "\(records)")
         #expect(processes(withCommandLine: ["sleep", "100000"]).isEmpty, "nothing of criu is left")
     }
+
+    /// The freezer state of a v1 cgroup directory, as the kernel shows it ("" when gone).
+    static func v1State(_ directory: String) -> String {
+        ((try? String(contentsOfFile: directory + "/freezer.state", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Checks a batch's JSON lines against the kernel: each `ok` line's cgroup is frozen, each
+    /// `error` line's `state` (when it has one) is the cgroup's real state; the audit log holds
+    /// one record per line with the same result. Returns the results by container ID.
+    static func checkBatchAgainstKernel(_ lines: [[String: Any]], cgroups: [String: String], log: String) -> [String: String] {
+        var results: [String: String] = [:]
+        for line in lines {
+            let id = (line["id"] as? String) ?? ""
+            guard let cgroup = cgroups.first(where: { id.hasPrefix($0.key) || $0.key.hasPrefix(id) && !id.isEmpty })?.value else {
+                Issue.record("a result for no container of the test: \(line)")
+                continue
+            }
+            let result = line["result"] as? String ?? ""
+            results[id] = result
+            let real = v1State(cgroup)
+            switch result {
+            case "ok", "already":
+                #expect(real == "FROZEN", "\(line) but the kernel says \(real)")
+            default:
+                if let state = line["state"] as? String {
+                    #expect(state == (real == "FROZEN" ? "frozen" : real == "THAWED" ? "thawed" : "freezing"), "\(line) but the kernel says \(real)")
+                }
+            }
+        }
+        let records = auditRecords(log)
+        #expect(records.count == lines.count, "\(records)")
+        #expect(records.map { $0["result"] as? String ?? "" }.sorted() == lines.map { $0["result"] as? String ?? "" }.sorted(), "\(records)")
+        return results
+    }
+
+    @Test("dockerd killed (SIGKILL) during a batch of 20 pauses through its Engine API: every answer agrees with the kernel, the audit trail with the answers; then --direct unpauses them all")
+    func dockerdKilledMidBatch() throws {
+        let daemon = try DockerDaemon()
+        var ids: [String] = []
+        defer {
+            // dockerd is gone: its containers' cgroups are thawed, their processes killed and the
+            // cgroups removed here; its containerd and shims by stop().
+            for id in ids { TestCgroup.existing("/docker/" + id).forEach { $0.destroy() } }
+            daemon.stop()
+        }
+        try daemon.importBusybox()
+        for index in 0..<20 {
+            ids.append(try daemon.run("--label", "fz.fault=dockerd", "--name", "fz-fault-\(index)", "local/busybox", "sleep", "1000"))
+        }
+        let freezer = try #require(TestCgroup.layout.freezer).mountPoint.string
+        let cgroups = Dictionary(uniqueKeysWithValues: ids.map { ($0, freezer + "/docker/" + $0) })
+        let dockerd = Int32(((try? String(contentsOfFile: daemon.directory + "/dockerd.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try #require(dockerd > 0)
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.path + "/audit.jsonl"
+        let pause = try BackgroundProcess(freezectlBinary, ["pause", "--filter", "label=fz.fault=dockerd", "--format", "json", "--audit-log", log],
+                                          environment: daemon.environment)
+        // The fault: dockerd dies as soon as its first pause reached the kernel.
+        guard eventually(seconds: 30, { cgroups.values.contains { Self.v1State($0) == "FROZEN" } }) else {
+            let early = pause.wait(seconds: 10)
+            Issue.record("no pause reached the kernel: \(early.status) \(early.stdout) \(early.stderr)")
+            return
+        }
+        kill(dockerd, SIGKILL)
+        let result = pause.wait(seconds: 60)
+        try #require(result.exited, "freezectl ended: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 20, "one answer per selected container")
+        let results = Self.checkBatchAgainstKernel(lines, cgroups: cgroups, log: log)
+        #expect(result.status == (results.values.allSatisfy { $0 == "ok" } ? 0 : 1), "\(result.status)")
+        // A pause dockerd took and never answered is engine-lost (not an absent engine), with the
+        // cgroup's real state.
+        for line in lines where line["result"] as? String == "error" {
+            #expect((line["error"] as? [String: Any])?["code"] as? String == "engine-lost", "\(line)")
+            #expect(line["state"] is String, "\(line)")
+        }
+        // With dockerd gone, --direct is how its containers are thawed (runc's state under its exec root).
+        let unpause = try freezectl("unpause", "--direct", "--runtime-root", daemon.directory + "/exec/runtime-runc/moby", "--all", "--format", "json")
+        #expect(cgroups.values.allSatisfy { Self.v1State($0) == "THAWED" }, "\(unpause.stdout) \(unpause.stderr)")
+    }
 }

@@ -16,6 +16,9 @@ extension CgroupFreezer {
         case busy(path: FilePath, deadline: Duration)
         /// A cleanup thaw failed: the cgroup is left in `state`, which the user must see.
         case leftFrozen(path: FilePath, state: String, cause: String)
+        /// The cgroup was removed (its last process exited) while it was being frozen or thawed:
+        /// nothing of it is left, frozen or not.
+        case removed(path: FilePath)
         /// The operation was cancelled while in progress; a freeze was undone (the earlier request put back).
         case cancelled
         /// Stopped before this target was started (nothing was changed), or after CRIU finished.
@@ -28,6 +31,7 @@ extension CgroupFreezer {
             case .frozenByParent: return "frozen-by-parent"
             case .busy: return "busy"
             case .leftFrozen: return "left-frozen"
+            case .removed: return "cgroup-removed"
             case .cancelled: return "cancelled"
             case .interrupted: return "interrupted"
             }
@@ -36,7 +40,7 @@ extension CgroupFreezer {
         public var path: FilePath? {
             switch self {
             case .selfFreeze(let path), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
-                 .busy(let path, _), .leftFrozen(let path, _, _):
+                 .busy(let path, _), .leftFrozen(let path, _, _), .removed(let path):
                 return path
             case .cancelled, .interrupted:
                 return nil
@@ -58,6 +62,8 @@ extension CgroupFreezer {
                 return "\(path) stayed locked by another freeze or thaw for \(deadline.shortDescription); nothing was written"
             case .leftFrozen(let path, let state, let cause):
                 return "\(path) could not be thawed after the failure and is \(state): \(cause)"
+            case .removed(let path):
+                return "\(path) was removed while the operation was in progress (its processes exited); nothing of it is left frozen"
             case .cancelled:
                 return "cancelled; what was in progress was undone (a waiting freeze thawed, a probe killed)"
             case .interrupted(let what):

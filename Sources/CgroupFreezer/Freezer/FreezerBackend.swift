@@ -77,6 +77,8 @@ extension FreezerBackend {
             try CgroupFile.write(previous, to: file)
             return error
         } catch let putBackError {
+            // Gone (the failure was its files vanishing): nothing is left to be frozen.
+            if !Syscall.exists(cgroup.path) { return CgroupFreezer.Error.removed(path: cgroup.path) }
             let state: String
             do { state = try status().state.rawValue } catch { state = "in an unknown state" }
             let cause = (error as? any FreezectlError)?.message ?? "\(error)"

@@ -210,10 +210,12 @@ func startInOwnMountNamespace(_ process: Process, _ command: [String], log path:
 /// exited, the processes that name the test's directory on their command line are killed, then
 /// Foundation is waited for.
 func stopDaemon(_ process: Process, leftoversNaming directory: String) {
-    guard process.isRunning else { return }
+    // A daemon a test killed has exited already; its leftovers are killed all the same.
     let pid = process.processIdentifier
-    process.terminate()
-    _ = eventually(seconds: 20) { [pid] in procState(pid) == nil || procState(pid) == "Z" }
+    if process.isRunning {
+        process.terminate()
+        _ = eventually(seconds: 20) { [pid] in procState(pid) == nil || procState(pid) == "Z" }
+    }
     let own = getpid()
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     for other in names.compactMap({ Int32($0) }) where other != own && other != pid {

@@ -33,6 +33,18 @@ final class TestCgroup: @unchecked Sendable {
         self.path = path
     }
 
+    /// The cgroup `relativePath` of every hierarchy where it exists, the freezer's and v2's first
+    /// (thawed before anything is killed): for cgroups a test did not create, such as those of a
+    /// daemon it killed, so that `destroy()` cleans them up.
+    static func existing(_ relativePath: String) -> [TestCgroup] {
+        let hierarchies = [layout.freezer, layout.unified].compactMap { $0 } +
+            layout.hierarchies.filter { $0 != layout.freezer && $0 != layout.unified }
+        return hierarchies.compactMap { hierarchy in
+            let path = hierarchy.mountPoint.string + relativePath
+            return FileManager.default.fileExists(atPath: path) ? TestCgroup(hierarchy: hierarchy, relativePath: relativePath, path: path) : nil
+        }
+    }
+
     /// Creates a child cgroup (removed by the parent's `destroy()`).
     func child(_ name: String) throws -> TestCgroup {
         let child = TestCgroup(hierarchy: hierarchy, relativePath: relativePath + "/" + name, path: path + "/" + name)
