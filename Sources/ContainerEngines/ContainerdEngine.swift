@@ -167,18 +167,24 @@ public struct ContainerdEngine: ContainerEngine {
         options.timeout = timeout
         options.maxResponseMessageBytes = Self.answerLimit
         do {
-            return try await body(try connection.client(), CallSettings(metadata: metadata, options: options))
+            let answer = try await body(try connection.client(), CallSettings(metadata: metadata, options: options))
+            connection.answered.store(true, ordering: .relaxed)
+            return answer
         } catch let error as RPCError {
-            throw Self.failure(error, reference: reference, socketPath: socketPath)
+            throw Self.failure(error, reference: reference, socketPath: socketPath,
+                               answeredBefore: connection.answered.load(ordering: .relaxed))
         }
     }
 
     /// containerd's gRPC status as the catalog's errors: an unreachable daemon is an unavailable
-    /// source; an answer is an engine error with the HTTP status of the same meaning (the JSON
-    /// reports and exit codes treat both engines alike).
-    static func failure(_ error: RPCError, reference: String, socketPath: FilePath) -> ContainerCatalog.Error {
+    /// source, unless it answered earlier in this run (then it went away during the run, and a
+    /// request it took may be done: engine-lost, as for Docker); an answer is an engine error
+    /// with the HTTP status of the same meaning (the JSON reports and exit codes treat both
+    /// engines alike).
+    static func failure(_ error: RPCError, reference: String, socketPath: FilePath, answeredBefore: Bool) -> ContainerCatalog.Error {
         let status: Int
         switch error.code {
+        case .unavailable where answeredBefore: return .engineLost(reference, path: socketPath, reason: "containerd: \(error.message)")
         case .unavailable: return .sourceUnavailable(source: "containerd", path: socketPath, reason: error.message)
         case .notFound: status = 404
         case .failedPrecondition, .alreadyExists, .aborted: status = 409
@@ -195,6 +201,8 @@ public struct ContainerdEngine: ContainerEngine {
     /// the engine: a batch's calls share its HTTP/2 connection.
     private final class Connection: Sendable {
         let socketPath: FilePath
+        /// Whether containerd answered a call of this run.
+        let answered = Atomic(false)
         private let state = Mutex<GRPCClient<HTTP2ClientTransport.Posix>?>(nil)
 
         init(socketPath: FilePath) {

@@ -69,7 +69,7 @@ extension ContainerCatalog {
             case .sourceFailed(let source, let path, let reason):
                 return "\(source) at \(path) could not be read for the selection: \(reason)"
             case .engineLost(let reference, let path, let reason):
-                return "\(reference): the engine at \(path) stopped answering during this run (\(reason)); whether it was done, the result's state says"
+                return "\(reference): the engine at \(path) stopped answering during this run (\(reason)); the result's state is the cgroup's when freezectl gave up, and a request the engine took may still finish or be undone"
             case .engineError(let reference, let status, let message):
                 return "\(reference): the engine answered \(status): \(message)"
             case .invalidFilter(let text, let reason):

@@ -118,7 +118,7 @@ extension ContainerCatalog.Error {
                 if text.hasPrefix("--namespace") { return "give a namespace as `ctr namespaces ls` lists it, e.g. --namespace k8s.io" }
                 return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
             case .engineLost:
-                return "check the engine (is it running? its log says more); the result's state is the cgroup's real state, and `freezectl status` shows it and the engine's view"
+                return "check the engine (is it running? its log says more); `freezectl status` shows the cgroup's state now and the engine's view"
             case .sourceFailed(let source, _, _):
                 switch source {
                 case "docker": return "check dockerd (`docker info`, its log); its containers were not selected"
