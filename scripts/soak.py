@@ -4,7 +4,8 @@
 Two trees of PROCESSES processes that fork and write continuously, one in a v1 freezer cgroup
 and one in a v2 cgroup (both made here, under the hierarchies' roots, with unguessable names).
 CLIENTS threads run `freezectl pause|unpause|status --format json` on random trees, and as many
-again through freezectld (`--host`), until CYCLES commands have run. Then:
+again through freezectld (`--host`), for CYCLES cycles: in each cycle every client runs one
+command (CYCLES x 2 x CLIENTS commands in all). Then:
 
 - every command exited 0, printed one JSON line per target, and said what it did: a pause ends
   `frozen`, an unpause `thawed`, with `ok` or `already`;
@@ -163,7 +164,7 @@ class Soak:
                                   "stdout": done.stdout, "stderr": done.stderr, "seconds": time.time() - started})
 
     def race(self):
-        budget = [self.args.cycles]
+        budget = [self.args.cycles * self.args.clients * (2 if self.daemon else 1)]
         threads = [threading.Thread(target=self.client, args=(False, budget)) for _ in range(self.args.clients)]
         if self.daemon:
             threads += [threading.Thread(target=self.client, args=(True, budget)) for _ in range(self.args.clients)]
@@ -239,7 +240,7 @@ class Soak:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cycles", type=int, default=200, help="commands in all (default 200)")
+    parser.add_argument("--cycles", type=int, default=25, help="commands per client (default 25)")
     parser.add_argument("--clients", type=int, default=4, help="racing CLI clients, and as many through the daemon (default 4)")
     parser.add_argument("--processes", type=int, default=100, help="processes per tree (default 100)")
     parser.add_argument("--freezectl", required=True)

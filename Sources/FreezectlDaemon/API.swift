@@ -16,6 +16,7 @@ struct API: Sendable {
     let policy: PolicyStore
     let audit: AuditTrail
     let leases: LeaseKeeper
+    let inflight: InflightPauses
     let hub: EventHub
     let watcher: StateWatcher
     let metrics: DaemonMetrics
@@ -111,6 +112,18 @@ struct API: Sendable {
         guard sorted.refused.isEmpty else { return refuse(caller, action, sorted.refused) }
         let decisions = sorted.decisions
         let requester = caller.requester
+        // Recorded before anything is written, so that a daemon killed in the middle puts back at
+        // its next start a freeze it left half-done (InflightPauses).
+        var inflightID: String?
+        if operation == .freeze {
+            do {
+                inflightID = try inflight.begin(sorted.items, requester: requester)
+            } catch {
+                return json(Refusal(error: error.code, message: "\(action): the in-flight record cannot be written, so nothing was paused: \(error.withNextStep)"),
+                            status: .internalServerError)
+            }
+        }
+        defer { inflight.end(inflightID) }
         var lease: Lease?
         if leaseDuration != nil || hold {
             let holder = hold ? ProcessStart.of(caller.credentials.pid).map { Lease.Holder(pid: caller.credentials.pid, startTime: $0) } : nil

@@ -72,9 +72,12 @@ public struct Daemon: Sendable {
         // The leases a previous daemon left are ended or taken over before anyone can connect.
         let watcher = StateWatcher(resolver: resolver, hub: hub)
         let leases = LeaseKeeper(files: leaseFiles, resolver: resolver, audit: audit, watcher: watcher, hub: hub, logger: logger)
+        // Freezes a killed daemon left half-done are put back first, then its leases go on.
+        let inflight = try InflightPauses(stateDirectory: configuration.stateDirectory)
+        await inflight.reconcile(resolver: resolver, audit: audit, logger: logger)
         await leases.reconcile()
         let router = Router(context: DaemonContext.self)
-        API(resolver: resolver, policy: policy, audit: audit, leases: leases, hub: hub, watcher: watcher, metrics: metrics).register(on: router)
+        API(resolver: resolver, policy: policy, audit: audit, leases: leases, inflight: inflight, hub: hub, watcher: watcher, metrics: metrics).register(on: router)
         let socket = configuration.socket
         let group = configuration.socketGroup
         let server: any Service

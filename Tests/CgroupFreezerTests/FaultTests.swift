@@ -321,4 +321,54 @@ struct FaultTests {
             #expect(line["state"] is String, "\(line)")
         }
     }
+
+    @Test("freezectld killed (SIGKILL) during a batch whose last freeze cannot complete: the client says the daemon went away; at its next start the daemon puts back the half-done freeze (audited) and leaves the finished ones paused")
+    func daemonKilledMidBatch() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let done = try (0..<6).map { index in try TestCgroup(index % 2 == 0 ? .v1 : .v2) }
+        defer { done.forEach { $0.destroy() } }
+        for cgroup in done { try cgroup.start("sleep 1000") }
+        let stuck = try TestCgroup(.v2)
+        defer { stuck.destroy() }
+        try stuck.start("sleep 1000")
+        let fuse = try StuckOnFUSE(in: stuck, scratch: scratch)
+        defer { fuse.stop() }
+        let socket = scratch.path + "/d.sock"
+        let state = scratch.path + "/state"
+        let log = scratch.path + "/audit.jsonl"
+        let arguments = ["--socket", socket, "--state-dir", state, "--audit-log", log]
+        var daemon = try BackgroundProcess(DaemonTests.binary, arguments)
+        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
+        try #require(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+
+        let client = try BackgroundProcess(freezectlBinary, ["--host", "unix://" + socket, "pause", "--timeout", "60s", "--format", "json"]
+                                            + done.map(\.path) + [stuck.path])
+        try #require(eventually(seconds: 20) { stuck.selfFrozen && done.allSatisfy(\.kernelFrozen) }, "the batch is in flight")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").count == 1, "recorded before the writes")
+        // The fault.
+        daemon.signal(SIGKILL)
+        _ = daemon.wait(seconds: 10)
+        let answer = client.wait(seconds: 20)
+        try #require(answer.exited)
+        #expect(answer.status == 1 && answer.stderr.contains(socket), "the client says the daemon went away: \(answer.status) \(answer.stderr)")
+        #expect(!answer.stdout.contains("\"ok\""), "no success claimed: \(answer.stdout)")
+        #expect(stuck.selfFrozen && !stuck.kernelFrozen, "half-frozen while no daemon runs")
+
+        // The next start puts back the half-done freeze before it listens; the finished pauses stay.
+        daemon = try BackgroundProcess(DaemonTests.binary, arguments)
+        // (The killed daemon's socket file is still there: wait for an answer.)
+        try #require(eventually(seconds: 20) { (try? run(freezectlBinary, ["--host", "unix://" + socket, "status", stuck.path]))?.status == 0 })
+        #expect(!stuck.selfFrozen && !stuck.kernelFrozen, "put back")
+        #expect(done.allSatisfy { $0.kernelFrozen }, "the pauses that were done stay, as asked")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").isEmpty)
+        let putBack = auditRecords(log).filter { $0["action"] as? String == "unpause" && $0["target"] as? String == stuck.path }
+        #expect(putBack.count == 1 && putBack.first?["result"] as? String == "ok" && (putBack.first?["message"] as? String ?? "").contains("put back"),
+                "\(auditRecords(log))")
+
+        let unpause = try run(freezectlBinary, ["--host", "unix://" + socket, "unpause"] + done.map(\.path))
+        #expect(unpause.status == 0, "\(unpause.stderr)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+    }
 }

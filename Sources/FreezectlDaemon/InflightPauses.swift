@@ -1,0 +1,108 @@
+import CgroupFreezer
+import FreezerOperations
+import Foundation
+import Logging
+import SystemPackage
+
+/// The pauses the daemon is making, recorded under the state directory before any write:
+/// `<state-dir>/inflight/<id>.json` with the cgroups it will freeze itself (the kernel routes;
+/// an engine or systemd finishes a request it took on its own), removed when the batch is done.
+///
+/// A daemon killed in the middle (SIGKILL, the OOM killer) cannot undo a freeze that was still
+/// waiting: the cgroup stays requested frozen and half-frozen (v2 `cgroup.freeze` 1 and not
+/// `frozen`, or v1 FREEZING), which nobody would ever thaw. At its next start the daemon reads
+/// the records left behind and puts back every such cgroup (a thaw, audited); a cgroup whose
+/// freeze completed stays paused, as asked.
+struct InflightPauses: Sendable {
+    let directory: FilePath
+
+    /// The largest record read: one of thousands of cgroups is well below it.
+    static let sizeLimit = 4 << 20
+
+    private struct Record: Codable {
+        var cgroups: [String]
+        var requester: AuditRecord.Requester
+    }
+
+    /// Creates `<state>/inflight` (0700) when missing; the state directory exists (LeaseFiles).
+    init(stateDirectory: FilePath) throws(CgroupLayout.Error) {
+        directory = stateDirectory.appending("inflight")
+        if mkdir(directory.string, 0o700) != 0 && errno != EEXIST {
+            throw CgroupLayout.Error.io(path: directory, operation: "mkdir", errno: Errno(rawValue: errno))
+        }
+        var info = stat()
+        guard lstat(directory.string, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw CgroupLayout.Error.unsafeFile(path: directory, reason: "not a directory; give another --state-dir")
+        }
+        chmod(directory.string, 0o700)
+    }
+
+    /// Records a pause of `items` before it starts; returns the record's ID (nil when there is
+    /// no kernel route to record). A record that cannot be written fails the request: the
+    /// promise to undo a half-done freeze depends on it.
+    func begin(_ items: [Resolution], requester: AuditRecord.Requester) throws(CgroupLayout.Error) -> String? {
+        let cgroups = items.compactMap { item -> String? in
+            guard case .kernel(let target) = item.resolved?.route else { return nil }
+            return target.cgroup.path.string
+        }
+        guard !cgroups.isEmpty else { return nil }
+        let id = Lease.newID()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(Record(cgroups: cgroups, requester: requester)) else {
+            throw CgroupLayout.Error.io(path: directory.appending(id + ".json"), operation: "encode", errno: .invalidArgument)
+        }
+        try RegularFile.replace(id + ".json", in: directory, with: Array(data), mode: 0o600)
+        return id
+    }
+
+    /// The pause is done (whatever its results): its record goes.
+    func end(_ id: String?) {
+        guard let id else { return }
+        unlink(directory.appending(id + ".json").string)
+    }
+
+    /// At start, before anyone can connect: every cgroup of a record a killed daemon left that is
+    /// still half-frozen is thawed (audited, with the requester of the pause); then the records go.
+    func reconcile(resolver: Resolver, audit: AuditTrail, logger: Logger) async {
+        guard case .success(let names) = Syscall.regularFiles(of: directory) else {
+            logger.error("\(directory) cannot be listed; freezes a killed daemon left half-done are not put back")
+            return
+        }
+        for name in names where name.hasSuffix(".json") && Lease.isID(name.dropLast(5)) {
+            let path = directory.appending(name)
+            let record: Record
+            do {
+                record = try JSONDecoder().decode(Record.self, from: Data(try RegularFile.read(path, limit: Self.sizeLimit).utf8))
+            } catch {
+                logger.error("in-flight record \(path) not read (left in place): \(error)")
+                continue
+            }
+            var items: [Resolution] = []
+            for cgroup in record.cgroups {
+                // Only a freeze left half-done: a completed one is the pause that was asked for.
+                guard let target = try? resolver.freezer.target(for: .directory(FilePath(cgroup))),
+                      (try? resolver.freezer.status(target).state) == .freezing,
+                      let spec = try? TargetSpec(parsing: cgroup),
+                      let resolved = try? await resolver.resolve(spec, for: .unpause) else { continue }
+                items.append(Resolution(resolved))
+            }
+            if !items.isEmpty {
+                var options = BatchOptions(operation: .thaw)
+                let requester = record.requester
+                options.audit = audit.annotating { entry in
+                    entry.requester = requester
+                    entry.message = "a freeze the daemon was making when it died was left half-done; put back at start"
+                }
+                for result in await resolver.run(items, options: options) {
+                    if result.outcome == .error {
+                        logger.error("\(result.reference): a half-done freeze not put back: \(result.error?.message ?? "unknown error")")
+                    } else {
+                        logger.warning("\(result.reference): a half-done freeze of a daemon that died was put back (thawed)")
+                    }
+                }
+            }
+            unlink(path.string)
+        }
+    }
+}
