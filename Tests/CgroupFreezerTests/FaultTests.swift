@@ -233,6 +233,34 @@ struct FaultTests {
         return results
     }
 
+    /// `freezectl pause ARGUMENTS` of 20 containers through their engine, the engine killed by
+    /// `killEngine` as soon as the first pause reached the kernel; then the answers checked: one
+    /// per container, against the kernel (`checkBatchAgainstKernel`), each failure `engine-lost`
+    /// (an engine that went away mid-run, not an absent one) with a state, and the exit code.
+    static func pauseKillingEngine(_ arguments: [String], environment: [String: String], cgroups: [String: String],
+                                   killEngine: () -> Void) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let log = scratch.path + "/audit.jsonl"
+        let pause = try BackgroundProcess(freezectlBinary, ["pause"] + arguments + ["--format", "json", "--audit-log", log], environment: environment)
+        guard eventually(seconds: 30, { cgroups.values.contains { v1State($0) == "FROZEN" } }) else {
+            let early = pause.wait(seconds: 10)
+            Issue.record("no pause reached the kernel: \(early.status) \(early.stdout) \(early.stderr)")
+            return
+        }
+        killEngine()
+        let result = pause.wait(seconds: 60)
+        try #require(result.exited, "freezectl ended: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == cgroups.count, "one answer per selected container: \(result.stdout) \(result.stderr)")
+        let results = checkBatchAgainstKernel(lines, cgroups: cgroups, log: log)
+        #expect(result.status == (results.values.allSatisfy { $0 == "ok" } ? 0 : 1), "\(result.status) \(result.stderr)")
+        for line in lines where line["result"] as? String == "error" {
+            #expect((line["error"] as? [String: Any])?["code"] as? String == "engine-lost", "\(line)")
+            #expect(line["state"] is String, "\(line)")
+        }
+    }
+
     @Test("dockerd killed (SIGKILL) during a batch of 20 pauses through its Engine API: every answer agrees with the kernel, the audit trail with the answers; then --direct unpauses them all")
     func dockerdKilledMidBatch() throws {
         let daemon = try DockerDaemon()
@@ -251,29 +279,8 @@ struct FaultTests {
         let cgroups = Dictionary(uniqueKeysWithValues: ids.map { ($0, freezer + "/docker/" + $0) })
         let dockerd = Int32(((try? String(contentsOfFile: daemon.directory + "/dockerd.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         try #require(dockerd > 0)
-        let scratch = try ScratchDirectory()
-        defer { scratch.remove() }
-        let log = scratch.path + "/audit.jsonl"
-        let pause = try BackgroundProcess(freezectlBinary, ["pause", "--filter", "label=fz.fault=dockerd", "--format", "json", "--audit-log", log],
-                                          environment: daemon.environment)
-        // The fault: dockerd dies as soon as its first pause reached the kernel.
-        guard eventually(seconds: 30, { cgroups.values.contains { Self.v1State($0) == "FROZEN" } }) else {
-            let early = pause.wait(seconds: 10)
-            Issue.record("no pause reached the kernel: \(early.status) \(early.stdout) \(early.stderr)")
-            return
-        }
-        kill(dockerd, SIGKILL)
-        let result = pause.wait(seconds: 60)
-        try #require(result.exited, "freezectl ended: \(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(lines.count == 20, "one answer per selected container")
-        let results = Self.checkBatchAgainstKernel(lines, cgroups: cgroups, log: log)
-        #expect(result.status == (results.values.allSatisfy { $0 == "ok" } ? 0 : 1), "\(result.status)")
-        // A pause dockerd took and never answered is engine-lost (not an absent engine), with the
-        // cgroup's real state.
-        for line in lines where line["result"] as? String == "error" {
-            #expect((line["error"] as? [String: Any])?["code"] as? String == "engine-lost", "\(line)")
-            #expect(line["state"] is String, "\(line)")
+        try Self.pauseKillingEngine(["--filter", "label=fz.fault=dockerd"], environment: daemon.environment, cgroups: cgroups) {
+            kill(dockerd, SIGKILL)
         }
         // With dockerd gone, --direct is how its containers are thawed (runc's state under its exec root).
         let unpause = try freezectl("unpause", "--direct", "--runtime-root", daemon.directory + "/exec/runtime-runc/moby", "--all", "--format", "json")
@@ -298,27 +305,9 @@ struct FaultTests {
         for id in ids { try daemon.run(id, labels: ["fz.fault": "containerd"]) }
         let freezer = try #require(TestCgroup.layout.freezer).mountPoint.string
         let cgroups = Dictionary(uniqueKeysWithValues: ids.map { ($0, freezer + "/k8s.io/" + $0) })
-        let scratch = try ScratchDirectory()
-        defer { scratch.remove() }
-        let log = scratch.path + "/audit.jsonl"
-        let pause = try BackgroundProcess(freezectlBinary, ["pause", "--namespace", "k8s.io", "--filter", "label=fz.fault=containerd",
-                                                           "--format", "json", "--audit-log", log], environment: daemon.environment)
-        // The fault: containerd dies as soon as its first pause reached the kernel.
-        guard eventually(seconds: 30, { cgroups.values.contains { Self.v1State($0) == "FROZEN" } }) else {
-            let early = pause.wait(seconds: 10)
-            Issue.record("no pause reached the kernel: \(early.status) \(early.stdout) \(early.stderr)")
-            return
-        }
-        kill(daemon.pid, SIGKILL)
-        let result = pause.wait(seconds: 60)
-        try #require(result.exited, "freezectl ended: \(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(lines.count == 20, "one answer per selected task: \(result.stdout) \(result.stderr)")
-        let results = Self.checkBatchAgainstKernel(lines, cgroups: cgroups, log: log)
-        #expect(result.status == (results.values.allSatisfy { $0 == "ok" } ? 0 : 1), "\(result.status) \(result.stderr)")
-        for line in lines where line["result"] as? String == "error" {
-            #expect((line["error"] as? [String: Any])?["code"] as? String == "engine-lost", "\(line)")
-            #expect(line["state"] is String, "\(line)")
+        try Self.pauseKillingEngine(["--namespace", "k8s.io", "--filter", "label=fz.fault=containerd"], environment: daemon.environment,
+                                    cgroups: cgroups) {
+            kill(daemon.pid, SIGKILL)
         }
     }
 
@@ -370,5 +359,30 @@ struct FaultTests {
         #expect(unpause.status == 0, "\(unpause.stderr)")
         daemon.signal(SIGTERM)
         #expect(daemon.wait(seconds: 10).exited)
+    }
+
+    @Test("status while another writer freezes and thaws a v1 cgroup as fast as it can: never a state that never was (frozen by a parent that is not frozen)")
+    func statusRacingWriter() async throws {
+        let cgroup = try TestCgroup(.v1)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let freezer = try CgroupFreezer(layout: TestCgroup.layout)
+        let target = try freezer.target(for: .directory(FilePath(cgroup.path)))
+        let stateFile = cgroup.file("freezer.state")
+        let writer = Task.detached {
+            var frozen = false
+            while !Task.isCancelled {
+                frozen.toggle()
+                try? (frozen ? "FROZEN" : "THAWED").write(toFile: stateFile, atomically: false, encoding: .utf8)
+            }
+        }
+        var seen: [FreezeState: Int] = [:]
+        for _ in 0..<5_000 {
+            seen[try freezer.status(target).state, default: 0] += 1
+        }
+        writer.cancel()
+        _ = await writer.value
+        #expect(seen[.frozenByParent] == nil, "\(seen)")
+        #expect(seen[.frozen, default: 0] > 0 && seen[.thawed, default: 0] > 0, "the race happened: \(seen)")
     }
 }
