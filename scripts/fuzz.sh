@@ -116,21 +116,15 @@ if report:
     kernel = platform.release()
     table = ["| harness | executions | per second | seeds | inputs found | crashes | contained aborts |", "|---|---:|---:|---:|---:|---:|---:|"]
     table += ["| %s | %d | %d | %d | %d | %d | %d |" % r for r in rows]
-    section = "\n".join([
-        "<!-- fuzz:begin (written by scripts/fuzz.sh --report) -->",
+    sys.path.insert(0, "scripts")
+    from report_section import replace_section
+    path = "docs/reliability.md"
+    replace_section(path, "fuzz", "scripts/fuzz.sh --report", [
         "Run of %s: each harness for %d s under libFuzzer with the address sanitizer, two at a time, "
         "on kernel %s, %d cores. Seeds from Fuzz/Corpus; \"inputs found\" is the corpus libFuzzer grew "
         "(new coverage), discarded after the run; \"contained aborts\" are toml++'s assertion failures, "
         "which end only the child that freezectld parses a policy in." % (started, seconds, kernel, os.cpu_count()),
-        "", *table, "",
-        "<!-- fuzz:end -->"])
-    path = "docs/reliability.md"
-    text = open(path).read() if os.path.exists(path) else ""
-    if "<!-- fuzz:begin" in text:
-        text = re.sub(r"<!-- fuzz:begin.*?<!-- fuzz:end -->", lambda _: section, text, flags=re.S)
-    else:
-        text += "\n" + section + "\n"
-    open(path, "w").write(text)
+        "", *table, ""])
     print("wrote " + path)
 sys.exit(1 if failed else 0)
 PY

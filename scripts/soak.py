@@ -273,23 +273,16 @@ def main():
 
 
 def write_report(args, soak, acted, elapsed, clients):
-    import platform, re
-    section = "\n".join([
-        "<!-- soak:begin (written by scripts/soak.sh --report) -->",
+    import platform
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from report_section import replace_section
+    replace_section("docs/reliability.md", "soak", "scripts/soak.sh --report", [
         "Run of %s on kernel %s, %d cores: %d commands by %d racing clients (%d CLIs%s) on a v1 and a v2 "
         "tree of %d forking processes each, in %.0f s. Changes: %s. Violations: %d."
         % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), platform.release(), os.cpu_count(), len(soak.runs),
            clients, args.clients, ", %d through freezectld" % args.clients if soak.daemon else "", args.processes, elapsed,
-           ", ".join("%s %s %d" % (k[0], k[1], v) for k, v in sorted(acted.items())), len(soak.violations)),
-        "<!-- soak:end -->"])
-    path = "docs/reliability.md"
-    text = open(path).read()
-    if "<!-- soak:begin" in text:
-        text = re.sub(r"<!-- soak:begin.*?<!-- soak:end -->", lambda _: section, text, flags=re.S)
-    else:
-        text += "\n" + section + "\n"
-    open(path, "w").write(text)
-    print("wrote " + path)
+           ", ".join("%s %s %d" % (k[0], k[1], v) for k, v in sorted(acted.items())), len(soak.violations))])
+    print("wrote docs/reliability.md")
 
 
 if __name__ == "__main__":
