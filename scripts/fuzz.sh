@@ -56,7 +56,8 @@ export contained_policy="${contained[policy]}"
 
 run_one() {
   local harness=$1 seconds=$2 bin=$3 scratch=$4
-  local pattern_name="contained_$harness" artifacts="$scratch/$harness-artifacts/"
+  # (Harness names have hyphens, which a variable name may not.)
+  local pattern_name="contained_${harness//-/_}" artifacts="$scratch/$harness-artifacts/"
   local pattern="${!pattern_name:-}" mode=() verdict=ok count=0 seeds=("Fuzz/Corpus/$harness")
   mkdir -p "$scratch/$harness" "$artifacts"
   # Fuzz/Contained/<harness> holds inputs known to end in a contained abort: seeds too, so each
