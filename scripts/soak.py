@@ -21,19 +21,10 @@ import argparse, collections, json, os, random, shutil, signal, socket, subproce
 V1_ROOT = "/sys/fs/cgroup/freezer"
 V2_ROOT = "/sys/fs/cgroup/unified"
 
-# Each process of a tree: fork a child that writes a line and exits, wait for it, again every
-# 100 ms (about 2,000 forks a second over both trees: busy, without starving the clients).
-WORKER = r"""
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-while True:
-    pid = os.fork()
-    if pid == 0:
-        os.write(fd, b"x\n")
-        os._exit(0)
-    os.waitpid(pid, 0)
-    time.sleep(0.1)
-"""
+# Each process of a tree (scripts/soak-worker.c, compiled into the scratch directory): fork a
+# child that writes a line and exits, wait for it, again every 100 ms (about 2,000 forks a second
+# over both trees: busy, without starving the clients).
+WORKER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "soak-worker.c")
 
 
 def mounted(path):
@@ -61,15 +52,13 @@ class Soak:
     def start_tree(self, cgroup, version):
         os.mkdir(cgroup)
         out = os.path.join(self.scratch, os.path.basename(cgroup) + "-" + version + ".out")
-        script = os.path.join(self.scratch, "worker.py")
-        with open(script, "w") as f:
-            f.write(WORKER)
+        script = self.worker()
         # The root enters the cgroup before it starts its workers, so all of them are born there.
         root = subprocess.Popen(
             [sys.executable, "-c",
              "import os, subprocess, sys, time\n"
              "open(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
-             "kids = [subprocess.Popen([sys.executable, sys.argv[2], sys.argv[3]]) for _ in range(int(sys.argv[4]) - 1)]\n"
+             "kids = [subprocess.Popen([sys.argv[2], sys.argv[3]]) for _ in range(int(sys.argv[4]) - 1)]\n"
              "while True: time.sleep(3600)\n",
              cgroup, script, out, str(self.args.processes)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -79,6 +68,16 @@ class Soak:
             time.sleep(0.1)
         if len(self.members(cgroup)) < self.args.processes:
             raise RuntimeError("the %s tree did not reach %d processes" % (version, self.args.processes))
+
+    def worker(self):
+        """The tree's worker program, compiled once per run with the C compiler at hand."""
+        binary = os.path.join(self.scratch, "soak-worker")
+        if not os.path.exists(binary):
+            compiler = shutil.which("cc") or shutil.which("clang")
+            if compiler is None:
+                raise RuntimeError("no C compiler (cc or clang) for scripts/soak-worker.c: install gcc, or put /opt/swift/usr/bin on PATH")
+            subprocess.run([compiler, "-O2", "-o", binary, WORKER_SOURCE], check=True)
+        return binary
 
     def members(self, cgroup):
         try:
