@@ -27,16 +27,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# One instrumented build of its own (.build-fuzz): coverage and the address sanitizer in every
-# Swift module, FUZZING so that libFuzzer's driver takes over the program's main.
+# One instrumented build of its own (.build-fuzz): the address sanitizer in every Swift module,
+# libFuzzer's coverage in ours (FREEZECTL_FUZZ_BUILD, Package.swift), FUZZING so that libFuzzer's
+# driver takes over the program's main.
 # Linked with the toolchain's lld: GNU gold (the default here) fails on the sanitizers' objects
 # ("internal error in format_file_lineno").
 toolset=$(mktemp /tmp/freezectl-fuzz-toolset.XXXXXXXX.json)
 printf '{"schemaVersion": "1.0", "linker": {"path": "%s"}}\n' "$(dirname "$(command -v swift)")/ld.lld" >"$toolset"
-swift build -c release --scratch-path .build-fuzz --toolset "$toolset" --product freezectl-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >&2
+FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --toolset "$toolset" --product freezectl-fuzz \
+  -Xswiftc -sanitize=address -Xswiftc -DFUZZING >&2
 rm -f "$toolset"
-bin="$(swift build -c release --scratch-path .build-fuzz --show-bin-path)/freezectl-fuzz"
+bin="$(FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --show-bin-path)/freezectl-fuzz"
 
 harnesses=$(ls Fuzz/Corpus)
 [ ${#only[@]} -gt 0 ] && harnesses="${only[*]}"

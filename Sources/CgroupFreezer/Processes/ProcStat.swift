@@ -9,10 +9,13 @@ package enum ProcStat {
     }
 
     /// The fields after the command name of a stat line, or nil when it has no `)`. A process
-    /// names itself (the command may hold `) `), so the last `)` ends the name.
+    /// names itself (the command may hold `) `), so the last `)` ends the name. Bytes, not
+    /// Characters: the kernel writes bytes, and a prepending mark (U+0600) makes itself and the
+    /// next byte one Character: before a `)` it hid the `)` that ends the name, before a space
+    /// it joined two fields (found by the proc-stat fuzz harness).
     package static func fields(statText stat: String) -> [Substring]? {
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
+        guard let close = stat.utf8.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        return stat.utf8[stat.utf8.index(after: close)...].split(separator: UInt8(ascii: " ")).map { Substring($0) }
     }
 }
 
