@@ -4,6 +4,8 @@
 #   bash scripts/fuzz.sh [SECONDS]            each harness for SECONDS (default 60), two at a time
 #   bash scripts/fuzz.sh SECONDS --report     the same, then writes the figures into docs/reliability.md
 #   bash scripts/fuzz.sh SECONDS --only NAME  one harness (repeatable); --skip NAME leaves one out
+#   bash scripts/fuzz.sh --runs N --report     each harness until N executions instead (the full
+#                                              run of docs/reliability.md: --runs 10000000)
 # Seeds come from Fuzz/Corpus/<harness>/ (read only); what the fuzzer finds goes to a scratch
 # corpus that is removed at the end. A crash fails the run (exit 1) and leaves its input in
 # .build-fuzz/crashes/: fix the parser, then add the input to Fuzz/Corpus/<harness>/ (the unit
@@ -13,12 +15,14 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
 seconds=60
+runs=0
 report=0
 only=()
 skip=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --report) report=1 ;;
+    --runs) runs="$2"; shift ;;
     --only) only+=("$2"); shift ;;
     --skip) skip+=("$2"); shift ;;
     [0-9]*) seconds="$1" ;;
@@ -56,7 +60,7 @@ declare -A contained=([policy]='toml\.hpp:[0-9]+: .*Assertion')
 export contained_policy="${contained[policy]}"
 
 run_one() {
-  local harness=$1 seconds=$2 bin=$3 scratch=$4
+  local harness=$1 seconds=$2 bin=$3 scratch=$4 runs=$5
   # (Harness names have hyphens, which a variable name may not.)
   local pattern_name="contained_${harness//-/_}" artifacts="$scratch/$harness-artifacts/"
   local pattern="${!pattern_name:-}" mode=() verdict=ok count=0 seeds=("Fuzz/Corpus/$harness")
@@ -67,7 +71,11 @@ run_one() {
   # -max_len: a mountinfo or runc state file runs to tens of KiB; -timeout: one input may not
   # take ten seconds. Leaks are not what these harnesses look for (LeakSanitizer's report at exit
   # flagged TOMLKit's parse errors, which are never freed: docs/reliability.md).
-  ASAN_OPTIONS=detect_leaks=0 FREEZECTL_FUZZ="$harness" "$bin" "${mode[@]}" -max_total_time="$seconds" -max_len=65536 \
+  # --runs: a number of executions and no time limit (also in fork mode, which stops after the job
+  # that passes it).
+  local budget=(-max_total_time="$seconds")
+  [ "$runs" -gt 0 ] && budget=(-runs="$runs")
+  ASAN_OPTIONS=detect_leaks=0 FREEZECTL_FUZZ="$harness" "$bin" "${mode[@]}" "${budget[@]}" -max_len=65536 \
     -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$artifacts" \
     "$scratch/$harness" "${seeds[@]}" >"$scratch/$harness.log" 2>&1 || verdict=failed
   if [ -n "$pattern" ]; then
@@ -93,12 +101,12 @@ run_one() {
 export -f run_one
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-printf '%s\n' $harnesses | xargs -P 2 -I{} bash -c 'run_one "$@"' _ {} "$seconds" "$bin" "$scratch" | tee "$scratch/results"
+printf '%s\n' $harnesses | xargs -P 2 -I{} bash -c 'run_one "$@"' _ {} "$seconds" "$bin" "$scratch" "$runs" | tee "$scratch/results"
 
 # The figures: executions, speed, corpus, crashes per harness, from libFuzzer's final stats.
-python3 - "$scratch" "$seconds" "$started" "$report" $harnesses <<'PY'
+python3 - "$scratch" "$seconds" "$runs" "$started" "$report" $harnesses <<'PY'
 import os, re, sys, platform
-scratch, seconds, started, report, harnesses = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1", sys.argv[5:]
+scratch, seconds, budget_runs, started, report, harnesses = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6:]
 rows, failed = [], []
 for h in harnesses:
     log = open(os.path.join(scratch, h + ".log"), errors="replace").read()
@@ -122,10 +130,11 @@ if report:
     from report_section import replace_section
     path = "docs/reliability.md"
     replace_section(path, "fuzz", "scripts/fuzz.sh --report", [
-        "Run of %s: each harness for %d s under libFuzzer with the address sanitizer, two at a time, "
+        "Run of %s: each harness %s under libFuzzer with the address sanitizer, two at a time, "
         "on kernel %s, %d cores. Seeds from Fuzz/Corpus; \"inputs found\" is the corpus libFuzzer grew "
         "(new coverage), discarded after the run; \"contained aborts\" are toml++'s assertion failures, "
-        "which end only the child that freezectld parses a policy in." % (started, seconds, kernel, os.cpu_count()),
+        "which end only the child that freezectld parses a policy in." % (
+            started, "until %s executions" % format(budget_runs, ",") if budget_runs else "for %d s" % seconds, kernel, os.cpu_count()),
         "", *table, ""])
     print("wrote " + path)
 sys.exit(1 if failed else 0)
