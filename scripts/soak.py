@@ -4,8 +4,9 @@
 Two trees of PROCESSES processes that fork and write continuously, one in a v1 freezer cgroup
 and one in a v2 cgroup (both made here, under the hierarchies' roots, with unguessable names).
 CLIENTS threads run `freezectl pause|unpause|status --format json` on random trees, and as many
-again through freezectld (`--host`), for CYCLES cycles: in each cycle every client runs one
-command (CYCLES x 2 x CLIENTS commands in all). Then:
+API clients send the same requests to freezectld (HTTP on its socket, as an orchestrator does),
+for CYCLES cycles: in each cycle every client runs one command (CYCLES x 2 x CLIENTS commands in
+all). Then:
 
 - every command exited 0, printed one JSON line per target, and said what it did: a pause ends
   `frozen`, an unpause `thawed`, with `ok` or `already`;
@@ -16,7 +17,8 @@ command (CYCLES x 2 x CLIENTS commands in all). Then:
 Everything made (cgroups, processes, the daemon, the scratch directory) is removed at the end,
 also on failure or Ctrl-C. Exit 1 on any violation, with each one listed.
 """
-import argparse, collections, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, collections, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import urllib.parse
 
 V1_ROOT = "/sys/fs/cgroup/freezer"
 V2_ROOT = "/sys/fs/cgroup/unified"
@@ -25,6 +27,19 @@ V2_ROOT = "/sys/fs/cgroup/unified"
 # child that writes a line and exits, wait for it, again every 100 ms (about 2,000 forks a second
 # over both trees: busy, without starving the clients).
 WORKER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "soak-worker.c")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP on a unix socket: what an orchestrator's client does with freezectld."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=120)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
 
 
 def mounted(path):
@@ -149,18 +164,46 @@ class Soak:
                 budget[0] -= 1
             op = rng.choice(["pause", "unpause", "pause", "unpause", "status"])
             cgroup = rng.choice([self.v1, self.v2])
-            command = [self.args.freezectl]
-            if through_daemon:
-                command += ["--host", "unix://" + self.socket]
-            command += [op, "--format", "json"]
-            if op != "status" and not through_daemon:
-                command += ["--audit-log", self.cli_audit]
-            command.append(cgroup)
             started = time.time()
-            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            if through_daemon:
+                status, stdout, stderr = self.api_call(op, cgroup)
+            else:
+                command = [self.args.freezectl, op, "--format", "json"]
+                if op != "status":
+                    command += ["--audit-log", self.cli_audit]
+                command.append(cgroup)
+                done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+                status, stdout, stderr = done.returncode, done.stdout, done.stderr
             with self.lock:
-                self.runs.append({"op": op, "cgroup": cgroup, "daemon": through_daemon, "status": done.returncode,
-                                  "stdout": done.stdout, "stderr": done.stderr, "seconds": time.time() - started})
+                self.runs.append({"op": op, "cgroup": cgroup, "daemon": through_daemon, "status": status,
+                                  "stdout": stdout, "stderr": stderr, "seconds": time.time() - started})
+
+    def api_call(self, op, cgroup):
+        """One request of an API client (an orchestrator's HTTP on the daemon's socket, docs/daemon.md),
+        answered as the CLI would: 0 for HTTP 200 and one JSON result per line; else the HTTP status
+        and the body."""
+        connection = UnixHTTPConnection(self.socket)
+        try:
+            if op == "status":
+                connection.request("GET", "/v1/status?" + urllib.parse.urlencode({"target": cgroup}))
+            else:
+                connection.request("POST", "/v1/" + op, body=json.dumps({"targets": [cgroup]}),
+                                   headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            body = answer.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as error:
+            return -1, "", "request failed: %r" % error
+        finally:
+            connection.close()
+        if answer.status != 200:
+            return answer.status, "", "HTTP %d: %s" % (answer.status, body)
+        if op == "status":
+            return 0, body, ""
+        try:
+            results = json.loads(body)["results"]
+        except (ValueError, KeyError, TypeError):
+            return 0, body, ""  # the check reports what is not one JSON result per line
+        return 0, "".join(json.dumps(result) + "\n" for result in results), ""
 
     def race(self):
         budget = [self.args.cycles * self.args.clients * (2 if self.daemon else 1)]
@@ -279,7 +322,7 @@ def write_report(args, soak, acted, elapsed, clients):
         "Run of %s on kernel %s, %d cores: %d commands by %d racing clients (%d CLIs%s) on a v1 and a v2 "
         "tree of %d forking processes each, in %.0f s. Changes: %s. Violations: %d."
         % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), platform.release(), os.cpu_count(), len(soak.runs),
-           clients, args.clients, ", %d through freezectld" % args.clients if soak.daemon else "", args.processes, elapsed,
+           clients, args.clients, ", %d API clients of freezectld" % args.clients if soak.daemon else "", args.processes, elapsed,
            ", ".join("%s %s %d" % (k[0], k[1], v) for k, v in sorted(acted.items())), len(soak.violations))])
     print("wrote docs/reliability.md")
 
