@@ -60,6 +60,7 @@ class Soak:
         self.daemon_audit = os.path.join(self.scratch, "daemon-audit.jsonl")
         self.runs = []
         self.lock = threading.Lock()
+        self.stop = threading.Event()
         self.violations = []
 
     # --- setup and teardown -------------------------------------------------------------------
@@ -155,13 +156,12 @@ class Soak:
 
     # --- the race -----------------------------------------------------------------------------
 
-    def client(self, through_daemon, budget):
+    def client(self, through_daemon):
+        """CYCLES commands, one per cycle: every client's command of a cycle starts together."""
         rng = random.Random()
-        while True:
-            with self.lock:
-                if budget[0] <= 0:
-                    return
-                budget[0] -= 1
+        for _ in range(self.args.cycles):
+            if self.stop.is_set():
+                return
             op = rng.choice(["pause", "unpause", "pause", "unpause", "status"])
             cgroup = rng.choice([self.v1, self.v2])
             started = time.time()
@@ -177,6 +177,10 @@ class Soak:
             with self.lock:
                 self.runs.append({"op": op, "cgroup": cgroup, "daemon": through_daemon, "status": status,
                                   "stdout": stdout, "stderr": stderr, "seconds": time.time() - started})
+            try:
+                self.barrier.wait()
+            except threading.BrokenBarrierError:
+                return
 
     def api_call(self, op, cgroup):
         """One request of an API client (an orchestrator's HTTP on the daemon's socket, docs/daemon.md),
@@ -206,14 +210,22 @@ class Soak:
         return 0, "".join(json.dumps(result) + "\n" for result in results), ""
 
     def race(self):
-        budget = [self.args.cycles * self.args.clients * (2 if self.daemon else 1)]
-        threads = [threading.Thread(target=self.client, args=(False, budget)) for _ in range(self.args.clients)]
-        if self.daemon:
-            threads += [threading.Thread(target=self.client, args=(True, budget)) for _ in range(self.args.clients)]
+        kinds = [False] * self.args.clients + ([True] * self.args.clients if self.daemon else [])
+        self.barrier = threading.Barrier(len(kinds))
+        threads = [threading.Thread(target=self.client, args=(kind,), daemon=True) for kind in kinds]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            # Joined with a timeout: a signal (Ctrl-C, SIGTERM) is only handled between waits.
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(0.5)
+        finally:
+            # On a signal: each client ends after its command in flight, before the cleanup thaws.
+            self.stop.set()
+            self.barrier.abort()
+            for t in threads:
+                t.join()
 
     # --- the checks ---------------------------------------------------------------------------
 
@@ -319,10 +331,11 @@ def write_report(args, soak, acted, elapsed, clients):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from report_section import replace_section
     replace_section("docs/reliability.md", "soak", "scripts/soak.sh --report", [
-        "Run of %s on kernel %s, %d cores: %d commands by %d racing clients (%d CLIs%s) on a v1 and a v2 "
-        "tree of %d forking processes each, in %.0f s. Changes: %s. Violations: %d."
-        % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), platform.release(), os.cpu_count(), len(soak.runs),
-           clients, args.clients, ", %d API clients of freezectld" % args.clients if soak.daemon else "", args.processes, elapsed,
+        "Run of %s on kernel %s, %d cores: %d cycles of %d racing clients (%d CLIs%s), %d commands, on a v1 and a v2 "
+        "tree of %d forking processes each, in %.0f s (slowest command %.2f s). Changes: %s. Violations: %d."
+        % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), platform.release(), os.cpu_count(), args.cycles,
+           clients, args.clients, ", %d API clients of freezectld" % args.clients if soak.daemon else "", len(soak.runs),
+           args.processes, elapsed, max((r["seconds"] for r in soak.runs), default=0),
            ", ".join("%s %s %d" % (k[0], k[1], v) for k, v in sorted(acted.items())), len(soak.violations))])
     print("wrote docs/reliability.md")
 
