@@ -362,20 +362,23 @@ struct FaultTests {
         #expect(daemon.wait(seconds: 10).exited)
     }
 
-    @Test("status while another writer freezes and thaws a v1 cgroup as fast as it can: never a state that never was (frozen by a parent that is not frozen)")
-    func statusRacingWriter() async throws {
-        let cgroup = try TestCgroup(.v1)
+    @Test("status while another writer freezes and thaws a cgroup as fast as it can: never a state that never was (frozen by a parent that is not frozen)", arguments: [Hierarchy.Version.v1, .v2])
+    func statusRacingWriter(_ version: Hierarchy.Version) async throws {
+        let cgroup = try TestCgroup(version)
         defer { cgroup.destroy() }
         try cgroup.start("sleep 1000")
         let freezer = try CgroupFreezer(layout: TestCgroup.layout)
         let target = try freezer.target(for: .directory(FilePath(cgroup.path)))
-        let stateFile = cgroup.file("freezer.state")
+        let stateFile = cgroup.file(version == .v1 ? "freezer.state" : "cgroup.freeze")
+        let (frozenText, thawedText) = version == .v1 ? ("FROZEN", "THAWED") : ("1", "0")
         let writer = Task.detached {
             var frozen = false
             while !Task.isCancelled {
                 frozen.toggle()
-                try? (frozen ? "FROZEN" : "THAWED").write(toFile: stateFile, atomically: false, encoding: .utf8)
+                try? (frozen ? frozenText : thawedText).write(toFile: stateFile, atomically: false, encoding: .utf8)
             }
+            // Never left frozen: the last write thaws.
+            try? thawedText.write(toFile: stateFile, atomically: false, encoding: .utf8)
         }
         var seen: [FreezeState: Int] = [:]
         for _ in 0..<5_000 {

@@ -54,7 +54,11 @@ extension FreezerBackend {
         if !now.selfFrozen {
             switch now.state {
             case .thawed: return .already
-            case .frozenByParent, .freezing: throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
+            case .frozenByParent: throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
+            case .freezing:
+                // Not asked here: an ancestor's freeze still completing, or someone else's thaw
+                // still completing (v2), which the wait below sees through.
+                if let ancestor = frozenAncestor() { throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: ancestor) }
             case .frozen: break
             }
         }
