@@ -123,18 +123,27 @@ for h in harnesses:
     rows.append((h, runs, speed, seeds, corpus, 1 if crashed else 0, int(contained)))
     print("%-22s %12d runs %8d/s  seeds %3d  found %5d  crashes %d  contained %d" % rows[-1])
 if report:
-    kernel = platform.release()
-    table = ["| harness | executions | per second | seeds | inputs found | crashes | contained aborts |", "|---|---:|---:|---:|---:|---:|---:|"]
-    table += ["| %s | %d | %d | %d | %d | %d | %d |" % r for r in rows]
+    # One row per harness, each from the last run that reported it: a run of some harnesses
+    # (--only) replaces their rows and keeps the others'.
     sys.path.insert(0, "scripts")
-    from report_section import replace_section
+    from report_section import replace_section, section_lines
     path = "docs/reliability.md"
+    budget = "%s runs" % format(budget_runs, ",") if budget_runs else "%d s" % seconds
+    kept = {}
+    for line in section_lines(path, "fuzz"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 10 and cells[0] not in ("harness", "---") and cells[0] not in harnesses:
+            kept[cells[0]] = line
+    table = ["| harness | run | budget | executions | per second | seeds | inputs found | crashes | contained aborts | kernel |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    mine = {r[0]: "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s |" % (r[0], started, budget, *r[1:], platform.release()) for r in rows}
+    table += [mine.get(h) or kept[h] for h in sorted(set(mine) | set(kept))]
     replace_section(path, "fuzz", "scripts/fuzz.sh --report", [
-        "Run of %s: each harness %s under libFuzzer with the address sanitizer, two at a time, "
-        "on kernel %s, %d cores. Seeds from Fuzz/Corpus; \"inputs found\" is the corpus libFuzzer grew "
-        "(new coverage), discarded after the run; \"contained aborts\" are toml++'s assertion failures, "
-        "which end only the child that freezectld parses a policy in." % (
-            started, "until %s executions" % format(budget_runs, ",") if budget_runs else "for %d s" % seconds, kernel, os.cpu_count()),
+        "Each harness under libFuzzer with the address sanitizer, two at a time, on %d cores; each row is "
+        "the last run that reported that harness (`budget`: until so many executions, or for so long). "
+        "Seeds from Fuzz/Corpus; \"inputs found\" is the corpus libFuzzer grew (new coverage), discarded "
+        "after the run; \"contained aborts\" are toml++'s assertion failures, which end only the child "
+        "that freezectld parses a policy in." % os.cpu_count(),
         "", *table, ""])
     print("wrote " + path)
 sys.exit(1 if failed else 0)

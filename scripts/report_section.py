@@ -15,3 +15,10 @@ def replace_section(path, name, writer, lines):
     else:
         text += "\n" + section + "\n"
     open(path, "w").write(text)
+
+
+def section_lines(path, name):
+    """The lines of the `name` section of `path` (without the markers), or [] when it has none."""
+    text = open(path).read() if os.path.exists(path) else ""
+    match = re.search(r"<!-- %s:begin[^\n]*\n(.*?)<!-- %s:end -->" % (name, name), text, flags=re.S)
+    return match.group(1).splitlines() if match else []
