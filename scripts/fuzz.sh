@@ -26,10 +26,13 @@ while [ $# -gt 0 ]; do
     --only) only+=("$2"); shift ;;
     --skip) skip+=("$2"); shift ;;
     [0-9]*) seconds="$1" ;;
-    *) echo "fuzz.sh: unknown argument $1 (give SECONDS, --report, --only NAME)" >&2; exit 2 ;;
+    *) echo "fuzz.sh: unknown argument $1 (give SECONDS or --runs N, --report, --only NAME, --skip NAME)" >&2; exit 2 ;;
   esac
   shift
 done
+case "$runs" in
+  ''|*[!0-9]*) echo "fuzz.sh: --runs takes a number of executions, e.g. --runs 10000000 (got '$runs')" >&2; exit 2 ;;
+esac
 
 # One instrumented build of its own (.build-fuzz): the address sanitizer in every Swift module,
 # libFuzzer's coverage in ours (FREEZECTL_FUZZ_BUILD, Package.swift), FUZZING so that libFuzzer's

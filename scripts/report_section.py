@@ -9,7 +9,7 @@ def replace_section(path, name, writer, lines):
     """Writes `lines` (without the markers) as the `name` section of `path`, saying `writer` wrote it."""
     section = "\n".join(["<!-- %s:begin (written by %s) -->" % (name, writer), *lines, "<!-- %s:end -->" % name])
     text = open(path).read() if os.path.exists(path) else ""
-    pattern = r"<!-- %s:begin.*?<!-- %s:end -->" % (name, name)
+    pattern = _pattern(name)
     if re.search(pattern, text, flags=re.S):
         text = re.sub(pattern, lambda _: section, text, flags=re.S)
     else:
@@ -20,5 +20,10 @@ def replace_section(path, name, writer, lines):
 def section_lines(path, name):
     """The lines of the `name` section of `path` (without the markers), or [] when it has none."""
     text = open(path).read() if os.path.exists(path) else ""
-    match = re.search(r"<!-- %s:begin[^\n]*\n(.*?)<!-- %s:end -->" % (name, name), text, flags=re.S)
+    match = re.search(_pattern(name), text, flags=re.S)
     return match.group(1).splitlines() if match else []
+
+
+def _pattern(name):
+    """The section with its markers; group 1 is the text between the begin line and the end marker."""
+    return r"<!-- %s:begin[^\n]*\n(.*?)<!-- %s:end -->" % (name, name)

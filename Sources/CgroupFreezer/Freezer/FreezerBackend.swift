@@ -34,6 +34,24 @@ protocol FreezerBackend: Sendable {
 }
 
 extension FreezerBackend {
+    /// The request and the state are two files, read one after the other: a freeze or thaw by
+    /// someone else between the reads gives a pair that never was, frozen without a request of
+    /// its own, which would read as frozen by a parent (found by the soak, on v1 and on v2; on v2
+    /// also a thaw the kernel is still completing). `read` gives the pair; a `frozenByParent` is
+    /// believed only when `parentAsks` confirms it, else the pair is read again. Under a writer
+    /// that never stops the answer is `freezing`: the cgroup is changing, and it is not frozen by
+    /// a parent, which is the one thing known.
+    func settledStatus(
+        read: () throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState),
+        parentAsks: () throws(CgroupLayout.Error) -> Bool
+    ) throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
+        for _ in 0..<64 {
+            let pair = try read()
+            guard pair.state == .frozenByParent, !(try parentAsks()) else { return pair }
+        }
+        return (try requestsFreeze(cgroup), .freezing)
+    }
+
     /// The nearest ancestor that asks to be frozen, if any. The roots of both hierarchies have
     /// no freeze file, so their read fails and counts as "not asking".
     func frozenAncestor() -> FilePath? {

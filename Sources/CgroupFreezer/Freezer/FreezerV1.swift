@@ -26,21 +26,14 @@ struct FreezerV1: FreezerBackend {
         }
     }
 
-    /// The request and the state are two files, read one after the other: a freeze or thaw by
-    /// someone else between the reads gives a pair that never was (FROZEN with no request of its
-    /// own nor of a parent, which would read as frozen by a parent; found by the soak). Such a
-    /// pair is read again; `freezer.parent_freezing` tells a real one apart. Under a writer that
-    /// never stops, the last answer is `freezing`: the cgroup is changing, and it is not frozen by
-    /// a parent, which is the one thing known.
+    /// `freezer.parent_freezing` tells a parent's freeze from a torn read (`settledStatus`).
     func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
-        for _ in 0..<64 {
-            let selfFrozen = try requestsFreeze(cgroup)
-            let state = FreezeState(v1StateText: try CgroupFile.read(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen)
-            guard state == .frozenByParent, !(try CgroupFile.read(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1")) else {
-                return (selfFrozen, state)
-            }
-        }
-        return (try requestsFreeze(cgroup), .freezing)
+        try settledStatus(
+            read: { () throws(CgroupLayout.Error) in
+                let selfFrozen = try requestsFreeze(cgroup)
+                return (selfFrozen, FreezeState(v1StateText: try CgroupFile.read(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen))
+            },
+            parentAsks: { () throws(CgroupLayout.Error) in try CgroupFile.read(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") })
     }
 
     /// A task frozen by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`.

@@ -10,25 +10,17 @@ struct FreezerV2: FreezerBackend {
         try CgroupFile.read(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
     }
 
-    /// The request (`cgroup.freeze`) and the state (`frozen` in `cgroup.events`) are two files:
-    /// frozen without a request of its own is a parent's freeze only when an ancestor asks for
-    /// one. Otherwise it is a pair that never was (a freeze by someone else between the reads)
-    /// or a thaw the kernel is still completing, and it is read again (the soak's racing
-    /// clients found `frozen-by-parent` with no parent frozen, as on v1). Under a writer that
-    /// never stops, the last answer is `freezing`: the cgroup is changing.
+    /// A request in an ancestor tells a parent's freeze from a torn read or a thaw still
+    /// completing (`settledStatus`).
     func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
-        for _ in 0..<64 {
-            let selfFrozen = try requestsFreeze(cgroup)
-            let frozen = Self.isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events)))
-            if frozen && selfFrozen { return (true, .frozen) }
-            if frozen {
-                if frozenAncestor() != nil { return (false, .frozenByParent) }
-                continue
-            }
-            if selfFrozen || frozenAncestor() != nil { return (selfFrozen, .freezing) }
-            return (false, .thawed)
-        }
-        return (try requestsFreeze(cgroup), .freezing)
+        try settledStatus(
+            read: { () throws(CgroupLayout.Error) in
+                let selfFrozen = try requestsFreeze(cgroup)
+                if Self.isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events))) { return (selfFrozen, selfFrozen ? .frozen : .frozenByParent) }
+                if selfFrozen || frozenAncestor() != nil { return (selfFrozen, .freezing) }
+                return (false, .thawed)
+            },
+            parentAsks: { frozenAncestor() != nil })
     }
 
     /// A task frozen by the v2 freezer waits in the freezer trap of signal delivery (wchan
