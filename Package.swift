@@ -14,6 +14,18 @@ import PackageDescription
 //   CRIUCheckpoint      checkpoint and restore with CRIU, the restore marker, the hook contract.
 //
 // An embedder that only freezes cgroups links CgroupFreezer alone.
+
+// What `--version` reports (BuildInfo). The commit comes from FREEZECTL_COMMIT, which
+// scripts/build-release.sh sets from git: SwiftPM evaluates a manifest again when the environment
+// changes but not when HEAD moves, so Context.gitInformation would name a stale commit in a build
+// tree. Only hex digits and `-dirty` pass, since the value becomes a C string constant.
+let freezectlVersion = "0.1.0"
+let buildCommit: String = {
+    guard let commit = Context.environment["FREEZECTL_COMMIT"], !commit.isEmpty,
+          commit.allSatisfy({ "0123456789abcdef-dirty".contains($0) }) else { return "unknown" }
+    return commit
+}()
+
 let package = Package(
     name: "freezectl",
     platforms: [.macOS(.v15)],
@@ -48,6 +60,13 @@ let package = Package(
     ],
     targets: [
         .target(name: "CLinuxSupport"),
+        .target(
+            name: "CBuildInfo",
+            cSettings: [
+                .define("FREEZECTL_VERSION", to: "\"\(freezectlVersion)\""),
+                .define("FREEZECTL_COMMIT", to: "\"\(buildCommit)\""),
+            ]
+        ),
         // libsystemd's headers at build time (libsystemd-dev); the library itself is dlopen'ed on first use.
         .target(name: "CSystemd"),
         .target(
@@ -55,6 +74,7 @@ let package = Package(
             dependencies: [
                 "CLinuxSupport",
                 "CSystemd",
+                "CBuildInfo",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -165,6 +185,7 @@ let package = Package(
         .executableTarget(
             name: "freezectld",
             dependencies: [
+                "CgroupFreezer",
                 "FreezectlDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -246,7 +267,7 @@ let package = Package(
 // fifths of each execution scanning and clearing their coverage counters, for code that parses
 // none of our input. (A second -sanitize= would replace the first, hence -sanitize-coverage.)
 if Context.environment["FREEZECTL_FUZZ_BUILD"] == "1" {
-    let cTargets: Set = ["CLinuxSupport", "CSystemd", "CFuzzDriver", "CKernelFloor"]
+    let cTargets: Set = ["CLinuxSupport", "CSystemd", "CBuildInfo", "CFuzzDriver", "CKernelFloor"]
     for target in package.targets where target.type != .test && !cTargets.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + [
             .unsafeFlags(["-sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp"])

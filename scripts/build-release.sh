@@ -7,5 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
+# The commit `--version` reports (Package.swift): HEAD, with -dirty when tracked files differ from
+# it. Outside a git tree (a source tarball) it stays unset and the binaries say "unknown".
+if commit=$(git rev-parse --verify --quiet HEAD 2>/dev/null); then
+  [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
+  export FREEZECTL_COMMIT="$commit"
+fi
 swift build -c release --static-swift-stdlib "$@" >&2
 swift build -c release --static-swift-stdlib --show-bin-path

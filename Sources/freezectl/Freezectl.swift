@@ -47,7 +47,7 @@ struct Freezectl: AsyncParsableCommand {
              back, a CRIU dump given 10s, then killed and the tree thawed),
              the results so far printed and audited
         """,
-        version: "0.1.0",
+        version: BuildInfo.versionLine,
         subcommands: [Pause.self, Unpause.self, Status.self, Checkpoint.self, Restore.self, Verify.self, CriuHook.self]
     )
 

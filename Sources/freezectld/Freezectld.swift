@@ -1,4 +1,5 @@
 import ArgumentParser
+import CgroupFreezer
 import FreezectlDaemon
 import Logging
 import SystemPackage
@@ -19,7 +20,7 @@ struct Freezectld: AsyncParsableCommand {
             the next start and removes the socket. Started by freezectld.socket (systemd socket \
             activation), it serves the socket systemd passes and leaves it to systemd.
             """,
-        version: "0.1.0")
+        version: BuildInfo.versionLine)
 
     @Option(name: .long, help: ArgumentHelp("The unix socket to listen on (unless systemd passes one).", valueName: "path"))
     var socket: String = Daemon.defaultSocket.string
