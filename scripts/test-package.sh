@@ -29,8 +29,17 @@ installed=0 worker=""
 cleanup() {
   # Thawed before anything is killed or removed: nothing of this test stays frozen.
   [ -d "$cgroup" ] && { [ -f "$cgroup/cgroup.freeze" ] && echo 0 >"$cgroup/cgroup.freeze"; [ -f "$cgroup/freezer.state" ] && echo THAWED >"$cgroup/freezer.state"; } 2>/dev/null || true
-  [ -n "$worker" ] && kill -9 "$worker" 2>/dev/null && wait "$worker" 2>/dev/null || true
-  rmdir "$cgroup" 2>/dev/null || true
+  # Every process of the cgroup (the worker's sleep too), then rmdir once the kernel has let
+  # them go (it refuses a cgroup with a process left).
+  for _ in $(seq 50); do
+    [ -d "$cgroup" ] || break
+    pids=$(cat "$cgroup/cgroup.procs" 2>/dev/null || true)
+    [ -z "$pids" ] && rmdir "$cgroup" 2>/dev/null && break
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  [ -n "$worker" ] && wait "$worker" 2>/dev/null || true
+  [ ! -d "$cgroup" ] || echo "test-package.sh: could not remove $cgroup" >&2
   [ "$installed" = 1 ] && dpkg --purge freezectl >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -72,7 +81,7 @@ for page in freezectl freezectl.pause freezectl.unpause freezectl.status freezec
   [ -s "$prefix/share/man/man1/$page.1" ] || fail "no man page $page.1"
 done
 MANPATH="$prefix/share/man" man -P cat freezectl.pause 2>/dev/null | grep -q -- '--timeout' || fail "man freezectl.pause does not show --timeout"
-grep -q 'complete -F' "$prefix/share/bash-completion/completions/freezectl" || fail "no bash completion"
+grep -q -- '-F _freezectl freezectl$' "$prefix/share/bash-completion/completions/freezectl" || fail "no bash completion"
 [ -s "$prefix/share/zsh/site-functions/_freezectl" ] && [ -s "$prefix/share/fish/vendor_completions.d/freezectl.fish" ] || fail "no zsh or fish completion"
 grep -qx "ExecStart=$prefix/bin/freezectld .*" "$prefix/lib/systemd/system/freezectld.service" || fail "the unit's ExecStart is not under $prefix"
 ! readelf -S "$prefix/bin/freezectl" | grep -q '\.symtab' || fail "the installed freezectl is not stripped"
@@ -91,7 +100,7 @@ installed=1
 dpkg -i "$deb" >/dev/null || fail "dpkg -i $deb failed"
 [ "$(command -v freezectl)" = /usr/bin/freezectl ] || fail "freezectl is not /usr/bin/freezectl after dpkg -i"
 /usr/bin/freezectl --version | grep -qF "(commit $commit)" || fail "freezectl --version does not name $commit: $(/usr/bin/freezectl --version)"
-man -P cat freezectl 2>/dev/null | grep -q 'cgroup freezer' || fail "man freezectl does not render"
+man -P cat freezectl 2>/dev/null | grep -q 'freezectl.*Pause and thaw' || fail "man freezectl does not render"
 man -P cat freezectl.pause 2>/dev/null | grep -q -- '--atomic' || fail "man freezectl.pause does not render"
 systemctl cat freezectld.service 2>/dev/null | grep -q 'ExecStart=/usr/bin/freezectld' || [ ! -d /run/systemd/system ] || fail "systemd does not see freezectld.service"
 pause_unpause /usr/bin/freezectl
