@@ -34,17 +34,19 @@ case "$runs" in
   ''|*[!0-9]*) echo "fuzz.sh: --runs takes a number of executions, e.g. --runs 10000000 (got '$runs')" >&2; exit 2 ;;
 esac
 
-# One instrumented build of its own (.build-fuzz): the address sanitizer in every Swift module,
+# One instrumented build of its own (.build-fuzz, or FREEZECTL_FUZZ_SCRATCH: two runs of
+# different code at once need a build each): the address sanitizer in every Swift module,
 # libFuzzer's coverage in ours (FREEZECTL_FUZZ_BUILD, Package.swift), FUZZING so that libFuzzer's
 # driver takes over the program's main.
 # Linked with the toolchain's lld: GNU gold (the default here) fails on the sanitizers' objects
 # ("internal error in format_file_lineno").
+export build=${FREEZECTL_FUZZ_SCRATCH:-.build-fuzz}
 toolset=$(mktemp /tmp/freezectl-fuzz-toolset.XXXXXXXX.json)
 printf '{"schemaVersion": "1.0", "linker": {"path": "%s"}}\n' "$(dirname "$(command -v swift)")/ld.lld" >"$toolset"
-FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --toolset "$toolset" --product freezectl-fuzz \
+FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path "$build" --toolset "$toolset" --product freezectl-fuzz \
   -Xswiftc -sanitize=address -Xswiftc -DFUZZING >&2
 rm -f "$toolset"
-bin="$(FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path .build-fuzz --show-bin-path)/freezectl-fuzz"
+bin="$(FREEZECTL_FUZZ_BUILD=1 swift build -c release --scratch-path "$build" --show-bin-path)/freezectl-fuzz"
 
 harnesses=$(ls Fuzz/Corpus)
 [ ${#only[@]} -gt 0 ] && harnesses="${only[*]}"
@@ -52,7 +54,7 @@ for name in "${skip[@]}"; do harnesses=$(printf '%s\n' $harnesses | grep -vx "$n
 
 scratch=$(mktemp -d /tmp/freezectl-fuzz.XXXXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-mkdir -p .build-fuzz/crashes
+mkdir -p "$build/crashes"
 
 # Aborts that are known and contained, per harness: toml++ (under TOMLKit) fails an assertion on
 # some malformed TOML and aborts; freezectld parses every policy in a child first
@@ -104,13 +106,13 @@ run_one() {
       fi
     done
   fi
-  cp "$artifacts"* .build-fuzz/crashes/ 2>/dev/null || true
+  cp "$artifacts"* "$build/crashes/" 2>/dev/null || true
   echo "$verdict $count" >"$scratch/$harness.verdict"
   if [ "$verdict" = ok ]; then
     echo "$harness ok${pattern:+ ($count contained aborts)}"
   else
-    echo "$harness FAILED (log: .build-fuzz/crashes/$harness.log)"
-    cp "$scratch/$harness.log" ".build-fuzz/crashes/$harness.log"
+    echo "$harness FAILED (log: $build/crashes/$harness.log)"
+    cp "$scratch/$harness.log" "$build/crashes/$harness.log"
   fi
 }
 export -f run_one

@@ -38,7 +38,6 @@ cleanup() {
     kill -9 $pids 2>/dev/null || true
     sleep 0.1
   done
-  [ -n "$worker" ] && wait "$worker" 2>/dev/null || true
   [ ! -d "$cgroup" ] || echo "test-package.sh: could not remove $cgroup" >&2
   [ "$installed" = 1 ] && dpkg --purge freezectl >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -55,6 +54,7 @@ start_worker() {
   mkdir "$cgroup"
   sh -c "echo \$\$ > $cgroup/cgroup.procs; n=0; while :; do n=\$((n+1)); echo \$n > $work/counter; sleep 0.02; done" &
   worker=$!
+  disown "$worker"   # killed by cleanup with the rest of the cgroup; no job report
   sleep 0.3
 }
 pause_unpause() { # pause_unpause FREEZECTL
