@@ -8,11 +8,15 @@
 #                                              run of docs/reliability.md: --runs 10000000)
 # Seeds come from Fuzz/Corpus/<harness>/ (read only); what the fuzzer finds goes to a scratch
 # corpus that is removed at the end. A crash fails the run (exit 1) and leaves its input in
-# .build-fuzz/crashes/: fix the parser, then add the input to Fuzz/Corpus/<harness>/ (the unit
-# tests replay that corpus on every run).
+# .build-fuzz/crashes/ (FREEZECTL_FUZZ_SCRATCH names another build directory): fix the parser,
+# then add the input to Fuzz/Corpus/<harness>/ (the unit tests replay that corpus on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
+# No Swift backtracer, in the runs and in the replays: after an abort it reads the crashed
+# process's memory, which the address sanitizer reports as a heap-buffer-overflow in
+# CrashHandlerLinux.cpp (libFuzzer's fork mode printed that line for every contained abort).
+export SWIFT_BACKTRACE=enable=no
 
 seconds=60
 runs=0
@@ -92,11 +96,8 @@ run_one() {
   # that passes it).
   local budget=(-max_total_time="$seconds")
   [ "$runs" -gt 0 ] && budget=(-runs="$runs")
-  # SWIFT_BACKTRACE=enable=no: after an abort the Swift runtime's backtracer reads the crashed
-  # process's memory, which the address sanitizer reports as a heap-buffer-overflow in
-  # CrashHandlerLinux.cpp; libFuzzer's fork mode then printed that line for every contained abort.
   local status=0
-  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:malloc_context_size=0 FREEZECTL_FUZZ="$harness" "$bin" "${mode[@]}" "${budget[@]}" -max_len="$max_len" \
+  ASAN_OPTIONS=detect_leaks=0:malloc_context_size=0 FREEZECTL_FUZZ="$harness" "$bin" "${mode[@]}" "${budget[@]}" -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$artifacts" \
     "$scratch/$harness" "${seeds[@]}" >"$scratch/$harness.log" 2>&1 || status=$?
   # Fork mode exits with the status of the last job it ran, so a contained abort in that job
@@ -108,7 +109,7 @@ run_one() {
   if [ -n "$pattern" ]; then
     for input in "$artifacts"*; do
       [ -e "$input" ] || continue
-      if SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 FREEZECTL_FUZZ="$harness" "$bin" -runs=1 "$input" 2>&1 | grep -Eq "$pattern"; then
+      if ASAN_OPTIONS=detect_leaks=0 FREEZECTL_FUZZ="$harness" "$bin" -runs=1 "$input" 2>&1 | grep -Eq "$pattern"; then
         count=$((count + 1))
       else
         verdict=failed
