@@ -113,6 +113,9 @@ struct AuditTests {
         #expect(first["FREEZECTL_RESULT"] as? String == "ok")
         #expect(first["FREEZECTL_USER"] as? String == "root")
         #expect(first["PRIORITY"] as? String == "6")
+        // Milliseconds with three decimals, as printf's %.3f gives them.
+        let milliseconds = try #require(first["FREEZECTL_DURATION_MS"] as? String)
+        #expect(milliseconds.wholeMatch(of: /[0-9]+\.[0-9]{3}/) != nil && Double(milliseconds)! > 0, "\(milliseconds)")
         #expect((first["MESSAGE"] as? String)?.hasPrefix("pause \(cgroup.path): ok") == true)
         #expect(first["MESSAGE_ID"] as? String != entries.last?["MESSAGE_ID"] as? String, "one MESSAGE_ID per action")
         #expect(!result.stderr.contains("not reached"))

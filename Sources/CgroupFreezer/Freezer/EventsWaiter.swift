@@ -4,7 +4,6 @@ import Glibc
 import Musl
 #endif
 import CLinuxSupport
-import Foundation
 import Synchronization
 import SystemPackage
 
@@ -86,7 +85,14 @@ public final class EventsWaiter: Sendable {
                 case .failure(let error)?:
                     continuation.resume(throwing: error)
                 case .success(let wake)?:
-                    Thread.detachNewThread { self.run(wake: wake) }
+                    do throws(Errno) {
+                        try DetachedThread.start { self.run(wake: wake) }
+                    } catch {
+                        // No loop will ever look at the waiters registered on this pipe (this one,
+                        // and any that joined meanwhile): each gets the failure, so its freeze is
+                        // undone by the caller instead of waiting with no deadline enforced.
+                        abandon(wake, error: CgroupLayout.Error.io(path: "pthread_create", operation: "start the completion waiter's thread", errno: error))
+                    }
                 case nil:
                     break
                 }
@@ -96,6 +102,19 @@ public final class EventsWaiter: Sendable {
                 state.withLock { _ = $0.cancelled.insert(id) }
             }
         }
+    }
+
+    /// Ends a loop that never started: its pipe closed, every waiter registered on it failed.
+    private func abandon(_ wake: (read: Int32, write: Int32), error: any Error) {
+        let orphans = state.withLock { state -> [Waiting] in
+            state.wake = nil
+            state.fresh = []
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
+        }
+        close(wake.read)
+        close(wake.write)
+        for entry in orphans { entry.continuation.resume(throwing: error) }
     }
 
     /// Removes a waiting entry and resumes it; false when it was not (or no longer) registered.
