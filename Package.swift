@@ -5,9 +5,10 @@ import PackageDescription
 //
 //   CgroupFreezer       the core: layout, freezer backends, processes, cgroup and PID targets,
 //                       errors, audit. swift-system and swift-log only.
-//   ContainerEngines    runc/crun state, the Docker Engine API (Docker and podman), containerd's
-//                       gRPC API, systemd's manager: who owns a container or unit.
-//                       + async-http-client, grpc-swift, libsystemd (dlopen'ed).
+//   ContainerRuntimes   runc/crun state, the catalog of containers, filters, systemd's manager:
+//                       who owns a container or unit. + libsystemd (dlopen'ed).
+//   ContainerEngines    the engines' clients: the Docker Engine API (Docker and podman),
+//                       containerd's gRPC API. + async-http-client, grpc-swift.
 //   HealthProbes        exec, HTTP and TCP probes, bounded process groups. + swift-subprocess.
 //   FreezerOperations   one resolver from a target to a route (kernel, engine, systemd),
 //                       selections, batches, status, health after a thaw, audit of results.
@@ -31,6 +32,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CgroupFreezer", targets: ["CgroupFreezer"]),
+        .library(name: "ContainerRuntimes", targets: ["ContainerRuntimes"]),
         .library(name: "ContainerEngines", targets: ["ContainerEngines"]),
         .library(name: "HealthProbes", targets: ["HealthProbes"]),
         .library(name: "FreezerOperations", targets: ["FreezerOperations"]),
@@ -90,11 +92,21 @@ let package = Package(
             ],
             exclude: ["Protos"]
         ),
+        // runc/crun state, the catalog, filters and the engine protocol: no network client, so the
+        // kernel-side CLI links it (docs/architecture.md).
+        .target(
+            name: "ContainerRuntimes",
+            dependencies: [
+                "CgroupFreezer",
+                "CSystemd",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "ContainerEngines",
             dependencies: [
                 "CgroupFreezer",
-                "CSystemd",
+                "ContainerRuntimes",
                 "ContainerdAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
@@ -108,6 +120,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -118,6 +131,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "HealthProbes",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,6 +153,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "HealthProbes",
                 "FreezerOperations",
                 "CRIUCheckpoint",
@@ -151,6 +166,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "FreezectlReports",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -164,6 +180,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "FreezerOperations",
                 "FreezectlReports",
                 "HealthProbes",
@@ -197,6 +214,7 @@ let package = Package(
                 "CLinuxSupport",
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "HealthProbes",
                 "FreezerOperations",
                 "CRIUCheckpoint",
@@ -226,6 +244,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "ContainerEngines",
+                "ContainerRuntimes",
                 "ContainerdAPI",
                 "FreezerOperations",
                 "FreezectlReports",
@@ -249,7 +268,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses"],
+            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -11,6 +11,7 @@ import Glibc
 #endif
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import FreezerOperations
 import Logging
 import SystemPackage

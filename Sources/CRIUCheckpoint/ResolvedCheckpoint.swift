@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import FreezerOperations
 import HealthProbes
 import SystemPackage

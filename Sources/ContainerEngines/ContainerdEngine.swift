@@ -1,4 +1,5 @@
 import CgroupFreezer
+import ContainerRuntimes
 import ContainerdAPI
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
@@ -49,17 +50,10 @@ public struct ContainerdEngine: ContainerEngine {
     }
 
     /// This engine searching only `namespaces` (the CLI's `--namespace`), on the same connection.
-    public func narrowed(to namespaces: [String]) -> ContainerdEngine {
+    public func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine {
         var engine = self
         engine.namespaces = namespaces
         return engine
-    }
-
-    /// Whether `name` is a containerd namespace name: `[A-Za-z0-9]+([._-][A-Za-z0-9]+)*`.
-    public static func isNamespaceName(_ name: String) -> Bool {
-        guard name.utf8.count <= 76 else { return false }
-        let parts = name.split(omittingEmptySubsequences: false) { $0 == "." || $0 == "_" || $0 == "-" }
-        return parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) } }
     }
 
     /// Whether there is simply no daemon: no socket at all (the only case `--all` skips quietly).

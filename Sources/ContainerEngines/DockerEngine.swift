@@ -1,4 +1,5 @@
 import CgroupFreezer
+import ContainerRuntimes
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -193,17 +194,6 @@ public struct DockerEngine: ContainerEngine {
             }
         }
         return nil
-    }
-
-    /// The container with its init's PID, read from its runtime state where the listing took its
-    /// cgroup from the engine's naming (a checkpoint needs the init itself); unchanged otherwise.
-    public static func withInit(_ container: Container) -> Container {
-        guard container.pid == nil, let root = container.runtimeRoot,
-              case .success(let found??) = Result(catching: { try OCIRuntimeSource.detecting(root: root).container(id: container.id) })
-        else { return container }
-        var completed = container
-        completed.pid = found.pid
-        return completed
     }
 
     /// The container with its PID and cgroup from an inspect, or nil when it was removed meanwhile.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import Foundation
 import FreezectlReports
 import NIOCore

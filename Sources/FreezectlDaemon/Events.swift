@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import Foundation
 import FreezectlReports
 import Synchronization

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import SystemPackage
 import TOMLKit
 #if canImport(Glibc)

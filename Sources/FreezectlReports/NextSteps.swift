@@ -1,6 +1,7 @@
 import CRIUCheckpoint
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 
 /// What the user can do about an error, in the CLI's terms (its flags, its commands, the tools
 /// next to it). The library's errors say what happened; this is the advice the CLI adds.

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import HealthProbes
 
 /// How `pause` or `unpause` runs over many targets.

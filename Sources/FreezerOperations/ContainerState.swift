@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 
 /// What a container's cgroup says, for status, filters and drift. Read-only: a container that
 /// stopped meanwhile (its cgroup gone) has no freezer state, which is an answer, not an error.

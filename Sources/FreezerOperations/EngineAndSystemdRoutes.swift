@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 
 extension Resolver {
     /// An engine keeps its own pause state: ask it, then read the cgroup to report the truth. An

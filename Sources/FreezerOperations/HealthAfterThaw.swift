@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import HealthProbes
 
 /// What a caller sees of the health checks after a thaw while they run (the CLI's live lines).
@@ -35,7 +36,7 @@ extension Resolver {
                 let context = ProbeContext(
                     target: result.reference, cgroup: result.cgroup?.cgroup.path.string,
                     pid: result.container?.pid ?? result.cgroup.flatMap { freezer.processes(of: $0).first },
-                    container: result.container, docker: result.container?.source == .podman ? catalog.podman : catalog.docker)
+                    container: result.container, docker: result.container.flatMap { catalog.dockerAPI(for: $0.source) })
                 group.addTask {
                     // Nil only when cancelled (a stop signal): the item is then reported without a health result.
                     let report = try? await options.probe.waitUntilHealthy(policy: options.policy, context: context) { attempt, outcome in

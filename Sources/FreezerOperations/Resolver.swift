@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import HealthProbes
 import SystemPackage
 
@@ -43,7 +44,7 @@ public struct Resolver: Sendable {
     /// picks from them. A target that does not resolve, or a source that is there but failed, is
     /// an item with its failure: the caller reports it rather than acting as if it were not there.
     public func resolve(_ selection: TargetSelection, for purpose: Purpose, direct: Bool = false) async -> [Resolution] {
-        guard selection.namespaces.isEmpty || selection.namespaces == catalog.containerd.namespaces else {
+        guard selection.namespaces.isEmpty || selection.namespaces == catalog.namespaces else {
             return await Resolver(freezer: freezer, catalog: catalog.narrowed(toNamespaces: selection.namespaces))
                 .resolve(selection, for: purpose, direct: direct)
         }
@@ -107,7 +108,7 @@ public struct Resolver: Sendable {
         }
         // CRIU dumps the tree from the init: an engine's container listed by its cgroup's name has
         // no PID yet.
-        let container = purpose == .checkpoint ? DockerEngine.withInit(container) : container
+        let container = purpose == .checkpoint ? OCIRuntimeSource.withInit(container) : container
         guard let target = try cgroupTarget(of: container, reference: reference, checked: purpose != .inspect) else {
             throw ContainerCatalog.Error.containerNotRunning(reference)
         }

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 
 /// Who acts on a target: the one answer every command (and the daemon) builds on.
 public enum Route: Sendable {
@@ -107,7 +108,7 @@ public struct TargetSelection: Sendable {
     /// A selection searching containerd's `namespaces` (empty: all but Docker's). A namespace that
     /// is not a containerd namespace name is bad input.
     public init(targets: [TargetSpec], all: Bool, filter: ContainerFilter, namespaces: [String]) throws(ContainerCatalog.Error) {
-        for namespace in namespaces where !ContainerdEngine.isNamespaceName(namespace) {
+        for namespace in namespaces where !ContainerCatalog.isNamespaceName(namespace) {
             throw ContainerCatalog.Error.invalidFilter("--namespace \(namespace)", reason: "a containerd namespace is letters and digits, joined by single . _ or - (e.g. k8s.io)")
         }
         self.init(targets: targets, all: all, filter: filter)

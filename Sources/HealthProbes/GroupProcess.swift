@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 /// When and how often to probe, with the meaning Docker's HEALTHCHECK and Kubernetes' probes give
 /// these words.
 public struct HealthPolicy: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import AsyncHTTPClient
 import Foundation
 import NIOCore

@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import SystemPackage
 
 /// Who a target process is, read from /proc/PID/status and /proc/PID/cgroup, so that a probe

@@ -1,4 +1,5 @@
 import ContainerEngines
+import ContainerRuntimes
 import HealthProbes
 import FreezerOperations
 import CRIUCheckpoint

@@ -1,6 +1,7 @@
 import CRIUCheckpoint
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import SystemPackage
 import Testing
 

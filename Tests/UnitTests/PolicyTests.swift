@@ -1,5 +1,6 @@
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 @testable import FreezectlDaemon
 import Testing
 

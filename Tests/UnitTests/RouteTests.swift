@@ -1,5 +1,6 @@
 import CgroupFreezer
-@testable import ContainerEngines
+import ContainerEngines
+@testable import ContainerRuntimes
 @testable import FreezerOperations
 import Foundation
 import Testing

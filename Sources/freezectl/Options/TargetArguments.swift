@@ -2,6 +2,7 @@ import FreezectlReports
 import ArgumentParser
 import CgroupFreezer
 import ContainerEngines
+import ContainerRuntimes
 import FreezerOperations
 import Foundation
 import SystemPackage

@@ -1,5 +1,6 @@
 import FreezectlReports
 import ContainerEngines
+import ContainerRuntimes
 import HealthProbes
 import FreezerOperations
 import CRIUCheckpoint

@@ -88,7 +88,7 @@ import Musl
 extension ContainerCatalog.Error {
     /// Why an engine's socket cannot be used, or nil when it exists and is a socket; `advice`
     /// says what to start when there is none.
-    static func socketUnavailability(source: ContainerSource, path: FilePath, advice: String) -> Self? {
+    package static func socketUnavailability(source: ContainerSource, path: FilePath, advice: String) -> Self? {
         var buffer = stat()
         guard path.withPlatformString({ stat($0, &buffer) }) == 0 else {
             return .sourceUnavailable(source: source.rawValue, path: path, reason: "no such socket (\(advice))")

@@ -3,52 +3,49 @@ import SystemPackage
 
 /// Every place containers are found: the OCI runtimes' state directories, and the engines that
 /// keep their own state (Docker, podman, containerd).
+///
+/// The engines' clients live in ContainerEngines (HTTP, gRPC), which a program links only when it
+/// talks to an engine: a catalog without them reads runc and crun alone, and treats every engine
+/// as absent (freezectl's kernel-side CLI, docs/architecture.md).
 public struct ContainerCatalog: Sendable {
     /// The runc/crun state directories searched.
     public var runtimes: [OCIRuntimeSource]
-    /// The Docker Engine.
-    public var docker: DockerEngine
-    /// podman's API service.
-    public var podman: DockerEngine
-    /// containerd.
-    public var containerd: ContainerdEngine
+    /// The engines' clients by source (`.docker`, `.podman`, `.containerd`).
+    public var engines: [ContainerSource: any ListingEngine]
+    /// containerd's namespaces searched (empty: every namespace but Docker's).
+    public private(set) var namespaces: [String]
 
-    /// A catalog of `runtimes` (default: /run/runc and /run/crun), the engines the environment
-    /// names (`DOCKER_HOST`, `CONTAINER_HOST`, `CONTAINERD_ADDRESS`) and containerd's
-    /// `namespaces` (empty: all). Reads nothing yet: a command reads a source only when a target
-    /// or selection needs it.
-    public init(runtimeRoots: [FilePath] = [], environment: [String: String], namespaces: [String] = []) {
+    /// A catalog of `runtimeRoots` (default: /run/runc and /run/crun) and `engines`. Reads
+    /// nothing yet: a command reads a source only when a target or selection needs it.
+    public init(runtimeRoots: [FilePath] = [], engines: [ContainerSource: any ListingEngine] = [:], namespaces: [String] = []) {
         runtimes = runtimeRoots.isEmpty ? OCIRuntimeSource.defaults : runtimeRoots.map(OCIRuntimeSource.detecting(root:))
-        docker = DockerEngine.fromEnvironment(environment)
-        podman = DockerEngine.podmanFromEnvironment(environment)
-        containerd = ContainerdEngine.fromEnvironment(environment, namespaces: namespaces)
+        self.engines = engines
+        self.namespaces = namespaces
     }
 
     /// This catalog with containerd searching only `namespaces` (empty: as it was).
     public func narrowed(toNamespaces namespaces: [String]) -> ContainerCatalog {
         guard !namespaces.isEmpty else { return self }
         var catalog = self
-        catalog.containerd = containerd.narrowed(to: namespaces)
+        catalog.engines = engines.mapValues { $0.narrowed(toNamespaces: namespaces) }
+        catalog.namespaces = namespaces
         return catalog
     }
 
-    /// The engine that pauses `source`'s containers, or nil for runc and crun.
-    public func engine(for source: ContainerSource) -> (any ContainerEngine)? {
-        source.isEngine ? listing(source) : nil
+    /// Whether `source` is an engine whose client this program does not link (the kernel-side
+    /// CLI): its containers can only be found by the program that does.
+    public func lacksClient(for source: ContainerSource) -> Bool {
+        source.isEngine && engines[source] == nil
     }
 
-    /// The one place an engine source is mapped to its client (runc and crun have none: they
-    /// are read from their state directories).
-    private func listing(_ source: ContainerSource) -> any ListingEngine {
-        switch source {
-        case .podman: return podman
-        case .containerd: return containerd
-        case .docker, .runc, .crun: return docker
-        }
+    /// The engine that pauses `source`'s containers, or nil for runc and crun (and for an engine
+    /// whose client is not linked).
+    public func engine(for source: ContainerSource) -> (any ContainerEngine)? {
+        source.isEngine ? engines[source] : nil
     }
 
     /// The engines, in the order selections list their containers.
-    static let engines: [ContainerSource] = [.docker, .podman, .containerd]
+    static let engineOrder: [ContainerSource] = [.docker, .podman, .containerd]
 
     /// Every container with a live process (running or paused) in every source that is present,
     /// and why each source that is there could not be read. Only an absent source (no state
@@ -60,9 +57,8 @@ public struct ContainerCatalog: Sendable {
         var found: [Container] = []
         var failures: [any FreezectlError] = []
         var listedByEngines: Set<String> = []
-        for source in Self.engines {
-            let engine = listing(source)
-            guard !engine.isAbsent else { continue }
+        for source in Self.engineOrder {
+            guard let engine = engines[source], !engine.isAbsent else { continue }
             do {
                 if let problem = engine.unavailability() { throw problem }
                 let listed = try await engine.containers()
@@ -104,8 +100,13 @@ public struct ContainerCatalog: Sendable {
             searched.append("\(runtime.runtime.rawValue) \(runtime.root)")
             candidates += runtime.containers()
         }
-        for engine in Self.engines where source == nil || source == engine {
-            let client = listing(engine)
+        for engine in Self.engineOrder where source == nil || source == engine {
+            guard let client = engines[engine] else {
+                if source == engine {
+                    throw Error.sourceUnavailable(source: engine.rawValue, path: "", reason: "this program has no client for it (freezectl hands such targets to freezectl-engines)")
+                }
+                continue
+            }
             if let problem = client.unavailability() {
                 // A bare reference looks only in the engines that are there.
                 if source == engine { throw problem }
@@ -142,13 +143,13 @@ public struct ContainerCatalog: Sendable {
     /// The podman container a runc/crun container is, when podman owns it and its service
     /// answers; nil otherwise (the resolver then refuses it as engine-owned, saying why).
     private func ownedByPodman(_ container: Container) async throws -> Container? {
-        guard container.owner == "podman", podman.unavailability() == nil else { return nil }
+        guard container.owner == "podman", let podman = engines[.podman], podman.unavailability() == nil else { return nil }
         return try? await podman.containers().first { $0.id == container.id }
     }
 }
 
 /// What the catalog asks of an engine that lists its containers through its socket.
-protocol ListingEngine: ContainerEngine {
+public protocol ListingEngine: ContainerEngine {
     /// The daemon's socket.
     var socketPath: FilePath { get }
     /// No socket at all: the engine is not installed or not running (`--all` skips it quietly).
@@ -157,7 +158,19 @@ protocol ListingEngine: ContainerEngine {
     func unavailability() -> ContainerCatalog.Error?
     /// Every container the engine lists.
     func containers() async throws -> [Container]
+    /// This engine searching only `namespaces` (containerd's); others are unchanged.
+    func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine
 }
 
-extension DockerEngine: ListingEngine {}
-extension ContainerdEngine: ListingEngine {}
+extension ListingEngine {
+    public func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine { self }
+}
+
+extension ContainerCatalog {
+    /// Whether `name` is a containerd namespace name: `[A-Za-z0-9]+([._-][A-Za-z0-9]+)*`.
+    public static func isNamespaceName(_ name: String) -> Bool {
+        guard name.utf8.count <= 76 else { return false }
+        let parts = name.split(omittingEmptySubsequences: false) { $0 == "." || $0 == "_" || $0 == "-" }
+        return parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || ("0"..."9").contains($0) } }
+    }
+}

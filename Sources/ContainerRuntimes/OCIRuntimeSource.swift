@@ -1,5 +1,9 @@
 import CgroupFreezer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemPackage
 
 /// The containers of an OCI runtime, read from its state directory. runc and crun keep no pause
@@ -46,7 +50,7 @@ public struct OCIRuntimeSource: Sendable {
     }
 
     /// One container by its full ID.
-    func container(id: String) throws -> Container? {
+    package func container(id: String) throws -> Container? {
         let directory = root.appending(id)
         switch runtime {
         case .crun: return try crunContainer(id: id, directory: directory)
@@ -143,5 +147,18 @@ public struct OCIRuntimeSource: Sendable {
                                   cgroup: cgroup)
         container.runtimeRoot = root
         return container
+    }
+}
+
+extension OCIRuntimeSource {
+    /// The container with its init's PID, read from its runtime state where the listing took its
+    /// cgroup from the engine's naming (a checkpoint needs the init itself); unchanged otherwise.
+    public static func withInit(_ container: Container) -> Container {
+        guard container.pid == nil, let root = container.runtimeRoot,
+              case .success(let found??) = Result(catching: { try OCIRuntimeSource.detecting(root: root).container(id: container.id) })
+        else { return container }
+        var completed = container
+        completed.pid = found.pid
+        return completed
     }
 }
