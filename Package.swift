@@ -119,6 +119,7 @@ let package = Package(
             name: "HealthProbes",
             dependencies: [
                 "CgroupFreezer",
+                "FreezerOperations",
                 "ContainerEngines",
                 "ContainerRuntimes",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -130,9 +131,7 @@ let package = Package(
             name: "FreezerOperations",
             dependencies: [
                 "CgroupFreezer",
-                "ContainerEngines",
                 "ContainerRuntimes",
-                "HealthProbes",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -230,6 +229,8 @@ let package = Package(
             name: "embedding-example",
             dependencies: [
                 "CgroupFreezer",
+                "ContainerRuntimes",
+                "ContainerEngines",
                 "FreezerOperations",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

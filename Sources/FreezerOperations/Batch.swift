@@ -1,7 +1,5 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 
 /// How `pause` or `unpause` runs over many targets.
 public struct BatchOptions: Sendable {
@@ -20,19 +18,16 @@ public struct BatchOptions: Sendable {
     public var direct: Bool
     /// Where each item's record goes as soon as that item is done (and its rollback or refreeze).
     public var audit: AuditTrail?
-    /// A health check for every item that ends thawed (unpause only).
-    public var health: HealthCheckOptions?
 
     /// Options with the CLI's defaults.
     public init(operation: Operation, timeout: Duration = CgroupFreezer.defaultTimeout, parallel: Int = 50,
-                atomic: Bool = false, direct: Bool = false, audit: AuditTrail? = nil, health: HealthCheckOptions? = nil) {
+                atomic: Bool = false, direct: Bool = false, audit: AuditTrail? = nil) {
         self.operation = operation
         self.timeout = timeout
         self.parallel = parallel
         self.atomic = atomic
         self.direct = direct
         self.audit = audit
-        self.health = health
     }
 }
 
@@ -106,7 +101,7 @@ public struct BatchResult: Sendable {
 
 extension BatchResult {
     /// The item again, for a rollback or refreeze along the same route.
-    var resolution: Resolution {
+    package var resolution: Resolution {
         guard let route else { return Resolution(reference: reference, failure: error ?? CgroupLayout.Error.invalidTarget(reference, reason: "unresolved")) }
         return Resolution(ResolvedTarget(reference: reference, container: container, route: route))
     }

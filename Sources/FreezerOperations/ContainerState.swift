@@ -1,5 +1,4 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
 
 /// What a container's cgroup says, for status, filters and drift. Read-only: a container that

@@ -1,5 +1,4 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
 
 extension Resolver {

@@ -1,7 +1,5 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 import SystemPackage
 
 /// Turns what the user named into who must act on it: the one place that decides routes.
@@ -171,21 +169,16 @@ extension Container {
 extension Resolver {
     /// Resolves `selection` and pauses or unpauses every item, at most `options.parallel` at once;
     /// results are in item order. Each item's audit record is written as soon as it is done.
-    /// With `options.health`, every item that ends thawed is probed (`checkHealth`).
+    /// (HealthProbes' `run(_:options:health:progress:)` adds a health check after an unpause.)
     ///
     /// Cancellation (the CLI cancels on SIGINT, SIGTERM, SIGHUP): a freeze in progress is thawed by
     /// the backend, items not yet started are reported `interrupted` without being touched, and with
     /// `atomic` what was changed is undone; that rollback runs to its end despite the cancellation.
-    public func run(_ selection: TargetSelection, options: BatchOptions, progress: HealthProgress = .none) async -> [BatchResult] {
-        let items = await resolve(selection, for: options.operation.purpose, direct: options.direct)
-        var results = await run(items, options: options)
-        if let health = options.health, options.operation == .thaw, !Task.isCancelled {
-            results = await checkHealth(results, options: health, batch: options, progress: progress)
-        }
-        return results
+    public func run(_ selection: TargetSelection, options: BatchOptions) async -> [BatchResult] {
+        await run(await resolve(selection, for: options.operation.purpose, direct: options.direct), options: options)
     }
 
-    /// Pauses or unpauses resolved items (see `run(_:options:progress:)`).
+    /// Pauses or unpauses resolved items (see `run(_:options:)`).
     public func run(_ items: [Resolution], options: BatchOptions) async -> [BatchResult] {
         var results = await boundedMap(items, parallel: options.parallel) { item in
             let result = await self.perform(item, operation: options.operation, timeout: options.timeout)
@@ -239,7 +232,7 @@ extension Resolver {
     }
 
     /// One item along its route.
-    func perform(_ item: Resolution, operation: BatchOptions.Operation, timeout: Duration) async -> BatchResult {
+    package func perform(_ item: Resolution, operation: BatchOptions.Operation, timeout: Duration) async -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = BatchResult(item)

@@ -1,5 +1,4 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
 
 /// Who acts on a target: the one answer every command (and the daemon) builds on.

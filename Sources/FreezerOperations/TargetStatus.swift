@@ -1,5 +1,4 @@
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
 
 /// What the freezer, and the engine or systemd where one keeps its own view, say about one target.

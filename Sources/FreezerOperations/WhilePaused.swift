@@ -31,7 +31,6 @@ extension Resolver {
         }
         var thaw = options
         thaw.operation = .thaw
-        thaw.health = nil
         let mine = paused.filter { $0.outcome == .ok }.map(\.resolution)
         let thawOptions = thaw
         let thawed = await uncancelled { await self.run(mine, options: thawOptions) }

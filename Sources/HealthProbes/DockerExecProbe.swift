@@ -1,4 +1,5 @@
 import CgroupFreezer
+import FreezerOperations
 import ContainerEngines
 import ContainerRuntimes
 import Foundation

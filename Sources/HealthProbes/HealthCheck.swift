@@ -1,4 +1,5 @@
 import CgroupFreezer
+import FreezerOperations
 import ContainerEngines
 import ContainerRuntimes
 /// When and how often to probe, with the meaning Docker's HEALTHCHECK and Kubernetes' probes give
@@ -24,20 +25,6 @@ public struct HealthPolicy: Sendable, Hashable {
         self.startPeriod = startPeriod
         self.deadline = deadline
     }
-}
-
-/// How a health check ended.
-public struct HealthReport: Sendable, Hashable {
-    /// Healthy, or unhealthy (by retries or by the deadline).
-    public var healthy: Bool
-    /// How many probes ran.
-    public var attempts: Int
-    /// From the start of the check (right after the thaw was confirmed) to the first success.
-    public var timeToHealthy: Duration?
-    /// The last probe's outcome.
-    public var last: ProbeOutcome?
-    /// Why it is unhealthy: `retries` or `deadline`.
-    public var reason: String?
 }
 
 extension HealthProbe {

@@ -1,4 +1,5 @@
 import CgroupFreezer
+import FreezerOperations
 import ContainerEngines
 import ContainerRuntimes
 import AsyncHTTPClient
@@ -53,14 +54,6 @@ public struct ProbeContext: Sendable {
         variables["FREEZECTL_PID"] = pid.map(String.init)
         return variables
     }
-}
-
-/// The result of one probe.
-public struct ProbeOutcome: Sendable, Hashable {
-    /// Whether it passed.
-    public var healthy: Bool
-    /// What it said: the command's output, `HTTP 200`, `connected`, or why it failed (trimmed).
-    public var output: String
 }
 
 extension HealthProbe {

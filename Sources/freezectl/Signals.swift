@@ -1,6 +1,7 @@
 import FreezectlReports
 import ArgumentParser
 import CgroupFreezer
+import FreezerOperations
 import HealthProbes
 import Dispatch
 import Synchronization

@@ -62,11 +62,11 @@ struct BatchCommand {
         let resolver = try targets.sources.resolverOrExit(common)
         let trail = try audit.trail()
         let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
-                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail, health: health)
+                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail)
         let display = LiveHealthDisplay(enabled: health != nil && common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
         // Cancelled by SIGINT/SIGTERM/SIGHUP: the batch ends with what is done, undone or not started.
         let results = try await StopSignals.shared.run {
-            await resolver.run(selection, options: options, progress: display.progress)
+            await resolver.run(selection, options: options, health: health, progress: display.progress)
         }
         if results.isEmpty {
             Output.noContainersMatched(common: common)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CRIUCheckpoint
+import FreezerOperations
 import CgroupFreezer
 
 /// `freezectl verify`: the tree check of `checkpoint` on its own.

@@ -1,6 +1,7 @@
 import CgroupFreezer
 import ContainerEngines
 import ContainerRuntimes
+import FreezerOperations
 import HealthProbes
 
 /// What a caller sees of the health checks after a thaw while they run (the CLI's live lines).
@@ -21,6 +22,15 @@ public struct HealthProgress: Sendable {
 }
 
 extension Resolver {
+    /// `run(_:options:)`, then with `health` and an unpause, a check of every item that ended
+    /// thawed (`checkHealth`), unless a stop signal cancelled the batch.
+    public func run(_ selection: TargetSelection, options: BatchOptions, health: HealthCheckOptions?,
+                    progress: HealthProgress = .none) async -> [BatchResult] {
+        let results = await run(selection, options: options)
+        guard let health, options.operation == .thaw, !Task.isCancelled else { return results }
+        return await checkHealth(results, options: health, batch: options, progress: progress)
+    }
+
     /// Probes every item of an unpause batch that ended thawed, all at once (one slow target does
     /// not hold back the others), and with `.refreeze` freezes again those this call thawed that
     /// ended unhealthy. Items that failed to thaw, or are still frozen, are not probed: a probe
