@@ -151,12 +151,19 @@ let package = Package(
             name: "FreezectlReports",
             dependencies: [
                 "CgroupFreezer",
-                "ContainerEngines",
                 "ContainerRuntimes",
-                "HealthProbes",
                 "FreezerOperations",
-                "CRIUCheckpoint",
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // freezectld's API bodies (docs/api.yaml): the daemon writes them, FreezectlClient reads them.
+        .target(
+            name: "FreezectlAPI",
+            dependencies: [
+                "CgroupFreezer",
+                "FreezerOperations",
+                "FreezectlReports",
+                "HealthProbes",
             ]
         ),
         // A client of freezectld's API: the CLI's --host, and Swift programs.
@@ -166,6 +173,7 @@ let package = Package(
                 "CgroupFreezer",
                 "ContainerEngines",
                 "ContainerRuntimes",
+                "FreezectlAPI",
                 "FreezectlReports",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -181,6 +189,7 @@ let package = Package(
                 "ContainerEngines",
                 "ContainerRuntimes",
                 "FreezerOperations",
+                "FreezectlAPI",
                 "FreezectlReports",
                 "HealthProbes",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -217,6 +226,7 @@ let package = Package(
                 "HealthProbes",
                 "FreezerOperations",
                 "CRIUCheckpoint",
+                "FreezectlAPI",
                 "FreezectlReports",
                 "FreezectlClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -248,6 +258,7 @@ let package = Package(
                 "ContainerRuntimes",
                 "ContainerdAPI",
                 "FreezerOperations",
+                "FreezectlAPI",
                 "FreezectlReports",
                 "FreezectlDaemon",
                 "CRIUCheckpoint",

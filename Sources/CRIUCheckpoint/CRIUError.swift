@@ -49,3 +49,21 @@ extension CRIU {
         }
     }
 }
+
+extension CRIU.Error: ErrorAdvice {
+    /// What to do, in the CLI's terms (its --criu and --criu-timeout flags).
+    public var advice: String {
+        switch self {
+            case .unavailable:
+                return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
+            case .checkFailed(_, _, let explanation):
+                return explanation == nil ? "run `criu check` yourself; its output says what the kernel lacks" : "install a CRIU that supports this kernel and give it with --criu PATH or FREEZECTL_CRIU"
+            case .failed(_, let log, _):
+                return "read \(log) (written with -v4) for the whole story"
+            case .strayProcesses:
+                return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
+            case .abandoned(_, _, _, let log):
+                return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
+        }
+    }
+}

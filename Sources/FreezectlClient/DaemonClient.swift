@@ -3,6 +3,7 @@ import CgroupFreezer
 import ContainerEngines
 import ContainerRuntimes
 import Foundation
+import FreezectlAPI
 import FreezectlReports
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,7 @@
 import CgroupFreezer
 import ContainerEngines
 import ContainerRuntimes
+import FreezectlAPI
 import FreezectlReports
 import FreezerOperations
 

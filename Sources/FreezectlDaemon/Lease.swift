@@ -1,4 +1,5 @@
 import CgroupFreezer
+import FreezectlAPI
 import FreezectlReports
 import Foundation
 import SystemPackage

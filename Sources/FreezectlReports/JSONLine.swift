@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How a report is written as JSON, the same for the CLI's `--format json` and the daemon's
 /// answers: sorted keys, slashes unescaped, one object per line.

@@ -1,6 +1,4 @@
-import CRIUCheckpoint
 import CgroupFreezer
-import ContainerEngines
 import ContainerRuntimes
 
 /// What the user can do about an error, in the CLI's terms (its flags, its commands, the tools
@@ -13,7 +11,6 @@ extension FreezectlError {
         case let error as CgroupFreezer.Error: return error.advice
         case let error as ContainerCatalog.Error: return error.advice
         case let error as SystemdManager.Error: return error.advice
-        case let error as CRIU.Error: return error.advice
         case let error as AuditTrail.Error: return error.advice
         case let error as any ErrorAdvice: return error.advice
         default: return "report this as a bug"
@@ -22,12 +19,6 @@ extension FreezectlError {
 
     /// The message and the next step on one line (usage errors, logs).
     public var withNextStep: String { "\(message); next step: \(nextStep)" }
-}
-
-/// An error of a module above this one (the daemon's client, its policy) that says itself what
-/// the user can do.
-public protocol ErrorAdvice: FreezectlError {
-    var advice: String { get }
 }
 
 extension Error {
@@ -127,23 +118,6 @@ extension ContainerCatalog.Error {
                 case "containerd": return "check containerd (`ctr version`, its log); its containers were not selected"
                 default: return "check the runtime's state directory; its containers were not selected"
                 }
-        }
-    }
-}
-
-extension CRIU.Error {
-    public var advice: String {
-        switch self {
-            case .unavailable:
-                return "install CRIU (4.1 or later on kernels 6.13+) and give it with --criu PATH or FREEZECTL_CRIU"
-            case .checkFailed(_, _, let explanation):
-                return explanation == nil ? "run `criu check` yourself; its output says what the kernel lacks" : "install a CRIU that supports this kernel and give it with --criu PATH or FREEZECTL_CRIU"
-            case .failed(_, let log, _):
-                return "read \(log) (written with -v4) for the whole story"
-            case .strayProcesses:
-                return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
-            case .abandoned(_, _, _, let log):
-                return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
         }
     }
 }

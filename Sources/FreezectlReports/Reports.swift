@@ -1,10 +1,11 @@
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 import FreezerOperations
-import CRIUCheckpoint
 import CgroupFreezer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemPackage
 import Synchronization
 #if canImport(Glibc)

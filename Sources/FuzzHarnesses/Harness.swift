@@ -5,6 +5,7 @@ import ContainerRuntimes
 import ContainerdAPI
 import Foundation
 import FreezectlDaemon
+import FreezectlAPI
 import FreezectlReports
 import FreezerOperations
 import SwiftProtobuf

@@ -21,6 +21,13 @@ public protocol FreezectlError: Error, Sendable, CustomStringConvertible {
     var errno: Errno? { get }
 }
 
+/// An error that says itself what the user can do (CRIU's, the daemon client's, its policy's):
+/// FreezectlReports' `nextStep` takes its advice from it. The core's own errors get theirs from
+/// FreezectlReports, which names the CLI's flags.
+public protocol ErrorAdvice: FreezectlError {
+    var advice: String { get }
+}
+
 extension FreezectlError {
     public var description: String { message }
     public var isBadInput: Bool { false }

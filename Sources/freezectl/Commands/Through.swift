@@ -2,6 +2,7 @@ import ArgumentParser
 import CLinuxSupport
 import CgroupFreezer
 import FreezectlClient
+import FreezectlAPI
 import FreezectlReports
 import FreezerOperations
 import Foundation

@@ -5,6 +5,7 @@ import FreezerOperations
 import CRIUCheckpoint
 import ArgumentParser
 import CgroupFreezer
+import FreezectlAPI
 import FreezectlReports
 import Foundation
 

@@ -1,4 +1,6 @@
 import Foundation
+import FreezectlReports
+import FreezerOperations
 import HealthProbes
 
 /// The bodies of freezectld's API v1 (docs/api.yaml), shared by the daemon that writes them and
