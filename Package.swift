@@ -39,6 +39,7 @@ let package = Package(
         .library(name: "CRIUCheckpoint", targets: ["CRIUCheckpoint"]),
         .library(name: "FreezectlClient", targets: ["FreezectlClient"]),
         .executable(name: "freezectl", targets: ["freezectl"]),
+        .executable(name: "freezectl-engines", targets: ["freezectl-engines"]),
         .executable(name: "freezectl-bench", targets: ["freezectl-bench"]),
         .executable(name: "embedding-example", targets: ["embedding-example"]),
         .executable(name: "freezectld", targets: ["freezectld"]),
@@ -216,8 +217,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The command tree of freezectl and freezectl-engines, and the kernel-side routes: no
+        // network client, FoundationEssentials only (issue 16, docs/performance.md).
+        .target(
+            name: "FreezectlCLI",
+            dependencies: [
+                "CLinuxSupport",
+                "CgroupFreezer",
+                "ContainerRuntimes",
+                "FreezerOperations",
+                "FreezectlReports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "freezectl", dependencies: ["FreezectlCLI"]),
+        // What freezectl hands over: the same tree with the engines, probes, CRIU and the daemon's client.
         .executableTarget(
-            name: "freezectl",
+            name: "freezectl-engines",
             dependencies: [
                 "CLinuxSupport",
                 "CgroupFreezer",
@@ -229,9 +247,9 @@ let package = Package(
                 "FreezectlAPI",
                 "FreezectlReports",
                 "FreezectlClient",
+                "FreezectlCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // docs/embedding.md as a program: an orchestrator's use of the library, run by CI on a scratch cgroup.

@@ -10,7 +10,8 @@ export PATH="/opt/swift/usr/bin:$PATH"
 if ! command -v unshare >/dev/null || ! command -v pkill >/dev/null || ! [ -f /usr/include/systemd/sd-bus.h ]; then
   apt-get update -q && apt-get install -y -q util-linux procps libsystemd-dev
 fi
-# A first release build takes a few minutes (SwiftNIO and async-http-client for the Docker API).
+# freezectl alone: the kernel-side CLI (no engine clients, no full Foundation), the shorter build.
+# Its handover to freezectl-engines (Docker, podman, containerd, probes, CRIU) is not needed here.
 freezectl=$(bash scripts/build-release.sh --product freezectl)/freezectl
 
 # The scratch cgroup goes where this host mounts cgroup v2 (or the v1 freezer); both are found

@@ -7,6 +7,8 @@
 #
 # What goes where (PREFIX=/usr/local unless --prefix):
 #   PREFIX/bin/freezectl, PREFIX/bin/freezectld         release build, stripped
+#   PREFIX/libexec/freezectl/freezectl-engines          what freezectl hands engine, probe, CRIU
+#                                                       and daemon-client commands to (stripped)
 #   PREFIX/share/man/man1/freezectl.1, freezectl.pause.1, ...   a page per command (generated
 #                                                       from the binaries by swift-argument-parser's
 #                                                       generate-manual, so they cannot drift)
@@ -76,6 +78,7 @@ fi
 # The binaries: release build (the Swift runtime linked in), then stripped of their symbol
 # tables (190 MB to 90 MB; the Swift metadata the runtime needs is in sections strip keeps).
 bin=$(bash scripts/build-release.sh --product freezectl)
+bash scripts/build-release.sh --product freezectl-engines >/dev/null
 bash scripts/build-release.sh --product freezectld >/dev/null
 
 # The man pages come from the binaries' own description of their commands
@@ -96,6 +99,9 @@ for tool in freezectl freezectld; do
   "$stage/$tool" --generate-completion-script zsh >"$stage/_$tool"
   "$stage/$tool" --generate-completion-script fish >"$stage/$tool.fish"
 done
+# freezectl's commands are freezectl-engines' too (one command tree): it gets no pages or
+# completions of its own, and freezectl finds it in libexec through /proc/self/exe.
+strip --strip-all -o "$stage/freezectl-engines" "$bin/freezectl-engines"
 # ArgumentParser's built-in `help` command gets no page of its own.
 rm -f "$stage"/man1/*.help.1
 for unit in freezectld.service freezectld.socket; do
@@ -137,6 +143,7 @@ for tool in freezectl freezectld; do
   put 0644 "$stage/_$tool" "$prefix/share/zsh/site-functions/_$tool"
   put 0644 "$stage/$tool.fish" "$prefix/share/fish/vendor_completions.d/$tool.fish"
 done
+put 0755 "$stage/freezectl-engines" "$prefix/libexec/freezectl/freezectl-engines"
 for page in "$stage"/man1/*.1; do
   put 0644 "$page" "$prefix/share/man/man1/${page##*/}"
 done

@@ -59,7 +59,7 @@ arch=$(dpkg --print-architecture)
 # dpkg-shlibdeps reads debian/control from the directory it runs in.
 mkdir -p "$stage/debian"
 printf 'Source: freezectl\n\nPackage: freezectl\nArchitecture: any\n' >"$stage/debian/control"
-depends=$(cd "$stage" && dpkg-shlibdeps -O -e root/usr/bin/freezectl -e root/usr/bin/freezectld 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+depends=$(cd "$stage" && dpkg-shlibdeps -O -e root/usr/bin/freezectl -e root/usr/libexec/freezectl/freezectl-engines -e root/usr/bin/freezectld 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "package-deb.sh: dpkg-shlibdeps found no dependencies of the binaries" >&2; exit 1; }
 
 mkdir -p "$root/DEBIAN"

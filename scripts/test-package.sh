@@ -68,6 +68,11 @@ pause_unpause() { # pause_unpause FREEZECTL
   a=$(cat "$work/counter"); sleep 0.3; b=$(cat "$work/counter")
   [ "$a" != "$b" ] || fail "the counter did not move after unpause"
 }
+# A command freezectl hands to freezectl-engines (a health check after the thaw): found in the
+# prefix's libexec through /proc/self/exe, and run with the same arguments.
+handoff() { # handoff FREEZECTL
+  "$1" unpause -q "$cgroup" --health-cmd true || fail "$1 unpause --health-cmd (handed to freezectl-engines) failed"
+}
 start_worker
 
 echo "== install.sh into a scratch prefix"
@@ -84,8 +89,11 @@ MANPATH="$prefix/share/man" man -P cat freezectl.pause 2>/dev/null | grep -q -- 
 grep -q -- '-F _freezectl freezectl$' "$prefix/share/bash-completion/completions/freezectl" || fail "no bash completion"
 [ -s "$prefix/share/zsh/site-functions/_freezectl" ] && [ -s "$prefix/share/fish/vendor_completions.d/freezectl.fish" ] || fail "no zsh or fish completion"
 grep -qx "ExecStart=$prefix/bin/freezectld .*" "$prefix/lib/systemd/system/freezectld.service" || fail "the unit's ExecStart is not under $prefix"
-! readelf -S "$prefix/bin/freezectl" | grep -q '\.symtab' || fail "the installed freezectl is not stripped"
+for tool in bin/freezectl libexec/freezectl/freezectl-engines; do
+  ! readelf -S "$prefix/$tool" | grep -q '\.symtab' || fail "the installed $tool is not stripped"
+done
 pause_unpause "$prefix/bin/freezectl"
+handoff "$prefix/bin/freezectl"
 bash scripts/install.sh --uninstall --prefix "$prefix" >/dev/null || fail "install.sh --uninstall failed"
 (cd "$work" && find prefix | sort) >"$work/after"
 diff "$work/before" "$work/after" || fail "--uninstall left the prefix different from before the install"
@@ -104,6 +112,7 @@ man -P cat freezectl 2>/dev/null | grep -q 'freezectl.*Pause and thaw' || fail "
 man -P cat freezectl.pause 2>/dev/null | grep -q -- '--atomic' || fail "man freezectl.pause does not render"
 systemctl cat freezectld.service 2>/dev/null | grep -q 'ExecStart=/usr/bin/freezectld' || [ ! -d /run/systemd/system ] || fail "systemd does not see freezectld.service"
 pause_unpause /usr/bin/freezectl
+handoff /usr/bin/freezectl
 dpkg --purge freezectl >/dev/null || fail "dpkg --purge failed"
 installed=0
 ! dpkg-query -W freezectl >/dev/null 2>&1 || fail "dpkg still lists freezectl after --purge"

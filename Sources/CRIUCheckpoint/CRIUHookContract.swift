@@ -36,11 +36,6 @@ public struct CRIUHookContract: Sendable, Hashable {
     }
 
     /// Whether a process started with `arguments` (without the program name) in `environment` is
-    /// CRIU running its action script: CRIU gives no arguments and sets CRTOOLS_SCRIPT_ACTION.
-    public static func isActionScript(arguments: [String], environment: [String: String]) -> Bool {
-        arguments.isEmpty && environment["CRTOOLS_SCRIPT_ACTION"] != nil
-    }
-
     /// The script's end: what it was given, or nil when there is nothing to do (an action other
     /// than post-restore, or no marker asked for).
     public init?(scriptEnvironment environment: [String: String]) {

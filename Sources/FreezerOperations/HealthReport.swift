@@ -37,3 +37,13 @@ public struct ProbeOutcome: Sendable, Hashable {
         self.output = output
     }
 }
+
+/// What to do with a target that is unhealthy after the thaw.
+public enum UnhealthyAction: String, Sendable, CaseIterable {
+    /// Report it; the command exits 3.
+    case fail
+    /// Freeze it again if this call thawed it (put it back as it was); the command exits 3.
+    case refreeze
+    /// Report it only.
+    case ignore
+}

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import CSystemd
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -39,15 +34,6 @@ public struct JournalSink: AuditSink {
     }
 
     /// One MESSAGE_ID (a 128-bit id, as `systemd-id128 new` makes) per action.
-    /// `%.3f` of the duration, as journal fields have always carried it (printf's own rounding;
-    /// FoundationEssentials has no String(format:)).
-    static func milliseconds(_ value: Double) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        let count = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.3f", $0) }
-        guard count > 0 else { return "0.000" }
-        return String(decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     static func messageID(_ action: AuditRecord.Action) -> String {
         switch action {
         case .pause: return "5b1d0c6f2a4e4c1c9a3f3d2e8b7a6c01"
@@ -74,7 +60,7 @@ public struct JournalSink: AuditSink {
             "FREEZECTL_ACTION=\(record.action.rawValue)",
             "FREEZECTL_TARGET=\(record.target)",
             "FREEZECTL_RESULT=\(record.result.rawValue)",
-            "FREEZECTL_DURATION_MS=\(Self.milliseconds(record.durationMS))",
+            "FREEZECTL_DURATION_MS=\(String(record.durationMS, decimals: 3))",
             "FREEZECTL_UID=\(record.uid)",
             "FREEZECTL_PID=\(record.pid)",
             "FREEZECTL_HOSTNAME=\(record.hostname)",

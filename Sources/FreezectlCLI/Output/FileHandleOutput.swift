@@ -1,10 +1,11 @@
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 import FreezerOperations
-import CRIUCheckpoint
 import CgroupFreezer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemPackage
 import Synchronization
 #if canImport(Glibc)
@@ -12,17 +13,17 @@ import Glibc
 #endif
 
 /// Standard output and error through write(2). A closed pipe (`freezectl ... | head -1`) or a
-/// full disk must never kill or trap freezectl: SIGPIPE is ignored (Freezectl.main) and a failed
+/// full disk must never kill or trap freezectl: SIGPIPE is ignored (Freezectl.start) and a failed
 /// write is noted once on standard error, if that still works, and changes nothing else.
 /// (FileHandle.write traps on EPIPE; print's stdio buffer would hide the failure until exit.)
-enum FileHandleOutput {
+package enum FileHandleOutput {
     private static let failed = Mutex<Set<Int32>>([])
 
-    static func standardOutput(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDOUT_FILENO) }
-    static func standardError(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDERR_FILENO) }
+    package static func standardOutput(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDOUT_FILENO) }
+    package static func standardError(_ text: String) { write(text.hasSuffix("\n") ? text : text + "\n", to: STDERR_FILENO) }
 
     /// Writes `text` as is (no newline added).
-    static func write(_ text: String, to fd: Int32) {
+    package static func write(_ text: String, to fd: Int32) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let result = bytes.withUnsafeBytes { Syscall.write(fd, $0) }
@@ -45,7 +46,7 @@ enum FileHandleOutput {
 extension String {
     /// The text with control characters escaped (`\n`, `\u{1B}`...): a label, a name or a probe's
     /// output comes from a container and must not move the cursor or forge lines of a table.
-    var escapingControlCharacters: String {
+    package var escapingControlCharacters: String {
         guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return self }
         var escaped = ""
         for scalar in unicodeScalars {

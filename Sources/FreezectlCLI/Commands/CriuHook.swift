@@ -1,11 +1,16 @@
 import ArgumentParser
-import CRIUCheckpoint
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// CRIU's action script: `criu restore --action-script /path/to/freezectl` (CRIU execs the path
 /// without arguments; freezectl then runs this), or `freezectl criu-hook` from a wrapper.
-struct CriuHook: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct CriuHook: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "criu-hook",
         abstract: "CRIU action-script entry point: writes the restore marker on post-restore.",
         discussion: """
@@ -16,13 +21,7 @@ struct CriuHook: ParsableCommand {
         """
     )
 
-    func run() throws {
-        guard let contract = CRIUHookContract(scriptEnvironment: ProcessInfo.processInfo.environment) else { return }
-        do {
-            try contract.writeMarker()
-        } catch {
-            Output.error("criu-hook: cannot write the restore marker \(contract.marker?.string ?? ""): \(error)\n  next step: check that its directory exists and is writable")
-            throw ExitCode(ExitStatus.failure)
-        }
+    package func run() throws {
+        try Handoff.engines().run(self)
     }
 }

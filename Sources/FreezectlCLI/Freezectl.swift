@@ -1,36 +1,38 @@
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 import FreezerOperations
-import CRIUCheckpoint
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import CgroupFreezer
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Exit codes a script can rely on (README "Exit codes").
-enum ExitStatus {
+package enum ExitStatus {
     /// Every target done, or already in the requested state.
-    static let success: Int32 = 0
+    package static let success: Int32 = 0
     /// At least one target failed.
-    static let failure: Int32 = 1
+    package static let failure: Int32 = 1
     /// Bad usage or malformed input; nothing was written for the bad target.
-    static let badInput: Int32 = 2
+    package static let badInput: Int32 = 2
     /// At least one target ended unhealthy after `unpause --health-*` (with fail or refreeze).
-    static let unhealthy: Int32 = 3
+    package static let unhealthy: Int32 = 3
 }
 
-@main
-struct Freezectl: AsyncParsableCommand {
+package struct Freezectl: AsyncParsableCommand {
+    package init() {}
+
     // Every command names itself: otherwise ArgumentParser derives each name with
     // String(describing:) at every start, a protocol-conformance scan per command (docs/performance.md).
-    static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "freezectl",
         abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",
         discussion: "TARGET is one of:\n" + TargetSpec.forms.map { form in
-            "  " + form.syntax.padding(toLength: 20, withPad: " ", startingAt: 0) + form.meaning
+            "  " + form.syntax.padded(to: 20) + form.meaning
         }.joined(separator: "\n") + """
 
 
@@ -55,10 +57,10 @@ struct Freezectl: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp(
         "Send pause, unpause and status to freezectld on this socket instead of acting directly, e.g. unix:///run/freezectl/freezectl.sock (default: $FREEZECTL_HOST). The daemon's policy decides what you may do; the output and exit codes are the same.",
         valueName: "url"))
-    var host: String?
+    package var host: String?
 
     /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
-    static func main() async {
+    package static func start() async {
         // A closed pipe on stdout or stderr (`freezectl ... | head -1`) must never kill freezectl
         // between a freeze and its thaw: writes then fail with EPIPE (FileHandleOutput).
         signal(SIGPIPE, SIG_IGN)
@@ -66,7 +68,8 @@ struct Freezectl: AsyncParsableCommand {
             // CRIU execs its --action-script path without arguments (criu/action-scripts.c), so
             // `freezectl` alone with CRTOOLS_SCRIPT_ACTION set is the criu-hook.
             var arguments = Array(CommandLine.arguments.dropFirst())
-            if CRIUHookContract.isActionScript(arguments: arguments, environment: ProcessInfo.processInfo.environment) {
+            Handoff.arguments = arguments
+            if arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil {
                 arguments = ["criu-hook"]
             }
             var command = try parseAsRoot(LeaseOptions.takeCommand(from: arguments))

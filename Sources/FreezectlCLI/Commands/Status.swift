@@ -1,11 +1,14 @@
 import FreezectlReports
 import ArgumentParser
 import FreezerOperations
-import FreezectlClient
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Status: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
         discussion: """
@@ -22,25 +25,26 @@ struct Status: AsyncParsableCommand {
         """
     )
 
-    @ParentCommand var root: Freezectl
-    @OptionGroup var targets: TargetArguments
-    @OptionGroup var common: CommonOptions
+    @ParentCommand package var root: Freezectl
+    @OptionGroup package var targets: TargetArguments
+    @OptionGroup package var common: CommonOptions
 
-    func run() async throws {
-        let selection = try targets.selection()
+    package func run() async throws {
+        if let side = Handoff.engineSide { return try await side.run(self) }
+        guard !needsEngineSide else { return try await Handoff.engines().run(self) }
+        let resolver = try targets.sources.resolverOrExit(common)
+        let items = await resolver.resolve(try targets.selection(), for: .inspect)
+        // An engine's container is shown with the engine's view, which freezectl-engines reads.
+        if items.contains(where: \.isEngineOwned) { return try await Handoff.engines().run(self) }
+        try show(targets.targets.isEmpty ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
+    }
+
+    /// The daemon (--host, FREEZECTL_HOST), or an engine's or systemd's targets.
+    package var needsEngineSide: Bool { root.host != nil || getenv("FREEZECTL_HOST") != nil || targets.needsEngineSide }
+
+    /// Prints the reports, read directly or from the daemon; exit 1 or 2 when one has a failure.
+    package func show(_ reports: [StatusReport]) throws {
         let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
-        let reports: [StatusReport]
-        if let client = try daemon() {
-            do {
-                reports = try await client.status(targets: targets.targets.map(\.description), all: targets.all, filters: targets.filters,
-                                                   namespaces: targets.namespaces)
-            } catch {
-                throw Output.daemonFailure("status", error)
-            }
-        } else {
-            let resolver = try targets.sources.resolverOrExit(common)
-            reports = (listFrozen ? resolver.frozenCgroups() : await resolver.status(selection)).map(StatusReport.init)
-        }
         if reports.isEmpty {
             if listFrozen {
                 if common.format == .table && !common.quiet { FileHandleOutput.standardOutput("No cgroup is frozen or freezing.") }
@@ -51,14 +55,5 @@ struct Status: AsyncParsableCommand {
         }
         Output.statuses(reports, common: common)
         throw ExitCode(Output.exitCode(reports.map(\.failure)))
-    }
-}
-
-extension Status {
-    /// freezectld named by --host or FREEZECTL_HOST; nil: read directly.
-    func daemon() throws -> DaemonClient? {
-        let client = try namedDaemon(host: root.host, verb: "status")
-        if client != nil { try targets.sources.refuseThroughDaemon() }
-        return client
     }
 }

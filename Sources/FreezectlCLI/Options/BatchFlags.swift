@@ -1,20 +1,22 @@
 import ArgumentParser
 
 /// Options of batch operations.
-struct BatchFlags: ParsableArguments {
+package struct BatchFlags: ParsableArguments {
+    package init() {}
+
     @Flag(name: .long, help: "Write the cgroup of Docker (or engine-owned runc) containers instead of asking the engine. Faster, and works with the daemon down, but the engine's view becomes stale.")
-    var direct = false
+    package var direct = false
 
     /// The most targets worked on at once: each holds a descriptor or a connection.
-    static let maximumParallel = 1000
+    package static let maximumParallel = 1000
 
     @Option(name: .long, help: ArgumentHelp("How many targets to work on at once, 1 to 1000. (default: 50)", valueName: "n"))
-    var parallel = 50
+    package var parallel = 50
 
     @Flag(name: .long, help: "If any target fails, undo what this call changed (thaw what it paused, or refreeze what it unpaused), then exit 1.")
-    var atomic = false
+    package var atomic = false
 
-    func validate() throws {
+    package func validate() throws {
         guard (1...Self.maximumParallel).contains(parallel) else {
             throw ValidationError("--parallel must be from 1 to \(Self.maximumParallel), got \(parallel)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLinuxSupport
 import CgroupFreezer
+import FreezectlCLI
 import FreezectlClient
 import FreezectlAPI
 import FreezectlReports
@@ -225,5 +226,14 @@ enum ChildProcess {
         } onCancel: {
             kill(child, SIGTERM)
         }
+    }
+}
+
+extension Status {
+    /// freezectld named by --host or FREEZECTL_HOST; nil: read directly.
+    func daemon() throws -> DaemonClient? {
+        let client = try namedDaemon(host: root.host, verb: "status")
+        if client != nil { try targets.sources.refuseThroughDaemon() }
+        return client
     }
 }

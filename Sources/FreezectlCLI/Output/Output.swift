@@ -1,11 +1,12 @@
 import FreezectlReports
-import ContainerEngines
 import ContainerRuntimes
-import HealthProbes
 import FreezerOperations
-import CRIUCheckpoint
 import CgroupFreezer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ArgumentParser
 import SystemPackage
 import Synchronization
@@ -14,8 +15,8 @@ import Glibc
 #endif
 
 /// Printing: tables for people, JSON lines for programs, errors always on standard error.
-enum Output {
-    static func operations(_ reports: [OperationReport], common: CommonOptions, verb: String) {
+package enum Output {
+    package static func operations(_ reports: [OperationReport], common: CommonOptions, verb: String) {
         // One line per distinct warning, naming its targets: a --direct batch of 500 containers
         // warns once, not 500 times.
         var warned: [(text: String, targets: [String])] = []
@@ -43,10 +44,10 @@ enum Output {
                 header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME", "HEALTH", "ATTEMPTS", "TO HEALTHY", "LAST PROBE"],
                 rows: reports.map { report in
                     [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
-                     report.state ?? "-", String(format: "%.1fms", report.durationMS),
+                     report.state ?? "-", String(report.durationMS, decimals: 1) + "ms",
                      report.health.map { $0.status + ($0.refrozen ? " (refrozen)" : "") } ?? "-",
                      report.health.map { String($0.attempts) } ?? "-",
-                     report.health?.timeToHealthyMS.map { String(format: "%.0fms", $0) } ?? "-",
+                     report.health?.timeToHealthyMS.map { String($0, decimals: 0) + "ms" } ?? "-",
                      report.health?.lastOutput.map { String($0.prefix(60)) } ?? "-"]
                 })
         case .table:
@@ -54,12 +55,12 @@ enum Output {
                 header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME"],
                 rows: reports.map { report in
                     [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
-                     report.state ?? "-", String(format: "%.1fms", report.durationMS)]
+                     report.state ?? "-", String(report.durationMS, decimals: 1) + "ms"]
                 })
         }
     }
 
-    static func statuses(_ reports: [StatusReport], common: CommonOptions) {
+    package static func statuses(_ reports: [StatusReport], common: CommonOptions) {
         for report in reports {
             if let error = report.error { self.error("status", report.target, error) }
         }
@@ -73,7 +74,7 @@ enum Output {
                 rows: reports.filter { $0.error == nil }.map { report in
                     [report.source ?? "cgroup", report.id.map { String($0.prefix(12)) } ?? "-", report.name ?? report.cgroup ?? "-",
                      report.state ?? "-", (report.engineState ?? "-") + (report.drift == true ? " (drift)" : ""),
-                     report.processes.map(String.init) ?? "-", report.memoryPercent.map { String(format: "%.1f", $0) } ?? "-",
+                     report.processes.map(String.init) ?? "-", report.memoryPercent.map { String($0, decimals: 1) } ?? "-",
                      (report.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
                 })
         case .table where reports.contains(where: { $0.engineState != nil }):
@@ -93,33 +94,8 @@ enum Output {
         }
     }
 
-    /// The tree check: JSON `{root, cgroup, processes, strays: [{pid, command, cgroup}], repaired}`, or a table of strays.
-    static func tree(_ check: TreeCheck, common: CommonOptions) {
-        let (tree, strays, cgroup, repaired) = (check.tree, check.strays, check.target.cgroup.path, check.repaired)
-        struct Stray: Encodable { let pid: Int32; let command: String; let cgroup: String? }
-        struct Report: Encodable { let root: Int32; let cgroup: String; let processes: Int; let strays: [Stray]; let repaired: Bool }
-        let list = strays.map { Stray(pid: $0.pid, command: $0.command, cgroup: $0.cgroup?.string) }
-        if !repaired {
-            for stray in list {
-                error("process \(stray.pid) (\(stray.command)) of the tree is outside \(cgroup), in \(stray.cgroup ?? "an invisible cgroup")\n  next step: move it back with --repair (or --repair-tree on checkpoint)")
-            }
-        }
-        guard !common.quiet else { return }
-        switch common.format {
-        case .json:
-            printJSON(Report(root: tree.root, cgroup: cgroup.string, processes: tree.members.count, strays: list, repaired: repaired && !list.isEmpty))
-        case .table:
-            if list.isEmpty {
-                FileHandleOutput.standardOutput("all \(tree.members.count) processes of the tree under \(tree.root) are in \(cgroup)")
-            } else {
-                FileHandleOutput.standardOutput(repaired ? "moved into \(cgroup):" : "outside \(cgroup):")
-                printTable(header: ["PID", "COMMAND", "CGROUP"], rows: list.map { [String($0.pid), String($0.command.prefix(60)), $0.cgroup ?? "-"] })
-            }
-        }
-    }
-
     /// An empty selection is not an error (docker's `unpause $(docker ps -q ...)` fails there).
-    static func noContainersMatched(common: CommonOptions) {
+    package static func noContainersMatched(common: CommonOptions) {
         if common.format == .table && !common.quiet {
             FileHandleOutput.standardOutput("no containers matched")
         } else if !common.quiet {
@@ -128,34 +104,34 @@ enum Output {
     }
 
     /// 2 when any target was bad input, else 1 when any failed, else 0.
-    static func exitCode(_ failures: [ErrorReport?]) -> Int32 {
+    package static func exitCode(_ failures: [ErrorReport?]) -> Int32 {
         if failures.contains(where: { $0?.badInput == true }) { return ExitStatus.badInput }
         if failures.contains(where: { $0 != nil }) { return ExitStatus.failure }
         return ExitStatus.success
     }
 
     /// `freezectl: VERB [TARGET: ]MESSAGE` and the next step; the target is left out where the message names it.
-    static func error(_ verb: String, _ target: String, _ error: ErrorReport) {
+    package static func error(_ verb: String, _ target: String, _ error: ErrorReport) {
         let subject = error.message.contains(target) ? verb : "\(verb) \(target)"
         self.error("\(subject): \(error.message)\n  next step: \(error.nextStep)")
     }
 
     /// A usage error found after parsing: said on standard error, exit 2, nothing done.
-    static func usageError(_ message: String) -> ExitCode {
+    package static func usageError(_ message: String) -> ExitCode {
         error(message)
         return ExitCode(ExitStatus.badInput)
     }
 
-    static func error(_ message: String) {
+    package static func error(_ message: String) {
         FileHandleOutput.standardError("freezectl: \(message)")
     }
 
     /// One JSON object on one line, keys sorted (docs/json-output.md).
-    static func printJSON<T: Encodable>(_ value: T) {
+    package static func printJSON<T: Encodable>(_ value: T) {
         FileHandleOutput.standardOutput(JSONLine.string(value))
     }
 
-    private static func printTable(header: [String], rows: [[String]]) {
+    package static func printTable(header: [String], rows: [[String]]) {
         // Every target failed: the errors on standard error say it all.
         guard !rows.isEmpty else { return }
         let rows = rows.map { $0.map(\.escapingControlCharacters) }
@@ -164,7 +140,7 @@ enum Output {
         }
         for row in [header] + rows {
             let cells = row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell.padded(to: widths[index])
             }
             FileHandleOutput.standardOutput(cells.joined(separator: "  "))
         }

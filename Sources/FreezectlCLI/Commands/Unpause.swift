@@ -1,8 +1,10 @@
 import ArgumentParser
 import FreezerOperations
 
-struct Unpause: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Unpause: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "unpause",
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
@@ -13,17 +15,17 @@ struct Unpause: AsyncParsableCommand {
         """
     )
 
-    @ParentCommand var root: Freezectl
-    @OptionGroup var targets: TargetArguments
-    @OptionGroup var batch: BatchFlags
-    @OptionGroup var operation: OperationOptions
-    @OptionGroup(title: "Health check after the thaw") var health: HealthOptions
-    @OptionGroup(title: "Audit") var audit: AuditOptions
-    @OptionGroup var common: CommonOptions
+    @ParentCommand package var root: Freezectl
+    @OptionGroup package var targets: TargetArguments
+    @OptionGroup package var batch: BatchFlags
+    @OptionGroup package var operation: OperationOptions
+    @OptionGroup(title: "Health check after the thaw") package var health: HealthOptions
+    @OptionGroup(title: "Audit") package var audit: AuditOptions
+    @OptionGroup package var common: CommonOptions
 
-    func validate() throws { try targets.requireSome() }
+    package func validate() throws { try targets.requireSome() }
 
-    func run() async throws {
+    package func run() async throws {
         throw ExitCode(try await BatchCommand(kind: .thaw, host: root.host, targets: targets, batch: batch, operation: operation,
                                               audit: audit, common: common, health: health).run())
     }

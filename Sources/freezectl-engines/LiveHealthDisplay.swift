@@ -1,4 +1,5 @@
 import Foundation
+import FreezectlCLI
 import FreezerOperations
 import HealthProbes
 #if canImport(Glibc)

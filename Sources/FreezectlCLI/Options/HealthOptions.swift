@@ -1,68 +1,49 @@
-import ContainerEngines
-import ContainerRuntimes
-import HealthProbes
-import FreezerOperations
-import CRIUCheckpoint
 import ArgumentParser
 import CgroupFreezer
-import FreezectlAPI
 import FreezectlReports
-import Foundation
+import FreezerOperations
 
 extension UnhealthyAction: ExpressibleByArgument {}
 
 /// `unpause --health-*`: probe each target right after its thaw is confirmed.
-struct HealthOptions: ParsableArguments {
+package struct HealthOptions: ParsableArguments {
+    package init() {}
+
     @Option(name: .long, help: ArgumentHelp("Probe: run CMD with /bin/sh -c on the host, as the caller; exit 0 is healthy. It gets FREEZECTL_TARGET, FREEZECTL_CGROUP and FREEZECTL_PID.", valueName: "cmd"))
-    var healthCmd: String?
+    package var healthCmd: String?
 
     @Option(name: .long, help: ArgumentHelp("Probe: GET URL; a status from 200 to 399 is healthy.", valueName: "url"))
-    var healthHttp: String?
+    package var healthHttp: String?
 
     @Option(name: .long, help: ArgumentHelp("Probe: a TCP connection to HOST:PORT succeeds.", valueName: "host:port"))
-    var healthTcp: String?
+    package var healthTcp: String?
 
     @Flag(name: .long, help: "Run --health-cmd inside the target with its powers and no more: docker exec for Docker, runc/crun exec for their containers, else the target process's cgroups, namespaces, ids, capabilities and no_new_privs. Its environment is FREEZECTL_* and a fixed PATH.")
-    var healthExecInTarget = false
+    package var healthExecInTarget = false
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-interval") })
-    var healthInterval: Duration = .seconds(1)
+    package var healthInterval: Duration = .seconds(1)
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Bound of one probe, 1us to 24h; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-timeout") })
-    var healthTimeout: Duration = .seconds(1)
+    package var healthTimeout: Duration = .seconds(1)
 
     @Option(name: .long, help: ArgumentHelp("Consecutive failures before a target is unhealthy.", valueName: "n"))
-    var healthRetries = 3
+    package var healthRetries = 3
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. 0s to 24h. (default: 0s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-start-period", allowZero: true) })
-    var healthStartPeriod: Duration = .zero
+    package var healthStartPeriod: Duration = .zero
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Overall bound of the health check per target, 1us to 24h.", valueName: "deadline"), transform: { try parseDuration($0, option: "--wait-healthy") })
-    var waitHealthy: Duration?
+    package var waitHealthy: Duration?
 
     @Option(name: .long, help: ArgumentHelp("What to do with an unhealthy target: fail (exit 3), refreeze (freeze it again if this call thawed it; exit 3) or ignore (report only).", valueName: "action"))
-    var onUnhealthy: UnhealthyAction = .fail
+    package var onUnhealthy: UnhealthyAction = .fail
 
-    func validate() throws {
-        _ = try check()
-    }
+    /// Whether a check is asked for (freezectl-engines runs it: it links the probes).
+    package var isAsked: Bool { healthCmd != nil || healthHttp != nil || healthTcp != nil || healthExecInTarget }
 
-    /// The flags as the daemon's body takes them (and as the library validates them).
-    func request() -> DaemonAPI.HealthRequest? {
-        guard healthCmd != nil || healthHttp != nil || healthTcp != nil || healthExecInTarget else { return nil }
-        return DaemonAPI.HealthRequest(
-            cmd: healthCmd, http: healthHttp, tcp: healthTcp, execInTarget: healthExecInTarget ? true : nil,
-            interval: DurationArgument.text(healthInterval), timeout: DurationArgument.text(healthTimeout), retries: healthRetries,
-            startPeriod: DurationArgument.text(healthStartPeriod), waitHealthy: waitHealthy.map(DurationArgument.text),
-            onUnhealthy: onUnhealthy.rawValue)
-    }
-
-    /// The check asked for, or nil; invalid flags are a usage error (exit 2).
-    func check() throws -> HealthCheckOptions? {
-        do {
-            return try request()?.options()
-        } catch {
-            throw ValidationError(error.description)
-        }
+    /// Validated where the check runs (freezectl-engines); freezectl hands such a command over.
+    package func validate() throws {
+        try Handoff.engineSide?.validate(self)
     }
 }

@@ -1,21 +1,27 @@
 import FreezectlReports
 import ArgumentParser
 import CgroupFreezer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SystemPackage
 import Synchronization
 
 /// Where state-changing commands leave their audit records.
-struct AuditOptions: ParsableArguments {
+package struct AuditOptions: ParsableArguments {
+    package init() {}
+
     @Option(name: .long, help: ArgumentHelp("Also append audit records to FILE as JSON lines (default: FREEZECTL_AUDIT_LOG). The journal gets them whenever its socket exists.", valueName: "file"))
-    var auditLog: String?
+    package var auditLog: String?
 
     @Flag(name: .long, help: "Refuse to act when no audit record can be written.")
-    var auditRequired = false
+    package var auditRequired = false
 
     /// The trail (AuditTrail.standard), or exit 1 with the reason: only `--audit-required` or an
     /// unusable log make it fail. Sink problems and failures go to standard error.
-    func trail() throws -> AuditTrail {
+    package func trail() throws -> AuditTrail {
         let file = auditLog ?? ProcessInfo.processInfo.environment["FREEZECTL_AUDIT_LOG"]
         do {
             return try AuditTrail.standard(file: file.map { FilePath($0) }, required: auditRequired, warn: { problem in
@@ -32,7 +38,7 @@ struct AuditOptions: ParsableArguments {
 
     /// The exit code once the work is done: with --audit-required, a record that could not be
     /// written fails the run (1) even when every target succeeded.
-    func exitCode(_ code: Int32) -> Int32 {
+    package func exitCode(_ code: Int32) -> Int32 {
         guard auditRequired, code == ExitStatus.success || code == ExitStatus.unhealthy,
               AuditFailures.count.withLock({ $0 }) > 0 else { return code }
         Output.error("--audit-required: some audit records could not be written (see above)")
@@ -41,6 +47,6 @@ struct AuditOptions: ParsableArguments {
 }
 
 /// Audit records of this run that no sink took.
-enum AuditFailures {
-    static let count = Mutex(0)
+package enum AuditFailures {
+    package static let count = Mutex(0)
 }

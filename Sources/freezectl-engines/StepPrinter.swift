@@ -1,4 +1,6 @@
 import CRIUCheckpoint
+import CgroupFreezer
+import FreezectlCLI
 import Foundation
 
 /// Prints each step as it happens: a line on a terminal or in table mode, a JSON object per step with --format json.
@@ -10,7 +12,7 @@ func stepPrinter(_ common: CommonOptions) -> @Sendable (CheckpointEvent) -> Void
         if json {
             Output.printJSON(event)
         } else if !quiet || event.status == .failed {
-            FileHandleOutput.standardOutput("\(event.step.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(event.status.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(event.detail.escapingControlCharacters)")
+            FileHandleOutput.standardOutput("\(event.step.rawValue.padded(to: 9)) \(event.status.rawValue.padded(to: 7)) \(event.detail.escapingControlCharacters)")
         }
     }
 }

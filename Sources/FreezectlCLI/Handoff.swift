@@ -1,0 +1,72 @@
+import ContainerRuntimes
+import CgroupFreezer
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What only `freezectl-engines` does: it links the engines' clients (Docker, podman,
+/// containerd), the health probes, CRIU and freezectld's client, with SwiftNIO, gRPC and full
+/// Foundation under them. `freezectl` links none of these, so that pausing a cgroup, a PID or a
+/// runc/crun container starts as fast as `runc pause` (issue 16, docs/performance.md); a command
+/// that needs any of them is handed over whole, by exec'ing `freezectl-engines` with the same
+/// arguments, before anything is written. Both executables parse with the same command tree.
+package protocol EngineSide: Sendable {
+    /// The catalog with the engines' clients.
+    func catalog(runtimeRoots: [FilePath], environment: [String: String]) -> ContainerCatalog
+    /// pause or unpause, through the daemon, with a lease or a health check, or locally.
+    func run(_ command: BatchCommand) async throws -> Int32
+    /// status, through the daemon or locally.
+    func run(_ command: Status) async throws
+    func run(_ command: Checkpoint) async throws
+    func run(_ command: Restore) async throws
+    func run(_ command: Verify) async throws
+    func run(_ command: CriuHook) throws
+    /// The health flags as the library validates them (usage errors).
+    func validate(_ health: HealthOptions) throws
+}
+
+package enum Handoff {
+    /// Set by freezectl-engines' main before it parses; nil in freezectl.
+    nonisolated(unsafe) package static var engineSide: (any EngineSide)?
+
+    /// The name of the executable that does what freezectl does not link.
+    package static let enginesName = "freezectl-engines"
+
+    /// The arguments freezectl was started with, for the handover (`Freezectl.start` keeps them
+    /// before it takes a `pause --hold` COMMAND off).
+    package nonisolated(unsafe) static var arguments: [String] = []
+
+    /// The engine side of this process; when it has none (freezectl), this process becomes
+    /// freezectl-engines with the same arguments and never returns. Call it before anything is
+    /// written: the other executable starts the command over.
+    package static func engines() -> any EngineSide {
+        if let side = engineSide { return side }
+        exec()
+    }
+
+    /// Where freezectl-engines is: beside this executable (a build tree, or a prefix's bin/),
+    /// else in the prefix's libexec/freezectl/ (scripts/install.sh, the .deb). Found through
+    /// /proc/self/exe, never PATH: a PATH entry the caller controls must not choose the code
+    /// that runs with freezectl's privileges.
+    package static func enginesPath() -> FilePath? {
+        guard case .success(let own) = Syscall.realPath("/proc/self/exe") else { return nil }
+        let directory = own.removingLastComponent()
+        let candidates = [directory.appending(enginesName),
+                          directory.removingLastComponent().appending("libexec/freezectl").appending(enginesName)]
+        return candidates.first { access($0.string, X_OK) == 0 }
+    }
+
+    private static func exec() -> Never {
+        guard let path = enginesPath() else {
+            FileHandleOutput.standardError("freezectl: this command needs \(enginesName) (engines, health probes, CRIU, the daemon's client), which is not installed beside freezectl or in its prefix's libexec/freezectl\n  next step: reinstall freezectl (scripts/install.sh or the .deb), which installs both")
+            exit(ExitStatus.failure)
+        }
+        var argv = ([path.string] + arguments).map { strdup($0) }
+        argv.append(nil)
+        execv(path.string, argv)
+        let failure = Errno(rawValue: errno)
+        FileHandleOutput.standardError("freezectl: cannot run \(path): \(failure)\n  next step: check that it is executable (reinstall freezectl)")
+        exit(ExitStatus.failure)
+    }
+}
