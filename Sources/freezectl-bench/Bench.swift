@@ -92,7 +92,8 @@ struct FreezectlBench: AsyncParsableCommand {
 
         do {
             if only.isEmpty || only.contains("library") {
-                try await LibrarySuite(plan: plan, layout: layout).run(into: &report)
+                try await LibrarySuite(plan: plan, layout: layout, freezectl: binary, spawner: spawner).run(into: &report)
+                report.add(try strippedSize(of: binary, scratch: scratch, spawner: spawner))
             }
             let rootfs = scratch + "/rootfs"
             let commandParts = ["commands", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
@@ -151,4 +152,14 @@ enum Machine {
         machine["docker"] = which("docker").flatMap { spawner.output($0, ["--version"]) }
         return machine
     }
+}
+
+/// The size of `binary` as installed (scripts/install.sh strips it), in bytes: a series of one sample.
+func strippedSize(of binary: String, scratch: String, spawner: Spawner) throws -> Series {
+    let copy = scratch + "/stripped-" + URL(fileURLWithPath: binary).lastPathComponent
+    try spawner.must("/usr/bin/strip", ["--strip-all", "-o", copy, binary])
+    defer { try? FileManager.default.removeItem(atPath: copy) }
+    let size = try FileManager.default.attributesOfItem(atPath: copy)[.size] as? NSNumber
+    return Series(group: "binary", name: "freezectl, stripped", unit: "B", parameters: ["tool": "freezectl"],
+                  samples: [size?.doubleValue ?? .nan])
 }

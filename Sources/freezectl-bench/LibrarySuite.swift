@@ -3,10 +3,13 @@ import CgroupFreezer
 import Foundation
 
 /// Item 1 and the process half of item 5: freeze and thaw one cgroup of N sleeping processes with
-/// the library and with the kernel floor, alternating which goes first, on v1 and v2.
+/// the library and with the kernel floor, alternating which goes first, on v1 and v2; at the
+/// largest N also through the CLI (`freezectl pause` and `unpause`, a process start each).
 struct LibrarySuite {
     let plan: Plan
     let layout: CgroupLayout
+    let freezectl: String
+    let spawner: Spawner
 
     func run(into report: inout Report) async throws {
         let freezer = try CgroupFreezer(layout: layout)
@@ -20,7 +23,8 @@ struct LibrarySuite {
                 guard let directory else { continue }
                 let iterations = processes >= 1000 ? plan.iterationsLarge : plan.iterations
                 let series = try await measure(backend: backend, directory: directory, processes: processes,
-                                               iterations: iterations, freezer: freezer)
+                                               iterations: iterations, freezer: freezer,
+                                               throughCLI: processes == plan.processCounts.last)
                 series.forEach { report.add($0) }
                 progress("library \(backend) \(processes) processes: library freeze \(formatDuration(series[0].median)), floor \(formatDuration(series[2].median))")
             }
@@ -40,13 +44,14 @@ struct LibrarySuite {
     }
 
     private func measure(backend: String, directory: String, processes: Int, iterations: Int,
-                         freezer: CgroupFreezer) async throws -> [Series] {
+                         freezer: CgroupFreezer, throughCLI: Bool) async throws -> [Series] {
         func series(_ tool: String, _ operation: String) -> Series {
             Series(group: "library", name: "\(operation) \(backend), \(processes) processes, \(tool)",
                    parameters: ["backend": backend, "processes": "\(processes)", "tool": tool, "operation": operation])
         }
         var libraryFreeze = series("library", "freeze"), libraryThaw = series("library", "thaw")
         var floorFreeze = series("floor", "freeze"), floorThaw = series("floor", "thaw")
+        var cliFreeze = series("cli", "freeze"), cliThaw = series("cli", "thaw")
         let target = try freezer.target(for: try TargetSpec(parsing: directory))
         let clock = ContinuousClock()
 
@@ -78,14 +83,30 @@ struct LibrarySuite {
             }
         }
 
+        // The CLI as a script runs it: a process start, the layout, the target, the freeze and its
+        // wait, the report; its result checked through the library outside the timed span.
+        func cli() throws {
+            let paused = try spawner.must(freezectl, ["pause", "-q", directory])
+            let state = try freezer.status(target).state
+            let unpaused = try spawner.must(freezectl, ["unpause", "-q", directory])
+            guard state == .frozen, try freezer.status(target).state == .thawed else {
+                throw BenchError("CLI round on \(directory): \(state) after pause")
+            }
+            cliFreeze.samples.append(paused.seconds)
+            cliThaw.samples.append(unpaused.seconds)
+        }
+
         // One untimed round of each warms the dentry cache and the code paths.
         try await library(); try floor()
+        if throughCLI { try cli() }
         libraryFreeze.samples = []; libraryThaw.samples = []; floorFreeze.samples = []; floorThaw.samples = []
+        cliFreeze.samples = []; cliThaw.samples = []
         for round in 0..<iterations {
             try Cleanup.shared.checkInterrupted()
             if round % 2 == 0 { try await library(); try floor() } else { try floor(); try await library() }
+            if throughCLI { try cli() }
         }
-        return [libraryFreeze, libraryThaw, floorFreeze, floorThaw]
+        return [libraryFreeze, libraryThaw, floorFreeze, floorThaw] + (throughCLI ? [cliFreeze, cliThaw] : [])
     }
 }
 

@@ -80,6 +80,27 @@ struct MarkdownReport {
         let single = ratio(report.find("cli", ["engine": "runc", "tool": "freezectl", "operation": "pause"]),
                            report.find("cli", ["engine": "runc", "tool": "runc", "operation": "pause"]))
         row("`freezectl pause runc:X` no slower than `runc pause X`", single, { $0 <= 1 }, "\(formatRatio(single)) the time of runc")
+        func pair(_ tool: String) -> Double {
+            let pause = report.find("cli", ["engine": "runc", "tool": tool, "operation": "pause"])
+            let unpause = report.find("cli", ["engine": "runc", "tool": tool, "operation": "unpause"])
+            guard let pause, let unpause, !pause.samples.isEmpty, !unpause.samples.isEmpty else { return .nan }
+            return pause.median + unpause.median
+        }
+        let pairs = pair("freezectl") / pair("runc")
+        row("`freezectl pause runc:X` + `unpause` at most 1.0× `runc pause` + `runc resume`", pairs, { $0 <= 1 }, "\(formatRatio(pairs)) the time of runc")
+        let largest = report.values("processes", in: "library").max() ?? 0
+        func sum(_ tool: String) -> Double {
+            let parts = ["freeze", "thaw"].map { report.find("library", ["backend": "v2", "processes": "\(largest)", "tool": tool, "operation": $0]) }
+            guard parts.allSatisfy({ $0?.samples.isEmpty == false }) else { return .nan }
+            return parts.reduce(0) { $0 + $1!.median }
+        }
+        let cli = sum("cli") / sum("floor")
+        row("the \(largest)-process v2 cgroup through the CLI (`pause` + `unpause`, two process starts) at most 1.5× the kernel floor's freeze + thaw",
+            cli, { $0 <= 1.5 }, "\(formatRatio(cli)) the floor")
+        let rss = report.find("memory", ["engine": "runc", "containers": "1", "tool": "freezectl"])?.median ?? .nan
+        row("peak RSS of one `freezectl pause runc:X` under 12 MiB", rss, { $0 < 12 * 1024 }, String(format: "%.1f MiB", rss / 1024))
+        let size = report.find("binary", ["tool": "freezectl"])?.median ?? .nan
+        row("the stripped `freezectl` binary under 40 MB", size, { $0 < 40e6 }, String(format: "%.1f MB", size / 1e6))
         let loop = ratio(report.find("batch", ["engine": "runc", "containers": "100", "tool": "runc", "operation": "pause"]),
                          report.find("batch", ["engine": "runc", "containers": "100", "tool": "freezectl", "operation": "pause"]))
         row("batch of 100: at least 10× faster than 100 `runc pause`", loop, { $0 >= 10 }, "\(formatRatio(loop)) faster")
@@ -130,6 +151,17 @@ struct MarkdownReport {
                             + "\(formatRatio(ratio(find("library", "freeze"), find("floor", "freeze")))) | \(cell(find("library", "thaw"))) | "
                             + "\(cell(find("floor", "thaw"))) | \(formatRatio(ratio(find("library", "thaw"), find("floor", "thaw")))) |")
             }
+        }
+        for backend in ["v1", "v2"] {
+            let largest = report.values("processes", in: "library").max() ?? 0
+            func find(_ tool: String, _ operation: String) -> Series? {
+                report.find("library", ["backend": backend, "processes": "\(largest)", "tool": tool, "operation": operation])
+            }
+            guard let pause = find("cli", "freeze"), let unpause = find("cli", "thaw") else { continue }
+            rows += ["", "Through the CLI, \(backend), \(largest) processes (a process start each, as a script runs it): "
+                     + "`freezectl pause` \(cell(pause)), `freezectl unpause` \(cell(unpause)); "
+                     + "\(formatRatio((pause.median + unpause.median) / ((find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)))) "
+                     + "the floor's freeze + thaw."]
         }
         if let setup = report.find("library", ["step": "setup"]) {
             rows += ["", "Once per embedder, not per freeze: \(setup.name): \(cell(setup))."]

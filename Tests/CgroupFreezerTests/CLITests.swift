@@ -163,4 +163,35 @@ struct CLITests {
         #expect(help.stdout.contains("USAGE: freezectl \(subcommand)"))
         #expect(!help.stdout.contains("\\"), "\(subcommand) --help shows a backslash:\n\(help.stdout)")
     }
+
+    @Test("freezectl pauses a cgroup alone; what needs an engine goes to freezectl-engines, and its absence is said")
+    func kernelSideAloneAndTheHandover() throws {
+        // freezectl copied without freezectl-engines beside it: the kernel-side routes need nothing else.
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let alone = scratch.path + "/freezectl"
+        try FileManager.default.copyItem(atPath: freezectlBinary, toPath: alone)
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        #expect(try run(alone, ["pause", "-q", cgroup.path]).status == 0)
+        #expect(cgroup.kernelFrozen)
+        #expect(try run(alone, ["status", "-q", cgroup.path]).status == 0)
+        #expect(try run(alone, ["unpause", "-q", cgroup.path]).status == 0)
+        #expect(!cgroup.kernelFrozen)
+
+        // A health check needs the probes: handed over, and without freezectl-engines a clear error
+        // naming it, with nothing written (the cgroup stays as it was).
+        try #require(try run(alone, ["pause", "-q", cgroup.path]).status == 0)
+        let missing = try run(alone, ["unpause", cgroup.path, "--health-cmd", "true"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("freezectl-engines") && missing.stderr.contains("next step"), "\(missing.stderr)")
+        #expect(cgroup.kernelFrozen, "nothing is done before the handover")
+
+        // With freezectl-engines beside it (the build tree), the same command runs there.
+        let handed = try freezectl("unpause", cgroup.path, "--health-cmd", "true", "--format", "json")
+        #expect(handed.status == 0, "\(handed.stderr)")
+        #expect(handed.jsonLines.first?["health"] != nil, "\(handed.stdout)")
+        #expect(!cgroup.kernelFrozen)
+    }
 }
