@@ -49,13 +49,13 @@ struct FreezectlBench: AsyncParsableCommand {
     @Flag(help: "Leave Docker out even when dockerd is installed.")
     var noDocker = false
 
-    @Option(help: ArgumentHelp("Run only these parts (library, commands, docker, containerd, daemon; commands includes docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
+    @Option(help: ArgumentHelp("Run only these parts (library, commands, runc, docker, containerd, daemon; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
     var only: [String] = []
 
     @Option(help: ArgumentHelp("The freezectld binary to measure (default: the one beside freezectl).", valueName: "path"))
     var freezectld: String?
 
-    static let parts = ["library", "commands", "docker", "containerd", "daemon"]
+    static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon"]
 
     func validate() throws {
         if let unknown = only.first(where: { !Self.parts.contains($0) }) {
@@ -96,7 +96,7 @@ struct FreezectlBench: AsyncParsableCommand {
                 report.add(try strippedSize(of: binary, scratch: scratch, spawner: spawner))
             }
             let rootfs = scratch + "/rootfs"
-            let commandParts = ["commands", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
+            let commandParts = ["runc", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
             if !commandParts.isEmpty || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
             if !commandParts.isEmpty {
                 try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)

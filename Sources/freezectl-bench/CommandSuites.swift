@@ -20,9 +20,9 @@ struct CommandSuites {
     let scratch: String
     let rootfs: String
 
-    /// `parts`: "commands" (runc), "docker", "containerd".
+    /// `parts`: "runc", "docker", "containerd".
     func run(parts: Set<String>, into report: inout Report) throws {
-        if parts.contains("commands") {
+        if parts.contains("runc") {
             try single(into: &report)
             for size in plan.batchSizes {
                 try batch(size: size, into: &report)
