@@ -72,6 +72,7 @@ package struct Freezectl: AsyncParsableCommand {
             if arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil {
                 arguments = ["criu-hook"]
             }
+            if Handoff.engineSide == nil && Handoff.surelyNeedsEngines(arguments) { _ = Handoff.engines() }
             var command = try parseAsRoot(LeaseOptions.takeCommand(from: arguments))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -45,6 +45,25 @@ package enum Handoff {
         exec()
     }
 
+    /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
+    /// subcommand that only it runs, an engine's or systemd's target, a selection from the
+    /// engines, a health check, the daemon or a lease. Parsing would come to the same answer
+    /// (the commands' `needsEngineSide` and the resolution decide, this only saves the parse,
+    /// about a millisecond); a miss costs nothing but that, and what it names goes over whole.
+    static func surelyNeedsEngines(_ arguments: [String]) -> Bool {
+        if getenv("FREEZECTL_HOST") != nil { return true }
+        let words = arguments.prefix { $0 != "--" }
+        if let command = words.first(where: { !$0.hasPrefix("-") }), ["checkpoint", "restore", "verify", "criu-hook"].contains(command) {
+            return true
+        }
+        let enginePrefixes = ["docker:", "podman:", "containerd:", "unit:"]
+        let engineOptions = ["--all", "-a", "--filter", "-f", "--host", "--for", "--hold", "--namespace"]
+        return words.contains { word in
+            enginePrefixes.contains { word.hasPrefix($0) } || engineOptions.contains(word)
+                || ["--health-", "--filter=", "--host=", "--for=", "--namespace=", "--wait-healthy", "--on-unhealthy"].contains { word.hasPrefix($0) }
+        }
+    }
+
     /// Where freezectl-engines is: beside this executable (a build tree, or a prefix's bin/),
     /// else in the prefix's libexec/freezectl/ (scripts/install.sh, the .deb). Found through
     /// /proc/self/exe, never PATH: a PATH entry the caller controls must not choose the code
