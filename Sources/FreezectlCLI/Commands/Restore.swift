@@ -14,7 +14,7 @@ package struct Restore: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
         discussion: """
-        Runs criu restore --restore-detached with freezectl itself as CRIU's action script \
+        Runs criu restore --restore-detached with freezectl's own executable as CRIU's action script \
         (it writes --marker on post-restore), then moves every process of the restored tree into \
         --cgroup (so a second checkpoint works), thaws it unless --paused, runs the health check, \
         and prints the new root PID. With --paused (which needs --cgroup) CRIU leaves the tree \
