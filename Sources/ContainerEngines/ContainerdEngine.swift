@@ -22,9 +22,6 @@ public struct ContainerdEngine: ContainerEngine {
     /// The namespaces searched; empty: every namespace containerd has.
     public private(set) var namespaces: [String]
 
-    /// The default socket.
-    public static let defaultSocket: FilePath = "/run/containerd/containerd.sock"
-
     /// At most this much in one answer (a container list carries every container's OCI spec, which
     /// freezectl skips but must receive: a few KiB each).
     static let answerLimit = 64 << 20
@@ -32,14 +29,10 @@ public struct ContainerdEngine: ContainerEngine {
     /// The connection, shared by every copy of this engine and opened on first use.
     private let connection: Connection
 
-    /// The engine `CONTAINERD_ADDRESS` names (a socket path, as containerd's own tools take it,
-    /// or `unix://PATH`), else the default socket; `namespaces` narrows the search.
+    /// The engine `CONTAINERD_ADDRESS` names (EngineAddress); `namespaces` narrows the search.
     public static func fromEnvironment(_ environment: [String: String], namespaces: [String] = []) -> ContainerdEngine {
-        guard var address = environment["CONTAINERD_ADDRESS"], !address.isEmpty else {
-            return ContainerdEngine(socketPath: defaultSocket, namespaces: namespaces)
-        }
-        if address.hasPrefix("unix://") { address = String(address.dropFirst("unix://".count)) }
-        return ContainerdEngine(socketPath: FilePath(address), namespaces: namespaces)
+        // Every engine source has an address.
+        ContainerdEngine(socketPath: EngineAddress.of(.containerd, environment: environment)!.socketPath, namespaces: namespaces)
     }
 
     /// An engine at `socketPath` searching `namespaces` (empty: all).

@@ -22,9 +22,6 @@ public struct DockerEngine: ContainerEngine {
     public let socketPath: FilePath
 
     /// Docker's default socket.
-    public static let defaultSocket: FilePath = "/var/run/docker.sock"
-    /// podman's default socket when run by root (`podman.socket`).
-    public static let defaultPodmanSocket: FilePath = "/run/podman/podman.sock"
 
     /// Why the configured address cannot be used; reported only by the targets and selections that need it.
     let configurationProblem: ContainerCatalog.Error?
@@ -37,28 +34,21 @@ public struct DockerEngine: ContainerEngine {
         let value = Atomic(false)
     }
 
-    /// The engine `DOCKER_HOST` names (only `unix://` is supported), else the default socket. An
-    /// unsupported DOCKER_HOST does not fail here: commands that never name a Docker container
-    /// must not depend on it.
+    /// The engine `DOCKER_HOST` names (EngineAddress). An unsupported DOCKER_HOST does not fail
+    /// here: commands that never name a Docker container must not fail because of it.
     public static func fromEnvironment(_ environment: [String: String]) -> DockerEngine {
-        engine(.docker, address: environment["DOCKER_HOST"], variable: "DOCKER_HOST", default: defaultSocket)
+        engine(.docker, environment)
     }
 
-    /// podman's API service: `CONTAINER_HOST` (podman's own variable, `unix://` only), else
-    /// root's `/run/podman/podman.sock`, else the rootless `$XDG_RUNTIME_DIR/podman/podman.sock`.
+    /// podman's API service at the address `CONTAINER_HOST` names (EngineAddress).
     public static func podmanFromEnvironment(_ environment: [String: String]) -> DockerEngine {
-        let fallback: FilePath = getuid() != 0 ? environment["XDG_RUNTIME_DIR"].map { FilePath($0).appending("podman/podman.sock") } ?? defaultPodmanSocket
-            : defaultPodmanSocket
-        return engine(.podman, address: environment["CONTAINER_HOST"], variable: "CONTAINER_HOST", default: fallback)
+        engine(.podman, environment)
     }
 
-    private static func engine(_ source: ContainerSource, address: String?, variable: String, default socket: FilePath) -> DockerEngine {
-        guard let address, !address.isEmpty else { return DockerEngine(source: source, socketPath: socket, problem: nil) }
-        guard address.hasPrefix("unix://") else {
-            return DockerEngine(source: source, socketPath: FilePath(address), problem: .sourceUnavailable(
-                source: source.rawValue, path: FilePath(address), reason: "only unix:// sockets are supported in \(variable)"))
-        }
-        return DockerEngine(source: source, socketPath: FilePath(String(address.dropFirst("unix://".count))), problem: nil)
+    private static func engine(_ source: ContainerSource, _ environment: [String: String]) -> DockerEngine {
+        // Every engine source has an address.
+        let address = EngineAddress.of(source, environment: environment)!
+        return DockerEngine(source: source, socketPath: address.socketPath, problem: address.problem)
     }
 
     /// A Docker engine at `socketPath`.

@@ -47,6 +47,13 @@ public struct ContainerCatalog: Sendable {
     /// The engines, in the order selections list their containers.
     static let engineOrder: [ContainerSource] = [.docker, .podman, .containerd]
 
+    /// Whether any engine is there to ask, judged by its address alone (EngineAddress, no
+    /// client): where none is, `all()` finds the runc and crun containers only, with or without
+    /// the engines' clients.
+    public static func anyEnginePresent(environment: [String: String]) -> Bool {
+        engineOrder.contains { EngineAddress.of($0, environment: environment)?.isAbsent == false }
+    }
+
     /// Every container with a live process (running or paused) in every source that is present,
     /// and why each source that is there could not be read. Only an absent source (no state
     /// directory, no socket) is skipped quietly; a daemon that fails or does not answer is a

@@ -46,8 +46,9 @@ package enum Handoff {
     }
 
     /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
-    /// subcommand that only it runs, an engine's or systemd's target, a selection from the
-    /// engines, a health check, the daemon or a lease. Parsing would come to the same answer
+    /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon
+    /// or a lease. (`--all` and `--filter` need it only where an engine listens: decided after
+    /// parsing.) Parsing would come to the same answer
     /// (the commands' `needsEngineSide` and the resolution decide, this only saves the parse,
     /// about a millisecond); a miss costs nothing but that, and what it names goes over whole.
     static func surelyNeedsEngines(_ arguments: [String]) -> Bool {
@@ -57,10 +58,10 @@ package enum Handoff {
             return true
         }
         let enginePrefixes = ["docker:", "podman:", "containerd:", "unit:"]
-        let engineOptions = ["--all", "-a", "--filter", "-f", "--host", "--for", "--hold", "--namespace"]
+        let engineOptions = ["--host", "--for", "--hold", "--namespace"]
         return words.contains { word in
             enginePrefixes.contains { word.hasPrefix($0) } || engineOptions.contains(word)
-                || ["--health-", "--filter=", "--host=", "--for=", "--namespace=", "--wait-healthy", "--on-unhealthy"].contains { word.hasPrefix($0) }
+                || ["--health-", "--host=", "--for=", "--namespace=", "--wait-healthy", "--on-unhealthy"].contains { word.hasPrefix($0) }
         }
     }
 

@@ -36,7 +36,8 @@ package struct Status: AsyncParsableCommand {
         let items = await resolver.resolve(try targets.selection(), for: .inspect)
         // An engine's container is shown with the engine's view, which freezectl-engines reads.
         if items.contains(where: \.isEngineOwned) { return try await Handoff.engines().run(self) }
-        try show(targets.targets.isEmpty ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
+        let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
+        try show(listFrozen ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
     }
 
     /// The daemon (--host, FREEZECTL_HOST), or an engine's or systemd's targets.

@@ -91,9 +91,10 @@ package struct TargetArguments: ParsableArguments {
     package func validate() throws { _ = try selection() }
 
     /// Whether an engine's or systemd's client is needed: `--all` and `--filter` select from the
-    /// engines too, and a bare name may be any engine's container.
+    /// engines too where one listens, and a bare name may be any engine's container.
     package var needsEngineSide: Bool {
-        selectsContainers || targets.contains { spec in
+        (selectsContainers && ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment))
+            || targets.contains { spec in
             switch spec {
             case .container(let source, _): return source?.isEngine ?? true
             case .unit: return true

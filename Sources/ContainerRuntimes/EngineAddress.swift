@@ -1,0 +1,61 @@
+import CgroupFreezer
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Where an engine listens, as the environment says: the one reading of `DOCKER_HOST`,
+/// `CONTAINER_HOST` (podman) and `CONTAINERD_ADDRESS`. The engines' clients (ContainerEngines)
+/// connect there; freezectl, which links none of them, only looks whether anything is there, to
+/// know whether `--all` or `--filter` can find an engine's container (Handoff).
+public struct EngineAddress: Sendable {
+    /// The socket.
+    public var socketPath: FilePath
+    /// Why the address cannot be used (a scheme other than unix://); reported by whoever needs
+    /// the engine, and such an engine is not absent.
+    public var problem: ContainerCatalog.Error?
+
+    public static let dockerSocket: FilePath = "/var/run/docker.sock"
+    /// podman's socket when run by root (`podman.socket`).
+    public static let podmanSocket: FilePath = "/run/podman/podman.sock"
+    public static let containerdSocket: FilePath = "/run/containerd/containerd.sock"
+
+    /// `source`'s address: Docker's `DOCKER_HOST` (unix:// only), else /var/run/docker.sock;
+    /// podman's `CONTAINER_HOST` (unix:// only), else root's /run/podman/podman.sock, else the
+    /// rootless `$XDG_RUNTIME_DIR/podman/podman.sock`; containerd's `CONTAINERD_ADDRESS` (a path,
+    /// as containerd's own tools take it, or unix://PATH), else /run/containerd/containerd.sock.
+    /// Nil for runc and crun, which have no socket.
+    public static func of(_ source: ContainerSource, environment: [String: String]) -> EngineAddress? {
+        switch source {
+        case .docker:
+            return unix(environment["DOCKER_HOST"], variable: "DOCKER_HOST", source: source, default: dockerSocket)
+        case .podman:
+            let fallback = getuid() != 0 ? environment["XDG_RUNTIME_DIR"].map { FilePath($0).appending("podman/podman.sock") } ?? podmanSocket
+                : podmanSocket
+            return unix(environment["CONTAINER_HOST"], variable: "CONTAINER_HOST", source: source, default: fallback)
+        case .containerd:
+            guard var address = environment["CONTAINERD_ADDRESS"], !address.isEmpty else {
+                return EngineAddress(socketPath: containerdSocket)
+            }
+            if address.hasPrefix("unix://") { address = String(address.dropFirst("unix://".count)) }
+            return EngineAddress(socketPath: FilePath(address))
+        case .runc, .crun:
+            return nil
+        }
+    }
+
+    private static func unix(_ address: String?, variable: String, source: ContainerSource, default socket: FilePath) -> EngineAddress {
+        guard let address, !address.isEmpty else { return EngineAddress(socketPath: socket) }
+        guard address.hasPrefix("unix://") else {
+            return EngineAddress(socketPath: FilePath(address), problem: .sourceUnavailable(
+                source: source.rawValue, path: FilePath(address), reason: "only unix:// sockets are supported in \(variable)"))
+        }
+        return EngineAddress(socketPath: FilePath(String(address.dropFirst("unix://".count))))
+    }
+
+    /// No daemon at all: nothing at the socket path and no address problem to report (`--all`
+    /// skips such an engine quietly).
+    public var isAbsent: Bool { problem == nil && !Syscall.exists(socketPath) }
+}
