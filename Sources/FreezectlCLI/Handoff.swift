@@ -45,6 +45,12 @@ package enum Handoff {
         exec()
     }
 
+    /// Whether the command goes to freezectld: `--host`, or FREEZECTL_HOST in the environment
+    /// (freezectl-engines' DaemonClient reads and checks them; only its client talks to it).
+    static func namesDaemon(_ host: String?) -> Bool {
+        host != nil || getenv("FREEZECTL_HOST") != nil
+    }
+
     /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
     /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon
     /// or a lease. (`--all` and `--filter` need it only where an engine listens: decided after
@@ -52,12 +58,12 @@ package enum Handoff {
     /// (the commands' `needsEngineSide` and the resolution decide, this only saves the parse,
     /// about a millisecond); a miss costs nothing but that, and what it names goes over whole.
     static func surelyNeedsEngines(_ arguments: [String]) -> Bool {
-        if getenv("FREEZECTL_HOST") != nil { return true }
+        if namesDaemon(nil) { return true }
         let words = arguments.prefix { $0 != "--" }
         if let command = words.first(where: { !$0.hasPrefix("-") }), ["checkpoint", "restore", "verify", "criu-hook"].contains(command) {
             return true
         }
-        let enginePrefixes = ["docker:", "podman:", "containerd:", "unit:"]
+        let enginePrefixes = ContainerSource.allCases.filter(\.isEngine).map { "\($0.rawValue):" } + ["unit:"]
         let engineOptions = ["--host", "--for", "--hold", "--namespace"]
         return words.contains { word in
             enginePrefixes.contains { word.hasPrefix($0) } || engineOptions.contains(word)

@@ -47,8 +47,7 @@ struct FullEngineSide: EngineSide {
             }
         } else {
             let resolver = try targets.sources.resolverOrExit(command.common)
-            let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
-            reports = (listFrozen ? resolver.frozenCgroups() : await resolver.status(try targets.selection())).map(StatusReport.init)
+            reports = (command.listsFrozen ? resolver.frozenCgroups() : await resolver.status(try targets.selection())).map(StatusReport.init)
         }
         try command.show(reports)
     }

@@ -70,7 +70,7 @@ package struct BatchCommand {
     /// FREEZECTL_HOST, a lease), a health check, or an engine's or systemd's targets, which
     /// `--all` and `--filter` select from too.
     package var needsEngineSide: Bool {
-        host != nil || getenv("FREEZECTL_HOST") != nil || lease.hold || lease.duration != nil
+        Handoff.namesDaemon(host) || lease.hold || lease.duration != nil
             || health?.isAsked == true || targets.needsEngineSide
     }
 

@@ -36,18 +36,19 @@ package struct Status: AsyncParsableCommand {
         let items = await resolver.resolve(try targets.selection(), for: .inspect)
         // An engine's container is shown with the engine's view, which freezectl-engines reads.
         if items.contains(where: \.isEngineOwned) { return try await Handoff.engines().run(self) }
-        let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
-        try show(listFrozen ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
+        try show(listsFrozen ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
     }
 
     /// The daemon (--host, FREEZECTL_HOST), or an engine's or systemd's targets.
-    package var needsEngineSide: Bool { root.host != nil || getenv("FREEZECTL_HOST") != nil || targets.needsEngineSide }
+    package var needsEngineSide: Bool { Handoff.namesDaemon(root.host) || targets.needsEngineSide }
+
+    /// No target, `--all` or `--filter`: the command lists the frozen and freezing cgroups.
+    package var listsFrozen: Bool { targets.targets.isEmpty && !targets.selectsContainers }
 
     /// Prints the reports, read directly or from the daemon; exit 1 or 2 when one has a failure.
     package func show(_ reports: [StatusReport]) throws {
-        let listFrozen = targets.targets.isEmpty && !targets.selectsContainers
         if reports.isEmpty {
-            if listFrozen {
+            if listsFrozen {
                 if common.format == .table && !common.quiet { FileHandleOutput.standardOutput("No cgroup is frozen or freezing.") }
             } else {
                 Output.noContainersMatched(common: common)
