@@ -32,10 +32,16 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
             break
         case .success:
             throw CgroupLayout.Error.notOnCgroupfs(path: canonical)
+        // Removed since realpath (its processes exited and it was rmdir'ed): as if it never was.
+        case .failure(.noSuchFileOrDirectory), .failure(.notDirectory):
+            throw CgroupLayout.Error.notFound(path: path)
         case .failure(let errno):
             throw CgroupLayout.Error.io(path: canonical, operation: "statfs", errno: errno)
         }
-        guard case .success(true) = Syscall.isDirectory(canonical) else {
+        switch Syscall.isDirectory(canonical) {
+        case .success(true): break
+        case .failure(.noSuchFileOrDirectory): throw CgroupLayout.Error.notFound(path: path)
+        default:
             throw CgroupLayout.Error.invalidTarget(path.string, reason: "not a directory (give the cgroup directory, not one of its files)")
         }
         self.path = canonical
