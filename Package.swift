@@ -298,7 +298,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses"],
+            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -73,6 +73,12 @@ package struct Freezectl: AsyncParsableCommand {
                 arguments = ["criu-hook"]
             }
             if Handoff.engineSide == nil && Handoff.surelyNeedsEngines(arguments) { _ = Handoff.engines() }
+            // The everyday lines of pause, unpause and status skip ArgumentParser's reflection
+            // (QuickParse); every other line, help and every usage error are its.
+            if var quick = QuickParse.command(arguments) {
+                try await quick.run()
+                return
+            }
             var command = try parseAsRoot(LeaseOptions.takeCommand(from: arguments))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -10,8 +10,11 @@ package struct BatchFlags: ParsableArguments {
     /// The most targets worked on at once: each holds a descriptor or a connection.
     package static let maximumParallel = 1000
 
-    @Option(name: .long, help: ArgumentHelp("How many targets to work on at once, 1 to 1000. (default: 50)", valueName: "n"))
-    package var parallel = 50
+    /// How many targets are worked on at once unless --parallel says.
+    package static let defaultParallel = 50
+
+    @Option(name: .long, help: ArgumentHelp("How many targets to work on at once, 1 to 1000. (default: \(defaultParallel))", valueName: "n"))
+    package var parallel = defaultParallel
 
     @Flag(name: .long, help: "If any target fails, undo what this call changed (thaw what it paused, or refreeze what it unpaused), then exit 1.")
     package var atomic = false

@@ -21,14 +21,19 @@ package struct HealthOptions: ParsableArguments {
     @Flag(name: .long, help: "Run --health-cmd inside the target with its powers and no more: docker exec for Docker, runc/crun exec for their containers, else the target process's cgroups, namespaces, ids, capabilities and no_new_privs. Its environment is FREEZECTL_* and a fixed PATH.")
     package var healthExecInTarget = false
 
+    /// The defaults of --health-interval, --health-timeout and --health-retries.
+    package static let defaultInterval: Duration = .seconds(1)
+    package static let defaultTimeout: Duration = .seconds(1)
+    package static let defaultRetries = 3
+
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Time between probes, 1us to 24h. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-interval") })
-    package var healthInterval: Duration = .seconds(1)
+    package var healthInterval: Duration = defaultInterval
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Bound of one probe, 1us to 24h; an exec probe that overruns is killed with its process group. (default: 1s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-timeout") })
-    package var healthTimeout: Duration = .seconds(1)
+    package var healthTimeout: Duration = defaultTimeout
 
     @Option(name: .long, help: ArgumentHelp("Consecutive failures before a target is unhealthy.", valueName: "n"))
-    package var healthRetries = 3
+    package var healthRetries = defaultRetries
 
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Failures during this time after the thaw do not count; a success ends it. 0s to 24h. (default: 0s)", valueName: "duration"), transform: { try parseDuration($0, option: "--health-start-period", allowZero: true) })
     package var healthStartPeriod: Duration = .zero
