@@ -2,7 +2,7 @@ import ArgumentParser
 import CgroupFreezer
 
 /// The everyday command lines of the kernel-side commands (`pause -q /sys/fs/cgroup/web`,
-/// `unpause --format json runc:web`, `status --all`), parsed without ArgumentParser.
+/// `unpause --format json --runtime-root /run/x runc:web`, `status --all`), parsed without ArgumentParser.
 ///
 /// ArgumentParser builds every option group of the command by reflection, and each first check of
 /// a (type, protocol) pair is a scan of all the binary's protocol-conformance records: about 78 %
@@ -33,7 +33,7 @@ package enum QuickParse {
                 try unpause.validate()
                 return unpause
             case "status":
-                guard words.timeout == nil, !words.atomic else { return nil }
+                guard words.timeout == nil, !words.atomic, !words.direct else { return nil }
                 return Status(root: root, targets: try words.targetArguments(), common: words.common)
             default:
                 return nil
@@ -48,7 +48,9 @@ package enum QuickParse {
         var targets: [TargetSpec] = []
         var all = false
         var filters: [String] = []
+        var runtimeRoots: [String] = []
         var atomic = false
+        var direct = false
         var timeout: Duration?
         var common = CommonOptions(format: .table, quiet: false, verbose: false)
 
@@ -71,16 +73,17 @@ package enum QuickParse {
                     return rest.popFirst()
                 }
                 let canonical = ["-q": "--quiet", "-a": "--all"][name] ?? name
-                // A repeated flag or option (other than --filter) is ArgumentParser's to judge.
-                guard canonical == "--filter" || seen.insert(canonical).inserted else { return nil }
+                // A repeated flag or option (other than the repeatable ones) is ArgumentParser's to judge.
+                guard ["--filter", "--runtime-root"].contains(canonical) || seen.insert(canonical).inserted else { return nil }
                 switch canonical {
-                case "--quiet", "--verbose", "--all", "--atomic":
+                case "--quiet", "--verbose", "--all", "--atomic", "--direct":
                     guard attached == nil else { return nil }
                     switch canonical {
                     case "--quiet": common.quiet = true
                     case "--verbose": common.verbose = true
                     case "--all": all = true
-                    default: atomic = true
+                    case "--atomic": atomic = true
+                    default: direct = true
                     }
                 case "--format":
                     guard let text = value(), let format = OutputFormat(rawValue: text) else { return nil }
@@ -91,6 +94,9 @@ package enum QuickParse {
                 case "--filter":
                     guard let text = value() else { return nil }
                     filters.append(text)
+                case "--runtime-root":
+                    guard let text = value() else { return nil }
+                    runtimeRoots.append(text)
                 default:
                     return nil
                 }
@@ -105,13 +111,13 @@ package enum QuickParse {
 
         func targetArguments() throws -> TargetArguments {
             let arguments = TargetArguments(targets: targets, all: all, filters: filters, namespaces: [],
-                                            sources: SourceOptions(runtimeRoots: []))
+                                            sources: SourceOptions(runtimeRoots: runtimeRoots))
             try arguments.validate()
             return arguments
         }
 
         func batchFlags() throws -> BatchFlags {
-            let flags = BatchFlags(direct: false, parallel: BatchFlags.defaultParallel, atomic: atomic)
+            let flags = BatchFlags(direct: direct, parallel: BatchFlags.defaultParallel, atomic: atomic)
             try flags.validate()
             return flags
         }

@@ -20,6 +20,7 @@ struct QuickParseTests {
         "status", "status runc:web", "status --format json runc:web", "status -a", "unpause --format=json cgroup:/a",
         "pause --timeout 500ms runc:a", "pause --timeout=1m --atomic runc:a runc:b", "unpause --all --filter label=auto_resume=true --filter memory-below=80%",
         "pause --verbose -q --format table web", "status --filter=runtime=runc", "pause docker:web", "unpause runc:a --timeout 2s -q",
+        "pause -q --runtime-root /run/x runc:a", "pause -q --direct --filter label=a=b", "unpause --direct docker:web", "status --runtime-root=/run/x --runtime-root /run/y --filter label=a",
     ])
     func acceptsTheEverydayLines(_ text: String) throws {
         let line = text.split(separator: " ").map(String.init)
@@ -32,9 +33,9 @@ struct QuickParseTests {
     @Test(arguments: [
         "", "--help", "-h", "--version", "help pause", "pause", "unpause --format yaml web", "pause -qa runc:a", "pause -q -q runc:a",
         "pause --quiet=true runc:a", "pause -- runc:a", "pause --timeout -5s runc:a", "pause --timeout 0s runc:a", "status --timeout 5s runc:a",
-        "pause --host unix:///run/x.sock runc:a", "pause --parallel 3 runc:a", "pause --direct docker:a", "unpause --health-cmd true runc:a",
+        "pause --host unix:///run/x.sock runc:a", "pause --parallel 3 runc:a", "status --direct docker:a", "pause --direct=yes docker:a", "unpause --health-cmd true runc:a",
         "pause pid:0", "pause runc:a --format", "status --atomic", "pause --filter bogus=1", "pause --namespace k8s.io --all", "--host x status",
-        "status -x", "pause -f label=a", "status --all --all",
+        "status -x", "pause -f label=a", "status --all --all", "pause --runtime-root runc:a",
     ])
     func leavesEveryOtherLineToArgumentParser(_ text: String) {
         let line = text.split(separator: " ").map(String.init)
@@ -48,7 +49,8 @@ struct QuickParseTests {
         let words = ["-q", "--quiet", "--verbose", "--format", "json", "table", "yaml", "--format=json", "--format=", "--timeout", "5s",
                      "500ms", "--timeout=1m", "-5s", "0s", "25h", "--all", "-a", "--atomic", "--filter", "label=a=b", "status=paused", "bogus",
                      "--filter=runtime=runc", "memory-below=80%", "/sys/fs/cgroup/unified/x", "cgroup:/a", "runc:web", "pid:1", "pid:0",
-                     "docker:d", "web", "--", "-h", "--help", "--parallel", "7", "--direct", "-qa", "--quiet=yes", "--host", "help", "", "-"]
+                     "docker:d", "web", "--", "-h", "--help", "--parallel", "7", "--direct", "-qa", "--quiet=yes", "--host", "help", "", "-",
+                     "--runtime-root", "/run/x", "--runtime-root=/run/y"]
         var random = SplitMix64(seed: 16)
         var accepted = 0
         for _ in 0..<2500 {
