@@ -50,7 +50,8 @@ struct FreezeTests {
         defer { counters.remove() }
         let cgroup = try TestCgroup(version)
         defer { cgroup.destroy() }
-        try cgroup.startCountingTree(workers: 30, counters: counters)
+        let workers = 30
+        try cgroup.startCountingTree(workers: workers, counters: counters)
         cgroup.waitForProcesses(atLeast: 55)
         try #require(cgroup.pids.count >= 50)
 
@@ -62,8 +63,11 @@ struct FreezeTests {
         #expect(outcome.state == .frozen)
 
         #expect(cgroup.kernelFrozen)
+        // The shells (the root and one per worker) never exit; how many of their `sleep 0.02`
+        // children are alive at the freeze varies with the load (49 of 50+ seen on a busy
+        // machine), so only the shells are counted.
         let pids = cgroup.pids
-        #expect(pids.count >= 50)
+        #expect(pids.count >= workers + 1)
         let notFrozen = pids.filter { procShowsFrozen($0, version) == false }
         #expect(notFrozen.isEmpty, "/proc shows these running while frozen: \(notFrozen.map(procDescription))")
         let frozenCount = counters.counterSum
