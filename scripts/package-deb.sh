@@ -6,8 +6,9 @@
 #
 # The version is the binaries' own (`freezectl --version`) with the commit's date and short hash
 # (0.1.0+git20261204.0fbead8), so every commit's package is newer than the one before. Depends
-# comes from dpkg-shlibdeps on the binaries (the Swift runtime is linked in: glibc, libstdc++,
-# libgcc, zlib remain); libsystemd0 is only dlopen'ed (journald audit, systemd units): Recommends.
+# comes from dpkg-shlibdeps on the binaries (the Swift runtime and, where its archive is
+# installed, libstdc++ are linked in: glibc, libgcc, zlib remain); libsystemd0 is only dlopen'ed
+# (journald audit, systemd units): Recommends.
 # scripts/test-package.sh installs it with dpkg -i, uses it and purges it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
