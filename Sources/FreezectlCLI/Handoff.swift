@@ -1,6 +1,11 @@
 import ContainerRuntimes
 import CgroupFreezer
 import SystemPackage
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,17 +57,21 @@ package enum Handoff {
     }
 
     /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
-    /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon
-    /// or a lease. (`--all` and `--filter` need it only where an engine listens: decided after
-    /// parsing.) Parsing would come to the same answer
-    /// (the commands' `needsEngineSide` and the resolution decide, this only saves the parse,
-    /// about a millisecond); a miss costs nothing but that, and what it names goes over whole.
+    /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon,
+    /// a lease, or `--all`/`--filter` where an engine listens (`TargetArguments.needsEngineSide`'s
+    /// rule). Parsing would come to the same answer (the commands' `needsEngineSide` and the
+    /// resolution decide, this only saves freezectl's parse and run up to the handover, which
+    /// the Docker and containerd batches of docs/benchmarks.md pay on every call); a miss costs
+    /// nothing but that, and a word taken for one of these (an option's value) only hands over a
+    /// command freezectl-engines runs the same.
     static func surelyNeedsEngines(_ arguments: [String]) -> Bool {
         if namesDaemon(nil) { return true }
         let words = arguments.prefix { $0 != "--" }
         if let command = words.first(where: { !$0.hasPrefix("-") }), ["checkpoint", "restore", "verify", "criu-hook"].contains(command) {
             return true
         }
+        let selects = words.contains { ["--all", "-a", "--filter", "-f"].contains($0) || $0.hasPrefix("--filter=") }
+        if selects && ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment) { return true }
         let enginePrefixes = ContainerSource.allCases.filter(\.isEngine).map { "\($0.rawValue):" } + ["unit:"]
         let engineOptions = ["--host", "--for", "--hold", "--namespace"]
         return words.contains { word in
