@@ -52,7 +52,10 @@ struct InflightPauses: Sendable {
         guard let data = try? encoder.encode(Record(cgroups: cgroups, requester: requester)) else {
             throw CgroupLayout.Error.io(path: directory.appending(id + ".json"), operation: "encode", errno: .invalidArgument)
         }
-        try RegularFile.replace(id + ".json", in: directory, with: Array(data), mode: 0o600)
+        // Not flushed to disk (0.8 ms a pause here, half the daemon's pairs a second): the record
+        // guards against the daemon's death, which leaves it in the page cache, and a machine
+        // crash leaves nothing to put back, since no cgroup survives a reboot.
+        try RegularFile.replace(id + ".json", in: directory, with: Array(data), mode: 0o600, durable: false)
         return id
     }
 

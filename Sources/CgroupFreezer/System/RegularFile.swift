@@ -56,7 +56,10 @@ package enum RegularFile {
     /// created with O_EXCL (never opening what someone planted), owned by the directory's owner
     /// (a program in that directory must be able to remove it; root keeps no file there), flushed,
     /// then renamed over `name` (a symlink or FIFO at `name` is replaced, never followed).
-    package static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644) throws(CgroupLayout.Error) {
+    /// `durable: false` skips the flush to disk: for a record that only has to outlive the
+    /// process (its page-cache copy does) and is worthless after a machine crash.
+    package static func replace(_ name: String, in directory: FilePath, with data: [UInt8], mode: mode_t = 0o644,
+                                durable: Bool = true) throws(CgroupLayout.Error) {
         let dirfd = open(directory.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard dirfd >= 0 else { throw openError(directory, Errno(rawValue: errno)) }
         defer { close(dirfd) }
@@ -79,7 +82,7 @@ package enum RegularFile {
                 case .failure(let errno): throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: errno)
                 }
             }
-            if fsync(fd) != 0 { throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
+            if durable && fsync(fd) != 0 { throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
             if renameat(dirfd, temporary, dirfd, name) != 0 {
                 throw CgroupLayout.Error.io(path: directory.appending(name), operation: "rename", errno: Errno(rawValue: errno))
             }
