@@ -58,6 +58,10 @@ public struct OCIRuntimeSource: Sendable {
         }
     }
 
+    /// The largest state, status or spec file read: runc's state.json holds the whole OCI config
+    /// (a seccomp profile makes it tens of KiB); one past this is refused as no container's.
+    static let stateFileLimit = 4 << 20
+
     // runc writes state.json: `init_process_pid`, `init_process_start` (to tell a reused PID),
     // `cgroup_paths` (controller -> directory, "" for v2) and `config.labels` ("key=value",
     // including "bundle=/path").
@@ -88,7 +92,7 @@ public struct OCIRuntimeSource: Sendable {
     }
 
     private func runcContainer(id: String, directory: FilePath) throws -> Container? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("state.json").string))
+        let data = Data(try RegularFile.readBytes(directory.appending("state.json"), limit: Self.stateFileLimit))
         let state = try Self.runcState(data)
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
@@ -121,7 +125,7 @@ public struct OCIRuntimeSource: Sendable {
     /// missing or unreadable copy means no labels, not a broken container.
     private static func annotations(in specFile: FilePath) -> [String: String] {
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: specFile.string))
+            let data = Data(try RegularFile.readBytes(specFile, limit: stateFileLimit))
             return try JSONDecoder().decode(Spec.self, from: data).annotations ?? [:]
         } catch {
             return [:]
@@ -137,7 +141,7 @@ public struct OCIRuntimeSource: Sendable {
     }
 
     private func crunContainer(id: String, directory: FilePath) throws -> Container? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: directory.appending("status").string))
+        let data = Data(try RegularFile.readBytes(directory.appending("status"), limit: Self.stateFileLimit))
         let status = try Self.crunStatus(data)
         guard ProcessStart.isAlive(status.pid, startTime: status.startTime) else { return nil }
         let annotations = Self.annotations(in: directory.appending("config.json"))

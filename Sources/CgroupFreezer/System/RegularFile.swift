@@ -13,19 +13,34 @@ import SystemPackage
 package enum RegularFile {
     /// Reads a regular file of at most `limit` bytes.
     package static func read(_ path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
-        try read(at: AT_FDCWD, path.string, path: path, limit: limit)
+        String(decoding: try readBytes(at: AT_FDCWD, path.string, path: path, limit: limit), as: UTF8.self)
     }
 
     /// Reads `name` in the directory `directory` (an open descriptor).
     package static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
+        String(decoding: try readBytes(at: directory, name, path: path, limit: limit), as: UTF8.self)
+    }
+
+    /// The bytes of a regular file of at most `limit` bytes.
+    package static func readBytes(_ path: FilePath, limit: Int) throws(CgroupLayout.Error) -> [UInt8] {
+        try readBytes(at: AT_FDCWD, path.string, path: path, limit: limit)
+    }
+
+    /// The bytes of `name` in the directory `directory` (an open descriptor). The buffer starts at
+    /// the size fstat gives and grows only if the file does while it is read, never past `limit`.
+    package static func readBytes(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> [UInt8] {
         let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         defer { close(fd) }
         let size = try checkRegular(fd, path: path)
         guard size <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        // One byte more than allowed, so that a file grown past the limit is seen.
+        var bytes = [UInt8](repeating: 0, count: size + 1)
         var total = 0
         while total <= limit {
+            if total == bytes.count {
+                bytes.append(contentsOf: repeatElement(0, count: min(max(bytes.count, 4096), limit + 1 - bytes.count)))
+            }
             let result = bytes.withUnsafeMutableBytes { Syscall.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[total...])) }
             guard case .success(let count) = result else {
                 if case .failure(let errno) = result { throw CgroupLayout.Error.io(path: path, operation: "read", errno: errno) }
@@ -35,7 +50,8 @@ package enum RegularFile {
             total += count
         }
         guard total <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
-        return String(decoding: bytes[0..<total], as: UTF8.self)
+        bytes.removeSubrange(total...)
+        return bytes
     }
 
     /// Opens `path` for appending, creating it 0640 when missing; refuses a symlink or anything
