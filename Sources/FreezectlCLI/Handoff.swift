@@ -56,6 +56,12 @@ package enum Handoff {
         host != nil || getenv("FREEZECTL_HOST") != nil
     }
 
+    /// Whether an engine's socket is there (`--all` and `--filter` then select from it too): the
+    /// one reading of it for the handover, before parsing and after.
+    static var engineListens: Bool {
+        ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment)
+    }
+
     /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
     /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon,
     /// a lease, or `--all`/`--filter` where an engine listens (`TargetArguments.needsEngineSide`'s
@@ -71,7 +77,7 @@ package enum Handoff {
             return true
         }
         let selects = words.contains { ["--all", "-a", "--filter", "-f"].contains($0) || $0.hasPrefix("--filter=") }
-        if selects && ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment) { return true }
+        if selects && engineListens { return true }
         let enginePrefixes = ContainerSource.allCases.filter(\.isEngine).map { "\($0.rawValue):" } + ["unit:"]
         let engineOptions = ["--host", "--for", "--hold", "--namespace"]
         return words.contains { word in

@@ -33,7 +33,6 @@ package enum QuickParse {
                 try unpause.validate()
                 return unpause
             case "status":
-                guard words.timeout == nil, !words.atomic, !words.direct else { return nil }
                 return Status(root: root, targets: try words.targetArguments(), common: words.common)
             default:
                 return nil
@@ -75,6 +74,8 @@ package enum QuickParse {
                 let canonical = ["-q": "--quiet", "-a": "--all"][name] ?? name
                 // A repeated flag or option (other than the repeatable ones) is ArgumentParser's to judge.
                 guard ["--filter", "--runtime-root"].contains(canonical) || seen.insert(canonical).inserted else { return nil }
+                // What only a batch takes: status has no such options.
+                guard verb != "status" || !["--timeout", "--atomic", "--direct"].contains(canonical) else { return nil }
                 switch canonical {
                 case "--quiet", "--verbose", "--all", "--atomic", "--direct":
                     guard attached == nil else { return nil }
@@ -89,7 +90,7 @@ package enum QuickParse {
                     guard let text = value(), let format = OutputFormat(rawValue: text) else { return nil }
                     common.format = format
                 case "--timeout":
-                    guard verb != "status", let text = value(), let duration = try? parseDuration(text, option: "--timeout") else { return nil }
+                    guard let text = value(), let duration = try? parseDuration(text, option: "--timeout") else { return nil }
                     timeout = duration
                 case "--filter":
                     guard let text = value() else { return nil }

@@ -13,23 +13,13 @@ import SystemPackage
 package enum RegularFile {
     /// Reads a regular file of at most `limit` bytes.
     package static func read(_ path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
-        String(decoding: try readBytes(at: AT_FDCWD, path.string, path: path, limit: limit), as: UTF8.self)
+        String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
     }
 
-    /// Reads `name` in the directory `directory` (an open descriptor).
-    package static func read(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> String {
-        String(decoding: try readBytes(at: directory, name, path: path, limit: limit), as: UTF8.self)
-    }
-
-    /// The bytes of a regular file of at most `limit` bytes.
+    /// The bytes of a regular file of at most `limit` bytes. The buffer starts at the size fstat
+    /// gives and grows only if the file does while it is read, never past `limit`.
     package static func readBytes(_ path: FilePath, limit: Int) throws(CgroupLayout.Error) -> [UInt8] {
-        try readBytes(at: AT_FDCWD, path.string, path: path, limit: limit)
-    }
-
-    /// The bytes of `name` in the directory `directory` (an open descriptor). The buffer starts at
-    /// the size fstat gives and grows only if the file does while it is read, never past `limit`.
-    package static func readBytes(at directory: Int32, _ name: String, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> [UInt8] {
-        let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(path.string, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         defer { close(fd) }
         let size = try checkRegular(fd, path: path)

@@ -93,7 +93,7 @@ package struct TargetArguments: ParsableArguments {
     /// Whether an engine's or systemd's client is needed: `--all` and `--filter` select from the
     /// engines too where one listens, and a bare name may be any engine's container.
     package var needsEngineSide: Bool {
-        (selectsContainers && ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment))
+        (selectsContainers && Handoff.engineListens)
             || targets.contains { spec in
             switch spec {
             case .container(let source, _): return source?.isEngine ?? true
