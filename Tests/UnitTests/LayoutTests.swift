@@ -59,6 +59,26 @@ struct LayoutTests {
         #expect(layout.freezer == nil)
     }
 
+    @Test func onlyALaterLineThatParsesHidesAMount() throws {
+        // The layout reads only where non-cgroup lines are mounted, yet a line counts as a mount
+        // only when it parses whole (as MountinfoEntry.parse says): a torn line over
+        // /sys/fs/cgroup/unified hides nothing, an overlay mounted over the freezer hides it.
+        let text = """
+            30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+            31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
+            40 30 0:35 / /sys/fs/cgroup/freezer rw,nosuid,nodev,noexec,relatime shared:19 - cgroup cgroup rw,freezer
+            41 30 0:36 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,memory
+            x 30 0:50 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw
+            51 30 0:51 / /sys/fs/cgroup/unified rw shared:30 - tmpfs tmpfs
+            52 40 0:52 / /sys/fs/cgroup/freezer rw,relatime - overlay overlay rw,lowerdir=/a:/b,upperdir=/c,workdir=/d
+            """
+        #expect(MountinfoEntry.parse(text).map(\.mountID) == [30, 31, 40, 41, 52])
+        let layout = try CgroupLayout(mountinfo: text)
+        #expect(layout.unified?.mountPoint == "/sys/fs/cgroup/unified")
+        #expect(layout.freezer == nil)
+        #expect(layout.hierarchies.map(\.mountPoint) == ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory"])
+    }
+
     @Test func aMountOfASubtreeMapsCgroupPathsBelowItsRoot() throws {
         let layout = try fixture("container")
         let unified = try #require(layout.unified)

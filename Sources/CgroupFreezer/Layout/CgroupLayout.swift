@@ -92,7 +92,7 @@ public struct CgroupLayout: Sendable, Hashable {
 
     /// The layout described by a mountinfo text. Throws `noCgroupMount` when it holds no cgroup mount.
     public init(mountinfo: String) throws(CgroupLayout.Error) {
-        let visible = Self.visibleMounts(MountinfoEntry.parse(mountinfo))
+        let visible = Self.visibleMounts(MountinfoEntry.cgroupMounts(mountinfo))
         var byDevice: [String: MountinfoEntry] = [:]
         var order: [String] = []
         for entry in visible where entry.filesystemType == "cgroup" || entry.filesystemType == "cgroup2" {
@@ -128,7 +128,7 @@ public struct CgroupLayout: Sendable, Hashable {
         return hierarchies
             .filter { hierarchy in
                 let mountPoint = hierarchy.mountPoint.string
-                return text == mountPoint || mountPoint == "/" || text.hasPrefix(mountPoint + "/")
+                return mountPoint == "/" || Self.isSameOrBelow(text, mountPoint)
             }
             .max { $0.mountPoint.string.utf8.count < $1.mountPoint.string.utf8.count }
     }
@@ -145,18 +145,23 @@ public struct CgroupLayout: Sendable, Hashable {
     /// needs no other, and a host running containers has hundreds of overlay and bind mounts, so
     /// each cgroup mount is compared with the later mount points on the strings (whole
     /// components), not every mount with every other.
-    static func visibleMounts(_ entries: [MountinfoEntry]) -> [MountinfoEntry] {
-        entries.indices.compactMap { index in
-            let entry = entries[index]
-            guard entry.filesystemType == "cgroup" || entry.filesystemType == "cgroup2" else { return nil }
-            let point = entry.mountPoint
-            let hidden = entries[(index + 1)...].contains { later in
-                let cover = later.mountPoint
+    static func visibleMounts(_ found: (mounts: [(entry: MountinfoEntry, position: Int)], mountPoints: [String])) -> [MountinfoEntry] {
+        found.mounts.compactMap { mount in
+            let point = mount.entry.mountPoint
+            let hidden = found.mountPoints[(mount.position + 1)...].contains { cover in
                 // A later mount on / (a chroot's root) hides nothing, as mount(8) lists it.
-                return cover != "/" && (point == cover || point.hasPrefix(cover + "/"))
+                cover != "/" && Self.isSameOrBelow(point, cover)
             }
-            return hidden ? nil : entry
+            return hidden ? nil : mount.entry
         }
+    }
+
+    /// Whether `path` is `directory` or lies below it, by whole components (on the bytes: a
+    /// hundred containers' mounts make this thousands of comparisons per layout).
+    static func isSameOrBelow(_ path: String, _ directory: String) -> Bool {
+        let path = path.utf8, directory = directory.utf8
+        guard path.starts(with: directory) else { return false }
+        return path.count == directory.count || path[path.index(path.startIndex, offsetBy: directory.count)] == UInt8(ascii: "/")
     }
 
     /// The controllers of a v1 hierarchy from its super options, leaving out the mount flags.

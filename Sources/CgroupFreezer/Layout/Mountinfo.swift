@@ -19,51 +19,75 @@ public struct MountinfoEntry: Sendable, Hashable {
 
     /// Parses one mountinfo line; nil when the line does not have the documented shape.
     public init?(line: Substring) {
-        // One pass over the bytes (not Characters: a host running containers has hundreds of
-        // overlay mounts whose lines are kilobytes long, and every command reads them all),
-        // keeping only the fields this type holds. Collecting every field into an array first
-        // allocated and regrew it per line: with the address sanitizer that was a third of the
-        // fuzzer's time, and it is wasted work in every command too.
-        let space = UInt8(ascii: " ")
-        let bytes = line.utf8
-        var kept: (id: Substring?, parent: Substring?, device: Substring?, root: Substring?, point: Substring?) = (nil, nil, nil, nil, nil)
-        var type: Substring?, options: Substring?
-        var count = 0, separator = -1
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            guard bytes[index] != space else { index = bytes.index(after: index); continue }
-            let start = index
-            while index < bytes.endIndex, bytes[index] != space { index = bytes.index(after: index) }
-            let field = Substring(bytes[start..<index])
-            switch count {
-            case 0: kept.id = field
-            case 1: kept.parent = field
-            case 2: kept.device = field
-            case 3: kept.root = field
-            case 4: kept.point = field
-            default: break
-            }
-            // The first `-` field ends the optional fields; the filesystem type and the super
-            // options are the first and third fields after it.
-            if separator < 0, field.utf8.count == 1, field.utf8.first == UInt8(ascii: "-") {
-                separator = count
-            } else if separator >= 0, count == separator + 1 {
-                type = field
-            } else if separator >= 0, count == separator + 3 {
-                options = field
-            }
-            count += 1
-        }
-        guard count >= 10, separator >= 6, let type, let options,
-              let idText = kept.id, let id = Int(idText), let parentText = kept.parent, let parent = Int(parentText),
-              let device = kept.device, let root = kept.root, let point = kept.point else { return nil }
+        var text = line
+        guard let entry = text.withUTF8({ bytes in Fields(of: bytes).flatMap { MountinfoEntry(bytes, $0) } }) else { return nil }
+        self = entry
+    }
+
+    /// The entry of a line whose fields were found.
+    private init?(_ bytes: UnsafeBufferPointer<UInt8>, _ fields: Fields) {
+        guard let id = Int(fields.string(fields.id, bytes)), let parent = Int(fields.string(fields.parent, bytes)) else { return nil }
         mountID = id
         parentID = parent
-        self.device = String(device)
-        self.root = Self.unescape(root)
-        mountPoint = Self.unescape(point)
-        filesystemType = String(type)
-        superOptions = options.utf8.split(separator: UInt8(ascii: ",")).map { String(Substring($0)) }
+        device = fields.string(fields.device, bytes)
+        root = Self.unescape(Substring(fields.string(fields.root, bytes)))
+        mountPoint = fields.mountPoint(bytes)
+        filesystemType = fields.string(fields.type, bytes)
+        superOptions = fields.string(fields.options, bytes).utf8.split(separator: UInt8(ascii: ",")).map { String(Substring($0)) }
+    }
+
+    /// Where a line's fields are. One pass over the bytes (not Characters: a host running
+    /// containers has hundreds of overlay mounts whose lines are kilobytes long, and every
+    /// command reads them all), keeping only the fields an entry holds: collecting every field
+    /// into an array first allocated and regrew it per line (with the address sanitizer a third
+    /// of the fuzzer's time).
+    private struct Fields {
+        var id = 0..<0, parent = 0..<0, device = 0..<0, root = 0..<0, point = 0..<0, type = 0..<0, options = 0..<0
+
+        /// nil when the line does not have the documented shape: ten fields at least, the `-`
+        /// separator after the six fixed ones, the filesystem type and super options after it.
+        init?(of bytes: UnsafeBufferPointer<UInt8>) {
+            let space = UInt8(ascii: " ")
+            var count = 0, separator = -1
+            var index = 0
+            while index < bytes.count {
+                guard bytes[index] != space else { index += 1; continue }
+                let start = index
+                while index < bytes.count, bytes[index] != space { index += 1 }
+                let field = start..<index
+                switch count {
+                case 0: id = field
+                case 1: parent = field
+                case 2: device = field
+                case 3: root = field
+                case 4: point = field
+                default: break
+                }
+                // The first `-` field ends the optional fields; the filesystem type and the super
+                // options are the first and third fields after it.
+                if separator < 0, field.count == 1, bytes[start] == UInt8(ascii: "-") {
+                    separator = count
+                } else if separator >= 0, count == separator + 1 {
+                    type = field
+                } else if separator >= 0, count == separator + 3 {
+                    options = field
+                }
+                count += 1
+            }
+            guard count >= 10, separator >= 6, count > separator + 3 else { return nil }
+        }
+
+        func string(_ field: Range<Int>, _ bytes: UnsafeBufferPointer<UInt8>) -> String {
+            String(decoding: UnsafeBufferPointer(rebasing: bytes[field]), as: UTF8.self)
+        }
+
+        func mountPoint(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+            MountinfoEntry.unescape(Substring(string(point, bytes)))
+        }
+
+        func hasType(_ name: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            type.count == name.utf8CodeUnitCount && zip(bytes[type], UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)).allSatisfy { $0 == $1 }
+        }
     }
 
     /// Undoes the kernel's octal escapes (`\040` space, `\011` tab, `\012` newline, `\134` backslash).
@@ -90,6 +114,43 @@ public struct MountinfoEntry: Sendable, Hashable {
 
     /// Parses a whole mountinfo text, skipping lines that do not parse.
     public static func parse(_ text: String) -> [MountinfoEntry] {
-        text.utf8.split(separator: UInt8(ascii: "\n")).compactMap { MountinfoEntry(line: Substring($0)) }
+        var entries: [MountinfoEntry] = []
+        forEachLine(text) { bytes, fields in
+            if let entry = MountinfoEntry(bytes, fields) { entries.append(entry) }
+        }
+        return entries
+    }
+
+    /// The cgroup and cgroup2 mounts of a mountinfo text, each with the mount points of the
+    /// lines after it, for the layout (CgroupLayout.visibleMounts). Only the cgroup lines are
+    /// parsed whole: of the others (the overlay mounts' options alone are kilobytes), only where
+    /// they are mounted is read. A line that does not parse counts as no mount, as in `parse`.
+    static func cgroupMounts(_ text: String) -> (mounts: [(entry: MountinfoEntry, position: Int)], mountPoints: [String]) {
+        var mounts: [(entry: MountinfoEntry, position: Int)] = []
+        var mountPoints: [String] = []
+        forEachLine(text) { bytes, fields in
+            guard Int(fields.string(fields.id, bytes)) != nil, Int(fields.string(fields.parent, bytes)) != nil else { return }
+            if fields.hasType("cgroup", bytes) || fields.hasType("cgroup2", bytes) {
+                guard let entry = MountinfoEntry(bytes, fields) else { return }
+                mounts.append((entry, mountPoints.count))
+            }
+            mountPoints.append(fields.mountPoint(bytes))
+        }
+        return (mounts, mountPoints)
+    }
+
+    /// Calls `body` with each line of `text` that has the documented shape, on its bytes.
+    private static func forEachLine(_ text: String, _ body: (UnsafeBufferPointer<UInt8>, Fields) -> Void) {
+        var text = text
+        text.withUTF8 { all in
+            var start = 0
+            while start < all.count {
+                var end = start
+                while end < all.count, all[end] != UInt8(ascii: "\n") { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: all[start..<end])
+                if let fields = Fields(of: line) { body(line, fields) }
+                start = end + 1
+            }
+        }
     }
 }
