@@ -156,7 +156,9 @@ public struct CgroupFreezer: Sendable {
     /// Refuses to freeze the cgroup this process is in, or one of its ancestors: the write would
     /// stop the caller before it could ever thaw.
     package func refuseSelfFreeze(_ target: FreezerTarget) throws {
-        if let own = try cgroupDirectory(of: getpid(), in: target.cgroup.hierarchy), target.cgroup.contains(own) {
+        // The kernel's path under a mount point from mountinfo: canonical, and it exists while
+        // this process is in it, so no stat follows (cgroupDirectory(of:in:) checks another's).
+        if let own = try ProcessCgroups.ofSelf().directory(in: target.cgroup.hierarchy, layout: layout), target.cgroup.contains(own) {
             throw CgroupFreezer.Error.selfFreeze(path: target.cgroup.path)
         }
     }

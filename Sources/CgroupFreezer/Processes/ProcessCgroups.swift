@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 /// The cgroups of one process, as /proc/PID/cgroup lists them (one line per hierarchy:
@@ -38,6 +43,18 @@ public struct ProcessCgroups: Sendable, Hashable {
             throw CgroupLayout.Error.noSuchProcess(pid: pid)
         }
     }
+
+    /// This process's cgroups, read now. /proc/self/cgroup is opened once and read again from its
+    /// start at each call: a batch checks its own cgroup before every freeze (refuseSelfFreeze),
+    /// and a read of an open file is one system call where a fresh open, read and close are
+    /// four, each walking the path. Where it cannot be opened, /proc/PID/cgroup is read.
+    public static func ofSelf() throws(CgroupLayout.Error) -> ProcessCgroups {
+        guard let file = ownFile else { return try of(pid: getpid()) }
+        return ProcessCgroups(pid: getpid(), text: try CgroupFile.readProcFile(file, path: "/proc/self/cgroup"))
+    }
+
+    // Close-on-exec: a program this process starts opens its own.
+    private static let ownFile = try? FileDescriptor.open("/proc/self/cgroup", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
 
     /// The cgroups of `pid`, or nil when it cannot be read now (the process exited since it was
     /// listed): for what describes processes, where "gone" is an answer.

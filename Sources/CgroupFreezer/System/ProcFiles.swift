@@ -25,12 +25,21 @@ extension CgroupFile {
             throw CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
         }
         defer { close(fd) }
+        return try readProcFile(fd, path: path)
+    }
+
+    /// What an open /proc file says now, read from its start: the kernel prints a seq file anew
+    /// for a read at offset 0, so a descriptor kept open reads fresh text without an open and a
+    /// close (ProcessCgroups.ofSelf). `path` names the file in errors.
+    package static func readProcFile(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
             let count: Int
             do {
-                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+                count = try chunk.withUnsafeMutableBytes {
+                    try fd.read(fromAbsoluteOffset: Int64(result.count), into: $0, retryOnInterrupt: true)
+                }
             } catch {
                 throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
             }
