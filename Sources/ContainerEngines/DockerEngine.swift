@@ -30,6 +30,9 @@ public struct DockerEngine: ContainerEngine {
     /// fails is an engine that went away during the run (a failure), not an absent one (bad input).
     private let answered = AnsweredFlag()
 
+    /// The list request sent ahead, if any (`listingAhead`).
+    private var ahead: ListAhead?
+
     private final class AnsweredFlag: Sendable {
         let value = Atomic(false)
     }
@@ -96,26 +99,35 @@ public struct DockerEngine: ContainerEngine {
     }
 
     /// Every container the engine knows, from one list call. The cgroup of one that runs comes
-    /// from the OCI runtime's own state: the first one's state file (checked against its init's
+    /// from the OCI runtime's own state: one container's state file (checked against its init's
     /// start time, as for runc) shows how the engine names its containers' cgroups (`docker/<id>`,
     /// `system.slice/docker-<id>.scope`, `libpod_parent/libpod-<id>`), and each other container's
     /// cgroup is then the directory of that name, which by construction is its own; only where
     /// that directory is missing (a container with its own cgroup parent) is its state file
     /// decoded (runc's holds the whole OCI config, ~30 KiB, about 0.3 ms each: for a hundred
-    /// containers, most of a batch). A named cgroup without processes is a container going away.
-    /// Containers read from a state file have their init's PID; the others get it only where it
-    /// is needed (`withInit`). A container whose state is elsewhere (another runtime, another
-    /// state directory) costs an inspect. One that went away between the list and its state is
-    /// left out: it is not there to act on.
+    /// containers, most of a batch). The teacher is a container the engine lists, running; its
+    /// state is read while the engine answers the list (the first one in the runtime's state
+    /// directory that the list then names), else after it. A named cgroup without processes is
+    /// a container going away. Containers read from a state file have their init's PID; the
+    /// others get it only where it is needed (`withInit`). A container whose state is elsewhere
+    /// (another runtime, another state directory) costs an inspect. One that went away between
+    /// the list and its state is left out: it is not there to act on.
     public func containers() async throws -> [Container] {
-        let data = try await request(.GET, "/containers/json?all=1", reference: source.rawValue)
-        let listed = try Self.listed(data, source: source)
+        let list = ahead?.take() ?? listRequest()
+        // While the engine answers: where its runtime keeps state, and a teacher candidate.
         let states = runtimeStates()
-        // The first running container whose state is found teaches the naming.
-        let learned: (index: Int, container: Container?)? = listed.indices.lazy
-            .filter { listed[$0].engineState?.isLive == true }
-            .compactMap { index in Self.fromRuntimeState(listed[index], states: states).map { (index, $0) } }
-            .first
+        let candidate = Self.firstRuntimeState(in: states)
+        let data = try await withTaskCancellationHandler { try await list.value } onCancel: { list.cancel() }
+        let listed = try Self.listed(data, source: source)
+        let learned: (index: Int, container: Container?)?
+        if let candidate, let index = listed.firstIndex(where: { $0.id == candidate.container.id && $0.engineState?.isLive == true }) {
+            learned = (index, Self.merging(listed[index], candidate))
+        } else {
+            learned = listed.indices.lazy
+                .filter { listed[$0].engineState?.isLive == true }
+                .compactMap { index in Self.fromRuntimeState(listed[index], states: states).map { (index, $0) } }
+                .first
+        }
         let naming = learned?.container.flatMap(CgroupNaming.init(learnedFrom:))
         let namingRoot = learned?.container?.runtimeRoot
         var containers: [Container?] = Array(listed.indices).concurrentMap { index in
@@ -147,6 +159,33 @@ public struct DockerEngine: ContainerEngine {
         return containers.compactMap { $0 }
     }
 
+    /// This engine with its list request already sent: the next `containers()` takes its answer,
+    /// so the engine answers while the caller does its own start-up (reading the layout). A
+    /// caller that lists anyway asks for it first thing; an engine that is not there is left as is.
+    public func listingAhead() -> any ListingEngine {
+        guard !isAbsent, unavailability() == nil else { return self }
+        var engine = self
+        engine.ahead = ListAhead(listRequest())
+        return engine
+    }
+
+    /// `GET /containers/json?all=1`, on its way.
+    private func listRequest() -> Task<Data, any Error> {
+        Task { [self] in try await request(.GET, "/containers/json?all=1", reference: source.rawValue) }
+    }
+
+    /// A list request sent ahead (`listingAhead`), answered once: to the first `containers()`.
+    private final class ListAhead: Sendable {
+        private let pending: Mutex<Task<Data, any Error>?>
+        init(_ task: Task<Data, any Error>) { pending = Mutex(task) }
+        func take() -> Task<Data, any Error>? {
+            pending.withLock { task in
+                defer { task = nil }
+                return task
+            }
+        }
+    }
+
     /// The containers of a list answer (`GET /containers/json`) as it says them, with no PID or
     /// cgroup yet; an answer that is not such a list is the engine's error. The daemon's answer
     /// describes containers others created: the fuzz harness runs this on arbitrary bytes.
@@ -172,11 +211,7 @@ public struct DockerEngine: ContainerEngine {
         for runtime in states {
             switch Result(catching: { try runtime.container(id: listed.id) }) {
             case .success(let found?):
-                var container = listed
-                container.pid = found.pid
-                container.cgroup = found.cgroup
-                container.runtimeRoot = runtime.root
-                return .some(container)
+                return .some(merging(listed, (found, runtime.root)))
             case .success(nil):
                 return .some(nil)
             case .failure:
@@ -184,6 +219,27 @@ public struct DockerEngine: ContainerEngine {
             }
         }
         return nil
+    }
+
+    /// The first container in the runtimes' state directories whose state reads with its init
+    /// alive (at most a few tried: past them, the containers the list names are read one by one).
+    private static func firstRuntimeState(in states: [OCIRuntimeSource]) -> (container: Container, root: FilePath)? {
+        for runtime in states {
+            guard case .success(let ids) = Syscall.subdirectories(of: runtime.root) else { continue }
+            for id in ids.prefix(4) {
+                if let found = try? runtime.container(id: id) { return (found, runtime.root) }
+            }
+        }
+        return nil
+    }
+
+    /// A listed container with the PID and cgroup its runtime state gave.
+    private static func merging(_ listed: Container, _ state: (container: Container, root: FilePath)) -> Container {
+        var container = listed
+        container.pid = state.container.pid
+        container.cgroup = state.container.cgroup
+        container.runtimeRoot = state.root
+        return container
     }
 
     /// The container with its PID and cgroup from an inspect, or nil when it was removed meanwhile.

@@ -32,6 +32,15 @@ public struct ContainerCatalog: Sendable {
         return catalog
     }
 
+    /// This catalog with the engines that are there already asked for their containers, for a
+    /// caller about to list them all (`--all`, `--filter`): the engines answer while the caller
+    /// reads the layout. Only the list calls are sent; nothing is changed.
+    public func listingAhead() -> ContainerCatalog {
+        var catalog = self
+        catalog.engines = engines.mapValues { $0.listingAhead() }
+        return catalog
+    }
+
     /// Whether `source` is an engine whose client this program does not link (the kernel-side
     /// CLI): its containers can only be found by the program that does.
     public func lacksClient(for source: ContainerSource) -> Bool {
@@ -167,10 +176,14 @@ public protocol ListingEngine: ContainerEngine {
     func containers() async throws -> [Container]
     /// This engine searching only `namespaces` (containerd's); others are unchanged.
     func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine
+    /// This engine with its listing already asked for, when it can send it ahead (Docker's and
+    /// podman's list call); others are unchanged.
+    func listingAhead() -> any ListingEngine
 }
 
 extension ListingEngine {
     public func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine { self }
+    public func listingAhead() -> any ListingEngine { self }
 }
 
 extension ContainerCatalog {

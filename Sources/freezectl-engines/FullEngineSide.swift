@@ -27,7 +27,7 @@ struct FullEngineSide: EngineSide {
         if let client { return try await command.run(through: client, health: command.health?.request()) }
         let health = try command.health?.check()
         let selection = try command.targets.selection()
-        let resolver = try command.targets.sources.resolverOrExit(command.common)
+        let resolver = try command.targets.sources.resolverOrExit(command.common, listingAhead: selection.selectsFromSources)
         let common = command.common
         let display = LiveHealthDisplay(enabled: health != nil && common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
         return try await command.runLocally(unhealthy: { health?.fails($0.health) == true }) { options in
@@ -46,8 +46,13 @@ struct FullEngineSide: EngineSide {
                 throw Output.daemonFailure("status", error)
             }
         } else {
-            let resolver = try targets.sources.resolverOrExit(command.common)
-            reports = (command.listsFrozen ? resolver.frozenCgroups() : await resolver.status(try targets.selection())).map(StatusReport.init)
+            let selection = command.listsFrozen ? nil : try targets.selection()
+            let resolver = try targets.sources.resolverOrExit(command.common, listingAhead: selection?.selectsFromSources == true)
+            if let selection {
+                reports = await resolver.status(selection).map(StatusReport.init)
+            } else {
+                reports = resolver.frozenCgroups().map(StatusReport.init)
+            }
         }
         try command.show(reports)
     }

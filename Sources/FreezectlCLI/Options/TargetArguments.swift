@@ -38,9 +38,11 @@ package struct SourceOptions: ParsableArguments {
     package var runtimeRoots: [String] = []
 
     /// The resolver, or exit 1 with the reason (no cgroup mounted, mountinfo unreadable).
-    package func resolverOrExit(_ common: CommonOptions) throws -> Resolver {
+    /// `listingAhead`: the command lists every source (`--all`, `--filter`), so the engines are
+    /// asked for their containers before the layout is read (ContainerCatalog.listingAhead).
+    package func resolverOrExit(_ common: CommonOptions, listingAhead: Bool = false) throws -> Resolver {
         do {
-            return try resolver(common)
+            return try resolver(common, listingAhead: listingAhead)
         } catch {
             Output.error(error.withNextStep)
             throw ExitCode(ExitStatus.failure)
@@ -49,10 +51,11 @@ package struct SourceOptions: ParsableArguments {
 
     /// The resolver over this host's layout and these sources: runc's and crun's state alone in
     /// freezectl, with the engines' clients in freezectl-engines.
-    package func resolver(_ common: CommonOptions) throws -> Resolver {
+    package func resolver(_ common: CommonOptions, listingAhead: Bool = false) throws -> Resolver {
         let roots = runtimeRoots.map { FilePath($0) }
-        let catalog = Handoff.engineSide?.catalog(runtimeRoots: roots, environment: ProcessInfo.processInfo.environment)
+        var catalog = Handoff.engineSide?.catalog(runtimeRoots: roots, environment: ProcessInfo.processInfo.environment)
             ?? ContainerCatalog(runtimeRoots: roots)
+        if listingAhead { catalog = catalog.listingAhead() }
         return Resolver(freezer: try CgroupFreezer(logger: common.makeLogger()), catalog: catalog)
     }
 }
