@@ -65,14 +65,7 @@ package struct Freezectl: AsyncParsableCommand {
         // between a freeze and its thaw: writes then fail with EPIPE (FileHandleOutput).
         signal(SIGPIPE, SIG_IGN)
         do {
-            // CRIU execs its --action-script path without arguments (criu/action-scripts.c), so
-            // `freezectl` alone with CRTOOLS_SCRIPT_ACTION set is the criu-hook.
-            var arguments = Array(CommandLine.arguments.dropFirst())
-            Handoff.arguments = arguments
-            if arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil {
-                arguments = ["criu-hook"]
-            }
-            if Handoff.engineSide == nil && Handoff.surelyNeedsEngines(arguments) { _ = Handoff.engines() }
+            let arguments = commandArguments()
             // The everyday lines of pause, unpause and status skip ArgumentParser's reflection
             // (QuickParse); every other line, help and every usage error are its.
             if var quick = QuickParse.command(arguments) {
@@ -97,6 +90,26 @@ package struct Freezectl: AsyncParsableCommand {
             FileHandleOutput.standardError(message)
             terminate(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
         }
+    }
+}
+
+extension Freezectl {
+    /// The command line's arguments, as the commands read them. CRIU execs its --action-script
+    /// path without arguments (criu/action-scripts.c), so `freezectl` alone with
+    /// CRTOOLS_SCRIPT_ACTION set is the criu-hook. Keeps the arguments for the handover.
+    private static func commandArguments() -> [String] {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        Handoff.arguments = arguments
+        return arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil ? ["criu-hook"] : arguments
+    }
+
+    /// Hands a command line that surely needs freezectl-engines (Handoff.surelyNeedsEngines) over
+    /// before it is parsed. freezectl's main calls it first, on the main thread before any task
+    /// runs, so such a command leaves freezectl before the concurrency runtime starts its worker
+    /// threads (docs/performance.md); freezectl-engines has its engine side and never hands over.
+    package static func handOverIfSurelyNeeded() {
+        guard Handoff.engineSide == nil, Handoff.surelyNeedsEngines(commandArguments()) else { return }
+        _ = Handoff.engines()
     }
 }
 

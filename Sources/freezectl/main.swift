@@ -3,4 +3,6 @@
 // freezectl-engines (FreezectlCLI's Handoff).
 import FreezectlCLI
 
+// Before any task starts (see handOverIfSurelyNeeded).
+Freezectl.handOverIfSurelyNeeded()
 await Freezectl.start()
