@@ -298,7 +298,8 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI"],
+            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

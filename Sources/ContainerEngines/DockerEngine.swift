@@ -138,7 +138,7 @@ public struct DockerEngine: ContainerEngine {
             // stopping or being removed): left out, as a state file whose init is gone is, so a
             // batch never freezes a cgroup its engine is tearing down.
             if let naming, let cgroup = naming.directory(for: container.id), Syscall.isDirectory(cgroup) == .success(true) {
-                guard !CgroupProcesses.inSubtree(cgroup).isEmpty else { return nil }
+                guard CgroupProcesses.anyInSubtree(cgroup) else { return nil }
                 var named = container
                 named.cgroup = .directory(cgroup)
                 named.runtimeRoot = namingRoot
@@ -384,10 +384,26 @@ public struct DockerEngine: ContainerEngine {
 }
 
 extension HTTPClientRequest {
+    /// `text` with every byte but ASCII letters and digits as `%XX`: the socket path as the
+    /// URL's host (Foundation's addingPercentEncoding did the same through UTF-16 and NSString,
+    /// three protocol-conformance scans of the binary at every engine command's first request).
+    static func percentEncoded(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                bytes.append(byte)
+            default:
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A request to an HTTP server on a unix socket (dockerd, podman, freezectld), with a JSON body.
     package init(unixSocket socket: FilePath, _ method: HTTPMethod, _ path: String, json body: [UInt8]?) {
-        let encodedSocket = socket.string.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket.string
-        self.init(url: "http+unix://\(encodedSocket)\(path)")
+        self.init(url: "http+unix://\(Self.percentEncoded(socket.string))\(path)")
         self.method = method
         // dockerd answers 400 to the default Host header (the encoded socket path).
         headers.replaceOrAdd(name: "Host", value: "localhost")

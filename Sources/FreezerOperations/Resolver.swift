@@ -68,13 +68,17 @@ public struct Resolver: Sendable {
         }
         guard selection.selectsFromSources else { return items }
         let (containers, failures) = await catalog.all()
-        for container in containers where !seen.contains(container.key) && matches(container, filter) {
+        // Each container's match and route read its cgroup (the path's checks, its init's cgroup,
+        // ours): independent reads, spread over the CPUs, the items in the catalog's order.
+        let routed = containers.filter { !seen.contains($0.key) }.concurrentMap { container -> Resolution? in
+            guard matches(container, filter) else { return nil }
             do {
-                items.append(Resolution(try route(container, reference: container.shortReference, for: purpose, direct: direct)))
+                return Resolution(try route(container, reference: container.shortReference, for: purpose, direct: direct))
             } catch {
-                items.append(Resolution(reference: container.shortReference, failure: error.asFreezectlError(reference: container.shortReference)))
+                return Resolution(reference: container.shortReference, failure: error.asFreezectlError(reference: container.shortReference))
             }
         }
+        items += routed.compactMap { $0 }
         for failure in failures {
             items.append(Resolution(reference: selection.all ? "--all" : "--filter", failure: failure))
         }
@@ -247,7 +251,7 @@ extension Resolver {
                 // A container whose processes all exited meanwhile (it is being stopped or
                 // removed) must not be left with a frozen cgroup its runtime may never remove:
                 // thawed back, and reported as not running.
-                if operation == .freeze, outcome.result == .ok, item.resolved?.container != nil, freezer.processes(of: target).isEmpty {
+                if operation == .freeze, outcome.result == .ok, item.resolved?.container != nil, !freezer.hasProcesses(target) {
                     _ = try? await freezer.thaw(target, timeout: timeout)
                     throw ContainerCatalog.Error.containerNotRunning(item.reference)
                 }

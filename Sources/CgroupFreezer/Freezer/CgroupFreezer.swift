@@ -112,6 +112,12 @@ public struct CgroupFreezer: Sendable {
         CgroupProcesses.inSubtree(target.cgroup.path)
     }
 
+    /// Whether any process is in `target`'s cgroup or below it (cheaper than `processes(of:)`:
+    /// it stops at the first cgroup with a member).
+    public func hasProcesses(_ target: FreezerTarget) -> Bool {
+        CgroupProcesses.anyInSubtree(target.cgroup.path)
+    }
+
     /// Every cgroup in every mounted freezer hierarchy that is frozen or freezing at its own
     /// request (or is freezing), in hierarchy order. Descendants that are only frozen by such a
     /// cgroup are left out: they thaw with it.

@@ -96,6 +96,15 @@ package enum CgroupProcesses {
         return pids
     }
 
+    /// Whether any process is in `directory` or a cgroup below it: the first cgroup.procs with a
+    /// PID answers, so a container whose processes sit in its own cgroup costs one read and no
+    /// listing of its children (asked per container of a batch, before and after its freeze).
+    package static func anyInSubtree(_ directory: FilePath) -> Bool {
+        if !members(of: directory).isEmpty { return true }
+        guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
+        return children.contains { anyInSubtree(directory.appending($0)) }
+    }
+
     /// The PIDs directly in `directory` (empty when it cannot be read).
     package static func members(of directory: FilePath) -> [Int32] {
         // Removed meanwhile (its processes exited): it has no members.
