@@ -20,7 +20,12 @@ fi
 # toolchain's autolink file names it as -lstdc++, which finds libstdc++.so; a linker script of that
 # name in a directory searched first (GNU ld reads a script where it expects a library) names the
 # archive instead. Where the archive is missing, the binaries link it dynamically as before.
-flags=(--disable-local-rpath)
+# Concrete generic types (`OptionGroup<CommonOptions>`, NIO's and async-http-client's channel
+# types) are reached through their metadata accessors, not by demangling their names at run time:
+# a name's generic requirements are checked by a linear scan of every protocol conformance in the
+# binary (11,700 in freezectl-engines), one per type at its first use, which was half of an engine
+# command's instructions; the accessor is handed the conformances by the compiler.
+flags=(--disable-local-rpath -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
 archive=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
 if [ -f "$archive" ]; then
   cxx=.build/static-libstdc++
