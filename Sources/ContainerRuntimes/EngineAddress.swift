@@ -55,6 +55,17 @@ public struct EngineAddress: Sendable {
         return EngineAddress(socketPath: FilePath(String(address.dropFirst("unix://".count))))
     }
 
+    /// The variables `of(_:environment:)` reads, as this process's environment has them: read with
+    /// getenv, since the whole environment as a dictionary (ProcessInfo) costs more than the
+    /// check itself in freezectl's handover, which runs at every start.
+    public static func processEnvironment() -> [String: String] {
+        var found: [String: String] = [:]
+        for name in ["DOCKER_HOST", "CONTAINER_HOST", "XDG_RUNTIME_DIR", "CONTAINERD_ADDRESS"] {
+            if let value = getenv(name) { found[name] = String(cString: value) }
+        }
+        return found
+    }
+
     /// No daemon at all: nothing at the socket path and no address problem to report (`--all`
     /// skips such an engine quietly).
     public var isAbsent: Bool { problem == nil && !Syscall.exists(socketPath) }

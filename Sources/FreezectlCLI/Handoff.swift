@@ -59,7 +59,7 @@ package enum Handoff {
     /// Whether an engine's socket is there (`--all` and `--filter` then select from it too): the
     /// one reading of it for the handover, before parsing and after.
     static var engineListens: Bool {
-        ContainerCatalog.anyEnginePresent(environment: ProcessInfo.processInfo.environment)
+        ContainerCatalog.anyEnginePresent(environment: EngineAddress.processEnvironment())
     }
 
     /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
@@ -92,10 +92,12 @@ package enum Handoff {
     /// that runs with freezectl's privileges.
     package static func enginesPath() -> FilePath? {
         guard case .success(let own) = Syscall.realPath("/proc/self/exe") else { return nil }
-        let directory = own.removingLastComponent()
-        let candidates = [directory.appending(enginesName),
-                          directory.removingLastComponent().appending("libexec/freezectl").appending(enginesName)]
-        return candidates.first { access($0.string, X_OK) == 0 }
+        // The parent directories on the string (realpath's answer is absolute and normal):
+        // FilePath's component views cost a metadata instantiation at every handover.
+        func parent(_ path: Substring) -> Substring { path[..<(path.lastIndex(of: "/") ?? path.startIndex)] }
+        let directory = parent(Substring(own.string))
+        let candidates = ["\(directory)/\(enginesName)", "\(parent(directory))/libexec/freezectl/\(enginesName)"]
+        return candidates.first { access($0, X_OK) == 0 }.map { FilePath($0) }
     }
 
     private static func exec() -> Never {
