@@ -38,7 +38,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     ]
 
     /// The forms' syntax on one line: `/sys/fs/cgroup/..., cgroup:/PATH, pid:N, ...`.
-    public static var formList: String { forms.map(\.syntax).joined(separator: ", ") }
+    public static let formList = forms.map(\.syntax).joined(separator: ", ")
 
     /// The prefixes the syntax knows (`cgroup:`, `pid:`, `unit:`, and one per container source).
     static var prefixes: [String] { ["cgroup:", "pid:", "unit:"] + ContainerSource.allCases.map { "\($0.rawValue):" } }
