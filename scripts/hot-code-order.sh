@@ -5,11 +5,13 @@
 # then touches fewer 64 KiB fault-around windows of freezectl's 8 MiB of code (peak RSS of a
 # `pause runc:X` about 1 MiB lower; docs/performance.md, step 18). Run it again when the
 # start-up path changes much; a stale list only costs locality, never correctness.
-#   bash scripts/hot-code-order.sh        (root; needs valgrind and runc; makes and removes a
+#   bash scripts/hot-code-order.sh        (root; needs valgrind, runc and busybox; makes and removes a
 #                                          scratch cgroup and a runc container under /tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null && command -v runc >/dev/null || { echo "needs valgrind and runc" >&2; exit 1; }
+for tool in valgrind runc busybox python3; do
+  command -v "$tool" >/dev/null || { echo "hot-code-order.sh: needs $tool (Debian: apt-get install valgrind runc busybox-static python3)" >&2; exit 1; }
+done
 bin=$(bash scripts/build-release.sh --product freezectl)/freezectl
 work=$(mktemp -d /tmp/fz-order.XXXXXX)
 cgroup=/sys/fs/cgroup/unified/fz-order-$$
