@@ -164,7 +164,7 @@ public struct CgroupFreezer: Sendable {
     package func refuseSelfFreeze(_ target: FreezerTarget) throws {
         // The kernel's path under a mount point from mountinfo: canonical, and it exists while
         // this process is in it, so no stat follows (cgroupDirectory(of:in:) checks another's).
-        if let own = try ProcessCgroups.ofSelf().directory(in: target.cgroup.hierarchy, layout: layout), target.cgroup.contains(own) {
+        if let own = try ProcessCgroups.ownDirectory(in: target.cgroup.hierarchy, layout: layout), target.cgroup.contains(own) {
             throw CgroupFreezer.Error.selfFreeze(path: target.cgroup.path)
         }
     }

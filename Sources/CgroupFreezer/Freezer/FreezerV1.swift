@@ -15,7 +15,7 @@ struct FreezerV1: FreezerBackend {
     let cgroup: CgroupDirectory
 
     func requestsFreeze(_ directory: CgroupDirectory) throws(CgroupLayout.Error) -> Bool {
-        try CgroupFile.read(directory.file(FreezerFiles.v1SelfFreezing)).hasPrefix("1")
+        try CgroupFile.readValue(directory.file(FreezerFiles.v1SelfFreezing)).hasPrefix("1")
     }
 
     /// cgroup v1 has no notification for freezer.state: it is read again every 500 ms.
@@ -31,9 +31,9 @@ struct FreezerV1: FreezerBackend {
         try settledStatus(
             read: { () throws(CgroupLayout.Error) in
                 let selfFrozen = try requestsFreeze(cgroup)
-                return (selfFrozen, FreezeState(v1StateText: try CgroupFile.read(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen))
+                return (selfFrozen, FreezeState(v1StateText: try CgroupFile.readValue(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen))
             },
-            parentAsks: { () throws(CgroupLayout.Error) in try CgroupFile.read(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") })
+            parentAsks: { () throws(CgroupLayout.Error) in try CgroupFile.readValue(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") })
     }
 
     /// A task frozen by the v1 freezer sleeps in TASK_FROZEN, which /proc/PID/stat reports as `D`.
@@ -48,9 +48,13 @@ struct FreezerV1: FreezerBackend {
         // Put back on failure: a freeze someone else asked for (still FREEZING) stays asked for.
         let previous = now.selfFrozen ? "FROZEN" : "THAWED"
         let stateFile = cgroup.file(FreezerFiles.v1State)
-        try CgroupFile.write("FROZEN", to: stateFile)
+        // One descriptor for the write and every read-back: a batch freezes many cgroups, and
+        // each open walks the whole path through cgroupfs.
+        let state = try CgroupFile.openForWriting(stateFile, .readWrite)
+        defer { CgroupFile.close(state) }
+        try CgroupFile.write("FROZEN", to: state, path: stateFile)
         do {
-            try await waitFrozen(deadline: deadline, timeout: timeout, stateFile: stateFile)
+            try await waitFrozen(deadline: deadline, timeout: timeout, state: state, stateFile: stateFile)
         } catch {
             // Timed out, unreadable or cancelled: never leave the cgroup half-frozen by this call.
             throw putBack(previous, to: stateFile, after: error)
@@ -60,16 +64,16 @@ struct FreezerV1: FreezerBackend {
 
     /// Re-reads freezer.state until FROZEN; throws the timeout error (stragglers counted while
     /// still frozen) at the deadline.
-    private func waitFrozen(deadline: ContinuousClock.Instant, timeout: Duration, stateFile: FilePath) async throws {
+    private func waitFrozen(deadline: ContinuousClock.Instant, timeout: Duration, state: FileDescriptor, stateFile: FilePath) async throws {
         // A freeze usually completes within microseconds of the write: re-read at once a few
         // times, yielding the CPU to the tasks being frozen, before sleeping between reads
         // (a timer sleep costs more than such a whole freeze).
-        var frozen = try effectiveState() == "FROZEN"
+        var frozen = try effectiveState(state, stateFile) == "FROZEN"
         var spins = 0
         while !frozen, spins < 32, ContinuousClock.now < deadline {
             sched_yield()
             spins += 1
-            frozen = try effectiveState() == "FROZEN"
+            frozen = try effectiveState(state, stateFile) == "FROZEN"
         }
         var retries = 0
         var pause = Duration.microseconds(10)
@@ -80,21 +84,24 @@ struct FreezerV1: FreezerBackend {
             // freezes the newcomers, and an occasional thaw lets a task caught half-way through
             // fork finish it (runc PRs 2774 and 2791; CRIU's freezer "kludges").
             if retries % 50 == 0 {
-                try CgroupFile.write("THAWED", to: stateFile)
+                try CgroupFile.write("THAWED", to: state, path: stateFile)
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(1))
-            try CgroupFile.write("FROZEN", to: stateFile)
-            frozen = try effectiveState() == "FROZEN"
+            try CgroupFile.write("FROZEN", to: state, path: stateFile)
+            frozen = try effectiveState(state, stateFile) == "FROZEN"
         }
     }
 
     func clearRequestAndWait(deadline: ContinuousClock.Instant, timeout: Duration) async throws {
-        try CgroupFile.write("THAWED", to: cgroup.file(FreezerFiles.v1State))
+        let stateFile = cgroup.file(FreezerFiles.v1State)
+        let state = try CgroupFile.openForWriting(stateFile, .readWrite)
+        defer { CgroupFile.close(state) }
+        try CgroupFile.write("THAWED", to: state, path: stateFile)
         // The kernel thaws synchronously; only a frozen ancestor keeps the state from reading THAWED.
         var pause = Duration.microseconds(10)
-        while try effectiveState() != "THAWED" {
-            if try CgroupFile.read(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") {
+        while try effectiveState(state, stateFile) != "THAWED" {
+            if try CgroupFile.readValue(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") {
                 throw CgroupFreezer.Error.frozenByParent(path: cgroup.path, ancestor: frozenAncestor())
             }
             if ContinuousClock.now >= deadline {
@@ -105,9 +112,9 @@ struct FreezerV1: FreezerBackend {
         }
     }
 
-    private func effectiveState() throws(CgroupLayout.Error) -> Substring {
+    private func effectiveState(_ state: FileDescriptor, _ stateFile: FilePath) throws(CgroupLayout.Error) -> Substring {
         // Reading freezer.state also advances a FREEZING cgroup to FROZEN once every task is frozen.
-        let text = try CgroupFile.read(cgroup.file(FreezerFiles.v1State))
+        let text = try CgroupFile.readValue(state, path: stateFile)
         return text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
     }
 }

@@ -7,7 +7,7 @@ struct FreezerV2: FreezerBackend {
     let waiter: EventsWaiter
 
     func requestsFreeze(_ directory: CgroupDirectory) throws(CgroupLayout.Error) -> Bool {
-        try CgroupFile.read(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
+        try CgroupFile.readValue(directory.file(FreezerFiles.v2Freeze)).hasPrefix("1")
     }
 
     /// A request in an ancestor tells a parent's freeze from a torn read or a thaw still
@@ -16,7 +16,7 @@ struct FreezerV2: FreezerBackend {
         try settledStatus(
             read: { () throws(CgroupLayout.Error) in
                 let selfFrozen = try requestsFreeze(cgroup)
-                if Self.isFrozen(try CgroupFile.read(cgroup.file(FreezerFiles.v2Events))) { return (selfFrozen, selfFrozen ? .frozen : .frozenByParent) }
+                if Self.isFrozen(try CgroupFile.readValue(cgroup.file(FreezerFiles.v2Events))) { return (selfFrozen, selfFrozen ? .frozen : .frozenByParent) }
                 if selfFrozen || frozenAncestor() != nil { return (selfFrozen, .freezing) }
                 return (false, .thawed)
             },
@@ -71,7 +71,7 @@ struct FreezerV2: FreezerBackend {
         let path = cgroup.file(FreezerFiles.v2Events)
         _ = try await waiter.wait(on: events, deadline: deadline) {
             // The read of this descriptor is what re-arms its notification.
-            _ = try CgroupFile.read(events, path: path)
+            _ = try CgroupFile.readValue(events, path: path)
             return try status().state != state
         }
     }
@@ -86,7 +86,7 @@ struct FreezerV2: FreezerBackend {
     private func wait(on events: FileDescriptor, deadline: ContinuousClock.Instant,
                       until condition: @escaping @Sendable (String) -> Bool) async throws -> Bool {
         let path = cgroup.file(FreezerFiles.v2Events)
-        return try await waiter.wait(on: events, deadline: deadline) { condition(try CgroupFile.read(events, path: path)) }
+        return try await waiter.wait(on: events, deadline: deadline) { condition(try CgroupFile.readValue(events, path: path)) }
     }
 
     private static func isFrozen(_ events: String) -> Bool {

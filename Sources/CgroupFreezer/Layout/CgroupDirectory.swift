@@ -95,6 +95,34 @@ package enum CgroupFile {
         return try read(fd, path: path)
     }
 
+    /// Reads a control file that the kernel prints as one record: `freezer.state`,
+    /// `freezer.self_freezing`, `freezer.parent_freezing`, `cgroup.freeze`, `cgroup.events` (one
+    /// show call each, where `cgroup.procs` is printed record by record and a read may stop
+    /// between two). The whole record is made before it is copied out, so a read that returns
+    /// less than it asked for returned all of it: one system call instead of two, and the freeze
+    /// path reads these files several times per cgroup.
+    package static func readValue(_ path: FilePath) throws(CgroupLayout.Error) -> String {
+        let fd = try open(path, .readOnly)
+        defer { close(fd) }
+        return try readValue(fd, path: path)
+    }
+
+    /// Reads an open one-record control file from its start (see `readValue(_:)`).
+    package static func readValue(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count: Int
+        do {
+            count = try bytes.withUnsafeMutableBytes { buffer in
+                try fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)
+            }
+        } catch {
+            throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+        }
+        // A full buffer may have more behind it: read the file whole the long way.
+        guard count < bytes.count else { return try read(fd, path: path) }
+        return String(decoding: bytes[0..<count], as: UTF8.self)
+    }
+
     /// A control file's text, or nil when it cannot be read: the cgroup was removed meanwhile,
     /// or this hierarchy has no such file (`memory.max` of a root). For what is read to describe
     /// a cgroup, never for what decides a write.
@@ -136,16 +164,30 @@ package enum CgroupFile {
 
     /// Writes `value` to a control file after checking that it is on cgroupfs.
     package static func write(_ value: String, to path: FilePath) throws(CgroupLayout.Error) {
-        let fd = try open(path, .writeOnly)
+        let fd = try openForWriting(path, .writeOnly)
         defer { close(fd) }
+        try write(value, to: fd, path: path)
+    }
+
+    /// Opens a control file to write it (`.writeOnly`, or `.readWrite` to read the same file back
+    /// without opening it again) and checks with fstatfs that it is on cgroupfs: the only way to
+    /// a descriptor that `write(_:to:path:)` takes.
+    package static func openForWriting(_ path: FilePath, _ mode: FileDescriptor.AccessMode) throws(CgroupLayout.Error) -> FileDescriptor {
+        let fd = try open(path, mode)
         switch Syscall.filesystemMagic(of: fd) {
         case .success(let magic) where magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2:
-            break
+            return fd
         case .success:
+            close(fd)
             throw CgroupLayout.Error.notOnCgroupfs(path: path)
         case .failure(let errno):
+            close(fd)
             throw CgroupLayout.Error.io(path: path, operation: "fstatfs", errno: errno)
         }
+    }
+
+    /// Writes `value` to a control file opened by `openForWriting` (`path` names it in errors).
+    package static func write(_ value: String, to fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) {
         do {
             _ = try fd.writeAll(value.utf8)
         } catch {

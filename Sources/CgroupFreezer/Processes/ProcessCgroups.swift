@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 import SystemPackage
 
 /// The cgroups of one process, as /proc/PID/cgroup lists them (one line per hierarchy:
@@ -53,6 +54,37 @@ public struct ProcessCgroups: Sendable, Hashable {
         return ProcessCgroups(pid: getpid(), text: try CgroupFile.readProcFile(file, path: "/proc/self/cgroup"))
     }
 
+    /// This process's cgroup directory in `hierarchy`, from the kernel's text read now. The text
+    /// is read at every call (this process may have been moved since the last), but parsed only
+    /// when it differs from the last call's: a batch asks before every route and every freeze,
+    /// and the parse and lookup were 90,000 instructions each time against one system call.
+    package static func ownDirectory(in hierarchy: Hierarchy, layout: CgroupLayout) throws(CgroupLayout.Error) -> FilePath? {
+        guard let file = ownFile else { return try of(pid: getpid()).directory(in: hierarchy, layout: layout) }
+        let text = try CgroupFile.readProcFileBytes(file, path: "/proc/self/cgroup")
+        if let known = lastOwn.withLock({ last in
+            last.first { $0.text == text && $0.hierarchy == hierarchy && $0.layout == layout }?.directory
+        }) {
+            return known
+        }
+        let directory = ProcessCgroups(pid: getpid(), text: String(decoding: text, as: UTF8.self)).directory(in: hierarchy, layout: layout)
+        lastOwn.withLock { last in
+            // One entry per hierarchy a batch freezes in (two on a hybrid host); a move of this
+            // process changes the text and starts over.
+            last.removeAll { $0.text != text || ($0.hierarchy == hierarchy && $0.layout == layout) }
+            if last.count < 4 { last.append(OwnLookup(text: text, hierarchy: hierarchy, layout: layout, directory: directory)) }
+        }
+        return directory
+    }
+
+    private struct OwnLookup {
+        let text: [UInt8]
+        let hierarchy: Hierarchy
+        let layout: CgroupLayout
+        let directory: FilePath?
+    }
+
+    private static let lastOwn = Mutex<[OwnLookup]>([])
+
     // Close-on-exec: a program this process starts opens its own.
     private static let ownFile = try? FileDescriptor.open("/proc/self/cgroup", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
 
@@ -100,9 +132,22 @@ package enum CgroupProcesses {
     /// PID answers, so a container whose processes sit in its own cgroup costs one read and no
     /// listing of its children (asked per container of a batch, before and after its freeze).
     package static func anyInSubtree(_ directory: FilePath) -> Bool {
-        if !members(of: directory).isEmpty { return true }
+        if hasMembers(directory) { return true }
         guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
         return children.contains { anyInSubtree(directory.appending($0)) }
+    }
+
+    /// Whether `directory` has a member process (false when it cannot be read): one read of
+    /// cgroup.procs, which the kernel prints a PID per record and of which a read returns at
+    /// least the first record when there is one, so no byte needs parsing.
+    package static func hasMembers(_ directory: FilePath) -> Bool {
+        guard let fd = try? CgroupFile.open(directory.appending("cgroup.procs"), .readOnly) else { return false }
+        defer { CgroupFile.close(fd) }
+        var bytes = (UInt64(0), UInt64(0))
+        let count = withUnsafeMutableBytes(of: &bytes) { buffer in
+            (try? fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)) ?? 0
+        }
+        return count > 0
     }
 
     /// The PIDs directly in `directory` (empty when it cannot be read).

@@ -32,6 +32,11 @@ extension CgroupFile {
     /// for a read at offset 0, so a descriptor kept open reads fresh text without an open and a
     /// close (ProcessCgroups.ofSelf). `path` names the file in errors.
     package static func readProcFile(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
+        String(decoding: try readProcFileBytes(fd, path: path), as: UTF8.self)
+    }
+
+    /// The bytes of an open /proc file, read from its start (see `readProcFile(_:path:)`).
+    package static func readProcFileBytes(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -49,6 +54,6 @@ extension CgroupFile {
                 throw CgroupLayout.Error.io(path: path, operation: "read (larger than \(sizeCap >> 20) MiB)", errno: .fileTooLarge)
             }
         }
-        return String(decoding: result, as: UTF8.self)
+        return result
     }
 }
