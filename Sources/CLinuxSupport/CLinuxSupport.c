@@ -5,6 +5,8 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <stdint.h>
 #include "CLinuxSupport.h"
 
 long clinux_statfs_type(const char *path) {
@@ -36,4 +38,29 @@ int clinux_pipe2(int fds[2], int flags) {
 
 int clinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+// struct open_how and the RESOLVE_ flags of linux/openat2.h, spelled out so the build needs no
+// kernel headers; the layout is the kernel's ABI.
+struct clinux_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+
+int clinux_open_directory_beneath(int dirfd, const char *path) {
+    struct clinux_open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    // RESOLVE_NO_XDEV 0x01, RESOLVE_NO_MAGICLINKS 0x02, RESOLVE_NO_SYMLINKS 0x04, RESOLVE_BENEATH 0x08
+    how.resolve = 0x01 | 0x02 | 0x04 | 0x08;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int clinux_open_path_directory(const char *path) {
+    return open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }

@@ -59,6 +59,22 @@ struct LayoutTests {
         #expect(layout.freezer == nil)
     }
 
+    @Test func onlyPlainNamesBelowAMountPointTakeTheShortWay() {
+        // CgroupDirectory(validating:) skips realpath only for these; a `.`, `..` or empty
+        // component, or a path beside the mount point, goes the long way.
+        let freezer: FilePath = "/sys/fs/cgroup/freezer"
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezer", below: freezer) == "")
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezer/docker/0a1b", below: freezer) == "docker/0a1b")
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezer/a/../b", below: freezer) == nil)
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezer/./a", below: freezer) == nil)
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezer/..", below: freezer) == nil)
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup/freezerx/a", below: freezer) == nil)
+        #expect(CgroupDirectory.plainComponents(of: "/sys/fs/cgroup", below: freezer) == nil)
+        #expect(CgroupDirectory.plainComponents(of: "/a/b", below: "/") == "a/b")
+        #expect(CgroupDirectory.plainComponents(of: "/", below: "/") == "")
+        #expect(CgroupDirectory.plainComponents(of: "/a/../b", below: "/") == nil)
+    }
+
     @Test func onlyALaterLineThatParsesHidesAMount() throws {
         // The layout reads only where non-cgroup lines are mounted, yet a line counts as a mount
         // only when it parses whole (as MountinfoEntry.parse says): a torn line over

@@ -17,6 +17,14 @@ int clinux_pipe2(int fds[2], int flags);
 /// (fallocate(2) FALLOC_FL_KEEP_SIZE), so that an O_APPEND write of that length finds the space.
 /// 0 when done or when the filesystem cannot (EOPNOTSUPP); -1 with errno set (ENOSPC).
 int clinux_reserve_append(int fd, long long length);
+/// openat2(2) of the directory `path` below `dirfd` with O_PATH, refusing any symlink, any `..`
+/// that leaves `dirfd` and any mount crossed on the way (RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
+/// RESOLVE_NO_MAGICLINKS, RESOLVE_NO_XDEV): the descriptor, or -1 with errno set (ENOSYS before
+/// Linux 5.6, EXDEV, ELOOP, ENOENT, ENOTDIR, ...).
+int clinux_open_directory_beneath(int dirfd, const char *path);
+/// open(2) of the directory `path` with O_PATH, not following a symlink in its last component
+/// (O_PATH is not visible to Swift without _GNU_SOURCE).
+int clinux_open_path_directory(const char *path);
 /// sigabbrev_np(3) (glibc 2.32): a signal's name without "SIG" ("KILL"), or NULL for none.
 const char *clinux_signal_abbreviation(int number);
 

@@ -17,6 +17,18 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
         guard path.isAbsolute else {
             throw CgroupLayout.Error.invalidTarget(path.string, reason: "a cgroup directory must be an absolute path")
         }
+        // The short way, for the paths batches resolve by the hundred (a mount point and a
+        // cgroup's path, as the kernel and the engines name them): plain components below a
+        // cgroup mount point, and the kernel confirms in one walk that they lead there without a
+        // symlink or another mount, so the path is canonical as it stands. Anything else, or any
+        // failure, takes the long way below, which also names what is wrong.
+        if let hierarchy = layout.hierarchy(containing: path),
+           let relative = Self.plainComponents(of: path, below: hierarchy.mountPoint),
+           Syscall.isCgroupDirectory(relative, below: hierarchy.mountPoint) {
+            self.path = path
+            self.hierarchy = hierarchy
+            return
+        }
         let canonical: FilePath
         switch Syscall.realPath(path) {
         case .success(let resolved): canonical = resolved
@@ -46,6 +58,20 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
         }
         self.path = canonical
         self.hierarchy = hierarchy
+    }
+
+    /// What follows `mountPoint` in `path` (`docker/<id>`; empty for the mount point itself) when
+    /// every component of it is a plain name: nil for `.`, `..` or an empty component.
+    package static func plainComponents(of path: FilePath, below mountPoint: FilePath) -> String? {
+        let text = path.string, mount = mountPoint.string
+        guard CgroupLayout.isSameOrBelow(text, mount) || mount == "/" else { return nil }
+        var relative = text.utf8.dropFirst(mount.utf8.count)
+        if mount != "/" { relative = relative.dropFirst() }  // the separator after the mount point
+        if relative.isEmpty { return "" }
+        for component in relative.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            if component.isEmpty || component.elementsEqual(".".utf8) || component.elementsEqual("..".utf8) { return nil }
+        }
+        return String(Substring(relative))
     }
 
     /// The parent cgroup, or nil at the mount point.

@@ -60,7 +60,7 @@ public struct ProcessCgroups: Sendable, Hashable {
     /// and the parse and lookup were 90,000 instructions each time against one system call.
     package static func ownDirectory(in hierarchy: Hierarchy, layout: CgroupLayout) throws(CgroupLayout.Error) -> FilePath? {
         guard let file = ownFile else { return try of(pid: getpid()).directory(in: hierarchy, layout: layout) }
-        let text = try CgroupFile.readProcFileBytes(file, path: "/proc/self/cgroup")
+        let text = try CgroupFile.readProcRecord(file, path: "/proc/self/cgroup")
         if let known = lastOwn.withLock({ last in
             last.first { $0.text == text && $0.hierarchy == hierarchy && $0.layout == layout }?.directory
         }) {

@@ -35,6 +35,22 @@ extension CgroupFile {
         String(decoding: try readProcFileBytes(fd, path: path), as: UTF8.self)
     }
 
+    /// The bytes of an open /proc file that the kernel prints as one record (single_open, as
+    /// /proc/PID/cgroup), read from its start: a read returning less than it asked for returned
+    /// all of it (`CgroupFile.readValue`), so most calls are one system call.
+    package static func readProcRecord(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count: Int
+        do {
+            count = try bytes.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0, retryOnInterrupt: true) }
+        } catch {
+            throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
+        }
+        guard count < bytes.count else { return try readProcFileBytes(fd, path: path) }
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+
     /// The bytes of an open /proc file, read from its start (see `readProcFile(_:path:)`).
     package static func readProcFileBytes(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> [UInt8] {
         var result: [UInt8] = []

@@ -44,6 +44,25 @@ package enum Syscall {
         return .success(magic)
     }
 
+    /// Whether `relative` names a directory on cgroupfs reached from the directory `mountPoint`
+    /// without a symlink, without `..` and without entering another mount (openat2 with
+    /// RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV from the mount point; an empty
+    /// `relative` is the mount point itself). False on any failure, ENOSYS included: the caller
+    /// then takes the long way, which names what is wrong.
+    package static func isCgroupDirectory(_ relative: String, below mountPoint: FilePath) -> Bool {
+        let root = mountPoint.withPlatformString { clinux_open_path_directory($0) }
+        guard root >= 0 else { return false }
+        defer { close(root) }
+        var fd = root
+        if !relative.isEmpty {
+            fd = relative.withCString { clinux_open_directory_beneath(root, $0) }
+            guard fd >= 0 else { return false }
+        }
+        defer { if fd != root { close(fd) } }
+        let magic = clinux_fstatfs_type(fd)
+        return magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2
+    }
+
     /// The canonical path: symlinks, `.` and `..` resolved by the kernel's view of the filesystem.
     package static func realPath(_ path: FilePath) -> Result<FilePath, Errno> {
         guard let resolved = path.withPlatformString({ realpath($0, nil) }) else {
