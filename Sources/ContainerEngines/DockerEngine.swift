@@ -330,7 +330,8 @@ public struct DockerEngine: ContainerEngine {
 
         /// The cgroup the engine made for container `id`; nil for an ID that is not one plain name.
         func directory(for id: String) -> FilePath? {
-            guard !id.isEmpty, !id.contains("/"), id != ".", id != ".." else { return nil }
+            // On the bytes: with Foundation imported, String.contains(String) is NSString's search.
+            guard !id.isEmpty, !id.utf8.contains(UInt8(ascii: "/")), id != ".", id != ".." else { return nil }
             return parent.appending(prefix + id + suffix)
         }
     }

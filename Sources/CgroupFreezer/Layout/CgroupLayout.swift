@@ -124,13 +124,18 @@ public struct CgroupLayout: Sendable, Hashable {
     public func hierarchy(containing path: FilePath) -> Hierarchy? {
         // On the strings, by whole components: FilePath's component views cost a parse per call,
         // and this runs for every cgroup a batch, a status or the daemon's events touch.
+        // One pass without an intermediate array: a batch asks several times per container.
         let text = path.string
-        return hierarchies
-            .filter { hierarchy in
-                let mountPoint = hierarchy.mountPoint.string
-                return mountPoint == "/" || Self.isSameOrBelow(text, mountPoint)
-            }
-            .max { $0.mountPoint.string.utf8.count < $1.mountPoint.string.utf8.count }
+        var best: Hierarchy?
+        var bestLength = -1
+        for hierarchy in hierarchies {
+            let mountPoint = hierarchy.mountPoint.string
+            let length = mountPoint.utf8.count
+            guard length > bestLength, mountPoint == "/" || Self.isSameOrBelow(text, mountPoint) else { continue }
+            best = hierarchy
+            bestLength = length
+        }
+        return best
     }
 
     /// The v1 hierarchy that /proc/PID/cgroup names by its controller list (`4:memory:/x`).
