@@ -137,8 +137,8 @@ public struct DockerEngine: ContainerEngine {
             // Its processes all gone, the cgroup is about to be removed (the container is
             // stopping or being removed): left out, as a state file whose init is gone is, so a
             // batch never freezes a cgroup its engine is tearing down.
-            if let naming, let cgroup = naming.directory(for: container.id), Syscall.isDirectory(cgroup) == .success(true) {
-                guard CgroupProcesses.anyInSubtree(cgroup) else { return nil }
+            if let naming, let cgroup = naming.directory(for: container.id), let populated = CgroupProcesses.anyInSubtreeIfPresent(cgroup) {
+                guard populated else { return nil }
                 var named = container
                 named.cgroup = .directory(cgroup)
                 named.runtimeRoot = namingRoot

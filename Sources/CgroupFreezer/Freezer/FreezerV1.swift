@@ -28,10 +28,15 @@ struct FreezerV1: FreezerBackend {
 
     /// `freezer.parent_freezing` tells a parent's freeze from a torn read (`settledStatus`).
     func status() throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
+        try status(readingState: { () throws(CgroupLayout.Error) in try CgroupFile.readValue(cgroup.file(FreezerFiles.v1State)) })
+    }
+
+    /// `status()` with freezer.state read by `readState` (through a descriptor the caller holds).
+    private func status(readingState readState: () throws(CgroupLayout.Error) -> String) throws(CgroupLayout.Error) -> (selfFrozen: Bool, state: FreezeState) {
         try settledStatus(
             read: { () throws(CgroupLayout.Error) in
                 let selfFrozen = try requestsFreeze(cgroup)
-                return (selfFrozen, FreezeState(v1StateText: try CgroupFile.readValue(cgroup.file(FreezerFiles.v1State)), selfFrozen: selfFrozen))
+                return (selfFrozen, FreezeState(v1StateText: try readState(), selfFrozen: selfFrozen))
             },
             parentAsks: { () throws(CgroupLayout.Error) in try CgroupFile.readValue(cgroup.file(FreezerFiles.v1ParentFreezing)).hasPrefix("1") })
     }
@@ -43,15 +48,29 @@ struct FreezerV1: FreezerBackend {
     }
 
     func freeze(deadline: ContinuousClock.Instant, timeout: Duration) async throws -> FreezeOutcome.Change {
-        let now = try status()
+        let stateFile = cgroup.file(FreezerFiles.v1State)
+        // One descriptor for the state's first read, the write and every read-back: a batch
+        // freezes many cgroups, and each open walks the whole path through cgroupfs. Where it
+        // cannot be opened for writing (a user who may only read the cgroup, which may be frozen
+        // already), the state is read as `status()` reads it, and the write then fails as before.
+        var opened = try? CgroupFile.openForWriting(stateFile, .readWrite)
+        defer { if let opened { CgroupFile.close(opened) } }
+        let now: (selfFrozen: Bool, state: FreezeState)
+        if let descriptor = opened {
+            now = try status(readingState: { () throws(CgroupLayout.Error) in try CgroupFile.readValue(descriptor, path: stateFile) })
+        } else {
+            now = try status()
+        }
         if now.selfFrozen && now.state == .frozen { return .already }
         // Put back on failure: a freeze someone else asked for (still FREEZING) stays asked for.
         let previous = now.selfFrozen ? "FROZEN" : "THAWED"
-        let stateFile = cgroup.file(FreezerFiles.v1State)
-        // One descriptor for the write and every read-back: a batch freezes many cgroups, and
-        // each open walks the whole path through cgroupfs.
-        let state = try CgroupFile.openForWriting(stateFile, .readWrite)
-        defer { CgroupFile.close(state) }
+        let state: FileDescriptor
+        if let descriptor = opened {
+            state = descriptor
+        } else {
+            state = try CgroupFile.openForWriting(stateFile, .readWrite)
+            opened = state
+        }
         try CgroupFile.write("FROZEN", to: state, path: stateFile)
         do {
             try await waitFrozen(deadline: deadline, timeout: timeout, state: state, stateFile: stateFile)

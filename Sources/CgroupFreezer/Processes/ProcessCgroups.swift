@@ -137,17 +137,40 @@ package enum CgroupProcesses {
         return children.contains { anyInSubtree(directory.appending($0)) }
     }
 
+    /// Whether any process is in `directory` or below it, or nil when `directory` does not exist
+    /// (its cgroup.procs is not there): one question where a stat and `anyInSubtree` were two.
+    package static func anyInSubtreeIfPresent(_ directory: FilePath) -> Bool? {
+        switch firstRead(of: directory) {
+        case .failure(.notFound), .failure(.io(_, _, .notDirectory)): return nil
+        case .failure: return false
+        case .success(true): return true
+        case .success(false):
+            guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
+            return children.contains { anyInSubtree(directory.appending($0)) }
+        }
+    }
+
     /// Whether `directory` has a member process (false when it cannot be read): one read of
     /// cgroup.procs, which the kernel prints a PID per record and of which a read returns at
     /// least the first record when there is one, so no byte needs parsing.
     package static func hasMembers(_ directory: FilePath) -> Bool {
-        guard let fd = try? CgroupFile.open(directory.appending("cgroup.procs"), .readOnly) else { return false }
+        (try? firstRead(of: directory).get()) ?? false
+    }
+
+    /// Whether the first read of `directory`'s cgroup.procs returns a byte; the open's error.
+    private static func firstRead(of directory: FilePath) -> Result<Bool, CgroupLayout.Error> {
+        let fd: FileDescriptor
+        do {
+            fd = try CgroupFile.open(directory.appending("cgroup.procs"), .readOnly)
+        } catch {
+            return .failure(error)
+        }
         defer { CgroupFile.close(fd) }
         var bytes = (UInt64(0), UInt64(0))
         let count = withUnsafeMutableBytes(of: &bytes) { buffer in
             (try? fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)) ?? 0
         }
-        return count > 0
+        return .success(count > 0)
     }
 
     /// The PIDs directly in `directory` (empty when it cannot be read).
