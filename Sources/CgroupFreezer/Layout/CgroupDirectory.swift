@@ -135,18 +135,25 @@ package enum CgroupFile {
 
     /// Reads an open one-record control file from its start (see `readValue(_:)`).
     package static func readValue(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> String {
-        var bytes = [UInt8](repeating: 0, count: 256)
+        // A full buffer may have more behind it: then the file is read whole the long way.
+        guard let bytes = try readRecord(fd, path: path, capacity: 256) else { return try read(fd, path: path) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// One read of an open one-record file (a cgroup control file, /proc/PID/cgroup) from its
+    /// start into `capacity` bytes: its whole text, or nil when the buffer filled up and more may
+    /// follow (the caller then reads it the long way).
+    package static func readRecord(_ fd: FileDescriptor, path: FilePath, capacity: Int) throws(CgroupLayout.Error) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: capacity)
         let count: Int
         do {
-            count = try bytes.withUnsafeMutableBytes { buffer in
-                try fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)
-            }
+            count = try bytes.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0, retryOnInterrupt: true) }
         } catch {
             throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
         }
-        // A full buffer may have more behind it: read the file whole the long way.
-        guard count < bytes.count else { return try read(fd, path: path) }
-        return String(decoding: bytes[0..<count], as: UTF8.self)
+        guard count < capacity else { return nil }
+        bytes.removeSubrange(count...)
+        return bytes
     }
 
     /// A control file's text, or nil when it cannot be read: the cgroup was removed meanwhile,

@@ -132,9 +132,7 @@ package enum CgroupProcesses {
     /// PID answers, so a container whose processes sit in its own cgroup costs one read and no
     /// listing of its children (asked per container of a batch, before and after its freeze).
     package static func anyInSubtree(_ directory: FilePath) -> Bool {
-        if hasMembers(directory) { return true }
-        guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
-        return children.contains { anyInSubtree(directory.appending($0)) }
+        hasMembers(directory) || anyInChildren(of: directory)
     }
 
     /// Whether any process is in `directory` or below it, or nil when `directory` does not exist
@@ -144,10 +142,14 @@ package enum CgroupProcesses {
         case .failure(.notFound), .failure(.io(_, _, .notDirectory)): return nil
         case .failure: return false
         case .success(true): return true
-        case .success(false):
-            guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
-            return children.contains { anyInSubtree(directory.appending($0)) }
+        case .success(false): return anyInChildren(of: directory)
         }
+    }
+
+    /// Whether any cgroup below `directory` has a process (false when it cannot be listed).
+    private static func anyInChildren(of directory: FilePath) -> Bool {
+        guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
+        return children.contains { anyInSubtree(directory.appending($0)) }
     }
 
     /// Whether `directory` has a member process (false when it cannot be read): one read of

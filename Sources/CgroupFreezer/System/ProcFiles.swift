@@ -39,16 +39,8 @@ extension CgroupFile {
     /// /proc/PID/cgroup), read from its start: a read returning less than it asked for returned
     /// all of it (`CgroupFile.readValue`), so most calls are one system call.
     package static func readProcRecord(_ fd: FileDescriptor, path: FilePath) throws(CgroupLayout.Error) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: 4096)
-        let count: Int
-        do {
-            count = try bytes.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0, retryOnInterrupt: true) }
-        } catch {
-            throw CgroupLayout.Error.io(path: path, operation: "read", errno: error as? Errno ?? .ioError)
-        }
-        guard count < bytes.count else { return try readProcFileBytes(fd, path: path) }
-        bytes.removeSubrange(count...)
-        return bytes
+        if let bytes = try readRecord(fd, path: path, capacity: 4096) { return bytes }
+        return try readProcFileBytes(fd, path: path)
     }
 
     /// The bytes of an open /proc file, read from its start (see `readProcFile(_:path:)`).
