@@ -232,7 +232,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "freezectl", dependencies: ["FreezectlCLI"]),
+        // Release builds link freezectl as a static PIE (docs/performance.md, step 19): no dynamic
+        // loader at each start (libc, libm and libgcc_s mapped, relocated and bound), while the
+        // image keeps ASLR (a non-PIE image was declined: a root tool that parses what a container
+        // writes). GNU gold cannot link a static PIE, so the toolchain's lld does, and lays out the
+        // functions an everyday command runs together (scripts/hot-code.order, step 18). libsystemd
+        // (the journal) and NSS (the audit's user name) are still loaded with dlopen, which a static
+        // glibc does by loading the system's libc beside it.
+        .executableTarget(
+            name: "freezectl", dependencies: ["FreezectlCLI"],
+            linkerSettings: [.unsafeFlags([
+                "-static-executable", "-use-ld=lld", "-Xclang-linker", "-static-pie",
+                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/hot-code.order",
+                "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            ], .when(configuration: .release))]
+        ),
         // What freezectl hands over: the same tree with the engines, probes, CRIU and the daemon's client.
         .executableTarget(
             name: "freezectl-engines",

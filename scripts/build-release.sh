@@ -26,11 +26,11 @@ fi
 # binary (11,700 in freezectl-engines), one per type at its first use, which was half of an engine
 # command's instructions; the accessor is handed the conformances by the compiler.
 flags=(--disable-local-rpath -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
-# One section per function, and the functions an everyday command runs laid out together in the
-# order scripts/hot-code-order.sh recorded (GNU gold's --section-ordering-file): a start touches
-# fewer 64 KiB fault-around windows of code, about 1 MiB less peak RSS (docs/performance.md).
+# One section per function, so that the linker can lay the functions an everyday command runs
+# together in the order scripts/hot-code-order.sh recorded (freezectl's linker settings in
+# Package.swift, where it is also linked as a static PIE): a start touches fewer 64 KiB
+# fault-around windows of code, about 1 MiB less peak RSS (docs/performance.md).
 flags+=(-Xswiftc -Xfrontend -Xswiftc -function-sections)
-[ -f scripts/hot-code.order ] && flags+=(-Xlinker "--section-ordering-file=$PWD/scripts/hot-code.order")
 archive=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
 if [ -f "$archive" ]; then
   cxx=.build/static-libstdc++

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes scripts/hot-code.order: the functions an everyday freezectl command runs, in the order
-# they first run, one `.text.NAME` line each. build-release.sh compiles with one section per
-# function and hands this file to the linker, which lays these functions out together: a start
+# they first run, one symbol name a line. build-release.sh compiles with one section per
+# function and lld gets this file (freezectl's linker settings in Package.swift), which lays these
+# functions out together: a start
 # then touches fewer 64 KiB fault-around windows of freezectl's 8 MiB of code (peak RSS of a
 # `pause runc:X` about 1 MiB lower; docs/performance.md, step 18). Run it again when the
 # start-up path changes much; a stale list only costs locality, never correctness.
@@ -75,6 +76,6 @@ for profile in sorted(glob.glob(work + "/profile.*"), key=lambda p: int(p.rsplit
             seen.add(name)
             names.append(name)
 with open(output, "w") as file:
-    file.writelines(".text." + name + "\n" for name in names)
+    file.writelines(name + "\n" for name in names)
 print(f"{output}: {len(names)} functions")
 PY

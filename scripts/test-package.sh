@@ -94,6 +94,29 @@ for tool in bin/freezectl libexec/freezectl/freezectl-engines; do
 done
 pause_unpause "$prefix/bin/freezectl"
 handoff "$prefix/bin/freezectl"
+# The release freezectl is a static PIE (Package.swift): its journal records go through
+# libsystemd loaded with dlopen, and the audit's user name through NSS, both of which a static
+# glibc loads beside itself. A journald of its own in a private mount namespace takes them (the
+# host's journal is not touched); the JSON-lines log names the user.
+audited() { # audited FREEZECTL
+  unshare --mount --propagation private /bin/sh -c "
+    set -e
+    mount -t tmpfs tmpfs /run/systemd; mount -t tmpfs tmpfs /run/log
+    [ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal
+    /lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
+    J=\$!; trap 'kill \$J; wait \$J' EXIT
+    for i in \$(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+    '$1' pause -q --audit-log '$work/audit.jsonl' '$cgroup'
+    '$1' unpause -q --audit-log '$work/audit.jsonl' '$cgroup'
+    journalctl --sync 2>/dev/null
+    journalctl -o json --no-pager SYSLOG_IDENTIFIER=freezectl" >"$work/journal.json" 2>"$work/journal.err" || fail "$1 pause/unpause with a journal failed: $(cat "$work/journal.err")"
+  ! grep -q "journal" "$work/journal.err" || fail "$1 could not write to the journal: $(cat "$work/journal.err")"
+  [ "$(grep -c '"FREEZECTL_ACTION":"pause"' "$work/journal.json")" = 1 ] && grep -q '"FREEZECTL_ACTION":"unpause"' "$work/journal.json" \
+    || fail "the journal did not get $1's pause and unpause: $(cat "$work/journal.json" "$work/journal.err")"
+  [ "$(grep -c '"user":"root"' "$work/audit.jsonl")" = 2 ] || fail "the audit log does not name the user root: $(cat "$work/audit.jsonl")"
+  rm -f "$work/audit.jsonl"
+}
+[ -x /lib/systemd/systemd-journald ] && audited "$prefix/bin/freezectl"
 bash scripts/install.sh --uninstall --prefix "$prefix" >/dev/null || fail "install.sh --uninstall failed"
 (cd "$work" && find prefix | sort) >"$work/after"
 diff "$work/before" "$work/after" || fail "--uninstall left the prefix different from before the install"

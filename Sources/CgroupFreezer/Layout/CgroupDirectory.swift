@@ -77,7 +77,14 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     /// The parent cgroup, or nil at the mount point.
     public var parent: CgroupDirectory? {
         guard path != hierarchy.mountPoint else { return nil }
-        return CgroupDirectory(trusted: path.removingLastComponent(), hierarchy: hierarchy)
+        // Cut at the last separator on the bytes: the path is canonical (absolute, no trailing
+        // separator, below the mount point). FilePath.removingLastComponent() reaches a generic
+        // Slice.indices the stdlib does not specialize here, whose associated-type lookup by
+        // mangled name was 7 % of a cgroup pause's instructions (docs/performance.md, step 20).
+        let text = path.string
+        guard let cut = text.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        let parent = cut == text.utf8.startIndex ? "/" : String(Substring(text.utf8[..<cut]))
+        return CgroupDirectory(trusted: FilePath(parent), hierarchy: hierarchy)
     }
 
     /// Whether this cgroup is `other` or one of its ancestors.

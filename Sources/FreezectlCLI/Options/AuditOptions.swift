@@ -8,6 +8,9 @@ import Foundation
 #endif
 import SystemPackage
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where state-changing commands leave their audit records.
 package struct AuditOptions: ParsableArguments {
@@ -22,7 +25,7 @@ package struct AuditOptions: ParsableArguments {
     /// The trail (AuditTrail.standard), or exit 1 with the reason: only `--audit-required` or an
     /// unusable log make it fail. Sink problems and failures go to standard error.
     package func trail() throws -> AuditTrail {
-        let file = auditLog ?? ProcessInfo.processInfo.environment["FREEZECTL_AUDIT_LOG"]
+        let file = auditLog ?? getenv("FREEZECTL_AUDIT_LOG").map { String(cString: $0) }
         do {
             return try AuditTrail.standard(file: file.map { FilePath($0) }, required: auditRequired, warn: { problem in
                 Output.error(problem.message)
