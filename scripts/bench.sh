@@ -13,4 +13,6 @@ if ! command -v runc >/dev/null || ! command -v busybox >/dev/null || ! command 
   apt-get update -q && apt-get install -y -q libsystemd-dev runc busybox-static docker.io time
 fi
 bin=$(bash scripts/build-release.sh)  # freezectl and freezectl-bench
+# The kernel floor as a process of its own, in plain C beside the harness (Benchmarks/kernel-floor.c).
+cc -O2 -o "$bin/bench-kernel-floor" Benchmarks/kernel-floor.c Sources/CKernelFloor/KernelFloor.c -I Sources/CKernelFloor/include
 exec "$bin/freezectl-bench" --freezectl "$bin/freezectl" "$@"

@@ -5,7 +5,9 @@
 # linked into the binary (--static-swift-stdlib): no search and symbol binding across a dozen
 # shared libraries at every exec. Nothing of ours is a shared library, so the binaries carry no
 # $ORIGIN run path (--disable-local-rpath): the loader does not search the binary's directory
-# for libc, libm and libgcc_s first. Extra arguments go to `swift build` (e.g. --product freezectl).
+# for libc, libm and libgcc_s first. freezectl itself goes further: its linker settings in
+# Package.swift make it a static PIE, with glibc linked in too and no dynamic loader at all.
+# Extra arguments go to `swift build` (e.g. --product freezectl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"

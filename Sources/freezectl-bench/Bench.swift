@@ -92,7 +92,12 @@ struct FreezectlBench: AsyncParsableCommand {
 
         do {
             if only.isEmpty || only.contains("library") {
-                try await LibrarySuite(plan: plan, layout: layout, freezectl: binary, spawner: spawner).run(into: &report)
+                // The floor as a process of its own, built beside this harness (bench-kernel-floor).
+                let floorProcess = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                    .deletingLastPathComponent().appendingPathComponent("bench-kernel-floor").path
+                try await LibrarySuite(plan: plan, layout: layout, freezectl: binary,
+                                       floorProcess: FileManager.default.isExecutableFile(atPath: floorProcess) ? floorProcess : nil,
+                                       spawner: spawner).run(into: &report)
                 report.add(try strippedSize(of: binary, scratch: scratch, spawner: spawner))
             }
             let rootfs = scratch + "/rootfs"
@@ -147,7 +152,8 @@ enum Machine {
         machine["memory"] = String(format: "%.0f GiB", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824)
         machine["layout"] = layout.mode.rawValue
         let linked = spawner.output("/usr/bin/ldd", [freezectl]) ?? ""
-        machine["freezectl"] = linked.contains("libswiftCore") ? "release, Swift runtime linked dynamically" : "release, Swift runtime linked statically"
+        machine["freezectl"] = linked.contains("statically linked") ? "release, a static PIE (Swift runtime and glibc linked in)"
+            : linked.contains("libswiftCore") ? "release, Swift runtime linked dynamically" : "release, Swift runtime linked statically"
         machine["runc"] = which("runc").flatMap { spawner.output($0, ["--version"])?.split(separator: "\n").first.map(String.init) }
         machine["docker"] = which("docker").flatMap { spawner.output($0, ["--version"]) }
         return machine

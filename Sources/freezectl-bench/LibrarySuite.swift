@@ -9,6 +9,8 @@ struct LibrarySuite {
     let plan: Plan
     let layout: CgroupLayout
     let freezectl: String
+    /// bench-kernel-floor, spawned like freezectl: what a process start adds to the floor.
+    let floorProcess: String?
     let spawner: Spawner
 
     func run(into report: inout Report) async throws {
@@ -52,6 +54,7 @@ struct LibrarySuite {
         var libraryFreeze = series("library", "freeze"), libraryThaw = series("library", "thaw")
         var floorFreeze = series("floor", "freeze"), floorThaw = series("floor", "thaw")
         var cliFreeze = series("cli", "freeze"), cliThaw = series("cli", "thaw")
+        var processFreeze = series("floor-process", "freeze"), processThaw = series("floor-process", "thaw")
         let target = try freezer.target(for: try TargetSpec(parsing: directory))
         let clock = ContinuousClock()
 
@@ -94,19 +97,29 @@ struct LibrarySuite {
             }
             cliFreeze.samples.append(paused.seconds)
             cliThaw.samples.append(unpaused.seconds)
+            guard let floorProcess else { return }
+            let frozen = try spawner.must(floorProcess, ["pause", "-q", directory])
+            let floorState = try freezer.status(target).state
+            let thawed = try spawner.must(floorProcess, ["unpause", "-q", directory])
+            guard floorState == .frozen, try freezer.status(target).state == .thawed else {
+                throw BenchError("floor process round on \(directory): \(floorState) after pause")
+            }
+            processFreeze.samples.append(frozen.seconds)
+            processThaw.samples.append(thawed.seconds)
         }
 
         // One untimed round of each warms the dentry cache and the code paths.
         try await library(); try floor()
         if throughCLI { try cli() }
         libraryFreeze.samples = []; libraryThaw.samples = []; floorFreeze.samples = []; floorThaw.samples = []
-        cliFreeze.samples = []; cliThaw.samples = []
+        cliFreeze.samples = []; cliThaw.samples = []; processFreeze.samples = []; processThaw.samples = []
         for round in 0..<iterations {
             try Cleanup.shared.checkInterrupted()
             if round % 2 == 0 { try await library(); try floor() } else { try floor(); try await library() }
             if throughCLI { try cli() }
         }
         return [libraryFreeze, libraryThaw, floorFreeze, floorThaw] + (throughCLI ? [cliFreeze, cliThaw] : [])
+            + (throughCLI && floorProcess != nil ? [processFreeze, processThaw] : [])
     }
 }
 

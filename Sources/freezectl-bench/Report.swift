@@ -162,6 +162,12 @@ struct MarkdownReport {
                      + "`freezectl pause` \(cell(pause)), `freezectl unpause` \(cell(unpause)); "
                      + "\(formatRatio((pause.median + unpause.median) / ((find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)))) "
                      + "the floor's freeze + thaw."]
+            if let frozen = find("floor-process", "freeze"), let thawed = find("floor-process", "thaw") {
+                rows[rows.count - 1] += " The floor as a process of its own (bench-kernel-floor: C, the same write and wait, "
+                    + "started the same way): \(cell(frozen)) and \(cell(thawed)); "
+                    + "\(formatRatio((frozen.median + thawed.median) / ((find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)))) "
+                    + "the floor, what any program started fresh pays before its own work."
+            }
         }
         if let setup = report.find("library", ["step": "setup"]) {
             rows += ["", "Once per embedder, not per freeze: \(setup.name): \(cell(setup))."]

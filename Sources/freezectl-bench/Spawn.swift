@@ -32,10 +32,23 @@ struct Spawner {
         let argv = ([command] + arguments).map { strdup($0) } + [nil]
         let env = environment.merging(extraEnvironment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + env).forEach { free($0) } }
+        // The child starts as from a shell: no signal blocked, every signal at its default. The
+        // harness runs on the concurrency runtime's threads, which block nearly every signal, and
+        // a spawned tool would inherit that mask (a hung one would then ignore SIGTERM, and
+        // freezectl's own handling of SIGINT/SIGTERM would be measured in a state no user has).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let spawned = posix_spawn(&pid, command, &actions, nil, argv, env)
+        let spawned = posix_spawn(&pid, command, &actions, &attributes, argv, env)
         guard spawned == 0 else { throw BenchError("cannot start \(command): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
