@@ -62,6 +62,12 @@ mkdir -p "$stage/debian"
 printf 'Source: freezectl\n\nPackage: freezectl\nArchitecture: any\n' >"$stage/debian/control"
 depends=$(cd "$stage" && dpkg-shlibdeps -O -e root/usr/bin/freezectl -e root/usr/libexec/freezectl/freezectl-engines -e root/usr/bin/freezectld 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "package-deb.sh: dpkg-shlibdeps found no dependencies of the binaries" >&2; exit 1; }
+# freezectl is a static PIE with glibc linked in (Package.swift); it still loads libsystemd (the
+# journal) and NSS modules with dlopen, which a static glibc does by loading the system's libc
+# beside itself, and that must be the glibc release it was linked with. dpkg-shlibdeps sees no
+# libraries in a static binary, so the release is pinned here.
+glibc=$(dpkg-query -W -f='${Version}' libc6 | sed 's/-.*//')
+depends="$depends, libc6 (>= $glibc), libc6 (<< ${glibc%%.*}.$(( ${glibc#*.} + 1 )))"
 
 mkdir -p "$root/DEBIAN"
 cat >"$root/DEBIAN/control" <<EOF

@@ -125,6 +125,7 @@ echo "ok: installed, used, removed exactly"
 echo "== the .deb"
 deb=$(bash scripts/package-deb.sh --output "$work" 2>"$work/deb.log") || { cat "$work/deb.log" >&2; fail "package-deb.sh failed"; }
 dpkg-deb --field "$deb" Depends | grep -q 'libc6' || fail "the package does not depend on libc6"
+dpkg-deb --field "$deb" Depends | grep -q 'libc6 (<< ' || fail "the package does not pin the glibc release the static freezectl was linked with"
 dpkg-deb --field "$deb" Recommends | grep -q 'libsystemd0' || fail "libsystemd0 is not recommended"
 dpkg-deb --contents "$deb" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$' | sort >"$work/files"
 installed=1
@@ -136,6 +137,7 @@ man -P cat freezectl.pause 2>/dev/null | grep -q -- '--atomic' || fail "man free
 systemctl cat freezectld.service 2>/dev/null | grep -q 'ExecStart=/usr/bin/freezectld' || [ ! -d /run/systemd/system ] || fail "systemd does not see freezectld.service"
 pause_unpause /usr/bin/freezectl
 handoff /usr/bin/freezectl
+[ -x /lib/systemd/systemd-journald ] && audited /usr/bin/freezectl
 dpkg --purge freezectl >/dev/null || fail "dpkg --purge failed"
 installed=0
 ! dpkg-query -W freezectl >/dev/null 2>&1 || fail "dpkg still lists freezectl after --purge"

@@ -87,25 +87,25 @@ struct LibrarySuite {
         }
 
         // The CLI as a script runs it: a process start, the layout, the target, the freeze and its
-        // wait, the report; its result checked through the library outside the timed span.
-        func cli() throws {
-            let paused = try spawner.must(freezectl, ["pause", "-q", directory])
+        // wait, the report; its result checked through the library outside the timed span. The
+        // floor as a process of its own (bench-kernel-floor) is spawned and checked the same way.
+        func spawnedRound(_ program: String, _ what: String) throws -> (pause: Double, unpause: Double) {
+            let paused = try spawner.must(program, ["pause", "-q", directory])
             let state = try freezer.status(target).state
-            let unpaused = try spawner.must(freezectl, ["unpause", "-q", directory])
+            let unpaused = try spawner.must(program, ["unpause", "-q", directory])
             guard state == .frozen, try freezer.status(target).state == .thawed else {
-                throw BenchError("CLI round on \(directory): \(state) after pause")
+                throw BenchError("\(what) round on \(directory): \(state) after pause")
             }
-            cliFreeze.samples.append(paused.seconds)
-            cliThaw.samples.append(unpaused.seconds)
+            return (paused.seconds, unpaused.seconds)
+        }
+        func cli() throws {
+            let round = try spawnedRound(freezectl, "CLI")
+            cliFreeze.samples.append(round.pause)
+            cliThaw.samples.append(round.unpause)
             guard let floorProcess else { return }
-            let frozen = try spawner.must(floorProcess, ["pause", "-q", directory])
-            let floorState = try freezer.status(target).state
-            let thawed = try spawner.must(floorProcess, ["unpause", "-q", directory])
-            guard floorState == .frozen, try freezer.status(target).state == .thawed else {
-                throw BenchError("floor process round on \(directory): \(floorState) after pause")
-            }
-            processFreeze.samples.append(frozen.seconds)
-            processThaw.samples.append(thawed.seconds)
+            let floorRound = try spawnedRound(floorProcess, "floor process")
+            processFreeze.samples.append(floorRound.pause)
+            processThaw.samples.append(floorRound.unpause)
         }
 
         // One untimed round of each warms the dentry cache and the code paths.
