@@ -2,10 +2,10 @@
 # Writes scripts/hot-code.order: the functions an everyday freezectl command runs, in the order
 # they first run, one symbol name a line. build-release.sh compiles with one section per
 # function and lld gets this file (freezectl's linker settings in Package.swift), which lays these
-# functions out together: a start
-# then touches fewer 64 KiB fault-around windows of freezectl's 8 MiB of code (peak RSS of a
-# `pause runc:X` about 1 MiB lower; docs/performance.md, step 18). Run it again when the
-# start-up path changes much; a stale list only costs locality, never correctness.
+# functions out together: a start then touches fewer 64 KiB fault-around windows of freezectl's
+# 8 MiB of code (peak RSS of a `pause runc:X` about 1 MiB lower; docs/performance.md, step 18).
+# Run it again when the start-up path changes much; a stale list only costs locality, never
+# correctness.
 #   bash scripts/hot-code-order.sh        (root; needs valgrind, runc and busybox; makes and removes a
 #                                          scratch cgroup and a runc container under /tmp)
 set -euo pipefail

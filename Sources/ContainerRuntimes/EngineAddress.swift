@@ -61,7 +61,7 @@ public struct EngineAddress: Sendable {
     public static func processEnvironment() -> [String: String] {
         var found: [String: String] = [:]
         for name in ["DOCKER_HOST", "CONTAINER_HOST", "XDG_RUNTIME_DIR", "CONTAINERD_ADDRESS"] {
-            if let value = getenv(name) { found[name] = String(cString: value) }
+            if let value = Syscall.environment(name) { found[name] = value }
         }
         return found
     }

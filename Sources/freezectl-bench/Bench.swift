@@ -65,8 +65,9 @@ struct FreezectlBench: AsyncParsableCommand {
 
     func run() async throws {
         guard getuid() == 0 else { throw ValidationError("freezectl-bench needs root: it creates cgroups and containers") }
-        let binary = freezectl ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("freezectl").path
+        // freezectl and bench-kernel-floor (scripts/bench.sh) are built beside this harness.
+        let harnessDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = freezectl ?? harnessDirectory.appendingPathComponent("freezectl").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no freezectl binary at \(binary): build it (swift build -c release) or pass --freezectl")
         }
@@ -92,9 +93,8 @@ struct FreezectlBench: AsyncParsableCommand {
 
         do {
             if only.isEmpty || only.contains("library") {
-                // The floor as a process of its own, built beside this harness (bench-kernel-floor).
-                let floorProcess = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-                    .deletingLastPathComponent().appendingPathComponent("bench-kernel-floor").path
+                // The floor as a process of its own (Benchmarks/kernel-floor.c), where bench.sh built it.
+                let floorProcess = harnessDirectory.appendingPathComponent("bench-kernel-floor").path
                 try await LibrarySuite(plan: plan, layout: layout, freezectl: binary,
                                        floorProcess: FileManager.default.isExecutableFile(atPath: floorProcess) ? floorProcess : nil,
                                        spawner: spawner).run(into: &report)

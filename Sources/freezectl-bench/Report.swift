@@ -158,14 +158,15 @@ struct MarkdownReport {
                 report.find("library", ["backend": backend, "processes": "\(largest)", "tool": tool, "operation": operation])
             }
             guard let pause = find("cli", "freeze"), let unpause = find("cli", "thaw") else { continue }
+            let floor = (find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)
             rows += ["", "Through the CLI, \(backend), \(largest) processes (a process start each, as a script runs it): "
                      + "`freezectl pause` \(cell(pause)), `freezectl unpause` \(cell(unpause)); "
-                     + "\(formatRatio((pause.median + unpause.median) / ((find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)))) "
+                     + "\(formatRatio((pause.median + unpause.median) / floor)) "
                      + "the floor's freeze + thaw."]
             if let frozen = find("floor-process", "freeze"), let thawed = find("floor-process", "thaw") {
                 rows[rows.count - 1] += " The floor as a process of its own (bench-kernel-floor: C, the same write and wait, "
                     + "started the same way): \(cell(frozen)) and \(cell(thawed)); "
-                    + "\(formatRatio((frozen.median + thawed.median) / ((find("floor", "freeze")?.median ?? .nan) + (find("floor", "thaw")?.median ?? .nan)))) "
+                    + "\(formatRatio((frozen.median + thawed.median) / floor)) "
                     + "the floor, what any program started fresh pays before its own work."
             }
         }

@@ -104,10 +104,9 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         durationMS = duration.milliseconds
         uid = getuid()
         user = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
-        // Without an environment given, the process's own, read by name: ProcessInfo's whole
-        // environment as a dictionary was 13 % of a cgroup pause's instructions (docs/performance.md).
-        sudoUser = environment.map { $0["SUDO_USER"] } ?? getenv("SUDO_USER").map { String(cString: $0) }
-        sudoUID = environment.map { $0["SUDO_UID"] } ?? getenv("SUDO_UID").map { String(cString: $0) }
+        // Without an environment given, the process's own, read by name (Syscall.environment).
+        sudoUser = environment.map { $0["SUDO_USER"] } ?? Syscall.environment("SUDO_USER")
+        sudoUID = environment.map { $0["SUDO_UID"] } ?? Syscall.environment("SUDO_UID")
         pid = getpid()
         hostname = Self.hostname
         // ISO8601FormatStyle is Foundation's own formatter: ISO8601DateFormatter would load ICU

@@ -15,6 +15,13 @@ package enum Syscall {
         retrying { systemRead(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// One variable of this process's environment, read by name with getenv: ProcessInfo builds a
+    /// dictionary of the whole environment, which cost a cgroup pause 13 % of its instructions
+    /// for the few variables it reads (docs/performance.md, step 20).
+    package static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     /// write(2) of `buffer`, retrying EINTR: the count written or the errno.
     package static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
         retrying { systemWrite(fd, buffer.baseAddress, buffer.count) }

@@ -8,9 +8,6 @@ import Foundation
 #endif
 import SystemPackage
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where state-changing commands leave their audit records.
 package struct AuditOptions: ParsableArguments {
@@ -25,7 +22,7 @@ package struct AuditOptions: ParsableArguments {
     /// The trail (AuditTrail.standard), or exit 1 with the reason: only `--audit-required` or an
     /// unusable log make it fail. Sink problems and failures go to standard error.
     package func trail() throws -> AuditTrail {
-        let file = auditLog ?? getenv("FREEZECTL_AUDIT_LOG").map { String(cString: $0) }
+        let file = auditLog ?? Syscall.environment("FREEZECTL_AUDIT_LOG")
         do {
             return try AuditTrail.standard(file: file.map { FilePath($0) }, required: auditRequired, warn: { problem in
                 Output.error(problem.message)
