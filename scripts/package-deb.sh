@@ -2,7 +2,8 @@
 # Builds a Debian package of freezectl with dpkg-deb: the files scripts/install.sh installs, under
 # /usr (binaries, a man page per command, bash/zsh/fish completions, the systemd units).
 #
-#   bash scripts/package-deb.sh [--output DIR]     writes DIR/freezectl_VERSION_ARCH.deb (DIR: .)
+#   bash scripts/package-deb.sh [--output DIR]     writes DIR/freezectl_VERSION_ARCH.deb (DIR: .,
+#                                                  created with its parents when missing, as mkdir -p)
 #
 # The version is the binaries' own (`freezectl --version`) with the commit's date and short hash
 # (0.1.0+git20261204.0fbead8), so every commit's package is newer than the one before. Depends
@@ -11,17 +12,21 @@
 # (journald audit, systemd units): Recommends.
 # scripts/test-package.sh installs it with dpkg -i, uses it and purges it.
 set -euo pipefail
+# A relative --output is the caller's, not the repository's.
+caller=$PWD
 cd "$(dirname "$0")/.."
 
 output=$PWD
 while [ $# -gt 0 ]; do
   case "$1" in
-    --output) [ $# -ge 2 ] || { echo "package-deb.sh: --output takes a directory" >&2; exit 2; }; output="$2"; shift ;;
+    --output) [ $# -ge 2 ] || { echo "package-deb.sh: --output takes a directory" >&2; exit 2; }
+      case "$2" in /*) output="$2" ;; *) output="$caller/$2" ;; esac; shift ;;
     *) echo "package-deb.sh: unknown argument $1 (usage: bash scripts/package-deb.sh [--output DIR])" >&2; exit 2 ;;
   esac
   shift
 done
-[ -d "$output" ] || { echo "package-deb.sh: $output is not a directory; create it or give another --output" >&2; exit 2; }
+# Made when missing, parents too (mkdir -p, as packagers expect); something else by that name is refused.
+mkdir -p -- "$output" 2>/dev/null || [ -d "$output" ] || { echo "package-deb.sh: $output cannot be made a directory (a file is in the way, or no permission); give another --output" >&2; exit 2; }
 for tool in dpkg-deb dpkg-shlibdeps; do
   command -v "$tool" >/dev/null || { echo "package-deb.sh: $tool is missing: apt-get install dpkg-dev" >&2; exit 1; }
 done

@@ -123,7 +123,13 @@ diff "$work/before" "$work/after" || fail "--uninstall left the prefix different
 echo "ok: installed, used, removed exactly"
 
 echo "== the .deb"
-deb=$(bash scripts/package-deb.sh --output "$work" 2>"$work/deb.log") || { cat "$work/deb.log" >&2; fail "package-deb.sh failed"; }
+# An --output that does not exist yet is made, parents too (mkdir -p); a relative one is the caller's.
+repo=$PWD
+deb=$(cd "$work" && bash "$repo/scripts/package-deb.sh" --output debs/new 2>"$work/deb.log") || { cat "$work/deb.log" >&2; fail "package-deb.sh failed"; }
+[ "$(dirname "$deb")" = "$work/debs/new" ] && [ -f "$deb" ] || fail "package-deb.sh --output debs/new (missing, relative) wrote $deb, not into $work/debs/new"
+: >"$work/not-a-directory"
+! bash scripts/package-deb.sh --output "$work/not-a-directory" 2>"$work/deb-refused.log" && grep -q "not-a-directory cannot be made a directory" "$work/deb-refused.log" \
+  || fail "package-deb.sh --output FILE was not refused clearly: $(cat "$work/deb-refused.log")"
 dpkg-deb --field "$deb" Depends | grep -q 'libc6' || fail "the package does not depend on libc6"
 dpkg-deb --field "$deb" Depends | grep -q 'libc6 (<< ' || fail "the package does not pin the glibc release the static freezectl was linked with"
 dpkg-deb --field "$deb" Recommends | grep -q 'libsystemd0' || fail "libsystemd0 is not recommended"
