@@ -239,6 +239,7 @@ public struct DockerEngine: ContainerEngine {
         container.pid = state.container.pid
         container.cgroup = state.container.cgroup
         container.runtimeRoot = state.root
+        container.state = state.container.state
         return container
     }
 

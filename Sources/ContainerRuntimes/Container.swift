@@ -25,6 +25,9 @@ public struct Container: Sendable, Hashable {
     public var runtimeRoot: FilePath?
     /// containerd's namespace (`k8s.io` on Kubernetes nodes); nil for other sources.
     public var namespace: String?
+    /// The runtime state file its init and cgroup were read from, and who could have written
+    /// it; nil for what an engine answered. The resolver holds the cgroup to it (StateWriters).
+    public var state: ContainerStateFile?
 
     /// `source:id` with the ID shortened to 12 characters, as the CLI prints it
     /// (`containerd:NAMESPACE/id`: containerd's IDs are unique per namespace only, and are
@@ -51,6 +54,14 @@ public struct Container: Sendable, Hashable {
         self.owner = owner
         self.cgroup = cgroup
     }
+}
+
+/// A runc or crun state file a container was read from.
+public struct ContainerStateFile: Sendable, Hashable {
+    /// `ROOT/ID/state.json` (runc) or `ROOT/ID/status` (crun).
+    public var path: FilePath
+    /// Who besides root could have written it, and so which cgroups it may name.
+    public var writers: StateWriters
 }
 
 /// A container's state as an engine keeps it: Docker's `State` values (podman's are the same).

@@ -87,7 +87,11 @@ public struct ContainerCatalog: Sendable {
         }
         var fromRuntimes: [Container] = []
         for runtime in runtimes where runtime.isPresent {
-            fromRuntimes += runtime.containers().filter { !listedByEngines.contains($0.id) }
+            do {
+                fromRuntimes += try runtime.containers().filter { !listedByEngines.contains($0.id) }
+            } catch {
+                failures.append(error)
+            }
         }
         return (fromRuntimes + found, failures)
     }
@@ -114,7 +118,7 @@ public struct ContainerCatalog: Sendable {
                 continue
             }
             searched.append("\(runtime.runtime.rawValue) \(runtime.root)")
-            candidates += runtime.containers()
+            candidates += try runtime.containers()
         }
         for engine in Self.engineOrder where source == nil || source == engine {
             guard let client = engines[engine] else {

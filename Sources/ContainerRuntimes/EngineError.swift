@@ -25,10 +25,14 @@ extension ContainerCatalog {
         case engineError(String, status: Int, message: String)
         /// A filter is malformed, or given where it cannot select.
         case invalidFilter(String, reason: String)
+        /// A runtime's state is not believed: its root may be written by anyone but its owner, or
+        /// the state was written by someone who does not own the cgroup it names (StateWriters).
+        /// `path` is the runtime root or the state file.
+        case untrustedState(String, path: FilePath, reason: String)
 
         public var isBadInput: Bool {
             switch self {
-            case .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter: return true
+            case .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter, .untrustedState: return true
             case .containerNotRunning, .sourceFailed, .engineLost, .engineError: return false
             }
         }
@@ -44,12 +48,13 @@ extension ContainerCatalog {
             case .sourceFailed: return "source-failed"
             case .engineError: return "engine-error"
             case .invalidFilter: return "invalid-filter"
+            case .untrustedState: return "untrusted-state"
             }
         }
 
         public var path: FilePath? {
             switch self {
-            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _), .engineLost(_, let path, _): return path
+            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _), .engineLost(_, let path, _), .untrustedState(_, let path, _): return path
             default: return nil
             }
         }
@@ -74,6 +79,8 @@ extension ContainerCatalog {
                 return "\(reference): the engine answered \(status): \(message)"
             case .invalidFilter(let text, let reason):
                 return "invalid filter \"\(text)\": \(reason)"
+            case .untrustedState(let reference, _, let reason):
+                return "\(reference): \(reason)"
             }
         }
     }

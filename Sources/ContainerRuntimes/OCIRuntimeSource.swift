@@ -40,21 +40,43 @@ public struct OCIRuntimeSource: Sendable {
     /// Whether the state directory exists.
     public var isPresent: Bool { Syscall.isDirectory(root) == .success(true) }
 
-    /// Every container in the state directory whose init process is alive, in directory order.
-    public func containers() -> [Container] {
-        guard case .success(let ids) = Syscall.subdirectories(of: root) else { return [] }
-        // Each state file is a full JSON document (runc's holds the whole config): decoding them is
-        // most of a large selection's cost, so it is spread over the CPUs. Removed since the
-        // listing (a container that exited) or unreadable: not a live container.
-        return ids.concurrentMap { try? container(id: $0) }.compactMap { $0 }
+    /// Refuses a state directory that anyone but its owner may write (`untrustedState`, naming
+    /// it and the rule): for a program that takes runtime roots at its start (freezectld), before
+    /// it serves anything. A root that is not there (yet) is not refused: it has no state.
+    public func refuseUntrustedRoot() throws(ContainerCatalog.Error) {
+        guard isPresent else { return }
+        try RuntimeRoot(root, runtime: runtime).release()
     }
 
-    /// One container by its full ID.
+    /// Every container in the state directory whose init process is alive, in directory order.
+    /// A runtime root that anyone but its owner may write is refused (`untrustedState`).
+    public func containers() throws(ContainerCatalog.Error) -> [Container] {
+        let opened = try RuntimeRoot(root, runtime: runtime)
+        defer { opened.release() }
+        guard case .success(let ids) = Syscall.subdirectories(of: root) else { return [] }
+        // Each state file is a full JSON document (runc's holds the whole config): decoding them is
+        // most of a large selection's cost, so it is spread over the CPUs.
+        return ids.concurrentMap { id -> Container? in
+            do {
+                return try container(id: id, in: opened)
+            } catch {
+                return nil  // removed since the listing (a container that exited) or unreadable: not a live container
+            }
+        }.compactMap { $0 }
+    }
+
+    /// One container by its full ID (nil when its init is gone). A runtime root that anyone but
+    /// its owner may write is refused (`untrustedState`).
     package func container(id: String) throws -> Container? {
-        let directory = root.appending(id)
+        let opened = try RuntimeRoot(root, runtime: runtime)
+        defer { opened.release() }
+        return try container(id: id, in: opened)
+    }
+
+    private func container(id: String, in opened: RuntimeRoot) throws -> Container? {
         switch runtime {
-        case .crun: return try crunContainer(id: id, directory: directory)
-        default: return try runcContainer(id: id, directory: directory)
+        case .crun: return try crunContainer(id: id, in: opened)
+        default: return try runcContainer(id: id, in: opened)
         }
     }
 
@@ -91,14 +113,15 @@ public struct OCIRuntimeSource: Sendable {
         return (state.id, state.init_process_pid, state.init_process_start, labels, bundle, cgroup)
     }
 
-    private func runcContainer(id: String, directory: FilePath) throws -> Container? {
-        let data = Data(try RegularFile.readBytes(directory.appending("state.json"), limit: Self.stateFileLimit))
-        let state = try Self.runcState(data)
+    private func runcContainer(id: String, in opened: RuntimeRoot) throws -> Container? {
+        let file = try opened.read("state.json", of: id, limit: Self.stateFileLimit)
+        let state = try Self.runcState(Data(file.bytes))
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
                                   engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),
                                   cgroup: state.cgroup)
         container.runtimeRoot = root
+        container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
 
@@ -123,9 +146,9 @@ public struct OCIRuntimeSource: Sendable {
 
     /// The annotations of crun's copy of the spec. crun keeps it only for some containers: a
     /// missing or unreadable copy means no labels, not a broken container.
-    private static func annotations(in specFile: FilePath) -> [String: String] {
+    private static func annotations(of id: String, in opened: RuntimeRoot) -> [String: String] {
         do {
-            let data = Data(try RegularFile.readBytes(specFile, limit: stateFileLimit))
+            let data = Data(try opened.readDescription("config.json", of: id, limit: stateFileLimit))
             return try JSONDecoder().decode(Spec.self, from: data).annotations ?? [:]
         } catch {
             return [:]
@@ -140,16 +163,17 @@ public struct OCIRuntimeSource: Sendable {
         return (status.pid, status.processStartTime, status.bundle, cgroup)
     }
 
-    private func crunContainer(id: String, directory: FilePath) throws -> Container? {
-        let data = Data(try RegularFile.readBytes(directory.appending("status"), limit: Self.stateFileLimit))
-        let status = try Self.crunStatus(data)
+    private func crunContainer(id: String, in opened: RuntimeRoot) throws -> Container? {
+        let file = try opened.read("status", of: id, limit: Self.stateFileLimit)
+        let status = try Self.crunStatus(Data(file.bytes))
         guard ProcessStart.isAlive(status.pid, startTime: status.startTime) else { return nil }
-        let annotations = Self.annotations(in: directory.appending("config.json"))
+        let annotations = Self.annotations(of: id, in: opened)
         let cgroup = status.cgroup
         var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
                                   owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
                                   cgroup: cgroup)
         container.runtimeRoot = root
+        container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
 }
@@ -163,6 +187,7 @@ extension OCIRuntimeSource {
         else { return container }
         var completed = container
         completed.pid = found.pid
+        completed.state = found.state
         return completed
     }
 }

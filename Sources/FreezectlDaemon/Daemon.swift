@@ -67,9 +67,10 @@ public struct Daemon: Sendable {
         // Socket activation: systemd owns the socket (its path, mode and group are the socket unit's).
         let activated = ActivatedServer.takeSocket()
         if activated == nil { try prepareSocketPath() }
-        let resolver = Resolver(freezer: freezer,
-                                catalog: ContainerCatalog(runtimeRoots: configuration.runtimeRoots,
-                                                          environment: ProcessInfo.processInfo.environment))
+        let catalog = ContainerCatalog(runtimeRoots: configuration.runtimeRoots, environment: ProcessInfo.processInfo.environment)
+        // A runtime root others may write would let them name any cgroup: refused before listening.
+        for runtime in catalog.runtimes { try runtime.refuseUntrustedRoot() }
+        let resolver = Resolver(freezer: freezer, catalog: catalog)
         // The leases a previous daemon left are ended or taken over before anyone can connect.
         let watcher = StateWatcher(resolver: resolver, hub: hub)
         let leases = LeaseKeeper(files: leaseFiles, resolver: resolver, audit: audit, watcher: watcher, hub: hub, logger: logger)

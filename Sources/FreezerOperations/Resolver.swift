@@ -125,10 +125,12 @@ public struct Resolver: Sendable {
     /// The container's cgroup, or nil when it has none (not running). A container's cgroup comes
     /// from its runtime's state, which the container can influence: where it is written
     /// (`checked`), it is used only when it contains the container's init, else freezing it would
-    /// freeze some other cgroup, or leave the container running.
+    /// freeze some other cgroup, or leave the container running. A state that a user could have
+    /// written names only a cgroup that user owns, whatever the purpose (StateWriters).
     private func cgroupTarget(of container: Container, reference: String, checked: Bool) throws -> FreezerTarget? {
         guard let spec = container.cgroup else { return nil }
         let target = try freezer.target(for: spec)
+        if let state = container.state { try state.writers.check(target.cgroup, reference: reference, state: state.path) }
         guard checked, let pid = container.pid, let initCgroup = try freezer.cgroupDirectory(of: pid, in: target.cgroup.hierarchy) else {
             return target
         }

@@ -38,6 +38,7 @@ struct ErrorCodeTests {
         (ContainerCatalog.Error.engineError("docker:x", status: 500, message: "m"), "engine-error", false),
         (ContainerCatalog.Error.engineLost("docker:x", path: "/s", reason: "r"), "engine-lost", false),
         (ContainerCatalog.Error.invalidFilter("k", reason: "r"), "invalid-filter", true),
+        (ContainerCatalog.Error.untrustedState("runc:x", path: "/r/x/state.json", reason: "r"), "untrusted-state", true),
         (SystemdManager.Error(unit: "x.service", name: "org.freedesktop.systemd1.NoSuchUnit", text: "m"), "systemd-error", true),
         (SystemdManager.Error(unit: "x.service", name: "org.freedesktop.systemd1.UnitBusy", text: "m"), "systemd-error", false),
         (AuditTrail.Error.sinkFailed(sink: "journal", reason: "r"), "audit-failed", false),

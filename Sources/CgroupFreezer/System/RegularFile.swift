@@ -22,7 +22,13 @@ package enum RegularFile {
         let fd = open(path.string, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path, Errno(rawValue: errno)) }
         defer { close(fd) }
-        let size = try checkRegular(fd, path: path)
+        return try readBytes(opened: fd, path: path, limit: limit).bytes
+    }
+
+    /// The bytes of the open file `fd` (see `readBytes(_:limit:)`), with its owner and mode.
+    fileprivate static func readBytes(opened fd: Int32, path: FilePath, limit: Int) throws(CgroupLayout.Error) -> (bytes: [UInt8], owner: uid_t, mode: mode_t) {
+        let info = try checkRegular(fd, path: path)
+        let size = Int(info.st_size)
         guard size <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
         // One byte more than allowed, so that a file grown past the limit is seen.
         var bytes = [UInt8](repeating: 0, count: size + 1)
@@ -41,7 +47,7 @@ package enum RegularFile {
         }
         guard total <= limit else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "larger than \(limit) bytes") }
         bytes.removeSubrange(total...)
-        return bytes
+        return (bytes, info.st_uid, info.st_mode)
     }
 
     /// Opens `path` for appending, creating it 0640 when missing; refuses a symlink or anything
@@ -101,20 +107,83 @@ package enum RegularFile {
         }
     }
 
-    /// The size of an open regular file; refuses anything else.
-    private static func checkRegular(_ fd: Int32, path: FilePath) throws(CgroupLayout.Error) -> Int {
+    /// What fstat says of an open regular file; refuses anything else.
+    private static func checkRegular(_ fd: Int32, path: FilePath) throws(CgroupLayout.Error) -> stat {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw CgroupLayout.Error.io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a regular file") }
-        return Int(info.st_size)
+        return info
     }
 
-    private static func openError(_ path: FilePath, _ errno: Errno) -> CgroupLayout.Error {
+    fileprivate static func openError(_ path: FilePath, _ errno: Errno) -> CgroupLayout.Error {
         switch errno {
         case .tooManySymbolicLinkLevels: return CgroupLayout.Error.unsafeFile(path: path, reason: "it is a symlink")
         case .noSuchFileOrDirectory: return CgroupLayout.Error.notFound(path: path)
         case .permissionDenied, .notPermitted: return CgroupLayout.Error.permissionDenied(path: path, errno: errno)
         default: return CgroupLayout.Error.io(path: path, operation: "open", errno: errno)
         }
+    }
+}
+
+/// A directory held open to read the files in it and below it without following a symlink, and
+/// to know who owns each thing read (the files of a runtime's state, which whoever can write
+/// them controls): every owner and mode is the one of what was opened, not of a path looked at
+/// before.
+package struct DirectoryHandle: Sendable {
+    /// How errors name it.
+    package let path: FilePath
+    /// Its owner and mode, from fstat of the descriptor.
+    package let owner: uid_t
+    package let mode: mode_t
+    private let fd: Int32
+
+    /// Opens the directory `path`; symlinks on the way are followed (a path the caller named,
+    /// such as /var/run/runc), and what is opened is what the owner and mode describe.
+    package static func opening(_ path: FilePath) throws(CgroupLayout.Error) -> DirectoryHandle {
+        try opened(open(path.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC), path: path)
+    }
+
+    /// Opens the subdirectory `name` (one component; a symlink there is refused).
+    package func subdirectory(_ name: String) throws(CgroupLayout.Error) -> DirectoryHandle {
+        let path = self.path.appending(name)
+        guard Self.isComponent(name) else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a plain name") }
+        return try Self.opened(openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), path: path)
+    }
+
+    /// The bytes of the regular file `name` in this directory, at most `limit` of them, with its
+    /// owner and mode (a symlink, FIFO or anything but a regular file is refused).
+    package func readFile(_ name: String, limit: Int) throws(CgroupLayout.Error) -> (bytes: [UInt8], owner: uid_t, mode: mode_t) {
+        let path = self.path.appending(name)
+        guard Self.isComponent(name) else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a plain name") }
+        let file = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard file >= 0 else { throw RegularFile.openError(path, Errno(rawValue: errno)) }
+        defer { close(file) }
+        return try RegularFile.readBytes(opened: file, path: path, limit: limit)
+    }
+
+    /// Releases the descriptor.
+    package func release() { close(fd) }
+
+    private static func opened(_ fd: Int32, path: FilePath) throws(CgroupLayout.Error) -> DirectoryHandle {
+        // A symlink under O_NOFOLLOW is ELOOP, which openError names as one.
+        guard fd >= 0 else { throw RegularFile.openError(path, Errno(rawValue: errno)) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = Errno(rawValue: errno)
+            close(fd)
+            throw CgroupLayout.Error.io(path: path, operation: "fstat", errno: error)
+        }
+        return DirectoryHandle(path: path, owner: info.st_uid, mode: info.st_mode, fd: fd)
+    }
+
+    private init(path: FilePath, owner: uid_t, mode: mode_t, fd: Int32) {
+        self.path = path
+        self.owner = owner
+        self.mode = mode
+        self.fd = fd
+    }
+
+    private static func isComponent(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(UInt8(ascii: "/"))
     }
 }
