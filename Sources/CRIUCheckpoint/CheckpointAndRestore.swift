@@ -164,11 +164,12 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: .preflight, status: .ok, detail: "criu check passed"))
 
         let root = try options.rootPID ?? treeRoot(of: target)
-        let (tree, strays) = try verifyTree(root: root, in: target, repair: options.repairTree)
-        let described = strays.map { "\($0.pid) \($0.command) in \($0.cgroup?.string ?? "?")" }
-        if !strays.isEmpty && !options.repairTree {
-            progress(CheckpointEvent(step: .verify, status: .failed, detail: described.joined(separator: "; ")))
-            throw CRIU.Error.strayProcesses(cgroup: target.cgroup.path, strays: described)
+        let (tree, strays, remaining) = try verifyTree(root: root, in: target, repair: options.repairTree)
+        func describe(_ members: [ProcessTree.Member]) -> [String] { members.map { "\($0.pid) \($0.command) in \($0.cgroup?.string ?? "?")" } }
+        let described = describe(strays)
+        if !remaining.isEmpty {
+            progress(CheckpointEvent(step: .verify, status: .failed, detail: describe(remaining).joined(separator: "; ")))
+            throw CRIU.Error.strayProcesses(cgroup: target.cgroup.path, strays: describe(remaining))
         }
         progress(CheckpointEvent(step: .verify, status: .ok, detail: strays.isEmpty
             ? "\(tree.members.count) processes under \(root), all in \(target.cgroup.path)"
@@ -258,10 +259,11 @@ extension CgroupFreezer {
         }
         progress(CheckpointEvent(step: .restore, status: .ok, detail: "restored tree under \(root)"))
         if let cgroup = options.cgroup {
-            let (tree, strays) = try verifyTree(root: root, in: cgroup, repair: true)
-            progress(CheckpointEvent(step: .place, status: .ok, detail: strays.isEmpty
+            let (tree, strays, remaining) = try verifyTree(root: root, in: cgroup, repair: true)
+            let left = remaining.isEmpty ? "" : "; still outside (they kept escaping): \(remaining.map(\.pid))"
+            progress(CheckpointEvent(step: .place, status: remaining.isEmpty ? .ok : .failed, detail: (strays.isEmpty
                 ? "\(tree.members.count) processes already in \(cgroup.cgroup.path)"
-                : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)", moved: strays.isEmpty ? nil : strays.map(\.pid)))
+                : "moved \(strays.map(\.pid)) into \(cgroup.cgroup.path)") + left, moved: strays.isEmpty ? nil : strays.map(\.pid)))
             if options.paused {
                 _ = try await freeze(cgroup, timeout: options.timeout)
                 // Frozen first, then continued: the SIGCONT takes effect only at the next thaw.

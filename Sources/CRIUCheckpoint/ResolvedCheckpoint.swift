@@ -85,13 +85,14 @@ extension Resolver {
         let root = if let root { root } else { try freezer.treeRoot(of: target) }
         let clock = ContinuousClock()
         let start = clock.now
-        let (tree, strays) = try freezer.verifyTree(root: root, in: target, repair: repair)
+        let (tree, strays, remaining) = try freezer.verifyTree(root: root, in: target, repair: repair)
         if repair && !strays.isEmpty {
             audit?.record(AuditRecord(action: .repairTree, target: spec.description, cgroup: target.cgroup.path.string,
-                                      backend: Backend(target.backend), result: .ok,
-                                      message: "moved \(strays.map(\.pid)) into the cgroup", duration: start.duration(to: clock.now)))
+                                      backend: Backend(target.backend), result: remaining.isEmpty ? .ok : .error,
+                                      message: "moved \(strays.map(\.pid)) into the cgroup" + (remaining.isEmpty ? "" : "; still outside: \(remaining.map(\.pid))"),
+                                      duration: start.duration(to: clock.now)))
         }
-        return TreeCheck(target: target, tree: tree, strays: strays, repaired: repair && !strays.isEmpty)
+        return TreeCheck(target: target, tree: tree, strays: strays, remaining: remaining, repaired: repair && !strays.isEmpty)
     }
 }
 
@@ -103,6 +104,9 @@ public struct TreeCheck: Sendable {
     public var tree: ProcessTree
     /// Its members outside the cgroup (moved in, when `repaired`).
     public var strays: [ProcessTree.Member]
+    /// Its running members outside the cgroup now: the strays, or after a repair those it could
+    /// not bring in.
+    public var remaining: [ProcessTree.Member]
     /// Whether strays were moved into the cgroup.
     public var repaired: Bool
 }

@@ -103,7 +103,7 @@ struct FullEngineSide: EngineSide {
         try await runStoppable("verify", target.description, audit: repair ? command.audit : nil) {
             let check = try await sources.resolver(common).verifyTree(target, root: pid, repair: repair, audit: trail)
             Output.tree(check, common: common)
-            if !check.strays.isEmpty && !repair { throw ExitCode(ExitStatus.failure) }
+            if !check.remaining.isEmpty { throw ExitCode(ExitStatus.failure) }
             return nil
         }
     }

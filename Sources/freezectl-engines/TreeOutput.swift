@@ -8,10 +8,9 @@ extension Output {
         struct Stray: Encodable { let pid: Int32; let command: String; let cgroup: String? }
         struct Report: Encodable { let root: Int32; let cgroup: String; let processes: Int; let strays: [Stray]; let repaired: Bool }
         let list = strays.map { Stray(pid: $0.pid, command: $0.command, cgroup: $0.cgroup?.string) }
-        if !repaired {
-            for stray in list {
-                Output.error("process \(stray.pid) (\(stray.command)) of the tree is outside \(cgroup), in \(stray.cgroup ?? "an invisible cgroup")\n  next step: move it back with --repair (or --repair-tree on checkpoint)")
-            }
+        for stray in check.remaining {
+            Output.error("process \(stray.pid) (\(stray.command)) of the tree is outside \(cgroup), in \(stray.cgroup?.string ?? "an invisible cgroup")\n  next step: "
+                + (repaired ? "it left again as it was moved in: stop what moves it, then --repair again" : "move it back with --repair (or --repair-tree on checkpoint)"))
         }
         guard !common.quiet else { return }
         switch common.format {

@@ -93,6 +93,57 @@ struct CheckpointTests {
         #expect(repaired.jsonLines.contains { $0["step"] as? String == "verify" && ($0["detail"] as? String)?.contains("moved") == true })
     }
 
+    @Test("a zombie of the tree (exited, never reaped: /proc shows it in the root cgroup) is no stray for verify or checkpoint", arguments: [Hierarchy.Version.v1, .v2])
+    func zombieIsNoStray(_ version: Hierarchy.Version) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let cgroup = try TestCgroup(version)
+        defer { cgroup.destroy() }
+        // The shell's child exits at once; the shell becomes `sleep`, which never reaps it.
+        let root = try cgroup.start("true & exec sleep 1000")
+        try #require(eventually {
+            let children = (try? String(contentsOfFile: "/proc/\(root)/task/\(root)/children", encoding: .utf8)) ?? ""
+            return children.split(separator: " ").contains { Int32($0).flatMap(procState) == "Z" }
+        }, "the tree has its zombie")
+        #expect(try freezectl("verify", cgroup.path).status == 0)
+        let checkpoint = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img", "--criu", criu.path,
+                                       environment: ["FAKE_CRIU_RECORD": criu.record])
+        #expect(checkpoint.status == 0, "\(checkpoint.stderr)")
+    }
+
+    @Test("a stray that keeps forking while checkpoint --repair-tree moves it: the repair reads the tree again until nothing is outside, so a checkpoint right after finds no stray; the tree's exited children (zombies, which /proc shows in the root cgroup) are no strays", arguments: [Hierarchy.Version.v1, .v2])
+    func checkpointAfterRepairingAForkingStray(_ version: Hierarchy.Version) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let criu = try fakeCRIU(in: scratch)
+        let fifo = scratch.path + "/go"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let cgroup = try TestCgroup(version)
+        defer { cgroup.destroy() }
+        // The root's second child forks short sleeps without reaping them (zombies pile up until
+        // its `wait`) once the FIFO opens: moved out first, it is a stray that forks while it is
+        // moved back.
+        let root = try cgroup.start("sleep 1000 & ( read x < \(fifo); i=0; while [ $i -lt 3000 ]; do sleep 1 & i=$((i+1)); done; wait ) & wait")
+        cgroup.waitForProcesses(atLeast: 3)
+        let children = try String(contentsOfFile: "/proc/\(root)/task/\(root)/children", encoding: .utf8).split(separator: " ").compactMap { Int32($0) }
+        // The subshell is a fork of the root shell (its command is `sh`), the other child `sleep`.
+        let forker = try #require(children.first { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) == "sh\n" })
+        try String(forker).write(toFile: cgroup.hierarchy.mountPoint.string + "/cgroup.procs", atomically: false, encoding: .utf8)
+        defer { kill(forker, SIGKILL) }
+        let go = open(fifo, O_WRONLY)
+        #expect(go >= 0)
+        close(go)
+        usleep(100_000)
+        let env = ["FAKE_CRIU_RECORD": criu.record]
+        let repaired = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img1", "--criu", criu.path, "--repair-tree", environment: env)
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        let again = try freezectl("checkpoint", cgroup.path, "--images-dir", scratch.path + "/img2", "--criu", criu.path, environment: env)
+        #expect(again.status == 0, "a checkpoint right after the repair found strays: \(again.stderr)")
+        #expect(procState(forker) != nil, "the stray was still forking during both checkpoints")
+        #expect(!cgroup.kernelFrozen)
+    }
+
     @Test("a checkpoint freezes, dumps with --freeze-cgroup, and thaws; each step is reported", arguments: [Hierarchy.Version.v1, .v2])
     func checkpointSequence(_ version: Hierarchy.Version) throws {
         let scratch = try ScratchDirectory()

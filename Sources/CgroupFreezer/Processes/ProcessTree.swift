@@ -15,6 +15,9 @@ public struct ProcessTree: Sendable {
         public var command: String
         /// Its cgroup directory in the hierarchy the tree was checked against, if visible.
         public var cgroup: FilePath?
+        /// It exited (or is a zombie) by the time its cgroup was read: it has no cgroup to be in,
+        /// and nothing of it is left to seize (CRIU dumps a zombie as one), so it is no stray.
+        public var exited = false
     }
 
     /// The root process.
@@ -30,9 +33,16 @@ public struct ProcessTree: Sendable {
         var queue: [(Int32, Int32)] = [(root, 0)]
         while !queue.isEmpty {
             let (pid, parent) = queue.removeFirst()
-            // Exited since the tree was read: no cgroup (a stray the repair then skips).
-            let cgroup = ProcessCgroups.ifAlive(pid: pid)?.directory(in: hierarchy, layout: layout)
-            members.append(Member(pid: pid, parent: parent, command: command(of: pid), cgroup: cgroup))
+            // Its cgroups first, then whether it still runs: an exited task's /proc/PID/cgroup
+            // shows the root of every hierarchy (the kernel moves it there at exit), which would
+            // read as a stray. One that still runs after the read was in those cgroups when it
+            // was read (a zombie never runs again).
+            let cgroups = ProcessCgroups.ifAlive(pid: pid)
+            let exited = ProcessStart.of(pid) == nil
+            var member = Member(pid: pid, parent: parent, command: command(of: pid),
+                                cgroup: exited ? nil : cgroups?.directory(in: hierarchy, layout: layout))
+            member.exited = exited
+            members.append(member)
             queue += (children[pid] ?? []).sorted().map { ($0, pid) }
         }
         return ProcessTree(root: root, members: members)
@@ -64,9 +74,10 @@ public struct ProcessTree: Sendable {
         return found
     }
 
-    /// The members whose cgroup is not `cgroup` or below it.
+    /// The running members whose cgroup is not `cgroup` or below it (or cannot be seen here).
     public func strays(outside cgroup: CgroupDirectory) -> [Member] {
         members.filter { member in
+            guard !member.exited else { return false }
             guard let directory = member.cgroup else { return true }
             return !directory.starts(with: cgroup.path)
         }
@@ -96,18 +107,31 @@ public struct ProcessTree: Sendable {
 }
 
 extension CgroupFreezer {
-    /// Checks that every process of the tree under `root` is inside `target`'s cgroup (in the
-    /// hierarchy it is frozen through); with `repair`, moves the strays into it first.
+    /// How many times a repair reads the tree again after moving strays in.
+    static let repairRounds = 8
+
+    /// Checks that every running process of the tree under `root` is inside `target`'s cgroup
+    /// (in the hierarchy it is frozen through); with `repair`, moves the strays into it first.
     ///
-    /// - Returns: the tree as read, and the strays found (moved, when `repair`).
-    public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(CgroupLayout.Error) -> (tree: ProcessTree, strays: [ProcessTree.Member]) {
-        let tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
-        let strays = tree.strays(outside: target.cgroup)
-        if repair && !strays.isEmpty {
-            _ = try ProcessTree.repair(strays, into: target.cgroup)
-            logger.info("moved \(strays.count) process(es) into \(target.cgroup.path): \(strays.map(\.pid))")
+    /// A repair reads the tree again after each round of moves, until none is outside (at most
+    /// `repairRounds` times): a stray that forks between the read and its move leaves its new
+    /// child outside (a child is born in its parent's cgroup of the moment), and a later check
+    /// would find it.
+    /// - Returns: the tree as last read; the strays found (with `repair`, every one moved in);
+    ///   and those outside now (without `repair`, the strays; with it, those it could not bring in).
+    public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(CgroupLayout.Error)
+        -> (tree: ProcessTree, strays: [ProcessTree.Member], remaining: [ProcessTree.Member]) {
+        var tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
+        var outside = tree.strays(outside: target.cgroup)
+        guard repair else { return (tree, outside, outside) }
+        var moved: [ProcessTree.Member] = []
+        for _ in 0..<Self.repairRounds where !outside.isEmpty {
+            moved += try ProcessTree.repair(outside, into: target.cgroup)
+            tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
+            outside = tree.strays(outside: target.cgroup)
         }
-        return (tree, strays)
+        if !moved.isEmpty { logger.info("moved \(moved.count) process(es) into \(target.cgroup.path): \(moved.map(\.pid))") }
+        return (tree, moved, outside)
     }
 
     /// The root of the process tree in `target`: the one process of the cgroup whose parent is
