@@ -237,6 +237,7 @@ public struct DockerEngine: ContainerEngine {
     private static func merging(_ listed: Container, _ state: (container: Container, root: FilePath)) -> Container {
         var container = listed
         container.pid = state.container.pid
+        container.initStart = state.container.initStart
         container.cgroup = state.container.cgroup
         container.runtimeRoot = state.root
         container.state = state.container.state

@@ -14,6 +14,9 @@ public struct Container: Sendable, Hashable {
     public var labels: [String: String]
     /// The container's init process, when it has one.
     public var pid: Int32?
+    /// Its start time (field 22 of /proc/PID/stat), when the runtime recorded it and it was
+    /// checked: the init is this process, not another that reused its PID.
+    public var initStart: UInt64?
     /// The engine's own view of its state (Docker's `State`); nil for runc and crun, which keep
     /// no pause state of their own.
     public var engineState: EngineState?

@@ -117,10 +117,12 @@ public struct OCIRuntimeSource: Sendable {
         let file = try opened.read("state.json", of: id, limit: Self.stateFileLimit)
         let state = try Self.runcState(Data(file.bytes))
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
+        let startTime = state.startTime
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
                                   engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),
                                   cgroup: state.cgroup)
         container.runtimeRoot = root
+        container.initStart = startTime
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
@@ -167,12 +169,14 @@ public struct OCIRuntimeSource: Sendable {
         let file = try opened.read("status", of: id, limit: Self.stateFileLimit)
         let status = try Self.crunStatus(Data(file.bytes))
         guard ProcessStart.isAlive(status.pid, startTime: status.startTime) else { return nil }
+        let startTime = status.startTime
         let annotations = Self.annotations(of: id, in: opened)
         let cgroup = status.cgroup
         var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
                                   owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
                                   cgroup: cgroup)
         container.runtimeRoot = root
+        container.initStart = startTime
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
@@ -187,6 +191,7 @@ extension OCIRuntimeSource {
         else { return container }
         var completed = container
         completed.pid = found.pid
+        completed.initStart = found.initStart
         completed.state = found.state
         return completed
     }

@@ -151,7 +151,7 @@ struct API: Sendable {
         if let health { batch = await resolver.checkHealth(batch, options: health, batch: options) }
         watcher.changed(cgroups)
         if operation == .thaw {
-            await leases.release(cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.path.string }))
+            await leases.release(cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.identity }))
         }
         let confirmed = if let leaseID { await leases.confirm(leaseID, results: batch) } else { Lease?.none }
         let results = batch.map(OperationReport.init)

@@ -12,7 +12,9 @@ import SystemPackage
 /// waiting: the cgroup stays requested frozen and half-frozen (v2 `cgroup.freeze` 1 and not
 /// `frozen`, or v1 FREEZING), which nobody would ever thaw. At its next start the daemon reads
 /// the records left behind and puts back every such cgroup (a thaw, audited); a cgroup whose
-/// freeze completed stays paused, as asked.
+/// freeze completed stays paused, as asked. Each cgroup is recorded with its identity: one
+/// removed and made again under the same path since is not the one this pause froze, and is
+/// left alone (audited as `dropped`).
 struct InflightPauses: Sendable {
     let directory: FilePath
 
@@ -20,7 +22,13 @@ struct InflightPauses: Sendable {
     static let sizeLimit = 4 << 20
 
     private struct Record: Codable {
-        var cgroups: [String]
+        /// A cgroup the pause freezes itself, and which cgroup it is: a cgroup made since under
+        /// the same path is not put back (it is not the one this pause froze).
+        struct Entry: Codable {
+            var cgroup: String
+            var identity: CgroupIdentity
+        }
+        var targets: [Entry]
         var requester: AuditRecord.Requester
     }
 
@@ -41,15 +49,19 @@ struct InflightPauses: Sendable {
     /// no kernel route to record). A record that cannot be written fails the request: the
     /// promise to undo a half-done freeze depends on it.
     func begin(_ items: [Resolution], requester: AuditRecord.Requester) throws(CgroupLayout.Error) -> String? {
-        let cgroups = items.compactMap { item -> String? in
-            guard case .kernel(let target) = item.resolved?.route else { return nil }
-            return target.cgroup.path.string
+        // The identity each cgroup was validated with is the one its freeze checks under its lock.
+        let targets = items.compactMap { item -> Record.Entry? in
+            guard case .kernel(let target) = item.resolved?.route, let identity = target.cgroup.identity else { return nil }
+            return Record.Entry(cgroup: target.cgroup.path.string, identity: identity)
         }
-        guard !cgroups.isEmpty else { return nil }
+        guard !targets.isEmpty else { return nil }
         let id = Lease.newID()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(Record(cgroups: cgroups, requester: requester)) else {
+        let data: Data
+        do {
+            data = try encoder.encode(Record(targets: targets, requester: requester))
+        } catch {
             throw CgroupLayout.Error.io(path: directory.appending(id + ".json"), operation: "encode", errno: .invalidArgument)
         }
         // Not flushed to disk (0.8 ms a pause here, half the daemon's pairs a second): the record
@@ -82,13 +94,23 @@ struct InflightPauses: Sendable {
                 continue
             }
             var items: [Resolution] = []
-            for cgroup in record.cgroups {
-                // Only a freeze left half-done: a completed one is the pause that was asked for.
-                guard let target = try? resolver.freezer.target(for: .directory(FilePath(cgroup))),
-                      (try? resolver.freezer.status(target).state) == .freezing,
-                      let spec = try? TargetSpec(parsing: cgroup),
-                      let resolved = try? await resolver.resolve(spec, for: .unpause) else { continue }
-                items.append(Resolution(resolved))
+            for entry in record.targets {
+                do {
+                    let resolved = try await resolver.resolve(.directory(FilePath(entry.cgroup)), for: .unpause, sameAs: ObjectIdentity(cgroup: entry.identity))
+                    // Only a freeze left half-done: a completed one is the pause that was asked for.
+                    guard let target = resolved.cgroup, try resolver.freezer.status(target).state == .freezing else { continue }
+                    items.append(Resolution(resolved))
+                } catch CgroupLayout.Error.notFound {
+                    continue  // removed since: nothing of it is left frozen
+                } catch CgroupFreezer.Error.replaced(_, let why) {
+                    var dropped = AuditRecord(action: .unpause, target: entry.cgroup, cgroup: entry.cgroup, backend: nil, result: .dropped,
+                                              message: "a freeze in flight when the daemon died: target-replaced: \(why); not touched", duration: .zero)
+                    dropped.requester = record.requester
+                    audit.record(dropped)
+                    logger.warning("\(entry.cgroup): a freeze in flight when the daemon died names another cgroup now (\(why)); not touched")
+                } catch {
+                    logger.error("\(entry.cgroup): a freeze in flight when the daemon died not checked, so not put back: \(error.withNextStep)")
+                }
             }
             if !items.isEmpty {
                 var options = BatchOptions(operation: .thaw)

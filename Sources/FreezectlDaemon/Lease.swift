@@ -1,6 +1,7 @@
 import CgroupFreezer
 import FreezectlAPI
 import FreezectlReports
+import FreezerOperations
 import Foundation
 import SystemPackage
 
@@ -34,6 +35,11 @@ struct Lease: Codable, Sendable {
         /// The cgroup directory whose state is the truth, when there is one: a lease whose
         /// cgroup is gone is dropped; an unpause of this cgroup ends the lease for it.
         var cgroup: String?
+        /// What was frozen, as opposed to where: the cgroup's inode (its cgroup ID) and a
+        /// container's init (PID and start time). The target is acted on again only while it is
+        /// that object; one that is not (`target-replaced`) is dropped, never touched. nil in a
+        /// record of an earlier freezectld, which is dropped the same way: it cannot be checked.
+        var identity: ObjectIdentity?
     }
 
     /// 32 hex digits from the system's random source: not guessable, not reused.

@@ -71,12 +71,7 @@ actor LeaseKeeper {
             return nil
         }
         leases[id] = lease
-        do {
-            try files.write(lease)
-        } catch {
-            // The older record names more targets; ending it thaws only those that are frozen.
-            logger.error("lease \(id): record not updated: \(error.message)")
-        }
+        rewrite(lease)
         if lease.kind == .timed { schedule(lease) }
         return lease
     }
@@ -101,16 +96,28 @@ actor LeaseKeeper {
         return results
     }
 
-    /// Someone unpaused these cgroups: the leases that froze them no longer hold them.
-    func release(cgroups: Set<String>) {
-        for (id, var lease) in leases where lease.targets.contains(where: { $0.cgroup.map(cgroups.contains) ?? false }) {
-            lease.targets.removeAll { $0.cgroup.map(cgroups.contains) ?? false }
+    /// Someone unpaused these cgroups (by their identity: the cgroups the unpause resolved): the
+    /// leases that froze them no longer hold them. A namesake made since is not one of them.
+    func release(cgroups: Set<CgroupIdentity>) {
+        func released(_ target: Lease.Target) -> Bool { target.identity?.cgroup.map(cgroups.contains) ?? false }
+        for (id, var lease) in leases where lease.targets.contains(where: released) {
+            lease.targets.removeAll(where: released)
             if lease.targets.isEmpty {
                 forget(id, reason: "unpaused")
             } else {
                 leases[id] = lease
-                try? files.write(lease)  // a stale record only names more targets, which end as no-ops
+                rewrite(lease)
             }
+        }
+    }
+
+    /// Writes a lease whose targets changed. A failure is logged: the older record names more
+    /// targets, each of which is checked by its identity before a later daemon acts on it.
+    private func rewrite(_ lease: Lease) {
+        do {
+            try files.write(lease)
+        } catch {
+            logger.error("lease \(lease.id): record not updated (it still names targets the lease no longer holds): \(error.message)")
         }
     }
 
@@ -121,14 +128,27 @@ actor LeaseKeeper {
 
     func lease(_ id: String) -> Lease? { leases[id] }
 
-    /// At start: the records a previous daemon left. Expired leases and holds whose holder is
-    /// gone are ended now (their targets thawed, each audited); the others are kept and timed or
-    /// watched again.
+    /// At start: the records a previous daemon left. Each target is checked to be the object
+    /// the lease froze (a target replaced meanwhile is dropped, audited, never touched; a lease
+    /// left with none ends, `target-replaced`). Expired leases and holds whose holder is gone are
+    /// ended now (their targets thawed, each audited); the others are kept and timed or watched
+    /// again.
     func reconcile() async {
         let (records, problems) = files.readAll()
         for problem in problems { logger.error("lease record not read (left in place): \(problem)") }
         let now = Date().timeIntervalSince1970
-        for lease in records {
+        for var lease in records {
+            let kept = await stillTheSame(lease)
+            if kept.count != lease.targets.count {
+                lease.targets = kept
+                guard !kept.isEmpty else {
+                    files.remove(lease.id)
+                    logger.info("lease \(lease.id) ended: \(Self.targetReplaced)")
+                    finish(lease.id, reason: Self.targetReplaced)
+                    continue
+                }
+                rewrite(lease)
+            }
             leases[lease.id] = lease
             endings[lease.id] = AsyncStream.makeStream()
             switch lease.kind {
@@ -206,9 +226,59 @@ actor LeaseKeeper {
         }
     }
 
+    /// Why a lease ended whose every target is no longer the object it froze.
+    static let targetReplaced = "target-replaced"
+
+    /// The targets of a recovered lease that are still the objects it froze. One that is not
+    /// (or that a record without identities names) is dropped: audited and announced, never
+    /// touched. One that cannot be looked at now (gone, its engine not answering) is kept: its
+    /// end checks it again.
+    private func stillTheSame(_ lease: Lease) async -> [Lease.Target] {
+        var kept: [Lease.Target] = []
+        for target in lease.targets {
+            guard let identity = target.identity, !identity.isEmpty else {
+                drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
+                continue
+            }
+            do {
+                _ = try await resolver.resolve(try TargetSpec(parsing: target.spec), for: .inspect, sameAs: identity)
+            } catch CgroupFreezer.Error.replaced(_, let why) {
+                drop(target, of: lease, because: why)
+                continue
+            } catch {
+                logger.warning("lease \(lease.id): \(target.reference) not checked at start (checked again at its end): \(error.withNextStep)")
+            }
+            kept.append(target)
+        }
+        return kept
+    }
+
+    /// A target that is no longer the object the lease froze: left alone, with an audit record
+    /// (result `dropped`) and an event (`lease` `ended`, result `target-replaced`).
+    private func drop(_ target: Lease.Target, of lease: Lease, because why: String) {
+        let message = "lease \(lease.id): \(Self.targetReplaced): \(why); dropped from the lease, not touched"
+        logger.warning("\(target.reference): \(message)")
+        var record = AuditRecord(action: .unpause, target: target.reference, cgroup: target.cgroup, backend: nil, result: .dropped,
+                                 message: message, duration: .zero)
+        record.requester = lease.requester
+        record.lease = lease.id
+        audit.record(record)
+        var event = Event(type: .lease, action: "ended")
+        event.lease = lease.id
+        event.target = target.reference
+        event.cgroup = target.cgroup
+        event.result = Self.targetReplaced
+        event.message = message
+        hub.publish(event)
+    }
+
     private func thaw(_ lease: Lease, reason: String) async -> [BatchResult] {
         var items: [Resolution] = []
         for target in lease.targets {
+            guard let identity = target.identity, !identity.isEmpty else {
+                drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
+                continue
+            }
             if let cgroup = target.cgroup, !Syscall.exists(FilePath(cgroup)) {
                 // Its processes are gone and so is the freeze: nothing to thaw, said in the audit.
                 var record = AuditRecord(action: .unpause, target: target.reference, cgroup: cgroup, backend: nil, result: .already,
@@ -219,9 +289,11 @@ actor LeaseKeeper {
                 continue
             }
             do {
-                var resolved = try await resolver.resolve(try TargetSpec(parsing: target.spec), for: .unpause)
+                var resolved = try await resolver.resolve(try TargetSpec(parsing: target.spec), for: .unpause, sameAs: identity)
                 resolved.reference = target.reference
                 items.append(Resolution(resolved))
+            } catch CgroupFreezer.Error.replaced(_, let why) {
+                drop(target, of: lease, because: why)
             } catch {
                 items.append(Resolution(reference: target.reference, failure: error.asFreezectlError(reference: target.reference)))
             }
@@ -244,9 +316,11 @@ actor LeaseKeeper {
         return results
     }
 
-    /// How a resolved target is found again.
+    /// How a resolved target is found again, and how it is known to be the same object then.
     static func target(_ resolved: ResolvedTarget) -> Lease.Target {
-        target(reference: resolved.reference, resolved.route)
+        var target = target(reference: resolved.reference, resolved.route)
+        target.identity = resolved.identity
+        return target
     }
 
     private static func target(reference: String, _ route: Route) -> Lease.Target {

@@ -62,6 +62,8 @@ extension CgroupFreezer.Error {
                 return "run the command again"
             case .interrupted:
                 return "run the command again when you want it to finish"
+            case .replaced:
+                return "look at what is there now (`freezectl status`); name it again if you mean to act on it"
             case .selfFreeze:
                 return "run freezectl from outside the target cgroup (e.g. from a sibling cgroup or the root)"
             case .timeout:

@@ -234,13 +234,10 @@ struct DaemonTests {
         defer { cgroups.forEach { $0.destroy() } }
         for cgroup in cgroups { try cgroup.start("sleep 1000") }
         let (timed, pausedBefore, held, ended, killed) = (cgroups[0], cgroups[1], cgroups[2], cgroups[3], cgroups[4])
-        let socket = scratch.path + "/freezectl.sock"
-        let state = scratch.path + "/state"
-        let auditLog = scratch.path + "/audit.jsonl"
-        let arguments = ["--socket", socket, "--state-dir", state, "--audit-log", auditLog]
-        var daemon = try BackgroundProcess(Self.binary, arguments)
-        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
-        #expect(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        let (socket, state, auditLog) = (daemon.socket, daemon.state, daemon.auditLog)
         func target(_ cgroup: TestCgroup) -> String { "cgroup:\(cgroup.relativePath)" }
 
         // for: frozen now, thawed at expiry; the paused-before target is not the lease's.
@@ -286,11 +283,10 @@ struct DaemonTests {
         // SIGKILL while a lease runs: nothing thaws it until the daemon starts again after expiry.
         let survivor = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(killed))"], "for": "1s"}"#)
         let survivorID = try #require((object(survivor.body)["lease"] as? [String: Any])?["id"] as? String)
-        daemon.signal(SIGKILL)
-        _ = daemon.wait(seconds: 5)
+        daemon.stop(SIGKILL)
         usleep(1_500_000)
         #expect(killed.kernelFrozen, "no daemon, no thaw")
-        daemon = try BackgroundProcess(Self.binary, arguments)
+        try daemon.start()
         #expect(eventually(seconds: 20) { !killed.kernelFrozen })
         #expect(eventually(seconds: 2) { auditRecords(auditLog).contains { $0["lease"] as? String == survivorID && ($0["message"] as? String)?.contains("while the daemon was down") == true } })
 
@@ -301,13 +297,87 @@ struct DaemonTests {
         #expect(eventually(seconds: 5) { held.kernelFrozen })
         let kept = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(timed))"], "for": "60s"}"#)
         let keptID = try #require((object(kept.body)["lease"] as? [String: Any])?["id"] as? String)
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait(seconds: 10).exited)
+        #expect(daemon.stop(SIGTERM)?.exited == true)
         #expect(!held.kernelFrozen, "a hold ends with the daemon")
         let held2 = holder2.wait(seconds: 5).stdout
         #expect(held2.contains("the daemon stopped"))
         answers.add(method: "POST", path: "/v1/pause", status: 200, contentType: "application/x-ndjson", body: held2)
         #expect(timed.kernelFrozen && FileManager.default.fileExists(atPath: "\(state)/leases/\(keptID).json"), "a timed lease is kept")
+        try answers.check()
+    }
+
+    @Test("a lease binds to what it froze: its cgroup removed and made again under the same name, frozen by someone else, is left frozen at expiry (audit dropped, event lease ended target-replaced); the same at reconcile after SIGKILL, where an untouched lease is kept")
+    func leaseBindsToIdentity() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        let (socket, state, auditLog) = (daemon.socket, daemon.state, daemon.auditLog)
+        let names = (0..<3).map { "freezectl-test-\(getpid())-identity-\($0)" }
+        var made: [TestCgroup] = []
+        defer { made.forEach { $0.destroy() } }
+        func cgroup(_ index: Int) throws -> TestCgroup {
+            let cgroup = try TestCgroup(.v2, name: names[index])
+            made.append(cgroup)
+            try cgroup.start("sleep 1000")
+            return cgroup
+        }
+        /// The cgroup emptied and removed, and a new one made under its name, with other processes,
+        /// frozen by someone else.
+        func replace(_ old: TestCgroup, _ index: Int) throws -> TestCgroup {
+            old.destroy()
+            let new = try cgroup(index)
+            try new.write("1", "cgroup.freeze")
+            try #require(eventually(seconds: 5) { new.kernelFrozen })
+            return new
+        }
+        func leaseID(_ answer: (status: Int, body: String)) throws -> String {
+            try #require((object(answer.body)["lease"] as? [String: Any])?["id"] as? String, "\(answer.body)")
+        }
+
+        // At expiry.
+        let first = try cgroup(0)
+        let timed = try leaseID(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:/\#(names[0])"], "for": "3s"}"#))
+        #expect(first.kernelFrozen)
+        let stranger = try replace(first, 0)
+        usleep(4_000_000)
+        #expect(stranger.kernelFrozen && stranger.selfFrozen, "the lease thawed a cgroup it did not freeze")
+        #expect(eventually(seconds: 3) { !FileManager.default.fileExists(atPath: "\(state)/leases/\(timed).json") })
+        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let dropped = auditRecords(auditLog).filter { $0["lease"] as? String == timed && $0["action"] as? String == "unpause" }
+        #expect(dropped.count == 1 && dropped.first?["result"] as? String == "dropped"
+                && (dropped.first?["message"] as? String)?.contains("target-replaced") == true, "\(dropped)")
+        let replay = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
+                                               "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22lease%22%5D%7D"])
+        #expect(lines(replay.stdout).contains { $0["lease"] as? String == timed && $0["action"] as? String == "ended" && $0["result"] as? String == "target-replaced"
+                                               && $0["target"] as? String == "cgroup:/\(names[0])" }, "\(replay.stdout)")
+        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay.stdout)
+        try stranger.write("0", "cgroup.freeze")
+
+        // At reconcile: the daemon killed, one lease's cgroup replaced while it is down, the other not.
+        let second = try cgroup(1)
+        let kept = try cgroup(2)
+        let replacedID = try leaseID(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:/\#(names[1])"], "for": "60s"}"#))
+        let keptID = try leaseID(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:/\#(names[2])"], "for": "60s"}"#))
+        daemon.stop(SIGKILL)
+        let stranger2 = try replace(second, 1)
+        try daemon.start()
+        let held = try request(socket, "GET", "/v1/leases").body
+        #expect(held.contains(keptID) && !held.contains(replacedID), "\(held)")
+        #expect(!FileManager.default.fileExists(atPath: "\(state)/leases/\(replacedID).json"))
+        #expect(stranger2.kernelFrozen && kept.kernelFrozen)
+        #expect(auditRecords(auditLog).contains { $0["lease"] as? String == replacedID && $0["result"] as? String == "dropped" })
+        let replay2 = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
+                                                "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22lease%22%5D%7D"])
+        #expect(lines(replay2.stdout).contains { $0["lease"] as? String == replacedID && $0["result"] as? String == "target-replaced" }, "\(replay2.stdout)")
+        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay2.stdout)
+        // The lease that still holds its own cgroup ends as usual, thawing it.
+        #expect(try request(socket, "DELETE", "/v1/leases/\(keptID)").status == 200)
+        #expect(!kept.kernelFrozen)
+        #expect(stranger2.kernelFrozen, "still the stranger's")
+        try stranger2.write("0", "cgroup.freeze")
+        #expect(daemon.stop(SIGTERM)?.exited == true)
         try answers.check()
     }
 

@@ -324,21 +324,17 @@ struct FaultTests {
         try stuck.start("sleep 1000")
         let fuse = try StuckOnFUSE(in: stuck, scratch: scratch)
         defer { fuse.stop() }
-        let socket = scratch.path + "/d.sock"
-        let state = scratch.path + "/state"
-        let log = scratch.path + "/audit.jsonl"
-        let arguments = ["--socket", socket, "--state-dir", state, "--audit-log", log]
-        var daemon = try BackgroundProcess(DaemonTests.binary, arguments)
-        defer { if daemon.process.isRunning { daemon.signal(SIGKILL); _ = daemon.wait(seconds: 5) } }
-        try #require(eventually(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        let (socket, state, log) = (daemon.socket, daemon.state, daemon.auditLog)
 
         let client = try BackgroundProcess(freezectlBinary, ["--host", "unix://" + socket, "pause", "--timeout", "60s", "--format", "json"]
                                             + done.map(\.path) + [stuck.path])
         try #require(eventually(seconds: 20) { stuck.selfFrozen && done.allSatisfy(\.kernelFrozen) }, "the batch is in flight")
         #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").count == 1, "recorded before the writes")
         // The fault.
-        daemon.signal(SIGKILL)
-        _ = daemon.wait(seconds: 10)
+        daemon.stop(SIGKILL)
         let answer = client.wait(seconds: 20)
         try #require(answer.exited)
         #expect(answer.status == 1 && answer.stderr.contains(socket), "the client says the daemon went away: \(answer.status) \(answer.stderr)")
@@ -346,9 +342,7 @@ struct FaultTests {
         #expect(stuck.selfFrozen && !stuck.kernelFrozen, "half-frozen while no daemon runs")
 
         // The next start puts back the half-done freeze before it listens; the finished pauses stay.
-        daemon = try BackgroundProcess(DaemonTests.binary, arguments)
-        // (The killed daemon's socket file is still there: wait for an answer.)
-        try #require(eventually(seconds: 20) { (try? run(freezectlBinary, ["--host", "unix://" + socket, "status", stuck.path]))?.status == 0 })
+        try daemon.start()
         #expect(!stuck.selfFrozen && !stuck.kernelFrozen, "put back")
         #expect(done.allSatisfy { $0.kernelFrozen }, "the pauses that were done stay, as asked")
         #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").isEmpty)
@@ -358,8 +352,51 @@ struct FaultTests {
 
         let unpause = try run(freezectlBinary, ["--host", "unix://" + socket, "unpause"] + done.map(\.path))
         #expect(unpause.status == 0, "\(unpause.stderr)")
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait(seconds: 10).exited)
+        #expect(daemon.stop(SIGTERM)?.exited == true)
+    }
+
+    @Test("freezectld killed while a freeze waits; the half-frozen cgroup is then removed and made again under its name, half-frozen by someone else: the next start leaves the newcomer alone (audited dropped, target-replaced) and removes the record")
+    func inflightRecordBindsToIdentity() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let name = "freezectl-test-\(getpid())-inflight"
+        var made: [TestCgroup] = []
+        defer { made.forEach { $0.destroy() } }
+        let first = try TestCgroup(.v2, name: name)
+        made.append(first)
+        try first.start("sleep 1000")
+        let fuse = try StuckOnFUSE(in: first, scratch: scratch)
+        defer { fuse.stop() }
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        let (socket, state, log) = (daemon.socket, daemon.state, daemon.auditLog)
+        let client = try BackgroundProcess(freezectlBinary, ["--host", "unix://" + socket, "pause", "--timeout", "60s", first.path])
+        try #require(eventually(seconds: 20) { first.selfFrozen }, "the freeze is in flight")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").count == 1)
+        daemon.stop(SIGKILL)
+        _ = client.wait(seconds: 20)
+
+        // Someone else's cgroup under the same name, half-frozen by its owner.
+        fuse.stop()
+        first.destroy()
+        let second = try TestCgroup(.v2, name: name)
+        made.append(second)
+        try second.start("sleep 1000")
+        let scratch2 = try ScratchDirectory()
+        defer { scratch2.remove() }
+        let fuse2 = try StuckOnFUSE(in: second, scratch: scratch2)
+        defer { fuse2.stop() }
+        try second.write("1", "cgroup.freeze")
+        #expect(second.selfFrozen && !second.kernelFrozen, "half-frozen by its owner")
+
+        try daemon.start()
+        #expect(second.selfFrozen, "the newcomer's own freeze was not put back by a record of another cgroup")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/inflight").isEmpty)
+        let dropped = auditRecords(log).filter { $0["target"] as? String == second.path && $0["action"] as? String == "unpause" }
+        #expect(dropped.count == 1 && dropped.first?["result"] as? String == "dropped"
+                && (dropped.first?["message"] as? String)?.contains("target-replaced") == true, "\(auditRecords(log))")
+        #expect(daemon.stop(SIGTERM)?.exited == true)
     }
 
     @Test("status while another writer freezes and thaws a cgroup as fast as it can: never a state that never was (frozen by a parent that is not frozen)", arguments: [Hierarchy.Version.v1, .v2])

@@ -61,8 +61,9 @@ struct RuntimeRootTrustTests {
         // freezectld refuses to start with such a root: nothing listens.
         let daemon = URL(fileURLWithPath: freezectlBinary).deletingLastPathComponent().appendingPathComponent("freezectld").path
         let socket = scratch.path + "/d.sock"
-        let started = try run(daemon, ["--socket", socket, "--state-dir", scratch.path + "/state", "--runtime-root", root])
-        #expect(started.status != 0 && started.stderr.contains(root) && started.stderr.contains("writable by its owner alone"), "\(started.stderr)")
+        // (A daemon that starts anyway is killed by the wait, which records it.)
+        let ended = try BackgroundProcess(daemon, ["--socket", socket, "--state-dir", scratch.path + "/state", "--runtime-root", root]).wait(seconds: 20)
+        #expect(ended.exited && ended.status != 0 && ended.stderr.contains(root) && ended.stderr.contains("writable by its owner alone"), "\(ended.stderr)")
         #expect(!FileManager.default.fileExists(atPath: socket))
     }
 

@@ -29,6 +29,7 @@ struct ErrorCodeTests {
         (CgroupFreezer.Error.removed(path: "/x"), "cgroup-removed", false),
         (CgroupFreezer.Error.cancelled, "cancelled", false),
         (CgroupFreezer.Error.interrupted("r"), "interrupted", false),
+        (CgroupFreezer.Error.replaced(path: "/x", reason: "r"), "target-replaced", false),
         (ContainerCatalog.Error.noSuchContainer("web", searched: []), "no-such-container", true),
         (ContainerCatalog.Error.ambiguousContainer("w", matches: ["a", "b"]), "ambiguous-container", true),
         (ContainerCatalog.Error.containerNotRunning("web"), "container-not-running", false),

@@ -32,6 +32,10 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         case error
         /// The daemon's policy refused the request; nothing was done (`message` says what rule was missing).
         case refused
+        /// A record kept across time (a lease, a pause in flight) named a target that is no longer
+        /// the object it was made for (its cgroup removed and made again, its container started
+        /// again): it was dropped and nothing was done to it (`message` says what changed).
+        case dropped
     }
 
     /// Who asked the daemon, as the kernel recorded it on the socket (the record's own uid and

@@ -50,7 +50,7 @@ public struct JournalSink: AuditSink {
         guard Self.isAvailable else {
             throw AuditTrail.Error.sinkFailed(sink: name, reason: "no journal socket at \(Self.socket)")
         }
-        let priority = record.result == .error ? 3 : record.result == .refused ? 4 : 6  // err, warning, info
+        let priority = record.result == .error ? 3 : record.result == .refused || record.result == .dropped ? 4 : 6  // err, warning, info
         let summary = "\(record.action.rawValue) \(record.target): \(record.result.rawValue)" + (record.message.map { " (\($0))" } ?? "")
         var fields = [
             "MESSAGE=\(summary)",

@@ -23,6 +23,9 @@ extension CgroupFreezer {
         case cancelled
         /// Stopped before this target was started (nothing was changed), or after CRIU finished.
         case interrupted(String)
+        /// The cgroup at `path` is not the one that was resolved or recorded (it was removed and
+        /// made again under the same name, or its container started again): nothing was written.
+        case replaced(path: FilePath, reason: String)
 
         public var code: String {
             switch self {
@@ -34,13 +37,14 @@ extension CgroupFreezer {
             case .removed: return "cgroup-removed"
             case .cancelled: return "cancelled"
             case .interrupted: return "interrupted"
+            case .replaced: return "target-replaced"
             }
         }
 
         public var path: FilePath? {
             switch self {
             case .selfFreeze(let path), .timeout(let path, _, _, _), .thawTimeout(let path, _), .frozenByParent(let path, _),
-                 .busy(let path, _), .leftFrozen(let path, _, _), .removed(let path):
+                 .busy(let path, _), .leftFrozen(let path, _, _), .removed(let path), .replaced(let path, _):
                 return path
             case .cancelled, .interrupted:
                 return nil
@@ -68,6 +72,8 @@ extension CgroupFreezer {
                 return "cancelled; what was in progress was undone (a waiting freeze thawed, a probe killed)"
             case .interrupted(let what):
                 return "interrupted: \(what)"
+            case .replaced(let path, let reason):
+                return "\(path) is not the same object any more: \(reason); nothing was written to it"
             }
         }
     }

@@ -176,7 +176,7 @@ public struct CgroupFreezer: Sendable {
         // Already canonical: the kernel's path, normalized under a mount point from mountinfo (no
         // symlinks in either), so one stat tells what realpath's walk would. Gone: the process
         // left that cgroup (or exited) since /proc was read.
-        guard Syscall.isDirectory(directory) == .success(true) else { return nil }
+        guard case .success(_?) = Syscall.directoryIdentity(of: directory) else { return nil }
         return directory
     }
 
@@ -221,16 +221,33 @@ package func uncancelled<T: Sendable>(_ body: @escaping @Sendable () async -> T)
 ///
 /// flock works on any open file, cgroupfs directories included, and the kernel drops it when the
 /// descriptor is closed, also when the process dies: a killed freezectl never leaves it held.
+///
+/// The locked directory is also where the cgroup's identity is checked: one that is not the
+/// cgroup that was validated (removed and made again under the same name since) is refused
+/// before anything is written, with `replaced`.
 struct CgroupLock {
     private let fd: Int32
 
-    /// Waits for the lock until `deadline`; throws `busy` naming the cgroup when another holder keeps it.
+    /// Waits for the lock until `deadline`; throws `busy` naming the cgroup when another holder
+    /// keeps it, `replaced` when the directory is another cgroup than the one validated.
     init(_ cgroup: CgroupDirectory, deadline: ContinuousClock.Instant, timeout: Duration) async throws {
         let fd = open(cgroup.path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno(rawValue: errno)
             if error == .noSuchFileOrDirectory { throw CgroupLayout.Error.notFound(path: cgroup.path) }
             throw CgroupLayout.Error.io(path: cgroup.path, operation: "open (to lock)", errno: error)
+        }
+        if let expected = cgroup.identity {
+            switch Syscall.identity(of: fd) {
+            case .success(let found) where found == expected:
+                break
+            case .success(let found):
+                close(fd)
+                throw CgroupFreezer.Error.replaced(path: cgroup.path, reason: "it was removed and made again since it was resolved (the cgroup resolved was \(expected), this one is \(found))")
+            case .failure(let error):
+                close(fd)
+                throw CgroupLayout.Error.io(path: cgroup.path, operation: "fstat (to check what is locked)", errno: error)
+            }
         }
         var pause = Duration.microseconds(50)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -3,6 +3,23 @@ import SystemPackage
 // Everything that touches cgroupfs is in this file: the one validator of cgroup directories and
 // the one reader and writer of their control files.
 
+/// What a cgroup is, as opposed to where it is: the device and inode of its directory. On
+/// cgroupfs the inode number is the kernel's cgroup ID (the kernfs node ID: 64 bits, not reused
+/// while the system runs), so a cgroup removed and made again under the same name has another;
+/// the device tells the hierarchies apart.
+public struct CgroupIdentity: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    /// `inode N` (the cgroup ID).
+    public var description: String { "inode \(inode)" }
+}
+
 /// A directory that was checked to be a cgroup of a mounted hierarchy: it exists, it is on
 /// cgroupfs (statfs magic), and its canonical path (symlinks and `..` resolved) lies under the
 /// hierarchy's mount point. Only values of this type are ever written to.
@@ -11,6 +28,10 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     public let path: FilePath
     /// The hierarchy it belongs to.
     public let hierarchy: Hierarchy
+    /// The cgroup that was there when it was validated; nil for a parent derived from a path.
+    /// Every freeze and thaw checks it again on the directory it locks (CgroupFreezer), so what
+    /// was resolved is what is written, never a cgroup made since under the same name.
+    public let identity: CgroupIdentity?
 
     /// Validates `path`; throws a bad-input error naming the path when it is not a cgroup directory.
     public init(validating path: FilePath, in layout: CgroupLayout) throws(CgroupLayout.Error) {
@@ -24,9 +45,10 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
         // failure, takes the long way below, which also names what is wrong.
         if let hierarchy = layout.hierarchy(containing: path),
            let relative = Self.plainComponents(of: path, below: hierarchy.mountPoint),
-           Syscall.isCgroupDirectory(relative, below: hierarchy.mountPoint) {
+           let identity = Syscall.cgroupDirectoryIdentity(relative, below: hierarchy.mountPoint) {
             self.path = path
             self.hierarchy = hierarchy
+            self.identity = identity
             return
         }
         let canonical: FilePath
@@ -50,14 +72,21 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
         case .failure(let errno):
             throw CgroupLayout.Error.io(path: canonical, operation: "statfs", errno: errno)
         }
-        switch Syscall.isDirectory(canonical) {
-        case .success(true): break
+        switch Syscall.directoryIdentity(of: canonical) {
+        case .success(let identity?): self.identity = identity
         case .failure(.noSuchFileOrDirectory): throw CgroupLayout.Error.notFound(path: path)
         default:
             throw CgroupLayout.Error.invalidTarget(path.string, reason: "not a directory (give the cgroup directory, not one of its files)")
         }
         self.path = canonical
         self.hierarchy = hierarchy
+    }
+
+    /// The identity of the cgroup at this path now, nil when there is none (it was removed):
+    /// what a record kept across time is compared with.
+    public var currentIdentity: CgroupIdentity? {
+        guard case .success(let identity?) = Syscall.directoryIdentity(of: path) else { return nil }
+        return identity
     }
 
     /// What follows `mountPoint` in `path` (`docker/<id>`; empty for the mount point itself) when
@@ -93,6 +122,7 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
     private init(trusted path: FilePath, hierarchy: Hierarchy) {
         self.path = path
         self.hierarchy = hierarchy
+        identity = nil
     }
 
     /// A file of this cgroup.

@@ -51,23 +51,41 @@ package enum Syscall {
         return .success(magic)
     }
 
-    /// Whether `relative` names a directory on cgroupfs reached from the directory `mountPoint`
-    /// without a symlink, without `..` and without entering another mount (openat2 with
-    /// RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV from the mount point; an empty
-    /// `relative` is the mount point itself). False on any failure, ENOSYS included: the caller
-    /// then takes the long way, which names what is wrong.
-    package static func isCgroupDirectory(_ relative: String, below mountPoint: FilePath) -> Bool {
+    /// The identity of the directory on cgroupfs that `relative` names, reached from the
+    /// directory `mountPoint` without a symlink, without `..` and without entering another mount
+    /// (openat2 with RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS and RESOLVE_NO_XDEV from the mount point;
+    /// an empty `relative` is the mount point itself); nil on any failure, ENOSYS included: the
+    /// caller then takes the long way, which names what is wrong.
+    package static func cgroupDirectoryIdentity(_ relative: String, below mountPoint: FilePath) -> CgroupIdentity? {
         let root = mountPoint.withPlatformString { clinux_open_path_directory($0) }
-        guard root >= 0 else { return false }
+        guard root >= 0 else { return nil }
         defer { close(root) }
         var fd = root
         if !relative.isEmpty {
             fd = relative.withCString { clinux_open_directory_beneath(root, $0) }
-            guard fd >= 0 else { return false }
+            guard fd >= 0 else { return nil }
         }
         defer { if fd != root { close(fd) } }
         let magic = clinux_fstatfs_type(fd)
-        return magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2
+        guard magic == FilesystemMagic.cgroup || magic == FilesystemMagic.cgroup2, case .success(let identity) = identity(of: fd) else { return nil }
+        return identity
+    }
+
+    /// The identity of what the open descriptor `fd` refers to (fstat's device and inode).
+    package static func identity(of fd: Int32) -> Result<CgroupIdentity, Errno> {
+        var buffer = stat()
+        guard fstat(fd, &buffer) == 0 else { return .failure(Errno(rawValue: errno)) }
+        return .success(CgroupIdentity(device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino)))
+    }
+
+    /// The identity of the directory `path` (following symlinks), nil when it is not a
+    /// directory, or the errno of stat.
+    package static func directoryIdentity(of path: FilePath) -> Result<CgroupIdentity?, Errno> {
+        var buffer = stat()
+        let rc = path.withPlatformString { stat($0, &buffer) }
+        if rc != 0 { return .failure(Errno(rawValue: errno)) }
+        guard (buffer.st_mode & S_IFMT) == S_IFDIR else { return .success(nil) }
+        return .success(CgroupIdentity(device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino)))
     }
 
     /// The canonical path: symlinks, `.` and `..` resolved by the kernel's view of the filesystem.

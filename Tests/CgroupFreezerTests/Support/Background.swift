@@ -121,3 +121,41 @@ func processes(withCommandLine arguments: [String]) -> [Int32] {
         (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) == wanted
     }
 }
+
+/// A freezectld of a test's own: its socket, state directory and audit log in `scratch`.
+/// `start()` returns once it answers (a killed daemon's socket file stays behind); `cleanUp()`,
+/// in a `defer`, kills one still running, also when the test fails.
+final class TestDaemon: @unchecked Sendable {
+    let socket: String
+    let state: String
+    let auditLog: String
+    private(set) var process: BackgroundProcess?
+
+    init(in scratch: ScratchDirectory) {
+        socket = scratch.path + "/freezectl.sock"
+        state = scratch.path + "/state"
+        auditLog = scratch.path + "/audit.jsonl"
+    }
+
+    var arguments: [String] { ["--socket", socket, "--state-dir", state, "--audit-log", auditLog] }
+
+    /// Starts it (again) and waits until it answers.
+    func start() throws {
+        process = try BackgroundProcess(DaemonTests.binary, arguments)
+        try #require(eventually(seconds: 20) {
+            (try? run("/usr/bin/curl", ["-sf", "-o", "/dev/null", "--unix-socket", socket, "http://localhost/v1/leases"]))?.status == 0
+        }, "freezectld did not answer on \(socket)")
+    }
+
+    /// Sends `number` and waits for the daemon to end.
+    @discardableResult
+    func stop(_ number: Int32) -> (status: Int32, exited: Bool, stdout: String, stderr: String)? {
+        guard let process else { return nil }
+        process.signal(number)
+        return process.wait(seconds: 10)
+    }
+
+    func cleanUp() {
+        if let process, process.process.isRunning { stop(SIGKILL) }
+    }
+}
