@@ -146,8 +146,7 @@ struct ContainerTests {
         let cgroup = try TestCgroup(.v2)
         defer { cgroup.destroy() }
         let pid = try cgroup.start("sleep 1000 & wait")
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        let startTime = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")[19]
+        let startTime = try procStartTime(pid)
         let state = scratch.path + "/crun/cr1"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         try """

@@ -8,16 +8,10 @@ import Testing
 struct RuntimeRootTrustTests {
     static let nobody = (uid: 65534, gid: 65534)
 
-    /// Field 22 of /proc/PID/stat: what runc records as `init_process_start`.
-    func startTime(_ pid: Int32) throws -> String {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        return String(stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")[19])
-    }
-
     /// A runc state.json as runc writes it, naming `cgroup` (the v1 freezer's or v2's) and `pid`.
     func runcState(id: String, pid: Int32, cgroup: TestCgroup) throws -> String {
         let key = cgroup.hierarchy.version == .v1 ? "freezer" : ""
-        return #"{"id":"\#(id)","init_process_pid":\#(pid),"init_process_start":\#(try startTime(pid)),"cgroup_paths":{"\#(key)":"\#(cgroup.path)"},"config":{"labels":["bundle=/nonexistent"]}}"#
+        return #"{"id":"\#(id)","init_process_pid":\#(pid),"init_process_start":\#(try procStartTime(pid)),"cgroup_paths":{"\#(key)":"\#(cgroup.path)"},"config":{"labels":["bundle=/nonexistent"]}}"#
     }
 
     /// `script` run by /bin/sh as nobody: how the state files are planted.
@@ -129,7 +123,7 @@ struct RuntimeRootTrustTests {
         try FileManager.default.createDirectory(atPath: crunRoot, withIntermediateDirectories: false)
         chown(crunRoot, uid_t(Self.nobody.uid), gid_t(Self.nobody.gid))
         try asNobody("""
-            mkdir \(crunRoot)/cr && printf '%s' '{"pid": \(victim2PID), "process-start-time": \(try startTime(victim2PID)), "cgroup-path": "\(victim2.relativePath)", "bundle": "/nonexistent"}' > \(crunRoot)/cr/status
+            mkdir \(crunRoot)/cr && printf '%s' '{"pid": \(victim2PID), "process-start-time": \(try procStartTime(victim2PID)), "cgroup-path": "\(victim2.relativePath)", "bundle": "/nonexistent"}' > \(crunRoot)/cr/status
             """)
         let crun = try freezectl("pause", "--runtime-root", crunRoot, "crun:cr", "--format", "json")
         #expect(crun.status == 2 && code(crun) == "untrusted-state", "\(crun.stdout) \(crun.stderr)")

@@ -200,11 +200,23 @@ func procShowsFrozen(_ pid: Int32, _ version: Hierarchy.Version) -> Bool? {
     }
 }
 
-/// The state letter of /proc/PID/stat, and the wchan, for messages.
-func procState(_ pid: Int32) -> String? {
+/// The fields of /proc/PID/stat after the command name (element 0 is the state letter, 19 the
+/// start time), read independently of the library; nil when the process is gone.
+func procStatFields(_ pid: Int32) -> [String]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return nil }
-    return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+    return stat[stat.index(after: close)...].split(separator: " ").map(String.init)
+}
+
+/// The state letter of /proc/PID/stat, and the wchan, for messages.
+func procState(_ pid: Int32) -> String? {
+    procStatFields(pid)?.first
+}
+
+/// The start time of /proc/PID/stat (field 22): what runc records as `init_process_start`.
+func procStartTime(_ pid: Int32) throws -> String {
+    let fields = try #require(procStatFields(pid), "process \(pid) is gone")
+    return try #require(fields.count > 19 ? fields[19] : nil, "no start time for \(pid)")
 }
 
 func procDescription(_ pid: Int32) -> String {
