@@ -236,7 +236,7 @@ actor LeaseKeeper {
     private func stillTheSame(_ lease: Lease) async -> [Lease.Target] {
         var kept: [Lease.Target] = []
         for target in lease.targets {
-            guard let identity = target.identity, !identity.isEmpty else {
+            guard let identity = target.identity else {
                 drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
                 continue
             }
@@ -275,7 +275,7 @@ actor LeaseKeeper {
     private func thaw(_ lease: Lease, reason: String) async -> [BatchResult] {
         var items: [Resolution] = []
         for target in lease.targets {
-            guard let identity = target.identity, !identity.isEmpty else {
+            guard let identity = target.identity else {
                 drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
                 continue
             }

@@ -4,7 +4,9 @@ import SystemPackage
 
 /// What a resolved target is, as opposed to what it is called: what a record kept across time (a
 /// lease, a pause in flight) binds to, so that it never acts on a namesake: a cgroup removed and
-/// made again under the same path, a container started again under the same ID.
+/// made again under the same path, a container started again under the same ID. A target with
+/// neither (an engine's container whose cgroup is not visible here, listed without its init) is
+/// found again by its engine's ID alone.
 public struct ObjectIdentity: Sendable, Hashable, Codable {
     /// The cgroup whose state is the truth, as validated when the target was resolved.
     public var cgroup: CgroupIdentity?
@@ -17,9 +19,6 @@ public struct ObjectIdentity: Sendable, Hashable, Codable {
         self.initPID = initPID
         self.initStart = initStart
     }
-
-    /// Nothing identifies the target: a record without an identity cannot be checked.
-    public var isEmpty: Bool { cgroup == nil && initPID == nil }
 }
 
 extension ResolvedTarget {
@@ -44,9 +43,10 @@ extension Resolver {
             let found = now.cgroup.map { "this one is \($0)" } ?? "it has no cgroup now"
             throw CgroupFreezer.Error.replaced(path: path, reason: "it was removed and made again since the record was made (the record's cgroup was \(expected), \(found))")
         }
-        if let pid = identity.initPID, now.initPID != pid || now.initStart != identity.initStart {
-            let found = now.initPID.map { "PID \($0) started at tick \(now.initStart.map(String.init) ?? "?")" } ?? "none"
-            throw CgroupFreezer.Error.replaced(path: path, reason: "its container started again since the record was made (the record's init was PID \(pid) started at tick \(identity.initStart.map(String.init) ?? "?"), now \(found))")
+        // Compared where both know the init: an engine's listing gives it for some containers
+        // only (those read from a runtime state), and the cgroup tells a restart apart anyway.
+        if let pid = identity.initPID, let nowPID = now.initPID, nowPID != pid || now.initStart != identity.initStart {
+            throw CgroupFreezer.Error.replaced(path: path, reason: "its container started again since the record was made (the record's init was PID \(pid) started at tick \(identity.initStart.map(String.init) ?? "?"), now PID \(nowPID) started at tick \(now.initStart.map(String.init) ?? "?"))")
         }
         return resolved
     }
