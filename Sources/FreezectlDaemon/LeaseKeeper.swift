@@ -229,6 +229,9 @@ actor LeaseKeeper {
     /// Why a lease ended whose every target is no longer the object it froze.
     static let targetReplaced = "target-replaced"
 
+    /// Why a target of a record an earlier freezectld wrote is dropped.
+    static let noIdentity = "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake"
+
     /// The targets of a recovered lease that are still the objects it froze. One that is not
     /// (or that a record without identities names) is dropped: audited and announced, never
     /// touched. One that cannot be looked at now (gone, its engine not answering) is kept: its
@@ -237,7 +240,7 @@ actor LeaseKeeper {
         var kept: [Lease.Target] = []
         for target in lease.targets {
             guard let identity = target.identity else {
-                drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
+                drop(target, of: lease, because: Self.noIdentity)
                 continue
             }
             do {
@@ -276,7 +279,7 @@ actor LeaseKeeper {
         var items: [Resolution] = []
         for target in lease.targets {
             guard let identity = target.identity else {
-                drop(target, of: lease, because: "the record has no identity (an earlier freezectld wrote it), so the target cannot be told from a namesake")
+                drop(target, of: lease, because: Self.noIdentity)
                 continue
             }
             if let cgroup = target.cgroup, !Syscall.exists(FilePath(cgroup)) {

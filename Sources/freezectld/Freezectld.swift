@@ -37,7 +37,7 @@ struct Freezectld: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where leases are recorded (DIR/leases), to survive a restart.", valueName: "dir"))
     var stateDir: String = Daemon.defaultStateDirectory.string
 
-    @Option(name: .customLong("runtime-root"), help: ArgumentHelp("Also find runc/crun containers in this state directory (repeatable).", valueName: "dir"))
+    @Option(name: .customLong("runtime-root"), help: ArgumentHelp("Also find runc/crun containers in this state directory (repeatable); one its group or anyone may write stops the start.", valueName: "dir"))
     var runtimeRoots: [String] = []
 
     @Flag(name: .long, help: "Log each request and each kernel write.")

@@ -33,7 +33,7 @@ package struct SourceOptions: ParsableArguments {
     package init() {}
 
     @Option(name: .customLong("runtime-root"), help: ArgumentHelp(
-        "runc/crun state directory to search instead of /run/runc and /run/crun (e.g. /run/docker/runtime-runc/moby). Repeatable.",
+        "runc/crun state directory to search instead of /run/runc and /run/crun (e.g. /run/docker/runtime-runc/moby). Repeatable. One its group or anyone may write is refused; a state a user could have written names only that user's cgroups.",
         valueName: "dir"))
     package var runtimeRoots: [String] = []
 
