@@ -117,12 +117,11 @@ public struct OCIRuntimeSource: Sendable {
         let file = try opened.read("state.json", of: id, limit: Self.stateFileLimit)
         let state = try Self.runcState(Data(file.bytes))
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
-        let startTime = state.startTime
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
                                   engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),
                                   cgroup: state.cgroup)
         container.runtimeRoot = root
-        container.initStart = startTime
+        container.initStart = state.startTime
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
@@ -150,7 +149,8 @@ public struct OCIRuntimeSource: Sendable {
     /// missing or unreadable copy means no labels, not a broken container.
     private static func annotations(of id: String, in opened: RuntimeRoot) -> [String: String] {
         do {
-            let data = Data(try opened.readDescription("config.json", of: id, limit: stateFileLimit))
+            // It only describes the container: its writers are not asked.
+            let data = Data(try opened.read("config.json", of: id, limit: stateFileLimit).bytes)
             return try JSONDecoder().decode(Spec.self, from: data).annotations ?? [:]
         } catch {
             return [:]
@@ -169,14 +169,13 @@ public struct OCIRuntimeSource: Sendable {
         let file = try opened.read("status", of: id, limit: Self.stateFileLimit)
         let status = try Self.crunStatus(Data(file.bytes))
         guard ProcessStart.isAlive(status.pid, startTime: status.startTime) else { return nil }
-        let startTime = status.startTime
         let annotations = Self.annotations(of: id, in: opened)
         let cgroup = status.cgroup
         var container = Container(source: runtime, id: id, name: id, labels: annotations, pid: status.pid, engineState: nil,
                                   owner: EngineOwnership.owner(annotations: annotations, bundle: status.bundle, runtimeRoot: root),
                                   cgroup: cgroup)
         container.runtimeRoot = root
-        container.initStart = startTime
+        container.initStart = status.startTime
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }

@@ -31,8 +31,8 @@ public enum StateWriters: Sendable, Hashable {
     init(_ chain: [(path: FilePath, owner: uid_t, mode: mode_t)]) {
         var found: (uid: uid_t, path: FilePath)?
         for (path, owner, mode) in chain {
-            if mode & (S_IWGRP | S_IWOTH) != 0 {
-                self = .anyone(reason: "\(path) is writable by its group or by anyone (mode \(String(mode & 0o7777, radix: 8)))")
+            if let mode = Self.writableByOthers(mode) {
+                self = .anyone(reason: "\(path) is writable by its group or by anyone (\(mode))")
                 return
             }
             guard owner != 0 else { continue }
@@ -43,6 +43,11 @@ public enum StateWriters: Sendable, Hashable {
             if found == nil { found = (owner, path) }
         }
         self = found.map { .user($0.uid, path: $0.path) } ?? .root
+    }
+
+    /// `mode NNNN` when the group or others may write, else nil.
+    static func writableByOthers(_ mode: mode_t) -> String? {
+        mode & (S_IWGRP | S_IWOTH) == 0 ? nil : "mode \(String(mode & 0o7777, radix: 8))"
     }
 
     /// Refuses `cgroup` for a container whose state these writers could have written, unless
@@ -79,9 +84,9 @@ struct RuntimeRoot {
         } catch {
             throw .sourceUnavailable(source: runtime.rawValue, path: root, reason: error.message)
         }
-        guard directory.mode & (S_IWGRP | S_IWOTH) == 0 else {
+        if let mode = StateWriters.writableByOthers(directory.mode) {
             directory.release()
-            throw .untrustedState(runtime.rawValue, path: root, reason: "the runtime root is writable by its group or by anyone (mode \(String(directory.mode & 0o7777, radix: 8))), so anyone could plant a state there naming any cgroup; a runtime root must be writable by its owner alone (chmod go-w \(root), or give the directory the runtime really uses)")
+            throw .untrustedState(runtime.rawValue, path: root, reason: "the runtime root is writable by its group or by anyone (\(mode)), so anyone could plant a state there naming any cgroup; a runtime root must be writable by its owner alone (chmod go-w \(root), or give the directory the runtime really uses)")
         }
         self.directory = directory
     }
@@ -94,14 +99,6 @@ struct RuntimeRoot {
         let writers = StateWriters([(directory.path, directory.owner, directory.mode), (container.path, container.owner, container.mode),
                                     (container.path.appending(file), read.owner, read.mode)])
         return (read.bytes, writers, container.path.appending(file))
-    }
-
-    /// Reads a file of container `id` that only describes it (crun's copy of the spec, for
-    /// labels): no symlink, size capped, its writers not asked.
-    func readDescription(_ file: String, of id: String, limit: Int) throws(CgroupLayout.Error) -> [UInt8] {
-        let container = try directory.subdirectory(id)
-        defer { container.release() }
-        return try container.readFile(file, limit: limit).bytes
     }
 
     func release() { directory.release() }

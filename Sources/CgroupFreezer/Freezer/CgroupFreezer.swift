@@ -176,7 +176,7 @@ public struct CgroupFreezer: Sendable {
         // Already canonical: the kernel's path, normalized under a mount point from mountinfo (no
         // symlinks in either), so one stat tells what realpath's walk would. Gone: the process
         // left that cgroup (or exited) since /proc was read.
-        guard case .success(_?) = Syscall.directoryIdentity(of: directory) else { return nil }
+        guard Syscall.isDirectory(directory) == .success(true) else { return nil }
         return directory
     }
 

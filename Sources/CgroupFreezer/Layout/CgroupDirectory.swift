@@ -82,13 +82,6 @@ public struct CgroupDirectory: Sendable, Hashable, CustomStringConvertible {
         self.hierarchy = hierarchy
     }
 
-    /// The identity of the cgroup at this path now, nil when there is none (it was removed):
-    /// what a record kept across time is compared with.
-    public var currentIdentity: CgroupIdentity? {
-        guard case .success(let identity?) = Syscall.directoryIdentity(of: path) else { return nil }
-        return identity
-    }
-
     /// What follows `mountPoint` in `path` (`docker/<id>`; empty for the mount point itself) when
     /// every component of it is a plain name: nil for `.`, `..` or an empty component.
     package static func plainComponents(of path: FilePath, below mountPoint: FilePath) -> String? {

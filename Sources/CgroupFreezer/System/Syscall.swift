@@ -75,7 +75,7 @@ package enum Syscall {
     package static func identity(of fd: Int32) -> Result<CgroupIdentity, Errno> {
         var buffer = stat()
         guard fstat(fd, &buffer) == 0 else { return .failure(Errno(rawValue: errno)) }
-        return .success(CgroupIdentity(device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino)))
+        return .success(CgroupIdentity(buffer))
     }
 
     /// The identity of the directory `path` (following symlinks), nil when it is not a
@@ -85,7 +85,7 @@ package enum Syscall {
         let rc = path.withPlatformString { stat($0, &buffer) }
         if rc != 0 { return .failure(Errno(rawValue: errno)) }
         guard (buffer.st_mode & S_IFMT) == S_IFDIR else { return .success(nil) }
-        return .success(CgroupIdentity(device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino)))
+        return .success(CgroupIdentity(buffer))
     }
 
     /// The canonical path: symlinks, `.` and `..` resolved by the kernel's view of the filesystem.
@@ -179,6 +179,13 @@ private let systemWrite = Glibc.write
 private let systemRead = Musl.read
 private let systemWrite = Musl.write
 #endif
+
+extension CgroupIdentity {
+    /// The identity fstat or stat gave.
+    init(_ info: stat) {
+        self.init(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+}
 
 /// Filesystem magic numbers from linux/magic.h.
 package enum FilesystemMagic {
