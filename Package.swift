@@ -325,19 +325,27 @@ let package = Package(
     ]
 )
 
-// scripts/fuzz.sh builds with FREEZECTL_FUZZ_BUILD=1 and the address sanitizer in every module:
-// libFuzzer's coverage (what -sanitize=fuzzer adds) goes into our own modules only. With every
-// dependency instrumented too (SwiftNIO, grpc-swift, Hummingbird, ...) libFuzzer spent four
-// fifths of each execution scanning and clearing their coverage counters, for code that parses
-// none of our input. (A second -sanitize= would replace the first, hence -sanitize-coverage.)
+// scripts/fuzz.sh builds with FREEZECTL_FUZZ_BUILD=1: the address sanitizer and libFuzzer's
+// coverage (what -sanitize=fuzzer adds) go into our own modules, FUZZING into freezectl-fuzz (its
+// main is then libFuzzer's driver). With every dependency instrumented for coverage too (SwiftNIO,
+// grpc-swift, Hummingbird, ...) libFuzzer spent four fifths of each execution scanning and
+// clearing their counters, for code that parses none of our input. (A second -sanitize= would
+// replace the first, hence -sanitize-coverage.) The flags are per target, so the dependencies
+// compile as in any build of that configuration: `fuzz.sh --debug` (CI) reuses the test build's
+// dependencies and compiles only our modules again; the full run (release) adds the sanitizer to
+// the dependencies with -Xswiftc. Linked with the toolchain's lld: GNU gold (the default here)
+// fails on the sanitizers' objects ("internal error in format_file_lineno").
 if Context.environment["FREEZECTL_FUZZ_BUILD"] == "1" {
     let cTargets: Set = ["CLinuxSupport", "CSystemd", "CBuildInfo", "CFuzzDriver", "CKernelFloor"]
     for target in package.targets where target.type != .test && !cTargets.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + [
-            .unsafeFlags(["-sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp"])
+            .unsafeFlags(["-sanitize=address", "-sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp"])
         ]
+        if target.name == "freezectl-fuzz" {
+            target.swiftSettings = (target.swiftSettings ?? []) + [.define("FUZZING")]
+        }
         if target.type == .executable {
-            target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address"])]
+            target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
         }
     }
 }

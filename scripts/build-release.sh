@@ -7,7 +7,8 @@
 # $ORIGIN run path (--disable-local-rpath): the loader does not search the binary's directory
 # for libc, libm and libgcc_s first. freezectl itself goes further: its linker settings in
 # Package.swift make it a static PIE, with glibc linked in too and no dynamic loader at all.
-# Extra arguments go to `swift build` (e.g. --product freezectl).
+# Extra arguments go to `swift build` (e.g. --product freezectl). FREEZECTL_RELEASE_SCRATCH names
+# the build directory (default .build): CI builds there while the tests hold .build's lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -33,12 +34,14 @@ flags=(--disable-local-rpath -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type
 # Package.swift, where it is also linked as a static PIE): a start touches fewer 64 KiB
 # fault-around windows of code, about 1 MiB less peak RSS (docs/performance.md).
 flags+=(-Xswiftc -Xfrontend -Xswiftc -function-sections)
+scratch=${FREEZECTL_RELEASE_SCRATCH:-.build}
+flags+=(--scratch-path "$scratch")
 archive=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
 if [ -f "$archive" ]; then
-  cxx=.build/static-libstdc++
+  cxx=$scratch/static-libstdc++
   mkdir -p "$cxx"
   printf 'INPUT(%s)\n' "$archive" > "$cxx/libstdc++.so"
-  flags+=(-Xswiftc -L -Xswiftc "$PWD/$cxx")
+  flags+=(-Xswiftc -L -Xswiftc "$(cd "$cxx" && pwd)")
 else
   echo "build-release.sh: no libstdc++.a (Debian: libstdc++-12-dev); libstdc++ stays a shared library" >&2
 fi

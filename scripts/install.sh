@@ -84,9 +84,10 @@ bash scripts/build-release.sh --product freezectld >/dev/null
 # The man pages come from the binaries' own description of their commands
 # (--experimental-dump-help), through swift-argument-parser's generate-manual, built from the
 # checkout SwiftPM already resolved. Dated by the commit, so two installs of one commit are equal.
-parser=.build/checkouts/swift-argument-parser
-swift build --package-path "$parser" --scratch-path .build/generate-manual --product generate-manual >&2
-generate_manual="$(swift build --package-path "$parser" --scratch-path .build/generate-manual --show-bin-path)/generate-manual"
+scratch=${FREEZECTL_RELEASE_SCRATCH:-.build}
+parser=$scratch/checkouts/swift-argument-parser
+swift build --package-path "$parser" --scratch-path "$scratch/generate-manual" --product generate-manual >&2
+generate_manual="$(swift build --package-path "$parser" --scratch-path "$scratch/generate-manual" --show-bin-path)/generate-manual"
 date=$(git log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
 
 stage=$(mktemp -d /tmp/freezectl-install.XXXXXXXX)
