@@ -62,7 +62,7 @@ public struct ContainerdEngine: ContainerEngine {
     /// made for it, found from its init's cgroup (see `DockerEngine.engineCgroup`).
     public func containers() async throws -> [Container] {
         let searched = namespaces.isEmpty ? try await allNamespaces() : namespaces
-        let layout = try? CgroupLayout.current()
+        let layout = try CgroupLayout.current()
         var found: [Container] = []
         for namespace in searched {
             let listed = try await call("containerd", namespace: namespace) { client, request in
@@ -84,7 +84,7 @@ public struct ContainerdEngine: ContainerEngine {
                 let state = task.map { Self.engineState($0.status) } ?? .created
                 // PIDs fit in Int32 (pid_max is at most 2^22); anything else is not a process.
                 let pid = state.isLive ? task.flatMap { Int32(exactly: $0.pid) }.flatMap { $0 > 0 ? $0 : nil } : nil
-                let cgroup = pid.flatMap { pid in layout.flatMap { DockerEngine.engineCgroup(id: entry.id, pid: pid, layout: $0) } }
+                let cgroup = pid.flatMap { DockerEngine.engineCgroup(id: entry.id, pid: $0, layout: layout) }
                 var container = Container(source: .containerd, id: entry.id, name: entry.id, labels: entry.labels,
                                           pid: cgroup == nil ? nil : pid, engineState: state, owner: nil,
                                           cgroup: cgroup.map { TargetSpec.directory($0) })
@@ -202,6 +202,7 @@ public struct ContainerdEngine: ContainerEngine {
                 let transport = try HTTP2ClientTransport.Posix(
                     target: .unixDomainSocket(path: socketPath.string), transportSecurity: .plaintext)
                 let client = GRPCClient(transport: transport)
+                // Ends when the client is shut down; a connection's failure is each call's error.
                 Task.detached { try? await client.runConnections() }
                 current = client
                 return client

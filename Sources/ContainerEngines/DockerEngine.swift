@@ -148,7 +148,7 @@ public struct DockerEngine: ContainerEngine {
         }
         // Those whose runtime state was not found: one inspect each.
         let missing = containers.indices.filter { containers[$0].map { $0.engineState?.isLive == true && $0.cgroup == nil } ?? false }
-        let layout = missing.isEmpty ? nil : try? CgroupLayout.current()
+        let layout = missing.isEmpty ? nil : try CgroupLayout.current()
         try await withThrowingTaskGroup(of: (Int, Container?).self) { group in
             for index in missing {
                 guard let container = containers[index] else { continue }
@@ -227,6 +227,7 @@ public struct DockerEngine: ContainerEngine {
         for runtime in states {
             guard case .success(let ids) = Syscall.subdirectories(of: runtime.root) else { continue }
             for id in ids.prefix(4) {
+                // A sample only: one that does not read (stopped, not ours) is passed over.
                 if let found = try? runtime.container(id: id) { return (found, runtime.root) }
             }
         }
@@ -253,8 +254,14 @@ public struct DockerEngine: ContainerEngine {
             return nil
         }
         var container = container
-        // An inspect without a PID: listed, but with no process to act on.
-        let pid = (try? JSONDecoder().decode(Inspection.self, from: body))?.State?.Pid
+        // An inspect without a PID: listed, but with no process to act on. An answer that is not
+        // an inspect is the engine's error, as an unreadable list is.
+        let pid: Int32?
+        do {
+            pid = try JSONDecoder().decode(Inspection.self, from: body).State?.Pid
+        } catch {
+            throw ContainerCatalog.Error.engineError(container.shortReference, status: 200, message: "unreadable inspect answer: \(error)")
+        }
         container.pid = pid.flatMap { $0 > 0 ? $0 : nil }
         container.cgroup = container.pid.map { Self.cgroup(id: container.id, pid: $0, layout: layout) }
         return container

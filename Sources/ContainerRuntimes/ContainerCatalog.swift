@@ -160,11 +160,12 @@ public struct ContainerCatalog: Sendable {
         }
     }
 
-    /// The podman container a runc/crun container is, when podman owns it and its service
-    /// answers; nil otherwise (the resolver then refuses it as engine-owned, saying why).
+    /// The podman container a runc/crun container is, when podman owns it and its service is
+    /// there; nil otherwise (the resolver then refuses it as engine-owned, saying why). A service
+    /// that is there and fails is the error.
     private func ownedByPodman(_ container: Container) async throws -> Container? {
         guard container.owner == "podman", let podman = engines[.podman], podman.unavailability() == nil else { return nil }
-        return try? await podman.containers().first { $0.id == container.id }
+        return try await podman.containers().first { $0.id == container.id }
     }
 }
 

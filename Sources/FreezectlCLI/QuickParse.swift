@@ -59,6 +59,7 @@ package enum QuickParse {
             var rest = words[...]
             while let word = rest.popFirst() {
                 guard word.hasPrefix("-") else {
+                    // nil: ArgumentParser parses the line instead and reports the error.
                     guard let target = try? TargetSpec(parsing: word) else { return nil }
                     targets.append(target)
                     continue
@@ -90,6 +91,7 @@ package enum QuickParse {
                     guard let text = value(), let format = OutputFormat(rawValue: text) else { return nil }
                     common.format = format
                 case "--timeout":
+                    // nil: ArgumentParser parses the line instead and reports the error.
                     guard let text = value(), let duration = try? parseDuration(text, option: "--timeout") else { return nil }
                     timeout = duration
                 case "--filter":

@@ -39,10 +39,28 @@ public struct DaemonClient: Sendable {
         return try DaemonClient(host: host)
     }
 
+    /// Shuts a hold's client down. Its only error says it was shut down already.
+    static func shutDown(_ client: HTTPClient) async {
+        do {
+            try await client.shutdown()
+        } catch {
+            return
+        }
+    }
+
+    /// A request body: one that cannot be encoded is not sent.
+    private static func encoded(_ request: DaemonAPI.OperationRequest) throws(DaemonClient.Error) -> [UInt8] {
+        do {
+            return try JSONLine.encode(request)
+        } catch {
+            throw .notEncoded(error)
+        }
+    }
+
     /// `POST /v1/pause` or `/v1/unpause`; the answer when the daemon acted (200 or 207).
     public func operate(_ action: String, _ request: DaemonAPI.OperationRequest,
                         timeout: Duration = .seconds(600)) async throws(DaemonClient.Error) -> DaemonAPI.OperationAnswer {
-        let (status, body) = try await send(.POST, "/v1/\(action)", body: JSONLine.encode(request), timeout: timeout)
+        let (status, body) = try await send(.POST, "/v1/\(action)", body: Self.encoded(request), timeout: timeout)
         return try decode(DaemonAPI.OperationAnswer.self, body, status: status)
     }
 
@@ -70,25 +88,20 @@ public struct DaemonClient: Sendable {
         // A client of its own: its connection is the lease, closed when the hold is released.
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init())
         do {
-            let http = HTTPClientRequest(unixSocket: socket, .POST, "/v1/pause", json: JSONLine.encode(request))
+            let http = HTTPClientRequest(unixSocket: socket, .POST, "/v1/pause", json: try Self.encoded(request))
             let response = try await client.execute(http, timeout: .hours(24 * 365))
             var lines = LineReader(response.body.makeAsyncIterator())
             guard (200..<300).contains(Int(response.status.code)) else {
-                let body = (try? await lines.rest(limit: Self.answerLimit)) ?? []
-                try? await client.shutdown()
-                throw refusal(body, status: Int(response.status.code))
+                throw refusal(try await lines.rest(limit: Self.answerLimit), status: Int(response.status.code))
             }
             guard let first = try await lines.next(limit: Self.answerLimit) else {
-                try? await client.shutdown()
                 throw DaemonClient.Error.malformed(socket, "the hold's answer ended before its first line")
             }
             let answer = try decode(DaemonAPI.OperationAnswer.self, first, status: Int(response.status.code))
             return Hold(answer: answer, client: self, http: client, lines: lines)
-        } catch let error as DaemonClient.Error {
-            throw error
         } catch {
-            try? await client.shutdown()
-            throw DaemonClient.Error.unreachable(socket, Self.reason(error))
+            await Self.shutDown(client)
+            throw error as? DaemonClient.Error ?? .unreachable(socket, Self.reason(error))
         }
     }
 
@@ -137,6 +150,7 @@ public struct DaemonClient: Sendable {
     }
 
     private func refusal(_ body: [UInt8], status: Int) -> DaemonClient.Error {
+        // Not a refusal: the body itself is the error reported, as malformed.
         guard let refusal = try? JSONDecoder().decode(DaemonAPI.Refusal.self, from: Data(body)) else {
             return .malformed(socket, "HTTP \(status): \(String(decoding: body.prefix(500), as: UTF8.self))")
         }
@@ -169,7 +183,7 @@ extension DaemonClient {
         /// Ends the lease and closes the connection: the thaw's results (nil when the lease had
         /// already ended, e.g. someone unpaused its targets).
         public func release() async -> Result<DaemonAPI.OperationAnswer?, DaemonClient.Error> {
-            defer { Task { [http] in try? await http.shutdown() } }
+            defer { Task { [http] in await DaemonClient.shutDown(http) } }
             guard let lease = answer.lease else { return .success(nil) }
             do {
                 return .success(try await client.endLease(lease.id))
@@ -225,6 +239,8 @@ extension DaemonClient {
         case refused(DaemonAPI.Refusal, status: Int)
         /// The answer is not freezectld's.
         case malformed(FilePath, String)
+        /// The request could not be written as JSON (a bug): nothing was sent.
+        case notEncoded(UnexpectedError)
 
         public var code: String {
             switch self {
@@ -232,6 +248,7 @@ extension DaemonClient {
             case .unreachable: return "daemon-unreachable"
             case .refused(let refusal, _): return refusal.error
             case .malformed: return "daemon-error"
+            case .notEncoded(let error): return error.code
             }
         }
 
@@ -241,6 +258,7 @@ extension DaemonClient {
             case .unreachable(let socket, let reason): return "freezectld at unix://\(socket) cannot be reached: \(reason)"
             case .refused(let refusal, _): return refusal.message
             case .malformed(let socket, let reason): return "freezectld at unix://\(socket) gave an answer that is not the API's: \(reason)"
+            case .notEncoded(let error): return "the request was not sent: \(error.message)"
             }
         }
 
@@ -264,6 +282,7 @@ extension DaemonClient {
                 }
                 return status == 400 ? "fix the request as the message says" : "see the daemon's log (journalctl -u freezectld)"
             case .malformed: return "check that --host names freezectld's socket, and that the CLI and the daemon are the same version"
+            case .notEncoded(let error): return error.advice
             }
         }
     }

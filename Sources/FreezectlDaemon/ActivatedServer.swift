@@ -1,3 +1,4 @@
+import CgroupFreezer
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -64,8 +65,12 @@ struct ActivatedServer: Service {
         logger.info("serving the socket systemd passed (socket activation)")
         // Until shutdown: then stop accepting, and let the connections end (holds and event
         // streams are ended by ShutdownService; a request in flight finishes).
-        try? await gracefulShutdown()
-        try? await server.close()
+        await untilShutdown()
+        do {
+            try await server.close()
+        } catch {
+            logger.debug("closing the listening socket: \(error) (closed already)")
+        }
         await connections.waitForAll()
     }
 }
@@ -100,7 +105,7 @@ private final class Connections: Sendable {
     func waitForAll(grace: Duration = .seconds(10)) async {
         let deadline = ContinuousClock.now + grace
         while state.withLock({ !$0.tasks.isEmpty }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+            guard await sleepUnlessCancelled(for: .milliseconds(20)) else { break }
         }
         for channel in state.withLock({ Array($0.channels.values) }) { channel.close(promise: nil) }
         for task in state.withLock({ Array($0.tasks.values) }) { await task.value }

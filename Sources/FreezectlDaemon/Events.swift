@@ -171,7 +171,10 @@ struct EventFilter: Sendable {
             clauses = [:]
             return
         }
-        guard let parsed = try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8)) else {
+        let parsed: [String: [String]]
+        do {
+            parsed = try JSONDecoder().decode([String: [String]].self, from: Data(json.utf8))
+        } catch {
             throw ArgumentError("filters must be a JSON object of string lists, e.g. {\"type\": [\"state\"]}; got \(json)")
         }
         for key in parsed.keys where !Self.keys.contains(key) {

@@ -108,8 +108,11 @@ struct LeaseFiles: Sendable {
     func write(_ lease: Lease) throws(CgroupLayout.Error) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(lease) else {
-            throw CgroupLayout.Error.io(path: directory.appending(lease.id + ".json"), operation: "encode", errno: .invalidArgument)
+        let data: Data
+        do {
+            data = try encoder.encode(lease)
+        } catch {
+            throw CgroupLayout.Error.io(path: directory.appending(lease.id + ".json"), operation: "encode (\(error))", errno: .invalidArgument)
         }
         try RegularFile.replace(lease.id + ".json", in: directory, with: Array(data), mode: 0o600)
     }

@@ -186,7 +186,7 @@ actor LeaseKeeper {
         let id = lease.id
         let remaining = max(0, expires - Date().timeIntervalSince1970)
         timers[id] = Task {
-            guard (try? await Task.sleep(for: .nanoseconds(Int64(remaining * 1e9)))) != nil else { return }
+            guard await sleepUnlessCancelled(for: .seconds(min(remaining, 1e9))) else { return }
             await self.expire(id)
         }
     }
@@ -201,7 +201,7 @@ actor LeaseKeeper {
     private func watch(_ id: String, holder: Lease.Holder) {
         timers[id] = Task {
             while ProcessStart.isAlive(holder.pid, startTime: holder.startTime) {
-                guard (try? await Task.sleep(for: .milliseconds(200))) != nil else { return }
+                guard await sleepUnlessCancelled(for: .milliseconds(200)) else { return }
             }
             await self.expire(id)
         }
@@ -345,8 +345,19 @@ struct ShutdownService: Service {
     let hub: EventHub
 
     func run() async throws {
-        try? await gracefulShutdown()
+        await untilShutdown()
         await keeper.stop()
         hub.close()
+    }
+}
+
+/// Waits for the daemon's graceful shutdown. ServiceLifecycle's `gracefulShutdown()` returns then,
+/// or throws CancellationError when the service's task is cancelled first: the same end for a
+/// service that stops after it.
+func untilShutdown() async {
+    do {
+        try await gracefulShutdown()
+    } catch {
+        return
     }
 }

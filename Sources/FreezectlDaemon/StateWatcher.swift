@@ -48,13 +48,13 @@ final class StateWatcher: Sendable {
                 for await _ in self.pokes.stream {
                     await self.refresh()
                     // At most one listing a second, however many operations come.
-                    try? await Task.sleep(for: .seconds(1))
+                    guard await sleepUnlessCancelled(for: .seconds(1)) else { break }
                 }
             }
             group.addTask {
                 while !Task.isCancelled {
                     await self.refresh()
-                    try? await Task.sleep(for: Self.refreshInterval)
+                    guard await sleepUnlessCancelled(for: Self.refreshInterval) else { break }
                 }
             }
             await group.next()

@@ -252,9 +252,11 @@ extension Resolver {
                 let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
                 // A container whose processes all exited meanwhile (it is being stopped or
                 // removed) must not be left with a frozen cgroup its runtime may never remove:
-                // thawed back, and reported as not running.
+                // thawed back, and reported as not running. Only when its cgroups were read
+                // empty (a failed read keeps the freeze); a thaw back that fails is the error
+                // reported, since the cgroup is then left frozen.
                 if operation == .freeze, outcome.result == .ok, item.resolved?.container != nil, !freezer.hasProcesses(target) {
-                    _ = try? await freezer.thaw(target, timeout: timeout)
+                    _ = try await freezer.thaw(target, timeout: timeout)
                     throw ContainerCatalog.Error.containerNotRunning(item.reference)
                 }
                 result.outcome = outcome.result == .ok ? .ok : .already
@@ -266,7 +268,7 @@ extension Resolver {
             }
         } catch {
             result.outcome = .error
-            result.error = (error as? any FreezectlError) ?? ContainerCatalog.Error.engineError(item.reference, status: 0, message: "\(error)")
+            result.error = UnexpectedError.reported(error)
             result.state = result.cgroup.flatMap(currentState)
         }
         result.duration = start.duration(to: clock.now)

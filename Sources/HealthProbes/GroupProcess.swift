@@ -91,7 +91,7 @@ package struct GroupProcess {
                             _ = kill(-group, SIGKILL)
                             return
                         }
-                        try? await Task.sleep(for: .milliseconds(20))  // cancelled: the loop ends at its check
+                        guard await sleepUnlessCancelled(for: .milliseconds(20)) else { break }
                     }
                 }
             }

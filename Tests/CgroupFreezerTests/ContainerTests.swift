@@ -36,6 +36,28 @@ struct ContainerTests {
         #expect(table.stdout.contains("SOURCE") && table.stdout.contains("MEM%") && table.stdout.contains("tier=web"))
     }
 
+    @Test("a freeze whose cgroup.procs cannot be read afterwards is kept: the container was not emptied, only unreadable (runc list says paused, the result is ok)")
+    func unreadableMembersKeepTheFreeze() throws {
+        let runc = try RuncContainers()
+        defer { runc.destroy() }
+        try runc.run("sealed")
+        let status = try freezectl("status", "--runtime-root", runc.root, "runc:sealed", "--format", "json")
+        let cgroup = try #require(status.jsonLines.first?["cgroup"] as? String, "\(status.stdout)")
+        // freezectl as root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: root's freezer.state
+        // (0644) is written as before, the cgroup.procs made unreadable cannot be read (EACCES).
+        let procs = cgroup + "/cgroup.procs"
+        #expect(chmod(procs, 0) == 0)
+        defer { chmod(procs, 0o644) }
+        let paused = try run("/usr/bin/setpriv", ["--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-dac_override,-dac_read_search",
+                                                  freezectlBinary, "pause", "--runtime-root", runc.root, "runc:sealed", "--format", "json"])
+        #expect(paused.status == 0, "\(paused.stdout) \(paused.stderr)")
+        #expect(paused.jsonLines.first?["result"] as? String == "ok", "\(paused.stdout)")
+        #expect(try runc.list() == ["sealed": "paused"])
+        #expect(chmod(procs, 0o644) == 0)
+        #expect(try freezectl("unpause", "--runtime-root", runc.root, "runc:sealed").status == 0)
+        #expect(try runc.list() == ["sealed": "running"])
+    }
+
     @Test("an empty selection is not an error")
     func emptySelection() throws {
         let runc = try RuncContainers()

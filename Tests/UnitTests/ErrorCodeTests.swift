@@ -2,6 +2,8 @@ import CRIUCheckpoint
 import CgroupFreezer
 import ContainerEngines
 import ContainerRuntimes
+import Foundation
+import FreezectlReports
 import SystemPackage
 import Testing
 
@@ -49,7 +51,40 @@ struct ErrorCodeTests {
         (CRIU.Error.failed(operation: "dump", log: "/l", errors: ["e"]), "criu-failed", false),
         (CRIU.Error.abandoned(operation: "dump", after: .seconds(1), reason: "r", log: "/l"), "criu-abandoned", false),
         (CRIU.Error.strayProcesses(cgroup: "/c", strays: ["1 sh"]), "stray-processes", false),
+        (UnexpectedError(Foreign()), "internal-error", false),
     ]
+
+    /// An error of a type freezectl does not know (a dependency's).
+    struct Foreign: Error, CustomStringConvertible {
+        var text = "a dependency's error"
+        var description: String { text }
+    }
+
+    /// A value whose encoding fails, as an encoder's error would.
+    struct Unencodable: Encodable {
+        var error = Foreign()
+        func encode(to encoder: any Encoder) throws { throw error }
+    }
+
+    @Test("an error of no freezectl type is reported as itself: never as a cancellation or an engine's answer")
+    func foreignErrorsAreReportedAsThemselves() {
+        let reported = UnexpectedError.reported(Foreign())
+        #expect(reported.code == "internal-error" && reported.message.contains("a dependency's error"), "\(reported.message)")
+        #expect(!(reported is CgroupFreezer.Error) && !(reported is ContainerCatalog.Error))
+        #expect(UnexpectedError.reported(CancellationError()).code == "cancelled")
+        #expect(UnexpectedError.reported(CgroupFreezer.Error.removed(path: "/x")).code == "cgroup-removed")
+    }
+
+    @Test("a report that cannot be encoded is an error, never an empty body; a line of it says the error as JSON")
+    func unencodableReports() throws {
+        #expect(throws: UnexpectedError.self) { try JSONLine.encode(Unencodable()) }
+        let line = JSONLine.string(Unencodable(error: Foreign(text: "quote \" backslash \\ newline \n bell \u{7} done")))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], "\(line)")
+        #expect(object["error"] == "internal-error", "\(line)")
+        #expect(object["message"]?.hasSuffix("quote \" backslash \\ newline \n bell \u{7} done") == true, "\(line)")
+        // Numbers that JSON has no form for are written as strings, not failed on.
+        #expect(JSONLine.string(["x": Double.nan]) == #"{"x":"nan"}"#)
+    }
 
     @Test func everyCaseHasItsDocumentedCode() {
         for (error, code, badInput) in Self.cases {

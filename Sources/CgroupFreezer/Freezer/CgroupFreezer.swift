@@ -86,6 +86,7 @@ public struct CgroupFreezer: Sendable {
         let backend = backend(for: target)
         return AsyncStream { continuation in
             let task = Task {
+                // Gone or unreadable: the stream ends, as documented (its consumer sees the end).
                 guard var state = try? backend.status().state else { return continuation.finish() }
                 continuation.yield(state)
                 while !Task.isCancelled {
@@ -197,8 +198,13 @@ public struct CgroupFreezer: Sendable {
             return outcome
         } catch {
             logger.debug("\(operation) \(target.cgroup.path) via \(target.backend) failed: \(error)")
-            // One error type for callers: a cancellation (the backend put the request back) is `.cancelled`.
-            throw (error as? any FreezectlError) ?? CgroupFreezer.Error.cancelled
+            // A control file that vanished or went dead (ENOENT, ENODEV) under a write or a read
+            // because the cgroup was removed meanwhile (its processes exited): nothing of it is
+            // left frozen, and that is what is reported.
+            if error is CgroupLayout.Error, !Syscall.exists(target.cgroup.path) { throw CgroupFreezer.Error.removed(path: target.cgroup.path) }
+            // A cancellation (the backend put the request back) is `.cancelled`; an error of no
+            // freezectl type is passed on as it was (UnexpectedError), never as a cancellation.
+            throw UnexpectedError.reported(error)
         }
     }
 }

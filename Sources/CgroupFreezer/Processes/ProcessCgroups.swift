@@ -128,51 +128,79 @@ package enum CgroupProcesses {
         return pids
     }
 
-    /// Whether any process is in `directory` or a cgroup below it: the first cgroup.procs with a
+    /// Whether a process may be in `directory` or a cgroup below it: the first cgroup.procs with a
     /// PID answers, so a container whose processes sit in its own cgroup costs one read and no
     /// listing of its children (asked per container of a batch, before and after its freeze).
+    /// False only when every cgroup.procs was read empty or its cgroup is gone: a read or a
+    /// listing that fails answers true, so that no caller takes a failed read for an emptied
+    /// container (Resolver thaws back a container found empty right after its freeze).
     package static func anyInSubtree(_ directory: FilePath) -> Bool {
         hasMembers(directory) || anyInChildren(of: directory)
     }
 
-    /// Whether any process is in `directory` or below it, or nil when `directory` does not exist
-    /// (its cgroup.procs is not there): one question where a stat and `anyInSubtree` were two.
+    /// Whether a process may be in `directory` or below it, or nil when `directory` does not
+    /// exist (its cgroup.procs is not there): one question where a stat and `anyInSubtree` were
+    /// two. A failed read answers true, as in `anyInSubtree`.
     package static func anyInSubtreeIfPresent(_ directory: FilePath) -> Bool? {
         switch firstRead(of: directory) {
-        case .failure(.notFound), .failure(.io(_, _, .notDirectory)): return nil
-        case .failure: return false
+        case .failure(let error) where isGone(error): return nil
+        case .failure: return true
         case .success(true): return true
         case .success(false): return anyInChildren(of: directory)
         }
     }
 
-    /// Whether any cgroup below `directory` has a process (false when it cannot be listed).
+    /// Whether a cgroup below `directory` may have a process (true when the listing fails for
+    /// another reason than the cgroup being gone).
     private static func anyInChildren(of directory: FilePath) -> Bool {
-        guard case .success(let children) = Syscall.subdirectories(of: directory) else { return false }
-        return children.contains { anyInSubtree(directory.appending($0)) }
+        switch Syscall.subdirectories(of: directory) {
+        case .success(let children): return children.contains { anyInSubtree(directory.appending($0)) }
+        case .failure(let errno): return !isGone(errno)
+        }
     }
 
-    /// Whether `directory` has a member process (false when it cannot be read): one read of
-    /// cgroup.procs, which the kernel prints a PID per record and of which a read returns at
-    /// least the first record when there is one, so no byte needs parsing.
+    /// Whether `directory` may have a member process: one read of cgroup.procs, which the kernel
+    /// prints a PID per record and of which a read returns at least the first record when there
+    /// is one, so no byte needs parsing. False when it was read empty or the cgroup is gone;
+    /// true when the read failed otherwise.
     package static func hasMembers(_ directory: FilePath) -> Bool {
-        (try? firstRead(of: directory).get()) ?? false
+        switch firstRead(of: directory) {
+        case .success(let populated): return populated
+        case .failure(let error): return !isGone(error)
+        }
     }
 
-    /// Whether the first read of `directory`'s cgroup.procs returns a byte; the open's error.
+    /// A cgroup removed meanwhile: its directory or cgroup.procs is not there (ENOENT,
+    /// ENOTDIR), or the open file belongs to a removed cgroup (ENODEV).
+    private static func isGone(_ error: CgroupLayout.Error) -> Bool {
+        if case .notFound = error { return true }
+        return error.errno.map(isGone) ?? false
+    }
+
+    private static func isGone(_ errno: Errno) -> Bool {
+        errno == .noSuchFileOrDirectory || errno == .notDirectory || errno == .operationNotSupportedByDevice
+    }
+
+    /// Whether the first read of `directory`'s cgroup.procs returns a byte; the open's or the
+    /// read's error.
     private static func firstRead(of directory: FilePath) -> Result<Bool, CgroupLayout.Error> {
+        let file = directory.appending("cgroup.procs")
         let fd: FileDescriptor
         do {
-            fd = try CgroupFile.open(directory.appending("cgroup.procs"), .readOnly)
+            fd = try CgroupFile.open(file, .readOnly)
         } catch {
             return .failure(error)
         }
         defer { CgroupFile.close(fd) }
         var bytes = (UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &bytes) { buffer in
-            (try? fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)) ?? 0
+        do {
+            let count = try withUnsafeMutableBytes(of: &bytes) { buffer in
+                try fd.read(fromAbsoluteOffset: 0, into: buffer, retryOnInterrupt: true)
+            }
+            return .success(count > 0)
+        } catch {
+            return .failure(.io(path: file, operation: "read", errno: error as? Errno ?? .ioError))
         }
-        return .success(count > 0)
     }
 
     /// The PIDs directly in `directory` (empty when it cannot be read).

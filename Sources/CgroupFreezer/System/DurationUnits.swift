@@ -26,3 +26,14 @@ extension Duration {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }
+
+/// Sleeps for `duration`; false when the task is cancelled (before or during the sleep), which
+/// is the only error `Task.sleep` throws: the caller's loop then ends.
+package func sleepUnlessCancelled(for duration: Duration) async -> Bool {
+    do {
+        try await Task.sleep(for: duration)
+        return true
+    } catch {
+        return false
+    }
+}
