@@ -92,35 +92,50 @@ struct FreezectlBench: AsyncParsableCommand {
         if !plan.containerd { report.skipped.append("containerd: containerd and ctr are not installed (docker.io brings them)") }
 
         do {
-            if only.isEmpty || only.contains("library") {
-                // The floor as a process of its own (Benchmarks/kernel-floor.c), where bench.sh built it.
-                let floorProcess = harnessDirectory.appendingPathComponent("bench-kernel-floor").path
-                try await LibrarySuite(plan: plan, layout: layout, freezectl: binary,
-                                       floorProcess: FileManager.default.isExecutableFile(atPath: floorProcess) ? floorProcess : nil,
-                                       spawner: spawner).run(into: &report)
-                report.add(try strippedSize(of: binary, scratch: scratch, spawner: spawner))
-            }
-            let rootfs = scratch + "/rootfs"
-            let commandParts = ["runc", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
-            if !commandParts.isEmpty || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
-            if !commandParts.isEmpty {
-                try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
-                    .run(parts: Set(commandParts), into: &report)
-            }
-            if only.isEmpty || only.contains("daemon") {
-                let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
-                try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
-                    .run(into: &report)
-            }
-            try Cleanup.shared.checkInterrupted()
+            try await runParts(plan, layout: layout, freezectl: binary, harness: harnessDirectory, scratch: scratch, spawner: spawner, into: &report)
         } catch is Cleanup.Interrupted {
             progress("interrupted: nothing written; everything the run created is removed")
             throw ExitCode(130)
         }
+        keepUnmeasuredParts(of: &report)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: output + "/benchmarks.json"))
+        try Data(MarkdownReport(report: report).render().utf8).write(to: URL(fileURLWithPath: output + "/benchmarks.md"))
+        progress("wrote \(output)/benchmarks.md and \(output)/benchmarks.json")
+    }
 
+    /// The parts --only names (all by default), each into `report`.
+    private func runParts(_ plan: Plan, layout: CgroupLayout, freezectl binary: String, harness harnessDirectory: URL, scratch: String,
+                          spawner: Spawner, into report: inout Report) async throws {
+        if only.isEmpty || only.contains("library") {
+            // The floor as a process of its own (Benchmarks/kernel-floor.c), where bench.sh built it.
+            let floorProcess = harnessDirectory.appendingPathComponent("bench-kernel-floor").path
+            try await LibrarySuite(plan: plan, layout: layout, freezectl: binary,
+                                   floorProcess: FileManager.default.isExecutableFile(atPath: floorProcess) ? floorProcess : nil,
+                                   spawner: spawner).run(into: &report)
+            report.add(try strippedSize(of: binary, scratch: scratch, spawner: spawner))
+        }
+        let rootfs = scratch + "/rootfs"
+        let commandParts = ["runc", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
+        if !commandParts.isEmpty || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
+        if !commandParts.isEmpty {
+            try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                .run(parts: Set(commandParts), into: &report)
+        }
+        if only.isEmpty || only.contains("daemon") {
+            let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
+            try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                .run(into: &report)
+        }
+        try Cleanup.shared.checkInterrupted()
+    }
+
+    /// A run of some parts: the others' figures stay as the last run of the same mode measured
+    /// them (and say when).
+    private func keepUnmeasuredParts(of report: inout Report) {
         if !only.isEmpty, let data = FileManager.default.contents(atPath: output + "/benchmarks.json"),
            let previous = try? JSONDecoder().decode(Report.self, from: data), previous.mode == report.mode {
-            // Only some parts ran: the others' figures stay as the last run measured them (and say when).
             let measured = Set(report.series.map(\.name))
             report.series = previous.series.filter { !measured.contains($0.name) } + report.series
             report.started = "\(previous.started) (parts \(only.joined(separator: ", ")) on \(report.started))"
@@ -130,11 +145,6 @@ struct FreezectlBench: AsyncParsableCommand {
             }
             report.machine = machine
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(report).write(to: URL(fileURLWithPath: output + "/benchmarks.json"))
-        try Data(MarkdownReport(report: report).render().utf8).write(to: URL(fileURLWithPath: output + "/benchmarks.md"))
-        progress("wrote \(output)/benchmarks.md and \(output)/benchmarks.json")
     }
 }
 

@@ -40,7 +40,12 @@ struct DaemonSuite {
         usleep(500_000)  // its first listing of the sources
         let idle = Double(Self.residentKiB(daemon.processIdentifier))
 
-        // Pause+unpause pairs, alternating which goes first.
+        try measurePairs(fleet: fleet, connection: connection, into: &report)
+        try measureThroughput(fleet: fleet, socket: socket, daemon: daemon, idle: idle, into: &report)
+    }
+
+    /// Pause+unpause pairs through the API and through runc, alternating which goes first.
+    private func measurePairs(fleet: RuncFleet, connection: UnixHTTPConnection, into report: inout Report) throws {
         let id = fleet.ids[0]
         let target = #"{"targets": ["runc:\#(id)"]}"#
         var api = Series(group: "daemon", name: "pause+unpause 1 runc container, freezectld API (connection reused)",
@@ -69,7 +74,12 @@ struct DaemonSuite {
         report.add(runc)
         progress("pause+unpause through freezectld: \(formatDuration(api.median)), runc: \(formatDuration(runc.median))")
 
-        // Throughput: several connections at once, a fixed number of requests each.
+    }
+
+    /// Requests per second over several connections at once, and the daemon's memory.
+    private func measureThroughput(fleet: RuncFleet, socket: String, daemon: Process, idle: Double, into report: inout Report) throws {
+        let id = fleet.ids[0]
+        let target = #"{"targets": ["runc:\#(id)"]}"#
         let connections = 8, perConnection = plan.quick ? 10 : 250
         let status = try throughput(socket: socket, connections: connections, requests: perConnection) { connection, _ in
             try connection.expectOK("GET", "/v1/status?target=runc:\(id)", body: nil)

@@ -71,39 +71,16 @@ struct LibrarySuite {
             }
         }
         func floor() throws {
-            var start = clock.now
-            let frozen = backend == "v1" ? kf_v1_freeze(directory + "/freezer.state")
-                : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 1)
-            floorFreeze.samples.append(seconds(clock.now - start))
-            // The floor's result is checked through the library, outside the timed span.
-            let state = try freezer.status(target).state
-            start = clock.now
-            let thawed = backend == "v1" ? kf_v1_thaw(directory + "/freezer.state")
-                : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 0)
-            floorThaw.samples.append(seconds(clock.now - start))
-            guard frozen == 0, thawed == 0, state == .frozen else {
-                throw BenchError("floor round on \(directory): \(frozen), \(thawed), state \(state)")
-            }
-        }
-
-        // The CLI as a script runs it: a process start, the layout, the target, the freeze and its
-        // wait, the report; its result checked through the library outside the timed span. The
-        // floor as a process of its own (bench-kernel-floor) is spawned and checked the same way.
-        func spawnedRound(_ program: String, _ what: String) throws -> (pause: Double, unpause: Double) {
-            let paused = try spawner.must(program, ["pause", "-q", directory])
-            let state = try freezer.status(target).state
-            let unpaused = try spawner.must(program, ["unpause", "-q", directory])
-            guard state == .frozen, try freezer.status(target).state == .thawed else {
-                throw BenchError("\(what) round on \(directory): \(state) after pause")
-            }
-            return (paused.seconds, unpaused.seconds)
+            let round = try floorRound(backend: backend, directory: directory, target: target, freezer: freezer)
+            floorFreeze.samples.append(round.freeze)
+            floorThaw.samples.append(round.thaw)
         }
         func cli() throws {
-            let round = try spawnedRound(freezectl, "CLI")
+            let round = try spawnedRound(freezectl, "CLI", directory: directory, target: target, freezer: freezer)
             cliFreeze.samples.append(round.pause)
             cliThaw.samples.append(round.unpause)
             guard let floorProcess else { return }
-            let floorRound = try spawnedRound(floorProcess, "floor process")
+            let floorRound = try spawnedRound(floorProcess, "floor process", directory: directory, target: target, freezer: freezer)
             processFreeze.samples.append(floorRound.pause)
             processThaw.samples.append(floorRound.unpause)
         }
@@ -120,6 +97,39 @@ struct LibrarySuite {
         }
         return [libraryFreeze, libraryThaw, floorFreeze, floorThaw] + (throughCLI ? [cliFreeze, cliThaw] : [])
             + (throughCLI && floorProcess != nil ? [processFreeze, processThaw] : [])
+    }
+
+    /// One round of the kernel floor in this process (CKernelFloor): the freeze's and the thaw's
+    /// time; the state in between checked through the library, outside the timed spans.
+    private func floorRound(backend: String, directory: String, target: FreezerTarget, freezer: CgroupFreezer) throws -> (freeze: Double, thaw: Double) {
+        let clock = ContinuousClock()
+        var start = clock.now
+        let frozen = backend == "v1" ? kf_v1_freeze(directory + "/freezer.state")
+            : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 1)
+        let freeze = seconds(clock.now - start)
+        let state = try freezer.status(target).state
+        start = clock.now
+        let thawed = backend == "v1" ? kf_v1_thaw(directory + "/freezer.state")
+            : kf_v2_set(directory + "/cgroup.freeze", directory + "/cgroup.events", 0)
+        let thaw = seconds(clock.now - start)
+        guard frozen == 0, thawed == 0, state == .frozen else {
+            throw BenchError("floor round on \(directory): \(frozen), \(thawed), state \(state)")
+        }
+        return (freeze, thaw)
+    }
+
+    /// The CLI as a script runs it: a process start, the layout, the target, the freeze and its
+    /// wait, the report; its result checked through the library outside the timed span. The
+    /// floor as a process of its own (bench-kernel-floor) is spawned and checked the same way.
+    private func spawnedRound(_ program: String, _ what: String, directory: String, target: FreezerTarget,
+                              freezer: CgroupFreezer) throws -> (pause: Double, unpause: Double) {
+        let paused = try spawner.must(program, ["pause", "-q", directory])
+        let state = try freezer.status(target).state
+        let unpaused = try spawner.must(program, ["unpause", "-q", directory])
+        guard state == .frozen, try freezer.status(target).state == .thawed else {
+            throw BenchError("\(what) round on \(directory): \(state) after pause")
+        }
+        return (paused.seconds, unpaused.seconds)
     }
 }
 

@@ -135,6 +135,29 @@ struct DaemonTests {
         #expect(paused.status == 200, "\(paused.body)")
         #expect(try runc.list() == ["web": "paused", "db": "paused"])
 
+        try checkMission(socket: socket, runc: runc, member: member, groups: memberGroups)
+        try checkCgroupRule(socket: socket, allowed: allowed, other: other, nobody: nobody, outsider: outsider)
+        checkAuditNamesRequesters(auditLog, other: other)
+        try checkReload(daemon: daemon, socket: socket, policyFile: policyFile, allowed: allowed, outsider: outsider, writePolicy: writePolicy)
+
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#).status == 200)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+        try answers.check()
+    }
+
+    /// The audit trail names who asked and the rule that allowed it, and every refusal.
+    func checkAuditNamesRequesters(_ auditLog: String, other: TestCgroup) {
+        let records = auditRecords(auditLog)
+        let webUnpause = records.first { $0["action"] as? String == "unpause" && ($0["target"] as? String)?.hasPrefix("runc:web") == true && $0["result"] as? String == "ok" }
+        #expect((webUnpause?["requester"] as? [String: Any])?["uid"] as? Int == 23456 && webUnpause?["rule"] as? String == "rule 1", "\(records)")
+        let refusals = records.filter { $0["result"] as? String == "refused" }
+        #expect(refusals.contains { $0["target"] as? String == "runc:db" && ($0["requester"] as? [String: Any])?["uid"] as? Int == 23456 })
+        #expect(refusals.contains { $0["target"] as? String == "cgroup:\(other.relativePath)" && ($0["requester"] as? [String: Any])?["user"] as? String == "nobody" })
+    }
+
+    /// The mission: unpausers unpause what is labelled auto_resume=true; the rest is refused.
+    func checkMission(socket: String, runc: RuncContainers, member: (uid: Int, gid: Int), groups memberGroups: [Int]) throws {
         // The mission: unpausers unpause what is labelled auto_resume=true; db is skipped, and said so.
         let all = try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#, user: member, groups: memberGroups)
         #expect(all.status == 200, "\(all.body)")
@@ -152,7 +175,10 @@ struct DaemonTests {
         #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["runc:web"]}"#, user: member, groups: memberGroups).status == 403)
         #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#, user: member).status == 403)
         #expect(try runc.list() == ["web": "running", "db": "paused"])
+    }
 
+    /// A user granted one cgroup acts on it and on no other; a user in no rule on none.
+    func checkCgroupRule(socket: String, allowed: TestCgroup, other: TestCgroup, nobody: (uid: Int, gid: Int), outsider: (uid: Int, gid: Int)) throws {
         // nobody may pause one cgroup and not another.
         let mine = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(allowed.relativePath)"]}"#, user: nobody)
         #expect(mine.status == 200 && allowed.kernelFrozen, "\(mine.body)")
@@ -165,16 +191,12 @@ struct DaemonTests {
         #expect(!allowed.selfFrozen)
         // The outsider is named by no rule.
         #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 403)
+    }
 
-        // The audit trail names who asked and the rule that allowed it, and every refusal.
-        let records = auditRecords(auditLog)
-        let webUnpause = records.first { $0["action"] as? String == "unpause" && ($0["target"] as? String)?.hasPrefix("runc:web") == true && $0["result"] as? String == "ok" }
-        #expect((webUnpause?["requester"] as? [String: Any])?["uid"] as? Int == 23456 && webUnpause?["rule"] as? String == "rule 1", "\(records)")
-        let refusals = records.filter { $0["result"] as? String == "refused" }
-        #expect(refusals.contains { $0["target"] as? String == "runc:db" && ($0["requester"] as? [String: Any])?["uid"] as? Int == 23456 })
-        #expect(refusals.contains { $0["target"] as? String == "cgroup:\(other.relativePath)" && ($0["requester"] as? [String: Any])?["user"] as? String == "nobody" })
-
-        // SIGHUP: a rule for the outsider takes effect; a broken file then keeps it in force.
+    /// SIGHUP: a rule for the outsider takes effect; a broken file, or one the TOML parser aborts
+    /// on, then keeps it in force.
+    func checkReload(daemon: BackgroundProcess, socket: String, policyFile: String, allowed: TestCgroup, outsider: (uid: Int, gid: Int),
+                     writePolicy: (String) throws -> Void) throws {
         try writePolicy("[[rule]]\nusers = [\"23457\"]\nactions = [\"status\"]\n")
         daemon.signal(SIGHUP)
         #expect(eventually(seconds: 5) { (try? request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status) == 200 })
@@ -187,11 +209,6 @@ struct DaemonTests {
         daemon.signal(SIGHUP)
         #expect(eventually(seconds: 5) { daemon.stderrSoFar.contains("the TOML parser crashed on it") }, "\(daemon.stderrSoFar)")
         #expect(try request(socket, "GET", "/v1/status?target=cgroup:\(allowed.relativePath)", user: outsider).status == 200)
-
-        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"all": true}"#).status == 200)
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait(seconds: 10).exited)
-        try answers.check()
     }
 
     /// A policy on which toml++ fails an assertion and aborts (Fuzz/Contained/policy has the
@@ -238,7 +255,6 @@ struct DaemonTests {
         defer { daemon.cleanUp() }
         try daemon.start()
         let (socket, state, auditLog) = (daemon.socket, daemon.state, daemon.auditLog)
-        func target(_ cgroup: TestCgroup) -> String { "cgroup:\(cgroup.relativePath)" }
 
         // for: frozen now, thawed at expiry; the paused-before target is not the lease's.
         #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(pausedBefore))"]}"#).status == 200)
@@ -259,26 +275,9 @@ struct DaemonTests {
         #expect(eventually(seconds: 2) { !FileManager.default.fileExists(atPath: "\(state)/leases/\(leaseID).json") })
         #expect(eventually(seconds: 2) { auditRecords(auditLog).contains { $0["action"] as? String == "unpause" && $0["lease"] as? String == leaseID && $0["result"] as? String == "ok" } })
 
-        // hold: the client killed with SIGKILL thaws it within a second.
-        let holder = try BackgroundProcess("/usr/bin/curl", ["-sN", "--unix-socket", socket, "-d", #"{"targets": ["\#(target(held))"], "hold": true}"#,
-                                                             "http://localhost/v1/pause"])
-        #expect(eventually(seconds: 5) { held.kernelFrozen })
-        #expect(try request(socket, "GET", "/v1/leases").body.contains(#""kind":"hold""#))
-        holder.signal(SIGKILL)
-        _ = holder.wait(seconds: 5)
-        let killedAt = Date()
-        #expect(eventually(seconds: 2) { !held.kernelFrozen })
-        #expect(Date().timeIntervalSince(killedAt) < 1.0, "thawed \(Date().timeIntervalSince(killedAt)) s after the holder died")
+        try checkHoldEndsWithItsClient(socket: socket, held: held)
 
-        // An unpause ends the lease; DELETE ends one and thaws it.
-        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#).status == 200)
-        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["\#(target(ended))"]}"#).status == 200)
-        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
-        let second = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#)
-        let secondID = try #require((object(second.body)["lease"] as? [String: Any])?["id"] as? String)
-        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 200)
-        #expect(!ended.kernelFrozen)
-        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 404)
+        try checkLeaseEnds(socket: socket, ended: ended)
 
         // SIGKILL while a lease runs: nothing thaws it until the daemon starts again after expiry.
         let survivor = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(killed))"], "for": "1s"}"#)
@@ -303,6 +302,66 @@ struct DaemonTests {
         #expect(held2.contains("the daemon stopped"))
         answers.add(method: "POST", path: "/v1/pause", status: 200, contentType: "application/x-ndjson", body: held2)
         #expect(timed.kernelFrozen && FileManager.default.fileExists(atPath: "\(state)/leases/\(keptID).json"), "a timed lease is kept")
+        try answers.check()
+    }
+
+    /// A test cgroup as a target of the API.
+    func target(_ cgroup: TestCgroup) -> String { "cgroup:\(cgroup.relativePath)" }
+
+    /// hold: the client killed with SIGKILL thaws it within a second.
+    func checkHoldEndsWithItsClient(socket: String, held: TestCgroup) throws {
+        // hold: the client killed with SIGKILL thaws it within a second.
+        let holder = try BackgroundProcess("/usr/bin/curl", ["-sN", "--unix-socket", socket, "-d", #"{"targets": ["\#(target(held))"], "hold": true}"#,
+                                                             "http://localhost/v1/pause"])
+        #expect(eventually(seconds: 5) { held.kernelFrozen })
+        #expect(try request(socket, "GET", "/v1/leases").body.contains(#""kind":"hold""#))
+        holder.signal(SIGKILL)
+        _ = holder.wait(seconds: 5)
+        let killedAt = Date()
+        #expect(eventually(seconds: 2) { !held.kernelFrozen })
+        #expect(Date().timeIntervalSince(killedAt) < 1.0, "thawed \(Date().timeIntervalSince(killedAt)) s after the holder died")
+    }
+
+    /// An unpause ends the lease; DELETE ends one and thaws it.
+    func checkLeaseEnds(socket: String, ended: TestCgroup) throws {
+        // An unpause ends the lease; DELETE ends one and thaws it.
+        #expect(try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#).status == 200)
+        #expect(try request(socket, "POST", "/v1/unpause", body: #"{"targets": ["\#(target(ended))"]}"#).status == 200)
+        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let second = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(ended))"], "for": "60s"}"#)
+        let secondID = try #require((object(second.body)["lease"] as? [String: Any])?["id"] as? String)
+        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 200)
+        #expect(!ended.kernelFrozen)
+        #expect(try request(socket, "DELETE", "/v1/leases/\(secondID)").status == 404)
+    }
+
+    @Test("a lease that cannot be recorded fails the request that asked for it: 500 naming the record, nothing paused, no lease held")
+    func anUnrecordedLeaseFailsItsRequest() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cgroup = try TestCgroup(.v2)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        // The lease records' directory replaced by a file: every record's write fails (ENOTDIR).
+        let leases = daemon.state + "/leases"
+        try FileManager.default.removeItem(atPath: leases)
+        try "".write(toFile: leases, atomically: false, encoding: .utf8)
+        for body in [#"{"targets": ["\#(target(cgroup))"], "for": "60s"}"#, #"{"targets": ["\#(target(cgroup))"], "hold": true}"#] {
+            let answer = try request(daemon.socket, "POST", "/v1/pause", body: body)
+            #expect(answer.status == 500 && answer.body.contains("the lease cannot be recorded, so nothing was paused")
+                    && answer.body.contains(leases), "\(answer.body)")
+            #expect(!cgroup.kernelFrozen, "paused without a lease record: \(body)")
+        }
+        #expect(try request(daemon.socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        // Without a lease the same pause is done.
+        #expect(try request(daemon.socket, "POST", "/v1/pause", body: #"{"targets": ["\#(target(cgroup))"]}"#).status == 200)
+        #expect(cgroup.kernelFrozen)
+        #expect(try request(daemon.socket, "POST", "/v1/unpause", body: #"{"targets": ["\#(target(cgroup))"]}"#).status == 200)
+        #expect(!cgroup.kernelFrozen)
+        #expect(daemon.stop(SIGTERM)?.exited == true)
         try answers.check()
     }
 
@@ -332,9 +391,6 @@ struct DaemonTests {
             try #require(eventually(seconds: 5) { new.kernelFrozen })
             return new
         }
-        func leaseID(_ answer: (status: Int, body: String)) throws -> String {
-            try #require((object(answer.body)["lease"] as? [String: Any])?["id"] as? String, "\(answer.body)")
-        }
 
         // At expiry.
         let first = try cgroup(0)
@@ -343,16 +399,7 @@ struct DaemonTests {
         let stranger = try replace(first, 0)
         usleep(4_000_000)
         #expect(stranger.kernelFrozen && stranger.selfFrozen, "the lease thawed a cgroup it did not freeze")
-        #expect(eventually(seconds: 3) { !FileManager.default.fileExists(atPath: "\(state)/leases/\(timed).json") })
-        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
-        let dropped = auditRecords(auditLog).filter { $0["lease"] as? String == timed && $0["action"] as? String == "unpause" }
-        #expect(dropped.count == 1 && dropped.first?["result"] as? String == "dropped"
-                && (dropped.first?["message"] as? String)?.contains("target-replaced") == true, "\(dropped)")
-        let replay = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
-                                               "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22lease%22%5D%7D"])
-        #expect(lines(replay.stdout).contains { $0["lease"] as? String == timed && $0["action"] as? String == "ended" && $0["result"] as? String == "target-replaced"
-                                               && $0["target"] as? String == "cgroup:/\(names[0])" }, "\(replay.stdout)")
-        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay.stdout)
+        try checkDropped(timed, target: "cgroup:/\(names[0])", daemon: daemon)
         try stranger.write("0", "cgroup.freeze")
 
         // At reconcile: the daemon killed, one lease's cgroup replaced while it is down, the other not.
@@ -368,10 +415,8 @@ struct DaemonTests {
         #expect(!FileManager.default.fileExists(atPath: "\(state)/leases/\(replacedID).json"))
         #expect(stranger2.kernelFrozen && kept.kernelFrozen)
         #expect(auditRecords(auditLog).contains { $0["lease"] as? String == replacedID && $0["result"] as? String == "dropped" })
-        let replay2 = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
-                                                "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22lease%22%5D%7D"])
-        #expect(lines(replay2.stdout).contains { $0["lease"] as? String == replacedID && $0["result"] as? String == "target-replaced" }, "\(replay2.stdout)")
-        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay2.stdout)
+        let events2 = try leaseEventsSoFar(socket)
+        #expect(events2.contains { $0["lease"] as? String == replacedID && $0["result"] as? String == "target-replaced" }, "\(events2)")
         // The lease that still holds its own cgroup ends as usual, thawing it.
         #expect(try request(socket, "DELETE", "/v1/leases/\(keptID)").status == 200)
         #expect(!kept.kernelFrozen)
@@ -379,6 +424,34 @@ struct DaemonTests {
         try stranger2.write("0", "cgroup.freeze")
         #expect(daemon.stop(SIGTERM)?.exited == true)
         try answers.check()
+    }
+
+    /// A lease whose only target was replaced: its record gone, none held, its thaw audited as
+    /// dropped and its end announced as target-replaced.
+    func checkDropped(_ lease: String, target: String, daemon: TestDaemon) throws {
+        let (socket, state, auditLog) = (daemon.socket, daemon.state, daemon.auditLog)
+        #expect(eventually(seconds: 3) { !FileManager.default.fileExists(atPath: "\(state)/leases/\(lease).json") })
+        #expect(try request(socket, "GET", "/v1/leases").body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let dropped = auditRecords(auditLog).filter { $0["lease"] as? String == lease && $0["action"] as? String == "unpause" }
+        #expect(dropped.count == 1 && dropped.first?["result"] as? String == "dropped"
+                && (dropped.first?["message"] as? String)?.contains("target-replaced") == true, "\(dropped)")
+        let events = try leaseEventsSoFar(socket)
+        #expect(events.contains { $0["lease"] as? String == lease && $0["action"] as? String == "ended" && $0["result"] as? String == "target-replaced"
+                                  && $0["target"] as? String == target }, "\(events)")
+    }
+
+    /// The ID of the lease an answer took.
+    func leaseID(_ answer: (status: Int, body: String)) throws -> String {
+        try #require((object(answer.body)["lease"] as? [String: Any])?["id"] as? String, "\(answer.body)")
+    }
+
+    /// The lease events so far: the events stream replayed from the start (its lines checked
+    /// against the API's schema with the others).
+    func leaseEventsSoFar(_ socket: String) throws -> [[String: Any]] {
+        let replay = try run("/usr/bin/curl", ["-sN", "--max-time", "1", "--unix-socket", socket,
+                                               "http://localhost/v1/events?since=0&filters=%7B%22type%22%3A%5B%22lease%22%5D%7D"])
+        answers.add(method: "GET", path: "/v1/events", status: 200, contentType: "application/x-ndjson", body: replay.stdout)
+        return lines(replay.stdout)
     }
 
     /// The JSON objects of a stream's lines so far.
@@ -493,6 +566,14 @@ struct DaemonTests {
         _ = holder.wait(seconds: 5)
         #expect(eventually(seconds: 2) { !cgroup.kernelFrozen }, "the hold ends with its holder")
 
+        try checkWithoutTheDaemon(target: target, cgroup: cgroup, scratch: scratch)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait(seconds: 10).exited)
+    }
+
+    /// --hold directly runs COMMAND while the cgroup is frozen and exits with its status; --for
+    /// cannot be kept without a daemon (exit 2); a --host nobody answers is exit 1.
+    func checkWithoutTheDaemon(target: String, cgroup: TestCgroup, scratch: ScratchDirectory) throws {
         // --hold directly: COMMAND runs while the cgroup is frozen; its status is freezectl's.
         let direct = try freezectl("pause", "--hold", target, "--", "/bin/sh", "-c", "grep -qx 1 \(cgroup.path)/cgroup.freeze && exit 7")
         #expect(direct.status == 7, "\(direct.stdout)\(direct.stderr)")
@@ -507,8 +588,6 @@ struct DaemonTests {
         }
         let unreachable = try freezectl("--host", "unix://\(scratch.path)/none.sock", "pause", target)
         #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot be reached"), "\(unreachable.stderr)")
-        daemon.signal(SIGTERM)
-        #expect(daemon.wait(seconds: 10).exited)
     }
 }
 

@@ -115,7 +115,11 @@ struct RuntimeRootTrustTests {
         #expect(planted.status == 2 && code(planted) == "untrusted-state", "\(planted.stdout) \(planted.stderr)")
         #expect(!victim.selfFrozen)
 
-        // crun's status, written by nobody, naming root's v2 cgroup by its path.
+        try checkCrunStateOfAnotherUser(scratch: scratch)
+    }
+
+    /// crun's status, written by nobody, naming root's v2 cgroup by its path: refused.
+    func checkCrunStateOfAnotherUser(scratch: ScratchDirectory) throws {
         let victim2 = try TestCgroup(.v2)
         defer { victim2.destroy() }
         let victim2PID = try victim2.start("sleep 1000")

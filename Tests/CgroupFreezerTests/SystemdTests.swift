@@ -18,58 +18,9 @@ final class SystemdNamespace: @unchecked Sendable {
     init(services: [String: String], hybrid: Bool = false, units extra: [String: String] = [:]) throws {
         root = try TestCgroup(.v2)
         units = try ScratchDirectory()
-        if hybrid {
-            for hierarchy in TestCgroup.layout.hierarchies where hierarchy.version == .v1 {
-                let directory = hierarchy.mountPoint.appending(URL(fileURLWithPath: root.path).lastPathComponent).string
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-                v1Roots.append(directory)
-                // A new v1 cpuset has no CPUs or memory nodes: nothing could join it.
-                for file in ["cpuset.cpus", "cpuset.mems"] where hierarchy.controllers.contains("cpuset") {
-                    let parent = (try? String(contentsOfFile: hierarchy.mountPoint.string + "/" + file, encoding: .utf8)) ?? ""
-                    try? parent.write(toFile: directory + "/" + file, atomically: false, encoding: .utf8)
-                }
-            }
-        }
-        for name in ["dbus.socket", "dbus.service"] {
-            try FileManager.default.copyItem(atPath: "/lib/systemd/system/" + name, toPath: units.path + "/" + name)
-        }
-        for stub in ["sysinit", "basic", "sockets", "shutdown"] {
-            try "[Unit]\nDefaultDependencies=no\n".write(toFile: "\(units.path)/\(stub).target", atomically: true, encoding: .utf8)
-        }
-        let socketUnits = extra.keys.filter { $0.hasSuffix(".socket") }.sorted()
-        try "[Unit]\nWants=dbus.socket \((services.keys.sorted() + socketUnits).joined(separator: " "))\n"
-            .write(toFile: units.path + "/freezectl-test.target", atomically: true, encoding: .utf8)
-        for (name, text) in extra {
-            try text.write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
-        }
-        for (name, command) in services {
-            try "[Service]\nExecStart=\(command)\n".write(toFile: "\(units.path)/\(name)", atomically: true, encoding: .utf8)
-        }
-        // systemd remounts /sys/fs/cgroup read-only and creates directories and init.scope there:
-        // it must see cgroupfs mounts of its own, never the host's (a remount changes the
-        // superblock, which a private mount namespace shares). In its cgroup namespace, a cgroup
-        // mount is rooted at the namespace's cgroup, the child cgroup entered above.
-        var cgroupMounts = "mount -t cgroup2 none /sys/fs/cgroup"
-        if hybrid {
-            cgroupMounts = "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup"
-            for hierarchy in TestCgroup.layout.hierarchies {
-                let name = hierarchy.mountPoint.lastComponent?.string ?? "unified"
-                let controllers = hierarchy.controllers.sorted()
-                let options = controllers.allSatisfy { $0.hasPrefix("name=") } ? ["none"] + controllers : controllers
-                cgroupMounts += "\nmkdir /sys/fs/cgroup/\(name)\n" + (hierarchy.version == .v2
-                    ? "mount -t cgroup2 none /sys/fs/cgroup/\(name)"
-                    : "mount -t cgroup -o \(options.joined(separator: ",")) cgroup /sys/fs/cgroup/\(name)")
-            }
-        }
-        let boot = """
-        set -e
-        mount -t proc proc /proc
-        mount --bind -o ro /proc/sys /proc/sys
-        \(cgroupMounts)
-        mount -t tmpfs tmpfs /run
-        export SYSTEMD_UNIT_PATH=\(units.path)
-        exec /lib/systemd/systemd --unit=freezectl-test.target systemd.firstboot=off
-        """
+        if hybrid { v1Roots = try Self.makeV1Roots(named: URL(fileURLWithPath: root.path).lastPathComponent) }
+        let socketUnits = try Self.writeUnits(in: units.path, services: services, extra: extra)
+        let boot = Self.bootScript(hybrid: hybrid, units: units.path)
         try boot.write(toFile: units.path + "/boot.sh", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         let enter = ([root.path] + v1Roots).map { "echo $$ > \($0)/cgroup.procs" }.joined(separator: " && ")
@@ -92,6 +43,73 @@ final class SystemdNamespace: @unchecked Sendable {
         for name in Array(services.keys) + socketUnits {
             for _ in 0..<300 where (try? inside("systemctl", "is-active", name))?.stdout.hasPrefix("active") != true { usleep(20_000) }
         }
+    }
+
+    /// A directory named `name` in every v1 hierarchy (a new cpuset given its parent's CPUs and
+    /// memory nodes, since nothing could join one without them).
+    static func makeV1Roots(named name: String) throws -> [String] {
+        var roots: [String] = []
+        for hierarchy in TestCgroup.layout.hierarchies where hierarchy.version == .v1 {
+            let directory = hierarchy.mountPoint.appending(name).string
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            roots.append(directory)
+            // A new v1 cpuset has no CPUs or memory nodes: nothing could join it.
+            for file in ["cpuset.cpus", "cpuset.mems"] where hierarchy.controllers.contains("cpuset") {
+                let parent = (try? String(contentsOfFile: hierarchy.mountPoint.string + "/" + file, encoding: .utf8)) ?? ""
+                try? parent.write(toFile: directory + "/" + file, atomically: false, encoding: .utf8)
+            }
+        }
+        return roots
+    }
+
+    /// The unit files of the namespace's systemd: D-Bus, stub targets, the services and the
+    /// extra units, wanted by freezectl-test.target. Returns the socket units among the extra.
+    static func writeUnits(in directory: String, services: [String: String], extra: [String: String]) throws -> [String] {
+        for name in ["dbus.socket", "dbus.service"] {
+            try FileManager.default.copyItem(atPath: "/lib/systemd/system/" + name, toPath: directory + "/" + name)
+        }
+        for stub in ["sysinit", "basic", "sockets", "shutdown"] {
+            try "[Unit]\nDefaultDependencies=no\n".write(toFile: "\(directory)/\(stub).target", atomically: true, encoding: .utf8)
+        }
+        let socketUnits = extra.keys.filter { $0.hasSuffix(".socket") }.sorted()
+        try "[Unit]\nWants=dbus.socket \((services.keys.sorted() + socketUnits).joined(separator: " "))\n"
+            .write(toFile: directory + "/freezectl-test.target", atomically: true, encoding: .utf8)
+        for (name, text) in extra {
+            try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+        }
+        for (name, command) in services {
+            try "[Service]\nExecStart=\(command)\n".write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+        }
+        return socketUnits
+    }
+
+    /// The script that boots systemd in the namespaces: proc, cgroupfs mounts of its own, /run.
+    static func bootScript(hybrid: Bool, units: String) -> String {
+        // systemd remounts /sys/fs/cgroup read-only and creates directories and init.scope there:
+        // it must see cgroupfs mounts of its own, never the host's (a remount changes the
+        // superblock, which a private mount namespace shares). In its cgroup namespace, a cgroup
+        // mount is rooted at the namespace's cgroup, the child cgroup entered above.
+        var cgroupMounts = "mount -t cgroup2 none /sys/fs/cgroup"
+        if hybrid {
+            cgroupMounts = "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup"
+            for hierarchy in TestCgroup.layout.hierarchies {
+                let name = hierarchy.mountPoint.lastComponent?.string ?? "unified"
+                let controllers = hierarchy.controllers.sorted()
+                let options = controllers.allSatisfy { $0.hasPrefix("name=") } ? ["none"] + controllers : controllers
+                cgroupMounts += "\nmkdir /sys/fs/cgroup/\(name)\n" + (hierarchy.version == .v2
+                    ? "mount -t cgroup2 none /sys/fs/cgroup/\(name)"
+                    : "mount -t cgroup -o \(options.joined(separator: ",")) cgroup /sys/fs/cgroup/\(name)")
+            }
+        }
+        return """
+        set -e
+        mount -t proc proc /proc
+        mount --bind -o ro /proc/sys /proc/sys
+        \(cgroupMounts)
+        mount -t tmpfs tmpfs /run
+        export SYSTEMD_UNIT_PATH=\(units)
+        exec /lib/systemd/systemd --unit=freezectl-test.target systemd.firstboot=off
+        """
     }
 
     /// Runs a command inside the namespaces (mount, cgroup, pid).

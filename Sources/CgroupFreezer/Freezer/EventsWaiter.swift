@@ -163,13 +163,7 @@ public final class EventsWaiter: Sendable {
                 continue
             }
             lingered = false
-            for (id, entry) in snapshot {
-                do {
-                    if try entry.isSatisfied() { finish(id, with: .success(true)) }
-                } catch {
-                    finish(id, with: .failure(error))
-                }
-            }
+            checkDue(snapshot)
             let now = ContinuousClock.now
             let (waiting, expired, next) = state.withLock { state in
                 (state.waiting.map { ($0.key, $0.value.fd) },
@@ -181,14 +175,7 @@ public final class EventsWaiter: Sendable {
             // `lingering` (a poll without a deadline here would hold the thread and pipe for ever).
             if !expired.isEmpty || waiting.isEmpty { ready = []; continue }
 
-            var timeout: Int32 = -1
-            if let next {
-                let remaining = now.duration(to: next)
-                // Saturating: an embedder's far deadline must not trap the loop.
-                let seconds = min(remaining.components.seconds, Int64(Int32.max) / 1000)
-                let ms = seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
-                timeout = Int32(clamping: ms + 1)
-            }
+            let timeout = next.map { Self.pollTimeout(now.duration(to: $0)) } ?? -1
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             fds += waiting.map { pollfd(fd: $0.1, events: Int16(POLLPRI), revents: 0) }
             let count = poll(&fds, nfds_t(fds.count), timeout)
@@ -201,6 +188,25 @@ public final class EventsWaiter: Sendable {
                 ready.insert(entry.0)
             }
         }
+    }
+
+    /// Asks each waiter that is due whether its condition holds: those that do, or fail, resume.
+    private func checkDue(_ snapshot: [(UInt64, Waiting)]) {
+        for (id, entry) in snapshot {
+            do {
+                if try entry.isSatisfied() { finish(id, with: .success(true)) }
+            } catch {
+                finish(id, with: .failure(error))
+            }
+        }
+    }
+
+    /// poll's timeout for `remaining`, in whole milliseconds rounded up. Saturating: an
+    /// embedder's far deadline must not trap the loop.
+    private static func pollTimeout(_ remaining: Duration) -> Int32 {
+        let seconds = min(remaining.components.seconds, Int64(Int32.max) / 1000)
+        let ms = seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+        return Int32(clamping: ms + 1)
     }
 
     /// Empties the non-blocking wake pipe: its bytes only say "look again".
