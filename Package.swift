@@ -114,6 +114,8 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -125,6 +127,9 @@ let package = Package(
                 "ContainerRuntimes",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
@@ -141,6 +146,8 @@ let package = Package(
             name: "CRIUCheckpoint",
             dependencies: [
                 "CgroupFreezer",
+                "ContainerEngines",
+                "ContainerRuntimes",
                 "FreezerOperations",
                 "HealthProbes",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -186,6 +193,7 @@ let package = Package(
         .target(
             name: "FreezectlDaemon",
             dependencies: [
+                "CLinuxSupport",
                 "CgroupFreezer",
                 "ContainerEngines",
                 "ContainerRuntimes",
@@ -215,6 +223,7 @@ let package = Package(
                 "FreezectlDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // The command tree of freezectl and freezectl-engines, and the kernel-side routes: no
@@ -313,13 +322,16 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "SystemPackage", package: "swift-system")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "CgroupFreezerTests",
             // freezectl is a dependency so that `swift test` builds the binary the CLI tests run.
-            dependencies: ["CgroupFreezer", "HealthProbes", "CRIUCheckpoint", "FreezectlReports"],
+            dependencies: ["CgroupFreezer", "HealthProbes", "CRIUCheckpoint", "FreezectlReports",
+                           .product(name: "SystemPackage", package: "swift-system")],
             resources: [.copy("Fixtures")]
         ),
     ]
