@@ -2,7 +2,8 @@ import CgroupFreezer
 import SystemPackage
 
 extension CRIU {
-    /// CRIU: it cannot be used, or a dump or restore failed or was abandoned.
+    /// CRIU: it cannot be used, its images directory cannot be used, or a dump or restore failed
+    /// or was abandoned.
     public enum Error: FreezectlError, Equatable {
         /// No usable CRIU executable.
         case unavailable(path: FilePath, reason: String)
@@ -14,6 +15,11 @@ extension CRIU {
         case abandoned(operation: String, after: Duration, reason: String, log: FilePath)
         /// Processes of the tree are outside the cgroup that will be frozen (CRIU would not seize them).
         case strayProcesses(cgroup: FilePath, strays: [String])
+        /// The images directory could be written through by someone else (a symlink, another
+        /// user's, writable by all): refused before CRIU (root) writes there.
+        case unsafeImages(path: FilePath, reason: String)
+        /// The images directory could not be made, opened or cleared (`operation` failed with `errno`).
+        case imagesNotUsable(path: FilePath, operation: String, errno: Errno)
 
         public var code: String {
             switch self {
@@ -22,13 +28,20 @@ extension CRIU {
             case .failed: return "criu-failed"
             case .abandoned: return "criu-abandoned"
             case .strayProcesses: return "stray-processes"
+            case .unsafeImages: return "unsafe-file"
+            case .imagesNotUsable: return "io"
             }
+        }
+
+        public var errno: Errno? {
+            if case .imagesNotUsable(_, _, let errno) = self { return errno }
+            return nil
         }
 
         public var path: FilePath? {
             switch self {
             case .unavailable(let path, _), .checkFailed(let path, _, _), .failed(_, let path, _), .abandoned(_, _, _, let path),
-                 .strayProcesses(let path, _):
+                 .strayProcesses(let path, _), .unsafeImages(let path, _), .imagesNotUsable(let path, _, _):
                 return path
             }
         }
@@ -45,6 +58,10 @@ extension CRIU {
                 return "criu \(operation) abandoned after \(after.shortDescription) (\(reason)): CRIU and its process group were killed; the tree is back in the state the \(operation) found it in"
             case .strayProcesses(let cgroup, let strays):
                 return "\(strays.count) process(es) of the tree are outside \(cgroup), so CRIU could not seize them: " + strays.joined(separator: "; ")
+            case .unsafeImages(let path, let reason):
+                return "images directory \(path): \(reason)"
+            case .imagesNotUsable(let path, let operation, let errno):
+                return "images directory \(path): \(operation) failed: \(errno)"
             }
         }
     }
@@ -64,6 +81,10 @@ extension CRIU.Error: ErrorAdvice {
                 return "move them into the cgroup with --repair-tree (or freezectl verify --repair), or leave them out of the tree"
             case .abandoned(_, _, _, let log):
                 return "read \(log) for where CRIU stopped; raise --criu-timeout if the tree is large"
+            case .unsafeImages:
+                return "give --images-dir a directory of your own (or root's) that only its owner may write, not a symlink"
+            case .imagesNotUsable:
+                return "check that --images-dir is on a writable file system and that its parent exists"
         }
     }
 }

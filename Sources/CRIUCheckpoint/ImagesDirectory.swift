@@ -18,30 +18,30 @@ import SystemPackage
 struct ImagesDirectory {
     let path: FilePath
 
-    init(preparing path: FilePath, staleLog names: String...) throws {
+    init(preparing path: FilePath, staleLog names: String...) throws(CRIU.Error) {
         self.path = path
         if mkdir(path.string, 0o700) != 0 && errno != EEXIST {
-            throw CgroupLayout.Error.io(path: path, operation: "create the images directory", errno: Errno(rawValue: errno))
+            throw .imagesNotUsable(path: path, operation: "mkdir", errno: Errno(rawValue: errno))
         }
         let fd = open(path.string, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let error = Errno(rawValue: errno)
             if error == .tooManySymbolicLinkLevels || error == .notDirectory {
-                throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory is a symlink or not a directory")
+                throw .unsafeImages(path: path, reason: "a symlink or not a directory")
             }
-            throw CgroupLayout.Error.io(path: path, operation: "open the images directory", errno: error)
+            throw .imagesNotUsable(path: path, operation: "open", errno: error)
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CgroupLayout.Error.io(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
+        guard fstat(fd, &info) == 0 else { throw .imagesNotUsable(path: path, operation: "fstat", errno: Errno(rawValue: errno)) }
         guard info.st_uid == geteuid() || info.st_uid == 0 else {
-            throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory belongs to uid \(info.st_uid), not to the caller or root")
+            throw .unsafeImages(path: path, reason: "it belongs to uid \(info.st_uid), not to the caller or root")
         }
         guard info.st_mode & S_IWOTH == 0 else {
-            throw CgroupLayout.Error.unsafeFile(path: path, reason: "the images directory is writable by every user")
+            throw .unsafeImages(path: path, reason: "it is writable by every user")
         }
         for name in names where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
-            throw CgroupLayout.Error.io(path: path.appending(name), operation: "remove the previous run's file", errno: Errno(rawValue: errno))
+            throw .imagesNotUsable(path: path, operation: "remove the previous run's \(name)", errno: Errno(rawValue: errno))
         }
     }
 

@@ -116,14 +116,10 @@ public struct Daemon: Sendable {
     private func prepareSocketPath() throws {
         let socket = configuration.socket
         let directory = socket.removingLastComponent()
-        if !directory.isEmpty && mkdir(directory.string, 0o755) != 0 && Foundation.errno != EEXIST {
-            throw CgroupLayout.Error.io(path: directory, operation: "mkdir", errno: Errno(rawValue: Foundation.errno))
-        }
+        if !directory.isEmpty { try DaemonState.directory(directory, mode: 0o755) }
         var info = stat()
         guard lstat(socket.string, &info) == 0 else { return }
-        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-            throw CgroupLayout.Error.unsafeFile(path: socket, reason: "it exists and is not a socket; remove it or give another --socket")
-        }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw DaemonState.Error.notASocket(path: socket) }
         unlink(socket.string)
     }
 }

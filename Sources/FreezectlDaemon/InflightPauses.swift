@@ -33,22 +33,15 @@ struct InflightPauses: Sendable {
     }
 
     /// Creates `<state>/inflight` (0700) when missing; the state directory exists (LeaseFiles).
-    init(stateDirectory: FilePath) throws(CgroupLayout.Error) {
+    init(stateDirectory: FilePath) throws(DaemonState.Error) {
         directory = stateDirectory.appending("inflight")
-        if mkdir(directory.string, 0o700) != 0 && errno != EEXIST {
-            throw CgroupLayout.Error.io(path: directory, operation: "mkdir", errno: Errno(rawValue: errno))
-        }
-        var info = stat()
-        guard lstat(directory.string, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw CgroupLayout.Error.unsafeFile(path: directory, reason: "not a directory; give another --state-dir")
-        }
-        chmod(directory.string, 0o700)
+        try DaemonState.directory(directory, mode: 0o700, private: true)
     }
 
     /// Records a pause of `items` before it starts; returns the record's ID (nil when there is
     /// no kernel route to record). A record that cannot be written fails the request: the
     /// promise to undo a half-done freeze depends on it.
-    func begin(_ items: [Resolution], requester: AuditRecord.Requester) throws(CgroupLayout.Error) -> String? {
+    func begin(_ items: [Resolution], requester: AuditRecord.Requester) throws(DaemonState.Error) -> String? {
         // The identity each cgroup was validated with is the one its freeze checks under its lock.
         let targets = items.compactMap { item -> Record.Entry? in
             guard case .kernel(let target) = item.resolved?.route, let identity = target.cgroup.identity else { return nil }
@@ -62,12 +55,12 @@ struct InflightPauses: Sendable {
         do {
             data = try encoder.encode(Record(targets: targets, requester: requester))
         } catch {
-            throw CgroupLayout.Error.io(path: directory.appending(id + ".json"), operation: "encode", errno: .invalidArgument)
+            throw .record(path: directory.appending(id + ".json"), reason: "not encoded: \(error)", errno: nil)
         }
         // Not flushed to disk (0.8 ms a pause here, half the daemon's pairs a second): the record
         // guards against the daemon's death, which leaves it in the page cache, and a machine
         // crash leaves nothing to put back, since no cgroup survives a reboot.
-        try RegularFile.replace(id + ".json", in: directory, with: Array(data), mode: 0o600, durable: false)
+        try DaemonState.write(Array(data), as: id + ".json", in: directory, durable: false)
         return id
     }
 

@@ -91,30 +91,22 @@ struct LeaseFiles: Sendable {
     static let sizeLimit = 4 << 20
 
     /// Creates `<state>/leases` (0700) when missing; refuses a path that is not a directory.
-    init(stateDirectory: FilePath) throws(CgroupLayout.Error) {
+    init(stateDirectory: FilePath) throws(DaemonState.Error) {
         directory = stateDirectory.appending("leases")
-        for path in [stateDirectory, directory] {
-            if mkdir(path.string, path == directory ? 0o700 : 0o755) != 0 && errno != EEXIST {
-                throw CgroupLayout.Error.io(path: path, operation: "mkdir", errno: Errno(rawValue: errno))
-            }
-            var info = stat()
-            guard lstat(path.string, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a directory; give another --state-dir")
-            }
-        }
-        chmod(directory.string, 0o700)
+        try DaemonState.directory(stateDirectory, mode: 0o755)
+        try DaemonState.directory(directory, mode: 0o700, private: true)
     }
 
-    func write(_ lease: Lease) throws(CgroupLayout.Error) {
+    func write(_ lease: Lease) throws(DaemonState.Error) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do {
             data = try encoder.encode(lease)
         } catch {
-            throw CgroupLayout.Error.io(path: directory.appending(lease.id + ".json"), operation: "encode (\(error))", errno: .invalidArgument)
+            throw .record(path: directory.appending(lease.id + ".json"), reason: "not encoded: \(error)", errno: nil)
         }
-        try RegularFile.replace(lease.id + ".json", in: directory, with: Array(data), mode: 0o600)
+        try DaemonState.write(Array(data), as: lease.id + ".json", in: directory)
     }
 
     func remove(_ id: String) {

@@ -34,7 +34,7 @@ actor LeaseKeeper {
     /// Why a lease cannot begin; nothing was done.
     enum Refusal: Swift.Error {
         case stopping
-        case notRecorded(CgroupLayout.Error)
+        case notRecorded(DaemonState.Error)
     }
 
     /// Records a lease over the items that are not paused yet (before anything is frozen: a

@@ -93,6 +93,10 @@ extension ContainerCatalog.Error {
             case .containerNotRunning:
                 return "start the container first; only a running or paused container has a cgroup to freeze"
             case .ownedByEngine(_, let engine):
+                // An owner freezectl has no source for (CRI-O): no target of its to suggest.
+                guard ContainerSource(rawValue: engine) != nil else {
+                    return "freezectl has no \(engine) source to pause it through: pass --direct to write its cgroup anyway, and \(engine)'s view of it goes stale"
+                }
                 let target = engine == "podman" ? "podman:ID, with podman's API service running (`systemctl start podman.socket`)" : "\(engine):ID"
                 return "pause it through \(engine) (\(target)), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
             case .sourceUnavailable(let source, _, _):

@@ -11,6 +11,16 @@ import SystemPackage
 /// applies the ids and capabilities (`--reuid`, `--regid`, `--groups`, `--bounding-set`,
 /// `--inh-caps`, `--ambient-caps`, `--no-new-privs`).
 struct ProbeIdentity {
+    /// The target process's status cannot be read as the kernel writes it (a field missing or
+    /// malformed): the probe is not run with a guessed identity.
+    struct Unreadable: ErrorAdvice {
+        let path: FilePath?
+        let field: String
+        var code: String { "probe-identity" }
+        var message: String { "\(path?.string ?? "/proc/PID/status"): no readable \(field): the probe in the target cannot take its identity" }
+        var advice: String { "check that the target's process still runs (its /proc entry is gone when it exits), or probe without --health-exec-in-target" }
+    }
+
     /// The PATH the probe gets (its environment is not freezectl's).
     static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -33,13 +43,13 @@ struct ProbeIdentity {
         }
         func first(_ key: Substring) throws -> String {
             guard let value = fields[key]?.split(whereSeparator: { $0 == " " || $0 == "\t" }).first else {
-                throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
+                throw Unreadable(path: FilePath("/proc/\(pid)/status"), field: String(key))
             }
             return String(value)
         }
         func mask(_ key: Substring) throws -> UInt64 {
             guard let value = UInt64(try first(key), radix: 16) else {
-                throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read \(key) from", errno: .invalidArgument)
+                throw Unreadable(path: FilePath("/proc/\(pid)/status"), field: String(key))
             }
             return value
         }
@@ -47,7 +57,7 @@ struct ProbeIdentity {
         let uids = fields["Uid"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }) ?? []
         let gids = fields["Gid"]?.split(whereSeparator: { $0 == " " || $0 == "\t" }) ?? []
         guard uids.count >= 2, gids.count >= 2 else {
-            throw CgroupLayout.Error.io(path: FilePath("/proc/\(pid)/status"), operation: "read Uid/Gid from", errno: .invalidArgument)
+            throw Unreadable(path: FilePath("/proc/\(pid)/status"), field: "Uid/Gid")
         }
         uid = String(uids[1])
         gid = String(gids[1])

@@ -355,6 +355,29 @@ struct FaultTests {
         #expect(daemon.stop(SIGTERM)?.exited == true)
     }
 
+    @Test("an in-flight record freezectld cannot read at start is kept and logged (never dropped without a word); a readable one's cgroup gone since is nothing to put back, and the record goes")
+    func unreadableInflightRecordIsKept() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let daemon = TestDaemon(in: scratch)
+        defer { daemon.cleanUp() }
+        try daemon.start()
+        #expect(daemon.stop(SIGTERM)?.exited == true)
+        let inflight = daemon.state + "/inflight"
+        let torn = inflight + "/" + String(repeating: "ab", count: 16) + ".json"
+        try #"{"targets": [{"cgroup": "/sys/fs/cgroup/unified/x""#.write(toFile: torn, atomically: false, encoding: .utf8)
+        let gone = inflight + "/" + String(repeating: "cd", count: 16) + ".json"
+        let identity = #"{"device": 1, "inode": 1}"#
+        try #"{"targets": [{"cgroup": "/sys/fs/cgroup/unified/freezectl-test-\#(getpid())-gone", "identity": \#(identity)}], "requester": {"uid": 0, "gid": 0, "pid": 1}}"#
+            .write(toFile: gone, atomically: false, encoding: .utf8)
+        try daemon.start()
+        #expect(FileManager.default.fileExists(atPath: torn), "an unreadable record is left for an operator")
+        #expect(eventually(seconds: 5) { daemon.process?.stderrSoFar.contains("in-flight record \(torn) not read (left in place)") == true },
+                "\(daemon.process?.stderrSoFar ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: gone), "a record whose cgroup is gone has nothing left to put back")
+        #expect(daemon.stop(SIGTERM)?.exited == true)
+    }
+
     @Test("freezectld killed while a freeze waits; the half-frozen cgroup is then removed and made again under its name, half-frozen by someone else: the next start leaves the newcomer alone (audited dropped, target-replaced) and removes the record")
     func inflightRecordBindsToIdentity() throws {
         let scratch = try ScratchDirectory()

@@ -52,6 +52,8 @@ struct ErrorCodeTests {
         (CRIU.Error.abandoned(operation: "dump", after: .seconds(1), reason: "r", log: "/l"), "criu-abandoned", false),
         (CRIU.Error.strayProcesses(cgroup: "/c", strays: ["1 sh"]), "stray-processes", false),
         (UnexpectedError(Foreign()), "internal-error", false),
+        (CRIU.Error.unsafeImages(path: "/img", reason: "r"), "unsafe-file", false),
+        (CRIU.Error.imagesNotUsable(path: "/img", operation: "mkdir", errno: .readOnlyFileSystem), "io", false),
     ]
 
     /// An error of a type freezectl does not know (a dependency's).
@@ -64,6 +66,14 @@ struct ErrorCodeTests {
     struct Unencodable: Encodable {
         var error = Foreign()
         func encode(to encoder: any Encoder) throws { throw error }
+    }
+
+    @Test("an engine that owns a container but is no source of freezectl's (CRI-O) gets no target form suggested, only --direct")
+    func ownersWithoutASourceAreNotSuggestedAsTargets() {
+        let crio = ContainerCatalog.Error.ownedByEngine("runc:web", engine: "cri-o")
+        #expect(!crio.nextStep.contains("cri-o:") && crio.nextStep.contains("--direct"), "\(crio.nextStep)")
+        let podman = ContainerCatalog.Error.ownedByEngine("runc:web", engine: "podman")
+        #expect(podman.nextStep.contains("podman:ID"), "\(podman.nextStep)")
     }
 
     @Test("an error of no freezectl type is reported as itself: never as a cancellation or an engine's answer")
