@@ -63,10 +63,19 @@ enum DaemonState {
         if `private` { chmod(path.string, mode) }
     }
 
-    /// Writes a record: `bytes` replace `name` in `directory` atomically (RegularFile.replace).
-    static func write(_ bytes: [UInt8], as name: String, in directory: FilePath, durable: Bool = true) throws(Error) {
+    /// Writes a record: `value` as JSON (keys sorted) replaces `name` in `directory` atomically
+    /// (RegularFile.replace), readable by root alone.
+    static func write(_ value: some Encodable, as name: String, in directory: FilePath, durable: Bool = true) throws(Error) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
         do {
-            try RegularFile.replace(name, in: directory, with: bytes, mode: 0o600, durable: durable)
+            data = try encoder.encode(value)
+        } catch {
+            throw .record(path: directory.appending(name), reason: "not encoded: \(error)", errno: nil)
+        }
+        do {
+            try RegularFile.replace(name, in: directory, with: Array(data), mode: 0o600, durable: durable)
         } catch {
             throw .record(path: directory.appending(name), reason: error.message, errno: error.errno)
         }

@@ -98,15 +98,7 @@ struct LeaseFiles: Sendable {
     }
 
     func write(_ lease: Lease) throws(DaemonState.Error) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data: Data
-        do {
-            data = try encoder.encode(lease)
-        } catch {
-            throw .record(path: directory.appending(lease.id + ".json"), reason: "not encoded: \(error)", errno: nil)
-        }
-        try DaemonState.write(Array(data), as: lease.id + ".json", in: directory)
+        try DaemonState.write(lease, as: lease.id + ".json", in: directory)
     }
 
     func remove(_ id: String) {

@@ -38,27 +38,9 @@ public enum JSONLine {
         String(decoding: line(value), as: UTF8.self)
     }
 
-    /// `{"error": CODE, "message": MESSAGE}`, written by hand: it must not fail where encoding did.
+    /// `{"error": CODE, "message": MESSAGE}`: two strings, which JSONEncoder always encodes.
     public static func errorObject(_ error: some FreezectlError) -> [UInt8] {
-        Array("{\"error\":\(quoted(error.code)),\"message\":\(quoted(error.message))}".utf8)
-    }
-
-    /// `text` as a JSON string: quotes, backslashes and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        // JSONEncoder fails only on non-finite numbers; two strings cannot.
+        (try? encode(["error": error.code, "message": error.message])) ?? []
     }
 }
