@@ -43,7 +43,7 @@ public struct ContainerdEngine: ContainerEngine {
     }
 
     /// This engine searching only `namespaces` (the CLI's `--namespace`), on the same connection.
-    public func narrowed(toNamespaces namespaces: [String]) -> any ListingEngine {
+    public func narrowed(toNamespaces namespaces: [String]) -> any ContainerSourceDriver {
         var engine = self
         engine.namespaces = namespaces
         return engine

@@ -162,7 +162,7 @@ public struct DockerEngine: ContainerEngine {
     /// This engine with its list request already sent: the next `containers()` takes its answer,
     /// so the engine answers while the caller does its own start-up (reading the layout). A
     /// caller that lists anyway asks for it first thing; an engine that is not there is left as is.
-    public func listingAhead() -> any ListingEngine {
+    public func listingAhead() -> any ContainerSourceDriver {
         guard !isAbsent, unavailability() == nil else { return self }
         var engine = self
         engine.ahead = ListAhead(listRequest())

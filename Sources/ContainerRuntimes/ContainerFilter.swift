@@ -8,7 +8,7 @@ public struct ContainerFilter: Sendable, Hashable {
         case label(String, String?)
         /// `status=running|paused`, from the effective freezer state of the container's cgroup.
         case status(paused: Bool)
-        /// `runtime=runc|crun|docker|podman|containerd`.
+        /// `runtime=SOURCE`, one of the registry's (`runc`, `docker`, ...).
         case runtime(ContainerSource)
         /// `name=NAME` (exact).
         case name(String)
@@ -82,8 +82,8 @@ public struct ContainerFilter: Sendable, Hashable {
             default: throw ContainerCatalog.Error.invalidFilter(text, reason: "status is running or paused")
             }
         case "runtime":
-            guard let source = ContainerSource(rawValue: value) else {
-                throw ContainerCatalog.Error.invalidFilter(text, reason: "runtime is one of \(ContainerSource.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let source = ContainerSources.named(value) else {
+                throw ContainerCatalog.Error.invalidFilter(text, reason: "runtime is one of \(ContainerSources.names)")
             }
             return .runtime(source)
         case "name": return .name(value)

@@ -41,7 +41,7 @@ public struct EngineAddress: Sendable {
             }
             if address.hasPrefix("unix://") { address = String(address.dropFirst("unix://".count)) }
             return EngineAddress(socketPath: FilePath(address))
-        case .runc, .crun:
+        default:
             return nil
         }
     }
@@ -69,4 +69,36 @@ public struct EngineAddress: Sendable {
     /// No daemon at all: nothing at the socket path and no address problem to report (`--all`
     /// skips such an engine quietly).
     public var isAbsent: Bool { problem == nil && !Syscall.exists(socketPath) }
+}
+
+extension ContainerSource {
+    public static let docker = ContainerSource(rawValue: "docker")
+    public static let podman = ContainerSource(rawValue: "podman")
+    public static let containerd = ContainerSource(rawValue: "containerd")
+}
+
+extension Backend {
+    /// The Docker Engine API (`POST /containers/{id}/pause`).
+    public static let docker = Backend(rawValue: "docker")
+    /// podman's API service (`POST /containers/{id}/pause`).
+    public static let podman = Backend(rawValue: "podman")
+    /// containerd's task API (`Tasks/Pause`, `Tasks/Resume`).
+    public static let containerd = Backend(rawValue: "containerd")
+}
+
+extension ContainerSourceKind {
+    /// An engine that keeps its own pause state, reached through its socket by a client in
+    /// ContainerEngines: present when its address names a socket that exists or cannot be used.
+    private static func engine(_ source: ContainerSource, _ form: TargetForm, scoped: Bool = false) -> ContainerSourceKind {
+        ContainerSourceKind(syntax: ContainerSourceSyntax(source: source, form: form, scopedReferences: scoped),
+                            keepsPauseState: true, needsEngineClient: true, drivers: nil,
+                            isPresent: { EngineAddress.of(source, environment: $0)?.isAbsent == false })
+    }
+
+    /// The Docker Engine API.
+    public static let docker = engine(.docker, TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"))
+    /// podman's API service (its Docker-compatible endpoints).
+    public static let podman = engine(.podman, TargetForm(syntax: "podman:ID|NAME", meaning: "a podman container, through its API service"))
+    /// containerd's gRPC API (Kubernetes nodes): `containerd:ID` or `containerd:NAMESPACE/ID`.
+    public static let containerd = engine(.containerd, TargetForm(syntax: "containerd:[NS/]ID", meaning: "a containerd task, through its gRPC API"), scoped: true)
 }

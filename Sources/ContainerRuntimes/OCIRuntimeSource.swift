@@ -8,7 +8,9 @@ import SystemPackage
 
 /// The containers of an OCI runtime, read from its state directory. runc and crun keep no pause
 /// state of their own (both read the freezer), so what the cgroup says is what they say.
-public struct OCIRuntimeSource: Sendable {
+public struct OCIRuntimeSource: ContainerSourceDriver {
+    public var source: ContainerSource { runtime }
+
     /// The runtime whose state format this root holds.
     public let runtime: ContainerSource
     /// The state directory (`/run/runc`, `/run/crun`, docker's `/run/docker/runtime-runc/moby`, ...).
@@ -19,6 +21,13 @@ public struct OCIRuntimeSource: Sendable {
         OCIRuntimeSource(runtime: .runc, root: "/run/runc"),
         OCIRuntimeSource(runtime: .crun, root: "/run/crun"),
     ]
+
+    /// The drivers of `runtime`: its default state directory, or those of the given roots that
+    /// hold its state format.
+    static func drivers(of runtime: ContainerSource, in settings: ContainerCatalog.Settings) -> [any ContainerSourceDriver] {
+        let sources = settings.runtimeRoots.isEmpty ? defaults : settings.runtimeRoots.map(detecting(root:))
+        return sources.filter { $0.runtime == runtime }
+    }
 
     /// A source for `root`; `runtime` is runc or crun.
     public init(runtime: ContainerSource, root: FilePath) {
@@ -43,7 +52,7 @@ public struct OCIRuntimeSource: Sendable {
     /// Refuses a state directory that anyone but its owner may write (`untrustedState`, naming
     /// it and the rule): for a program that takes runtime roots at its start (freezectld), before
     /// it serves anything. A root that is not there (yet) is not refused: it has no state.
-    public func refuseUntrustedRoot() throws(ContainerCatalog.Error) {
+    public func refuseUntrustedState() throws(ContainerCatalog.Error) {
         guard isPresent else { return }
         try RuntimeRoot(root, runtime: runtime).release()
     }
@@ -63,6 +72,23 @@ public struct OCIRuntimeSource: Sendable {
                 return nil  // removed since the listing (a container that exited) or unreadable: not a live container
             }
         }.compactMap { $0 }
+    }
+
+    /// Where its containers are read.
+    public var location: FilePath { root }
+
+    /// Nothing there: no state directory.
+    public var isAbsent: Bool { !isPresent }
+
+    /// Why the state directory cannot be read: it is not there.
+    public func unavailability() -> ContainerCatalog.Error? {
+        isPresent ? nil : .sourceUnavailable(source: runtime.rawValue, path: root, reason: "no such state directory")
+    }
+
+    /// The container whose full ID is `reference`, read from its own state directory alone.
+    public func container(exactly reference: String) async throws -> Container? {
+        guard !reference.isEmpty, !reference.contains("/"), reference != ".", reference != ".." else { return nil }
+        return try container(id: reference)
     }
 
     /// One container by its full ID (nil when its init is gone). A runtime root that anyone but
@@ -179,6 +205,22 @@ public struct OCIRuntimeSource: Sendable {
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
         return container
     }
+}
+
+extension ContainerSource {
+    public static let runc = ContainerSource(rawValue: "runc")
+    public static let crun = ContainerSource(rawValue: "crun")
+}
+
+extension ContainerSourceKind {
+    /// runc's state directory (`/run/runc/<id>/state.json`); runc reads the freezer.
+    public static let runc = ContainerSourceKind(
+        syntax: ContainerSourceSyntax(source: .runc, form: TargetForm(syntax: "runc:ID", meaning: "a runc container, from its state directory")),
+        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .runc, in: $0) }, isPresent: { _ in false })
+    /// crun's state directory (`/run/crun/<id>/status`); crun reads the freezer.
+    public static let crun = ContainerSourceKind(
+        syntax: ContainerSourceSyntax(source: .crun, form: TargetForm(syntax: "crun:ID", meaning: "a crun container, from its state directory")),
+        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .crun, in: $0) }, isPresent: { _ in false })
 }
 
 extension OCIRuntimeSource {

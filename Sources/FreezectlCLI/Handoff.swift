@@ -78,7 +78,7 @@ package enum Handoff {
         }
         let selects = words.contains { ["--all", "-a", "--filter", "-f"].contains($0) || $0.hasPrefix("--filter=") }
         if selects && engineListens { return true }
-        let enginePrefixes = ContainerSource.allCases.filter(\.isEngine).map { "\($0.rawValue):" } + ["unit:"]
+        let enginePrefixes = ContainerSources.all.filter(\.needsEngineClient).map { "\($0.source.rawValue):" } + ["unit:"]
         let engineOptions = ["--host", "--for", "--hold", "--namespace"]
         return words.contains { word in
             enginePrefixes.contains { word.hasPrefix($0) } || engineOptions.contains(word)

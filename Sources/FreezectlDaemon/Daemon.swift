@@ -69,7 +69,7 @@ public struct Daemon: Sendable {
         if activated == nil { try prepareSocketPath() }
         let catalog = ContainerCatalog(runtimeRoots: configuration.runtimeRoots, environment: ProcessInfo.processInfo.environment)
         // A runtime root others may write would let them name any cgroup: refused before listening.
-        for runtime in catalog.runtimes { try runtime.refuseUntrustedRoot() }
+        for driver in catalog.drivers { try driver.refuseUntrustedState() }
         let resolver = Resolver(freezer: freezer, catalog: catalog)
         // The leases a previous daemon left are ended or taken over before anyone can connect.
         let watcher = StateWatcher(resolver: resolver, hub: hub)

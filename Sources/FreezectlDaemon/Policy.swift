@@ -250,8 +250,8 @@ extension Policy.Rule {
         }
         sources = []
         for source in text.sources ?? [] {
-            guard let parsed = ContainerSource(rawValue: source) else {
-                throw .invalid(file, "\(rule): unknown source \"\(source)\"; sources are \(ContainerSource.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let parsed = ContainerSources.named(source) else {
+                throw .invalid(file, "\(rule): unknown source \"\(source)\"; sources are \(ContainerSources.names)")
             }
             sources.append(parsed)
         }

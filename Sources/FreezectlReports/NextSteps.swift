@@ -94,7 +94,7 @@ extension ContainerCatalog.Error {
                 return "start the container first; only a running or paused container has a cgroup to freeze"
             case .ownedByEngine(_, let engine):
                 // An owner freezectl has no source for (CRI-O): no target of its to suggest.
-                guard ContainerSource(rawValue: engine) != nil else {
+                guard ContainerSources.named(engine) != nil else {
                     return "freezectl has no \(engine) source to pause it through: pass --direct to write its cgroup anyway, and \(engine)'s view of it goes stale"
                 }
                 let target = engine == "podman" ? "podman:ID, with podman's API service running (`systemctl start podman.socket`)" : "\(engine):ID"

@@ -39,7 +39,7 @@ struct LibrarySuite {
         for _ in 0..<plan.iterations {
             let start = ContinuousClock.now
             let freezer = try CgroupFreezer()
-            _ = try freezer.target(for: try TargetSpec(parsing: target))
+            _ = try freezer.target(for: try TargetSpec(parsing: target, sources: []))
             setup.samples.append(seconds(ContinuousClock.now - start))
         }
         return setup
@@ -55,7 +55,7 @@ struct LibrarySuite {
         var floorFreeze = series("floor", "freeze"), floorThaw = series("floor", "thaw")
         var cliFreeze = series("cli", "freeze"), cliThaw = series("cli", "thaw")
         var processFreeze = series("floor-process", "freeze"), processThaw = series("floor-process", "thaw")
-        let target = try freezer.target(for: try TargetSpec(parsing: directory))
+        let target = try freezer.target(for: try TargetSpec(parsing: directory, sources: []))
         let clock = ContinuousClock()
 
         func library() async throws {

@@ -15,7 +15,7 @@ import SystemPackage
 ///
 /// ```swift
 /// let freezer = try CgroupFreezer(logger: logger)
-/// let target = try freezer.target(for: try TargetSpec(parsing: "cgroup:/batch/job"))
+/// let target = try freezer.target(for: try TargetSpec(parsing: "cgroup:/batch/job", sources: []))
 /// let outcome = try await freezer.freeze(target, timeout: .seconds(5))
 /// ```
 public struct CgroupFreezer: Sendable {

@@ -1,21 +1,31 @@
-/// Who changes a target's freezer state: the kernel's v1 or v2 freezer written directly, or the
-/// engine or manager that keeps its own view of it and is asked through its API.
-public enum Backend: String, Sendable, Hashable, Codable, CaseIterable {
+/// Who changes a target's freezer state: the kernel's v1 or v2 freezer written directly,
+/// systemd, or the owner a container source pauses through (`docker`, `containerd`, `lxc`, ...:
+/// each source names its own). Encoded as its name, as results and audit records show it.
+public struct Backend: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
     /// The cgroup v1 freezer (`freezer.state`), written directly.
-    case v1
+    public static let v1 = Backend(rawValue: "v1")
     /// The cgroup v2 freezer (`cgroup.freeze`), written directly.
-    case v2
-    /// The Docker Engine API (`POST /containers/{id}/pause`).
-    case docker
-    /// containerd's task API (`Tasks/Pause`, `Tasks/Resume`).
-    case containerd
-    /// podman's API service (`POST /containers/{id}/pause`).
-    case podman
+    public static let v2 = Backend(rawValue: "v2")
     /// systemd's FreezeUnit and ThawUnit.
-    case systemd
+    public static let systemd = Backend(rawValue: "systemd")
 
     /// The kernel freezer of `version`.
     public init(_ version: Hierarchy.Version) {
         self = version == .v1 ? .v1 : .v2
     }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
 }

@@ -1,17 +1,38 @@
-/// Where a container was found.
-public enum ContainerSource: String, Sendable, Hashable, Codable, CaseIterable {
-    /// runc's state directory (`/run/runc/<id>/state.json`).
-    case runc
-    /// crun's state directory (`/run/crun/<id>/status`).
-    case crun
-    /// The Docker Engine API.
-    case docker
-    /// containerd's gRPC API (Kubernetes nodes): `containerd:ID` or `containerd:NAMESPACE/ID`.
-    case containerd
-    /// podman's API service (its Docker-compatible endpoints).
-    case podman
+/// Where a container was found: a source's name as the target syntax writes it before the colon
+/// (`runc`, `docker`, `lxc`, ...). The core knows no source by name: ContainerRuntimes'
+/// registry (`ContainerSources`) says which there are and what each can do, so adding one
+/// changes nothing here (docs/extending.md).
+public struct ContainerSource: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The name (`docker`).
+    public let rawValue: String
 
-    /// Whether an engine keeps this source's pause state itself, so it must pause and resume its
-    /// containers: a freeze written behind its back makes it wrong. runc and crun read the freezer.
-    public var isEngine: Bool { self == .docker || self == .containerd || self == .podman }
+    /// The source called `rawValue`; whether there is one is the registry's to say.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+}
+
+/// How a source's targets are written: what the target parser needs to know of a source.
+public struct ContainerSourceSyntax: Sendable, Hashable {
+    /// The prefix before the colon.
+    public var source: ContainerSource
+    /// Its line in the help texts' table of forms (`docker:ID|NAME`).
+    public var form: TargetForm
+    /// Whether a reference may be `SCOPE/ID` (containerd's `NAMESPACE/ID`).
+    public var scopedReferences: Bool
+
+    public init(source: ContainerSource, form: TargetForm, scopedReferences: Bool = false) {
+        self.source = source
+        self.form = form
+        self.scopedReferences = scopedReferences
+    }
 }

@@ -6,6 +6,11 @@ public struct TargetForm: Sendable, Hashable {
     public var syntax: String
     /// What it names.
     public var meaning: String
+
+    public init(syntax: String, meaning: String) {
+        self.syntax = syntax
+        self.meaning = meaning
+    }
 }
 
 /// What the user named as a target, before it is resolved against the host's layout.
@@ -23,40 +28,41 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     /// A systemd unit (`unit:nginx.service`), frozen through systemd's FreezeUnit.
     case unit(String)
 
-    /// Every form, in the order help texts list them (each meaning fits one 80-column help line).
-    public static let forms: [TargetForm] = [
+    /// The forms the core parses itself, in the order help texts list them (each meaning fits one
+    /// 80-column help line); the container sources' forms follow them (ContainerRuntimes).
+    public static let kernelForms: [TargetForm] = [
         TargetForm(syntax: "/sys/fs/cgroup/...", meaning: "an absolute cgroup directory, used as given"),
         TargetForm(syntax: "cgroup:/PATH", meaning: "a cgroup path below the roots (v1 freezer first, else v2)"),
         TargetForm(syntax: "pid:N", meaning: "the cgroup of process N"),
         TargetForm(syntax: "unit:NAME", meaning: "a systemd unit, through FreezeUnit and ThawUnit"),
-        TargetForm(syntax: "runc:ID", meaning: "a runc container, from its state directory"),
-        TargetForm(syntax: "crun:ID", meaning: "a crun container, from its state directory"),
-        TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"),
-        TargetForm(syntax: "podman:ID|NAME", meaning: "a podman container, through its API service"),
-        TargetForm(syntax: "containerd:[NS/]ID", meaning: "a containerd task, through its gRPC API"),
-        TargetForm(syntax: "ID|NAME", meaning: "a container looked up in every source"),
     ]
 
+    /// The bare form, listed last.
+    public static let bareForm = TargetForm(syntax: "ID|NAME", meaning: "a container looked up in every source")
+
+    /// Every form, with `sources`' between the core's and the bare one.
+    public static func forms(with sources: [ContainerSourceSyntax]) -> [TargetForm] {
+        kernelForms + sources.map(\.form) + [bareForm]
+    }
+
     /// The forms' syntax on one line: `/sys/fs/cgroup/..., cgroup:/PATH, pid:N, ...`.
-    public static let formList: String = {
+    public static func formList(with sources: [ContainerSourceSyntax]) -> String {
         // A loop, not joined(separator:): every pause builds its target argument's help text
         // from this, and the stdlib's unspecialized joined looked an associated type up by
         // mangled name (200,000 instructions, 7 % of a cgroup pause; docs/performance.md).
         var list = ""
-        for form in forms {
+        for form in forms(with: sources) {
             if !list.isEmpty { list += ", " }
             list += form.syntax
         }
         return list
-    }()
+    }
 
-    /// The prefixes the syntax knows (`cgroup:`, `pid:`, `unit:`, and one per container source).
-    static var prefixes: [String] { ["cgroup:", "pid:", "unit:"] + ContainerSource.allCases.map { "\($0.rawValue):" } }
-
-    /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `runc:ID`, `crun:ID`,
-    /// `docker:ID|NAME`, or a bare container `ID|NAME`. Only the form is checked here; whether the
-    /// target exists is the resolver's job.
-    public init(parsing text: String) throws(CgroupLayout.Error) {
+    /// Parses the CLI syntax: `/abs/path`, `cgroup:/rel/path`, `pid:N`, `unit:NAME`, one of
+    /// `sources`' `SOURCE:ID|NAME` (`SOURCE:SCOPE/ID` where the source has scopes), or a bare
+    /// container `ID|NAME`. Only the form is checked here; whether the target exists is the
+    /// resolver's job. ContainerRuntimes' `init(parsing:)` passes every registered source.
+    public init(parsing text: String, sources: [ContainerSourceSyntax]) throws(CgroupLayout.Error) {
         if text.isEmpty {
             throw CgroupLayout.Error.invalidTarget(text, reason: "the target is empty")
         }
@@ -94,31 +100,33 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
             self = .directory(FilePath(text))
         } else if let colon = scalars.firstIndex(of: ":") {
             let prefix = String(scalars[..<colon])
-            guard let source = ContainerSource(rawValue: prefix) else {
-                throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(prefix):\" (known: \(Self.prefixes.joined(separator: ", ")))")
+            guard let syntax = sources.first(where: { $0.source.rawValue == prefix }) else {
+                let known = ["cgroup:", "pid:", "unit:"] + sources.map { "\($0.source.rawValue):" }
+                throw CgroupLayout.Error.invalidTarget(text, reason: "unknown prefix \"\(prefix):\" (known: \(known.joined(separator: ", ")))")
             }
+            let source = syntax.source
             let reference = String(scalars[scalars.index(after: colon)...])
-            // containerd's IDs are unique per namespace: `containerd:NAMESPACE/ID` names one.
+            // Some sources' IDs are unique per scope only: `containerd:NAMESPACE/ID` names one.
             let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            if source == .containerd && parts.count == 2 {
-                try Self.checkContainerReference(String(parts[0]), in: text)
-                try Self.checkContainerReference(String(parts[1]), in: text)
+            if syntax.scopedReferences && parts.count == 2 {
+                try Self.checkContainerReference(String(parts[0]), in: text, sources: sources)
+                try Self.checkContainerReference(String(parts[1]), in: text, sources: sources)
             } else {
-                try Self.checkContainerReference(reference, in: text)
+                try Self.checkContainerReference(reference, in: text, sources: sources)
             }
             self = .container(source, reference)
         } else {
-            try Self.checkContainerReference(text, in: text)
+            try Self.checkContainerReference(text, in: text, sources: sources)
             self = .container(nil, text)
         }
     }
 
     /// Container IDs and names as Docker and the OCI runtimes allow them: `[A-Za-z0-9][A-Za-z0-9_.-]*`.
-    private static func checkContainerReference(_ reference: String, in text: String) throws(CgroupLayout.Error) {
+    private static func checkContainerReference(_ reference: String, in text: String, sources: [ContainerSourceSyntax]) throws(CgroupLayout.Error) {
         let allowed = reference.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("a"..."z").contains($0)
             || ("A"..."Z").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }
         guard let first = reference.unicodeScalars.first, allowed, first != ".", first != "-", first != "_" else {
-            throw CgroupLayout.Error.invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor any other target form: \(formList)")
+            throw CgroupLayout.Error.invalidTarget(text, reason: "not a container ID or name (letters, digits, _ . -), nor any other target form: \(formList(with: sources))")
         }
     }
 

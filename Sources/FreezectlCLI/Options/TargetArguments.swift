@@ -99,7 +99,7 @@ package struct TargetArguments: ParsableArguments {
         (selectsContainers && Handoff.engineListens)
             || targets.contains { spec in
             switch spec {
-            case .container(let source, _): return source?.isEngine ?? true
+            case .container(let source, _): return source?.needsEngineClient ?? true
             case .unit: return true
             case .directory, .cgroup, .pid: return false
             }
