@@ -19,21 +19,46 @@ public struct ContainerSourceKind: Sendable {
     /// Whether anything of it is there, judged without its client (freezectl's handover of
     /// `--all` and `--filter`): an engine's socket that exists or is misconfigured.
     let isPresent: @Sendable ([String: String]) -> Bool
+    /// The next steps its errors name.
+    public let advice: SourceAdvice
 
     /// A source whose driver ContainerRuntimes builds (`drivers`), or, when `drivers` is nil, one
     /// whose client lives in ContainerEngines.
     public init(syntax: ContainerSourceSyntax, keepsPauseState: Bool, needsEngineClient: Bool,
                 drivers: (@Sendable (ContainerCatalog.Settings) -> [any ContainerSourceDriver])?,
-                isPresent: @escaping @Sendable ([String: String]) -> Bool) {
+                isPresent: @escaping @Sendable ([String: String]) -> Bool, advice: SourceAdvice) {
         self.syntax = syntax
         self.keepsPauseState = keepsPauseState
         self.needsEngineClient = needsEngineClient
         self.drivers = drivers
         self.isPresent = isPresent
+        self.advice = advice
     }
 
     /// The source's name.
     public var source: ContainerSource { syntax.source }
+}
+
+/// What a source's errors tell the user to do next, in the source's own terms.
+public struct SourceAdvice: Sendable {
+    /// How its containers are listed, for a name not found (`` `docker ps` ``).
+    public var list: String
+    /// How to make it reachable, when a target names it and it is not there.
+    public var start: String
+    /// What to look at when it failed a selection.
+    public var checkSource: String
+    /// How to see one of its containers as it sees it, when it answered an error.
+    public var checkContainer: String
+    /// Its target form, as the advice for a runc/crun container it owns names it.
+    public var target: String
+
+    public init(list: String, start: String, checkSource: String, checkContainer: String, target: String) {
+        self.list = list
+        self.start = start
+        self.checkSource = checkSource
+        self.checkContainer = checkContainer
+        self.target = target
+    }
 }
 
 /// The registry: every container source, in the order a search reads them (the OCI runtimes

@@ -89,16 +89,27 @@ extension Backend {
 extension ContainerSourceKind {
     /// An engine that keeps its own pause state, reached through its socket by a client in
     /// ContainerEngines: present when its address names a socket that exists or cannot be used.
-    private static func engine(_ source: ContainerSource, _ form: TargetForm, scoped: Bool = false) -> ContainerSourceKind {
+    private static func engine(_ source: ContainerSource, _ form: TargetForm, scoped: Bool = false, advice: SourceAdvice) -> ContainerSourceKind {
         ContainerSourceKind(syntax: ContainerSourceSyntax(source: source, form: form, scopedReferences: scoped),
                             keepsPauseState: true, needsEngineClient: true, drivers: nil,
-                            isPresent: { EngineAddress.of(source, environment: $0)?.isAbsent == false })
+                            isPresent: { EngineAddress.of(source, environment: $0)?.isAbsent == false }, advice: advice)
     }
 
     /// The Docker Engine API.
-    public static let docker = engine(.docker, TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"))
+    public static let docker = engine(.docker, TargetForm(syntax: "docker:ID|NAME", meaning: "a Docker container, through the Engine API"), advice: SourceAdvice(
+        list: "`docker ps`", start: "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket",
+        checkSource: "check dockerd (`docker info`, its log)", checkContainer: "check the container with `docker inspect`; the daemon's log says more",
+        target: "docker:ID"))
     /// podman's API service (its Docker-compatible endpoints).
-    public static let podman = engine(.podman, TargetForm(syntax: "podman:ID|NAME", meaning: "a podman container, through its API service"))
+    public static let podman = engine(.podman, TargetForm(syntax: "podman:ID|NAME", meaning: "a podman container, through its API service"), advice: SourceAdvice(
+        list: "`podman ps`",
+        start: "start podman's API service (`systemctl start podman.socket`, or `podman system service --time=0 unix:///run/podman/podman.sock`), or point CONTAINER_HOST=unix:///path at its socket",
+        checkSource: "check podman's API service (`podman info`, its log)", checkContainer: "check the container with `podman inspect`; podman's log says more",
+        target: "podman:ID, with podman's API service running (`systemctl start podman.socket`)"))
     /// containerd's gRPC API (Kubernetes nodes): `containerd:ID` or `containerd:NAMESPACE/ID`.
-    public static let containerd = engine(.containerd, TargetForm(syntax: "containerd:[NS/]ID", meaning: "a containerd task, through its gRPC API"), scoped: true)
+    public static let containerd = engine(.containerd, TargetForm(syntax: "containerd:[NS/]ID", meaning: "a containerd task, through its gRPC API"), scoped: true,
+        advice: SourceAdvice(
+            list: "`ctr -n NAMESPACE task ls`", start: "start containerd, or point CONTAINERD_ADDRESS=/path/to/containerd.sock at its socket",
+            checkSource: "check containerd (`ctr version`, its log)", checkContainer: "check the task with `ctr -n NAMESPACE task ls`; containerd's log says more",
+            target: "containerd:ID"))
 }

@@ -216,14 +216,23 @@ extension ContainerSourceKind {
     /// runc's state directory (`/run/runc/<id>/state.json`); runc reads the freezer.
     public static let runc = ContainerSourceKind(
         syntax: ContainerSourceSyntax(source: .runc, form: TargetForm(syntax: "runc:ID", meaning: "a runc container, from its state directory")),
-        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .runc, in: $0) }, isPresent: { _ in false })
+        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .runc, in: $0) }, isPresent: { _ in false },
+        advice: OCIRuntimeSource.advice("runc"))
     /// crun's state directory (`/run/crun/<id>/status`); crun reads the freezer.
     public static let crun = ContainerSourceKind(
         syntax: ContainerSourceSyntax(source: .crun, form: TargetForm(syntax: "crun:ID", meaning: "a crun container, from its state directory")),
-        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .crun, in: $0) }, isPresent: { _ in false })
+        keepsPauseState: false, needsEngineClient: false, drivers: { OCIRuntimeSource.drivers(of: .crun, in: $0) }, isPresent: { _ in false },
+        advice: OCIRuntimeSource.advice("crun"))
 }
 
 extension OCIRuntimeSource {
+    /// The next steps of `runtime`'s errors.
+    static func advice(_ runtime: String) -> SourceAdvice {
+        SourceAdvice(list: "`\(runtime) list`", start: "check that the runtime has containers here, or give its state directory with --runtime-root",
+                     checkSource: "check the runtime's state directory", checkContainer: "check the container with `\(runtime) state ID`",
+                     target: "\(runtime):ID")
+    }
+
     /// The container with its init's PID, read from its runtime state where the listing took its
     /// cgroup from the engine's naming (a checkpoint needs the init itself); unchanged otherwise.
     public static func withInit(_ container: Container) -> Container {

@@ -87,31 +87,27 @@ extension ContainerCatalog.Error {
     public var advice: String {
         switch self {
             case .noSuchContainer:
-                return "check the ID or name with `runc list`, `docker ps`, `podman ps`, `ctr -n NAMESPACE task ls` or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
+                let lists = ContainerSources.all.map(\.advice.list).joined(separator: ", ")
+                return "check the ID or name with \(lists) or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
             case .ambiguousContainer:
                 return "name one of them with its source, e.g. runc:ID, docker:NAME or containerd:NAMESPACE/ID, or give a longer ID prefix"
             case .containerNotRunning:
                 return "start the container first; only a running or paused container has a cgroup to freeze"
             case .ownedByEngine(_, let engine):
                 // An owner freezectl has no source for (CRI-O): no target of its to suggest.
-                guard ContainerSources.named(engine) != nil else {
+                guard let kind = ContainerSources.kind(of: ContainerSource(rawValue: engine)) else {
                     return "freezectl has no \(engine) source to pause it through: pass --direct to write its cgroup anyway, and \(engine)'s view of it goes stale"
                 }
-                let target = engine == "podman" ? "podman:ID, with podman's API service running (`systemctl start podman.socket`)" : "\(engine):ID"
+                let target = kind.advice.target
                 return "pause it through \(engine) (\(target)), or pass --direct to write its cgroup anyway and leave \(engine)'s view stale"
             case .sourceUnavailable(let source, _, _):
-                switch source {
-                case "docker": return "start dockerd, or point DOCKER_HOST=unix:///path/to/docker.sock at its socket"
-                case "podman": return "start podman's API service (`systemctl start podman.socket`, or `podman system service --time=0 unix:///run/podman/podman.sock`), or point CONTAINER_HOST=unix:///path at its socket"
-                case "containerd": return "start containerd, or point CONTAINERD_ADDRESS=/path/to/containerd.sock at its socket"
-                default: return "check that the runtime has containers here, or give its state directory with --runtime-root"
-                }
+                return Self.advice(of: source)?.start ?? "check that the runtime has containers here, or give its state directory with --runtime-root"
             case .engineError(_, 409, _):
                 return "undo the write made behind the engine's back with freezectl --direct, or ask the engine"
             case .engineError(let reference, _, _):
-                if reference.hasPrefix("containerd") { return "check the task with `ctr -n NAMESPACE task ls`; containerd's log says more" }
-                if reference.hasPrefix("podman") { return "check the container with `podman inspect`; podman's log says more" }
-                return "check the container with `docker inspect`; the daemon's log says more"
+                // The reference is the container's `source:id`.
+                let source = reference.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+                return Self.advice(of: source)?.checkContainer ?? "check the container with its engine's own tool; the engine's log says more"
             case .invalidFilter(let text, _):
                 if text.hasPrefix("--namespace") { return "give a namespace as `ctr namespaces ls` lists it, e.g. --namespace k8s.io" }
                 return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
@@ -120,13 +116,13 @@ extension ContainerCatalog.Error {
             case .engineLost:
                 return "check the engine (is it running? its log says more); `freezectl status` shows the cgroup's state now and the engine's view"
             case .sourceFailed(let source, _, _):
-                switch source {
-                case "docker": return "check dockerd (`docker info`, its log); its containers were not selected"
-                case "podman": return "check podman's API service (`podman info`, its log); its containers were not selected"
-                case "containerd": return "check containerd (`ctr version`, its log); its containers were not selected"
-                default: return "check the runtime's state directory; its containers were not selected"
-                }
+                return "\(Self.advice(of: source)?.checkSource ?? "check the runtime's state directory"); its containers were not selected"
         }
+    }
+
+    /// The next steps of the source called `name`.
+    private static func advice(of name: String) -> SourceAdvice? {
+        ContainerSources.kind(of: ContainerSource(rawValue: name))?.advice
     }
 }
 
