@@ -64,7 +64,7 @@ public struct SourceAdvice: Sendable {
 /// The registry: every container source, in the order a search reads them (the OCI runtimes
 /// first, so an engine's own entry can replace the runc state of the same container).
 public enum ContainerSources {
-    public static let all: [ContainerSourceKind] = [.runc, .crun, .docker, .podman, .containerd]
+    public static let all: [ContainerSourceKind] = [.runc, .crun, .docker, .podman, .containerd, .lxc]
 
     /// What the target parser knows of the sources, in help-text order.
     public static let syntax: [ContainerSourceSyntax] = all.map(\.syntax)
