@@ -79,8 +79,20 @@ public enum ContainerSources {
         kind(of: ContainerSource(rawValue: name))?.source
     }
 
-    /// The sources' names, for an error that lists them: `runc, crun, docker, ...`.
-    public static var names: String { all.map(\.source.rawValue).joined(separator: ", ") }
+    /// The sources' names, for an error or help text that lists them: `runc, crun, docker, ...`.
+    public static let names = names(separator: ", ")
+
+    /// The sources' names joined by `separator`. A loop, not joined(separator:): pause's help
+    /// texts are built from this at every start, where the stdlib's unspecialized joined costs
+    /// a conformance lookup by mangled name (TargetSpec.formList's note).
+    public static func names(separator: String) -> String {
+        var list = ""
+        for kind in all {
+            if !list.isEmpty { list += separator }
+            list += kind.source.rawValue
+        }
+        return list
+    }
 }
 
 extension ContainerSource {

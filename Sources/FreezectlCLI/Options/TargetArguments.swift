@@ -67,11 +67,11 @@ package struct TargetArguments: ParsableArguments {
     @Argument(help: targetHelp("Targets"), transform: parseTarget)
     package var targets: [TargetSpec] = []
 
-    @Flag(name: [.short, .long], help: "Every running or paused container of every source that is present (runc, crun, Docker, podman, containerd; pod sandboxes left out).")
+    @Flag(name: [.short, .long], help: ArgumentHelp("Every running or paused container of every source that is present (\(ContainerSources.names); pod sandboxes left out)."))
     package var all = false
 
     @Option(name: [.short, .customLong("filter")], help: ArgumentHelp(
-        "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=runc|crun|docker|podman|containerd, name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers.",
+        "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=\(ContainerSources.names(separator: "|")), name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers.",
         valueName: "key=value"))
     package var filters: [String] = []
 
