@@ -20,6 +20,9 @@ extension CRIU {
         case unsafeImages(path: FilePath, reason: String)
         /// The images directory could not be made, opened or cleared (`operation` failed with `errno`).
         case imagesNotUsable(path: FilePath, operation: String, errno: Errno)
+        /// An option of a checkpoint or restore that cannot be used as given (`--paused` without
+        /// a cgroup, a marker path that names no file): nothing was done.
+        case invalidOption(String, reason: String)
 
         public var code: String {
             switch self {
@@ -30,7 +33,14 @@ extension CRIU {
             case .strayProcesses: return "stray-processes"
             case .unsafeImages: return "unsafe-file"
             case .imagesNotUsable: return "io"
+            case .invalidOption: return "invalid-option"
             }
+        }
+
+        /// An option that cannot be used as given is bad input (exit 2); the rest are failures.
+        public var isBadInput: Bool {
+            if case .invalidOption = self { return true }
+            return false
         }
 
         public var errno: Errno? {
@@ -43,6 +53,8 @@ extension CRIU {
             case .unavailable(let path, _), .checkFailed(let path, _, _), .failed(_, let path, _), .abandoned(_, _, _, let path),
                  .strayProcesses(let path, _), .unsafeImages(let path, _), .imagesNotUsable(let path, _, _):
                 return path
+            case .invalidOption:
+                return nil
             }
         }
 
@@ -62,6 +74,8 @@ extension CRIU {
                 return "images directory \(path): \(reason)"
             case .imagesNotUsable(let path, let operation, let errno):
                 return "images directory \(path): \(operation) failed: \(errno)"
+            case .invalidOption(let option, let reason):
+                return "\(option): \(reason)"
             }
         }
     }
@@ -85,6 +99,9 @@ extension CRIU.Error: ErrorAdvice {
                 return "give --images-dir a directory of your own (or root's) that only its owner may write, not a symlink"
             case .imagesNotUsable:
                 return "check that --images-dir is on a writable file system and that its parent exists"
+            case .invalidOption(let option, _):
+                return option == "--paused" ? "give --cgroup TARGET for the tree to be restored into, or leave --paused out"
+                    : "give \(option) a file path (a name in an existing directory)"
         }
     }
 }

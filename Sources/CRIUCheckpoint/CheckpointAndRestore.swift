@@ -229,7 +229,7 @@ extension CgroupFreezer {
         progress(CheckpointEvent(step: .preflight, status: .ok, detail: "criu check passed"))
         // --paused needs a cgroup to freeze in: otherwise the tree would run unfrozen.
         if options.paused && options.cgroup == nil {
-            throw CgroupLayout.Error.invalidTarget("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
+            throw CRIU.Error.invalidOption("--paused", reason: "a restore can stay paused only in a cgroup: give --cgroup")
         }
         let images = try ImagesDirectory(preparing: options.imagesDir, staleLog: "restore.log", "restore.pid")
         let log = images.path.appending("restore.log")

@@ -72,7 +72,7 @@ public struct RestoreMarker: Codable, Sendable, Hashable {
     @discardableResult
     public static func record(at path: FilePath, imagesDir: String, initPID: Int32?, criuVersion: String?, now: Date = Date()) throws -> RestoreMarker {
         guard let name = path.lastComponent?.string, name != "." && name != ".." else {
-            throw CgroupLayout.Error.invalidTarget(path.string, reason: "the marker must name a file")
+            throw CRIU.Error.invalidOption("--marker \(path)", reason: "the marker must name a file")
         }
         // A previous marker that is malformed or refused (a symlink, a FIFO) restarts the count.
         let previous = ((try? read(at: path)) ?? nil)?.restoreCount ?? 0

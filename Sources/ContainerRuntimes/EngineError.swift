@@ -29,11 +29,14 @@ extension ContainerCatalog {
         /// the state was written by someone who does not own the cgroup it names (StateWriters).
         /// `path` is the runtime root or the state file.
         case untrustedState(String, path: FilePath, reason: String)
+        /// A runtime's state file could not be read (`errno`, when the kernel gave one), or is
+        /// not a file freezectl reads (a symlink, a FIFO, too large).
+        case stateUnreadable(path: FilePath, errno: Errno?, reason: String)
 
         public var isBadInput: Bool {
             switch self {
             case .noSuchContainer, .ambiguousContainer, .ownedByEngine, .sourceUnavailable, .invalidFilter, .untrustedState: return true
-            case .containerNotRunning, .sourceFailed, .engineLost, .engineError: return false
+            case .containerNotRunning, .sourceFailed, .engineLost, .engineError, .stateUnreadable: return false
             }
         }
 
@@ -49,12 +52,14 @@ extension ContainerCatalog {
             case .engineError: return "engine-error"
             case .invalidFilter: return "invalid-filter"
             case .untrustedState: return "untrusted-state"
+            case .stateUnreadable: return "io"
             }
         }
 
         public var path: FilePath? {
             switch self {
-            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _), .engineLost(_, let path, _), .untrustedState(_, let path, _): return path
+            case .sourceUnavailable(_, let path, _), .sourceFailed(_, let path, _), .engineLost(_, let path, _), .untrustedState(_, let path, _),
+                 .stateUnreadable(let path, _, _): return path
             default: return nil
             }
         }
@@ -81,7 +86,14 @@ extension ContainerCatalog {
                 return "invalid filter \"\(text)\": \(reason)"
             case .untrustedState(let reference, _, let reason):
                 return "\(reference): \(reason)"
+            case .stateUnreadable(let path, _, let reason):
+                return "runtime state \(path) cannot be read: \(reason)"
             }
+        }
+
+        public var errno: Errno? {
+            if case .stateUnreadable(_, let errno, _) = self { return errno }
+            return nil
         }
     }
 }

@@ -92,10 +92,20 @@ struct RuntimeRoot {
     }
 
     /// Reads `file` of container `id`: its bytes and who could have written them.
-    func read(_ file: String, of id: String, limit: Int) throws(CgroupLayout.Error) -> (bytes: [UInt8], writers: StateWriters, path: FilePath) {
-        let container = try directory.subdirectory(id)
+    func read(_ file: String, of id: String, limit: Int) throws(ContainerCatalog.Error) -> (bytes: [UInt8], writers: StateWriters, path: FilePath) {
+        let container: DirectoryHandle
+        let read: (bytes: [UInt8], owner: uid_t, mode: mode_t)
+        do {
+            container = try directory.subdirectory(id)
+        } catch {
+            throw .stateUnreadable(path: directory.path.appending(id), errno: error.errno, reason: error.message)
+        }
         defer { container.release() }
-        let read = try container.readFile(file, limit: limit)
+        do {
+            read = try container.readFile(file, limit: limit)
+        } catch {
+            throw .stateUnreadable(path: container.path.appending(file), errno: error.errno, reason: error.message)
+        }
         let writers = StateWriters([(directory.path, directory.owner, directory.mode), (container.path, container.owner, container.mode),
                                     (container.path.appending(file), read.owner, read.mode)])
         return (read.bytes, writers, container.path.appending(file))

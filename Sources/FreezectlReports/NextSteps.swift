@@ -111,6 +111,8 @@ extension ContainerCatalog.Error {
             case .invalidFilter(let text, _):
                 if text.hasPrefix("--namespace") { return "give a namespace as `ctr namespaces ls` lists it, e.g. --namespace k8s.io" }
                 return "use KEY=VALUE with a key of: \(ContainerFilter.validKeys.joined(separator: ", "))"
+            case .stateUnreadable:
+                return "check the runtime's state directory (`runc list`); a container that exited while it was read is simply gone"
             case .untrustedState:
                 return "make the runtime root and each container's state writable by their owner alone (chmod go-w); a user's state may only name cgroups delegated to that user, so to pause another cgroup, name the cgroup itself"
             case .engineLost:

@@ -54,6 +54,8 @@ struct ErrorCodeTests {
         (UnexpectedError(Foreign()), "internal-error", false),
         (CRIU.Error.unsafeImages(path: "/img", reason: "r"), "unsafe-file", false),
         (CRIU.Error.imagesNotUsable(path: "/img", operation: "mkdir", errno: .readOnlyFileSystem), "io", false),
+        (CRIU.Error.invalidOption("--paused", reason: "r"), "invalid-option", true),
+        (ContainerCatalog.Error.stateUnreadable(path: "/run/runc/x/state.json", errno: .ioError, reason: "r"), "io", false),
     ]
 
     /// An error of a type freezectl does not know (a dependency's).
