@@ -28,7 +28,7 @@ struct FilterTests {
         #expect(paused.needsState && paused.matches(web, paused: true, memoryPercent: nil))
     }
 
-    @Test(arguments: ["label", "label=", "label==x", "status=stopped", "runtime=lxc", "memory-below=101", "memory-above=-1", "memory-below=x%", "colour=red"])
+    @Test(arguments: ["label", "label=", "label==x", "status=stopped", "runtime=rkt", "memory-below=101", "memory-above=-1", "memory-below=x%", "colour=red"])
     func malformedFiltersNameTheInput(_ text: String) {
         do {
             _ = try ContainerFilter(parsing: [text])

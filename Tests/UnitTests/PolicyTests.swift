@@ -103,7 +103,7 @@ struct PolicyTests {
         ("[[rule]]\nusers = [\"a\"]\nactions = [\"pause\"]\nfilters = [\"colour=red\"]", "colour"),
         ("[[rule]]\nusers = [\"a\"]\nactions = [\"pause\"]\ncgroups = [\"batch\"]", "absolute"),
         ("[[rule]]\nusers = [\"a\"]\nactions = [\"pause\"]\ncgroups = [\"/a/../b\"]", "absolute"),
-        ("[[rule]]\nusers = [\"a\"]\nactions = [\"pause\"]\nsources = [\"lxc\"]", "unknown source"),
+        ("[[rule]]\nusers = [\"a\"]\nactions = [\"pause\"]\nsources = [\"rkt\"]", "unknown source"),
         ("[[rule]\nusers = 1", "line 1"),
         ("[[rule]]\nusers = \"a\"\nactions = [\"pause\"]", "policy.toml"),
     ])
