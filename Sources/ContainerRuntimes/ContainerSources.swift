@@ -37,6 +37,9 @@ public struct ContainerSourceKind: Sendable {
 
     /// The source's name.
     public var source: ContainerSource { syntax.source }
+
+    /// Whether anything of it is there in `environment`, judged without its client.
+    public func isPresent(in environment: [String: String]) -> Bool { isPresent(environment) }
 }
 
 /// What a source's errors tell the user to do next, in the source's own terms.

@@ -59,23 +59,30 @@ package struct Freezectl: AsyncParsableCommand {
         valueName: "url"))
     package var host: String?
 
-    /// Maps argument-parser errors to exit code 2 (it would use 64) and runs the command.
-    package static func start() async {
+    /// Parses the command line, decides which executable serves it (Handoff.server: freezectl
+    /// passes `engineSide` nil, freezectl-engines its own) and runs it; maps argument-parser
+    /// errors to exit code 2 (it would use 64). A handover happens before the first suspension,
+    /// on the main thread: freezectl leaves before the concurrency runtime starts its worker
+    /// threads (docs/performance.md).
+    package static func start(engineSide: (any EngineSide)?) async {
         // A closed pipe on stdout or stderr (`freezectl ... | head -1`) must never kill freezectl
         // between a freeze and its thaw: writes then fail with EPIPE (FileHandleOutput).
         signal(SIGPIPE, SIG_IGN)
         do {
             let arguments = commandArguments()
+            let (parsed, afterTerminator) = LeaseOptions.splitCommand(arguments)
             // The everyday lines of pause, unpause and status skip ArgumentParser's reflection
             // (QuickParse); every other line, help and every usage error are its.
-            if var quick = QuickParse.command(arguments) {
-                try await quick.run()
-                return
+            var command = try QuickParse.command(parsed) ?? parseAsRoot(parsed)
+            if var pause = command as? Pause {
+                pause.lease.command = afterTerminator
+                try pause.lease.validateCommand()
+                command = pause
             }
-            var command = try parseAsRoot(LeaseOptions.takeCommand(from: arguments))
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
+            if let served = command as? any ServedCommand {
+                try await Handoff.run(served, engineSide: engineSide, arguments: arguments)
             } else {
+                // The root command alone: its help.
                 try command.run()
             }
         } catch let exit as ExitCode {
@@ -96,20 +103,10 @@ package struct Freezectl: AsyncParsableCommand {
 extension Freezectl {
     /// The command line's arguments, as the commands read them. CRIU execs its --action-script
     /// path without arguments (criu/action-scripts.c), so `freezectl` alone with
-    /// CRTOOLS_SCRIPT_ACTION set is the criu-hook. Keeps the arguments for the handover.
+    /// CRTOOLS_SCRIPT_ACTION set is the criu-hook.
     private static func commandArguments() -> [String] {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        Handoff.arguments = arguments
         return arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil ? ["criu-hook"] : arguments
-    }
-
-    /// Hands a command line that surely needs freezectl-engines (Handoff.surelyNeedsEngines) over
-    /// before it is parsed. freezectl's main calls it first, on the main thread before any task
-    /// runs, so such a command leaves freezectl before the concurrency runtime starts its worker
-    /// threads (docs/performance.md); freezectl-engines has its engine side and never hands over.
-    package static func handOverIfSurelyNeeded() {
-        guard Handoff.engineSide == nil, Handoff.surelyNeedsEngines(commandArguments()) else { return }
-        _ = Handoff.engines()
     }
 }
 

@@ -31,59 +31,98 @@ package protocol EngineSide: Sendable {
     func validate(_ health: HealthOptions) throws
 }
 
+/// What a parsed command needs, as far as the choice of executable goes.
+package struct CommandNeeds: Sendable {
+    /// A subcommand only freezectl-engines runs (checkpoint, restore, verify, criu-hook).
+    package var engineSideOnly = false
+    /// `--host`; FREEZECTL_HOST is read by the rule.
+    package var host: String?
+    /// `--for` or `--hold`: a lease (freezectld's, or a held command's).
+    package var lease = false
+    /// A health check after the thaw.
+    package var health = false
+    /// The TARGETs.
+    package var targets: [TargetSpec] = []
+    /// `--all` or `--filter`: containers selected from every source.
+    package var selects = false
+    /// `--direct`: a container an engine owns is written directly, so its engine is not asked.
+    package var direct = false
+    /// `status`: a container is shown with its owner's view.
+    package var inspects = false
+
+    package init() {}
+}
+
+/// A parsed command that either executable can be asked to run.
+package protocol ServedCommand {
+    /// What it needs (`Handoff.server(for:)` decides from it).
+    var needs: CommandNeeds { get }
+    /// Runs it in freezectl-engines, which links everything.
+    func run(on side: any EngineSide) async throws
+}
+
+/// A command freezectl runs itself when the rule lets it (pause, unpause, status).
+package protocol KernelSideCommand: ServedCommand {
+    /// Runs it with runc's, crun's and LXC's sources and the kernel's freezer alone.
+    func runKernelSide() async throws
+}
+
 package enum Handoff {
-    /// Set by freezectl-engines' main before it parses; nil in freezectl.
-    nonisolated(unsafe) package static var engineSide: (any EngineSide)?
+    /// The two executables.
+    package enum Server: Equatable { case freezectl, freezectlEngines }
 
     /// The name of the executable that does what freezectl does not link.
     package static let enginesName = "freezectl-engines"
 
-    /// The arguments freezectl was started with, for the handover (`Freezectl.start` keeps them
-    /// before it takes a `pause --hold` COMMAND off).
-    package nonisolated(unsafe) static var arguments: [String] = []
-
-    /// The engine side of this process; when it has none (freezectl), this process becomes
-    /// freezectl-engines with the same arguments and never returns. Call it before anything is
-    /// written: the other executable starts the command over.
-    package static func engines() -> any EngineSide {
-        if let side = engineSide { return side }
-        exec()
-    }
-
-    /// Whether the command goes to freezectld: `--host`, or FREEZECTL_HOST in the environment
-    /// (freezectl-engines' DaemonClient reads and checks them; only its client talks to it).
-    static func namesDaemon(_ host: String?) -> Bool {
-        host != nil || getenv("FREEZECTL_HOST") != nil
-    }
-
-    /// Whether an engine's socket is there (`--all` and `--filter` then select from it too): the
-    /// one reading of it for the handover, before parsing and after.
-    static var engineListens: Bool {
-        ContainerCatalog.anyEnginePresent(environment: EngineAddress.processEnvironment())
-    }
-
-    /// Whether the command line certainly needs freezectl-engines, seen before parsing: a
-    /// subcommand that only it runs, an engine's or systemd's target, a health check, the daemon,
-    /// a lease, or `--all`/`--filter` where an engine listens (`TargetArguments.needsEngineSide`'s
-    /// rule). Parsing would come to the same answer (the commands' `needsEngineSide` and the
-    /// resolution decide, this only saves freezectl's parse and run up to the handover, which
-    /// the Docker and containerd batches of docs/benchmarks.md pay on every call); a miss costs
-    /// nothing but that, and a word taken for one of these (an option's value) only hands over a
-    /// command freezectl-engines runs the same.
-    static func surelyNeedsEngines(_ arguments: [String]) -> Bool {
-        if namesDaemon(nil) { return true }
-        let words = arguments.prefix { $0 != "--" }
-        if let command = words.first(where: { !$0.hasPrefix("-") }), ["checkpoint", "restore", "verify", "criu-hook"].contains(command) {
-            return true
+    /// The one rule of which executable serves a command (docs/architecture.md, "Two
+    /// executables"). freezectl-engines, which links everything, runs whatever it is given;
+    /// freezectl runs a command itself unless it needs
+    /// - a subcommand only freezectl-engines has, the daemon (`--host`, FREEZECTL_HOST), a lease
+    ///   or a health check: what it links;
+    /// - a systemd unit, or a container of a source whose client is a network client (the
+    ///   registry's `needsEngineClient`: Docker, podman, containerd);
+    /// - a bare container name, or `--all`/`--filter`, where such a source is present (its
+    ///   containers are candidates too);
+    /// - a runc/crun container where podman's service is present, unless `--direct` writes it
+    ///   anyway: podman runs its containers with runc's root, and keeps their pause state.
+    /// Everything else (cgroups, PIDs, runc, crun and LXC containers) freezectl resolves and acts
+    /// on itself, including refusing a runc container an engine owns.
+    package static func server(for needs: CommandNeeds, environment: [String: String]? = nil) -> Server {
+        if needs.engineSideOnly || needs.lease || needs.health || needs.host != nil || getenv("FREEZECTL_HOST") != nil {
+            return .freezectlEngines
         }
-        let selects = words.contains { ["--all", "-a", "--filter", "-f"].contains($0) || $0.hasPrefix("--filter=") }
-        if selects && engineListens { return true }
-        let enginePrefixes = ContainerSources.all.filter(\.needsEngineClient).map { "\($0.source.rawValue):" } + ["unit:"]
-        let engineOptions = ["--host", "--for", "--hold", "--namespace"]
-        return words.contains { word in
-            enginePrefixes.contains { word.hasPrefix($0) } || engineOptions.contains(word)
-                || ["--health-", "--host=", "--for=", "--namespace=", "--wait-healthy", "--on-unhealthy"].contains { word.hasPrefix($0) }
+        // Read only when a target or selection asks: a cgroup pause reads no environment.
+        func present(_ sources: (ContainerSourceKind) -> Bool) -> Bool {
+            let environment = environment ?? EngineAddress.processEnvironment()
+            return ContainerSources.all.contains { sources($0) && $0.needsEngineClient && $0.isPresent(in: environment) }
         }
+        if needs.selects && present({ _ in true }) { return .freezectlEngines }
+        for target in needs.targets {
+            switch target {
+            case .directory, .cgroup, .pid:
+                continue
+            case .unit:
+                return .freezectlEngines
+            case .container(nil, _):
+                if present({ _ in true }) { return .freezectlEngines }
+            case .container(let source?, _):
+                if source.needsEngineClient { return .freezectlEngines }
+                if (source == .runc || source == .crun) && (!needs.direct || needs.inspects) && present({ $0.source == .podman }) {
+                    return .freezectlEngines
+                }
+            }
+        }
+        return .freezectl
+    }
+
+    /// Runs `command` where the rule says: here, or, in freezectl, by becoming freezectl-engines
+    /// with the same `arguments` (before anything is written: the other executable starts over).
+    package static func run(_ command: any ServedCommand, engineSide: (any EngineSide)?, arguments: [String]) async throws {
+        if let engineSide { return try await command.run(on: engineSide) }
+        guard let local = command as? any KernelSideCommand, server(for: command.needs) == .freezectl else {
+            exec(arguments)
+        }
+        try await local.runKernelSide()
     }
 
     /// Where freezectl-engines is: beside this executable (a build tree, or a prefix's bin/),
@@ -100,7 +139,7 @@ package enum Handoff {
         return candidates.first { access($0, X_OK) == 0 }.map { FilePath($0) }
     }
 
-    private static func exec() -> Never {
+    private static func exec(_ arguments: [String]) -> Never {
         guard let path = enginesPath() else {
             FileHandleOutput.standardError("freezectl: this command needs \(enginesName) (engines, health probes, CRIU, the daemon's client), which is not installed beside freezectl or in its prefix's libexec/freezectl\n  next step: reinstall freezectl (scripts/install.sh or the .deb), which installs both")
             exit(ExitStatus.failure)

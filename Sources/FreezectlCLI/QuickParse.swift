@@ -23,13 +23,11 @@ package enum QuickParse {
             case "pause":
                 let pause = Pause(root: root, targets: try words.targetArguments(), batch: try words.batchFlags(),
                                   operation: OperationOptions(timeout: words.timeout), common: words.common)
-                try pause.lease.validate()
                 try pause.validate()
                 return pause
             case "unpause":
                 let unpause = Unpause(root: root, targets: try words.targetArguments(), batch: try words.batchFlags(),
                                       operation: OperationOptions(timeout: words.timeout), common: words.common)
-                try unpause.health.validate()
                 try unpause.validate()
                 return unpause
             case "status":

@@ -22,12 +22,13 @@ struct FullEngineSide: EngineSide {
     }
 
     func run(_ command: BatchCommand) async throws -> Int32 {
+        if let health = command.health { try validate(health) }
         let client = try command.daemon()
         if command.lease.hold { return try await command.runHeld(through: client) }
         if let client { return try await command.run(through: client, health: command.health?.request()) }
         let health = try command.health?.check()
         let selection = try command.targets.selection()
-        let resolver = try command.targets.sources.resolverOrExit(command.common, listingAhead: selection.selectsFromSources)
+        let resolver = try command.targets.sources.resolverOrExit(command.common, side: self, listingAhead: selection.selectsFromSources)
         let common = command.common
         let display = LiveHealthDisplay(enabled: health != nil && common.format == .table && !common.quiet && isatty(STDERR_FILENO) == 1)
         return try await command.runLocally(unhealthy: { health?.fails($0.health) == true }) { options in
@@ -47,7 +48,7 @@ struct FullEngineSide: EngineSide {
             }
         } else {
             let selection = command.listsFrozen ? nil : try targets.selection()
-            let resolver = try targets.sources.resolverOrExit(command.common, listingAhead: selection?.selectsFromSources == true)
+            let resolver = try targets.sources.resolverOrExit(command.common, side: self, listingAhead: selection?.selectsFromSources == true)
             if let selection {
                 reports = await resolver.status(selection).map(StatusReport.init)
             } else {
@@ -69,7 +70,7 @@ struct FullEngineSide: EngineSide {
         try await runStoppable("checkpoint", target.description, audit: command.audit, health: options.health) { [options] in
             var options = options
             options.criu = try criu.locate()
-            return try await sources.resolver(common).checkpoint(target, options: options, interrupted: { StopSignals.shared.received != nil },
+            return try await sources.resolver(common, side: self).checkpoint(target, options: options, interrupted: { StopSignals.shared.received != nil },
                                                           progress: printer).health
         }
     }
@@ -86,7 +87,7 @@ struct FullEngineSide: EngineSide {
         try await runStoppable("restore", criu.imagesDir, audit: command.audit, health: options.health) { [options] in
             var options = options
             options.criu = try criu.locate()
-            return try await sources.resolver(common).restore(into: cgroup, direct: direct, options: options, progress: printer).health
+            return try await sources.resolver(common, side: self).restore(into: cgroup, direct: direct, options: options, progress: printer).health
         }
     }
 
@@ -101,7 +102,7 @@ struct FullEngineSide: EngineSide {
         let (target, pid, repair, sources, common) = (command.target, command.pid, command.repair, command.sources, command.common)
         // --repair writes cgroup.procs: a stop signal ends it between moves, with exit 128 + N.
         try await runStoppable("verify", target.description, audit: repair ? command.audit : nil) {
-            let check = try await sources.resolver(common).verifyTree(target, root: pid, repair: repair, audit: trail)
+            let check = try await sources.resolver(common, side: self).verifyTree(target, root: pid, repair: repair, audit: trail)
             Output.tree(check, common: common)
             if !check.remaining.isEmpty { throw ExitCode(ExitStatus.failure) }
             return nil

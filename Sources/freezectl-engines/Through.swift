@@ -63,7 +63,7 @@ extension BatchCommand {
     func runHeld(through client: DaemonClient?) async throws -> Int32 {
         if let client { return try await runHeld(remotely: client) }
         let selection = try targets.selection()
-        let resolver = try targets.sources.resolverOrExit(common)
+        let resolver = try targets.sources.resolverOrExit(common, side: FullEngineSide())
         let trail = try audit.trail()
         let options = BatchOptions(operation: .freeze, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
                                    direct: batch.direct, audit: trail.isEmpty ? nil : trail)

@@ -3,5 +3,4 @@
 // freezectl execs it with its own arguments for a command that needs any of them (Handoff).
 import FreezectlCLI
 
-Handoff.engineSide = FullEngineSide()
-await Freezectl.start()
+await Freezectl.start(engineSide: FullEngineSide())

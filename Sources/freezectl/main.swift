@@ -1,8 +1,6 @@
 // freezectl: the command tree over the kernel's freezer, linking no network client and no full
 // Foundation; a command that needs an engine, a probe, CRIU or the daemon is handed to
-// freezectl-engines (FreezectlCLI's Handoff).
+// freezectl-engines (FreezectlCLI's Handoff.server, the one rule).
 import FreezectlCLI
 
-// Before any task starts (see handOverIfSurelyNeeded).
-Freezectl.handOverIfSurelyNeeded()
-await Freezectl.start()
+await Freezectl.start(engineSide: nil)

@@ -2,7 +2,7 @@ import ArgumentParser
 import CgroupFreezer
 import SystemPackage
 
-package struct Checkpoint: AsyncParsableCommand {
+package struct Checkpoint: AsyncParsableCommand, ServedCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
@@ -43,7 +43,12 @@ package struct Checkpoint: AsyncParsableCommand {
     @OptionGroup(title: "Audit") package var audit: AuditOptions
     @OptionGroup package var common: CommonOptions
 
-    package func run() async throws {
-        try await Handoff.engines().run(self)
+    /// Only freezectl-engines links CRIU and the probes.
+    package var needs: CommandNeeds {
+        var needs = CommandNeeds()
+        needs.engineSideOnly = true
+        return needs
     }
+
+    package func run(on side: any EngineSide) async throws { try await side.run(self) }
 }

@@ -7,7 +7,7 @@ import Foundation
 
 /// CRIU's action script: `criu restore --action-script /path/to/freezectl` (CRIU execs the path
 /// without arguments; freezectl then runs this), or `freezectl criu-hook` from a wrapper.
-package struct CriuHook: ParsableCommand {
+package struct CriuHook: ParsableCommand, ServedCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
@@ -21,7 +21,12 @@ package struct CriuHook: ParsableCommand {
         """
     )
 
-    package func run() throws {
-        try Handoff.engines().run(self)
+    /// Only freezectl-engines links CRIU's hook contract.
+    package var needs: CommandNeeds {
+        var needs = CommandNeeds()
+        needs.engineSideOnly = true
+        return needs
     }
+
+    package func run(on side: any EngineSide) async throws { try side.run(self) }
 }

@@ -35,10 +35,17 @@ package struct Pause: AsyncParsableCommand {
 
     package func validate() throws { try targets.requireSome() }
 
-    package func run() async throws {
-        throw ExitCode(try await BatchCommand(kind: .freeze, host: root.host, targets: targets, batch: batch, operation: operation,
-                                              audit: audit, common: common, lease: lease.request).run())
+    /// The batch the options make.
+    package var batchCommand: BatchCommand {
+        BatchCommand(kind: .freeze, host: root.host, targets: targets, batch: batch, operation: operation,
+                     audit: audit, common: common, lease: lease.request)
     }
+}
+
+extension Pause: KernelSideCommand {
+    package var needs: CommandNeeds { batchCommand.needs }
+    package func run(on side: any EngineSide) async throws { throw ExitCode(try await side.run(batchCommand)) }
+    package func runKernelSide() async throws { throw ExitCode(try await batchCommand.runKernelSide()) }
 }
 
 /// What pause and unpause (Unpause.swift) share: the options become one library call (resolve, act, probe),
@@ -55,23 +62,21 @@ package struct BatchCommand {
     package var lease = LeaseOptions.Lease()
     package var health: HealthOptions? = nil
 
-    package func run() async throws -> Int32 {
-        if let side = Handoff.engineSide { return try await side.run(self) }
-        guard !needsEngineSide else { return try await Handoff.engines().run(self) }
-        let resolver = try targets.sources.resolverOrExit(common)
-        let items = await resolver.resolve(try targets.selection(), for: kind.purpose, direct: batch.direct)
-        // A runc/crun container an engine owns: the engine may keep its state (podman), or the
-        // refusal names it; either way it is freezectl-engines' to say. Nothing was written yet.
-        if items.contains(where: \.isEngineOwned) { return try await Handoff.engines().run(self) }
-        return try await runLocally { options in await resolver.run(items, options: options) }
+    /// Runs the batch in freezectl, with the kernel-side sources (Handoff.server said so).
+    package func runKernelSide() async throws -> Int32 {
+        let resolver = try targets.sources.resolverOrExit(common, side: nil)
+        let selection = try targets.selection()
+        return try await runLocally { options in await resolver.run(selection, options: options) }
     }
 
-    /// Whether this call needs what only freezectl-engines links: the daemon (--host,
-    /// FREEZECTL_HOST, a lease), a health check, or an engine's or systemd's targets, which
-    /// `--all` and `--filter` select from too.
-    package var needsEngineSide: Bool {
-        Handoff.namesDaemon(host) || lease.hold || lease.duration != nil
-            || health?.isAsked == true || targets.needsEngineSide
+    /// What the choice of executable looks at.
+    package var needs: CommandNeeds {
+        var needs = targets.needs
+        needs.host = host
+        needs.lease = lease.hold || lease.duration != nil
+        needs.health = health?.isAsked == true
+        needs.direct = batch.direct
+        return needs
     }
 
     /// Runs the batch locally (not through the daemon): `work` runs it with the options the
@@ -99,11 +104,4 @@ package struct BatchCommand {
     }
 }
 
-extension Resolution {
-    /// A container an engine owns (found in runc's or crun's state): refused as the engine's, or
-    /// resolved with --direct. freezectl-engines decides, where podman may keep its state.
-    package var isEngineOwned: Bool {
-        if let failure = failure as? ContainerCatalog.Error, case .ownedByEngine = failure { return true }
-        return resolved?.container?.owner != nil
-    }
-}
+

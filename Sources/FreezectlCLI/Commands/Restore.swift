@@ -7,7 +7,7 @@ import Foundation
 #endif
 import SystemPackage
 
-package struct Restore: AsyncParsableCommand {
+package struct Restore: AsyncParsableCommand, ServedCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
@@ -46,7 +46,12 @@ package struct Restore: AsyncParsableCommand {
         }
     }
 
-    package func run() async throws {
-        try await Handoff.engines().run(self)
+    /// Only freezectl-engines links CRIU and the probes.
+    package var needs: CommandNeeds {
+        var needs = CommandNeeds()
+        needs.engineSideOnly = true
+        return needs
     }
+
+    package func run(on side: any EngineSide) async throws { try await side.run(self) }
 }

@@ -5,7 +5,7 @@ import FreezerOperations
 import Glibc
 #endif
 
-package struct Status: AsyncParsableCommand {
+package struct Status: AsyncParsableCommand, KernelSideCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
@@ -29,18 +29,22 @@ package struct Status: AsyncParsableCommand {
     @OptionGroup package var targets: TargetArguments
     @OptionGroup package var common: CommonOptions
 
-    package func run() async throws {
-        if let side = Handoff.engineSide { return try await side.run(self) }
-        guard !needsEngineSide else { return try await Handoff.engines().run(self) }
-        let resolver = try targets.sources.resolverOrExit(common)
-        let items = await resolver.resolve(try targets.selection(), for: .inspect)
-        // An engine's container is shown with the engine's view, which freezectl-engines reads.
-        if items.contains(where: \.isEngineOwned) { return try await Handoff.engines().run(self) }
-        try show(listsFrozen ? resolver.frozenCgroups().map(StatusReport.init) : items.map(resolver.status).map(StatusReport.init))
+    /// The frozen cgroups, or the targets' states, read in freezectl (Handoff.server said so).
+    package func runKernelSide() async throws {
+        let resolver = try targets.sources.resolverOrExit(common, side: nil)
+        if listsFrozen { return try show(resolver.frozenCgroups().map(StatusReport.init)) }
+        try show(await resolver.status(try targets.selection()).map(StatusReport.init))
     }
 
-    /// The daemon (--host, FREEZECTL_HOST), or an engine's or systemd's targets.
-    package var needsEngineSide: Bool { Handoff.namesDaemon(root.host) || targets.needsEngineSide }
+    /// What the choice of executable looks at.
+    package var needs: CommandNeeds {
+        var needs = targets.needs
+        needs.host = root.host
+        needs.inspects = true
+        return needs
+    }
+
+    package func run(on side: any EngineSide) async throws { try await side.run(self) }
 
     /// No target, `--all` or `--filter`: the command lists the frozen and freezing cgroups.
     package var listsFrozen: Bool { targets.targets.isEmpty && !targets.selectsContainers }

@@ -25,8 +25,15 @@ package struct Unpause: AsyncParsableCommand {
 
     package func validate() throws { try targets.requireSome() }
 
-    package func run() async throws {
-        throw ExitCode(try await BatchCommand(kind: .thaw, host: root.host, targets: targets, batch: batch, operation: operation,
-                                              audit: audit, common: common, health: health).run())
+    /// The batch the options make.
+    package var batchCommand: BatchCommand {
+        BatchCommand(kind: .thaw, host: root.host, targets: targets, batch: batch, operation: operation,
+                     audit: audit, common: common, health: health)
     }
+}
+
+extension Unpause: KernelSideCommand {
+    package var needs: CommandNeeds { batchCommand.needs }
+    package func run(on side: any EngineSide) async throws { throw ExitCode(try await side.run(batchCommand)) }
+    package func runKernelSide() async throws { throw ExitCode(try await batchCommand.runKernelSide()) }
 }

@@ -3,7 +3,7 @@ import FreezerOperations
 import CgroupFreezer
 
 /// `freezectl verify`: the tree check of `checkpoint` on its own.
-package struct Verify: AsyncParsableCommand {
+package struct Verify: AsyncParsableCommand, ServedCommand {
     package init() {}
 
     package static let configuration = CommandConfiguration(
@@ -29,7 +29,12 @@ package struct Verify: AsyncParsableCommand {
     @OptionGroup(title: "Audit (--repair)") package var audit: AuditOptions
     @OptionGroup package var common: CommonOptions
 
-    package func run() async throws {
-        try await Handoff.engines().run(self)
+    /// Only freezectl-engines links CRIU and the probes.
+    package var needs: CommandNeeds {
+        var needs = CommandNeeds()
+        needs.engineSideOnly = true
+        return needs
     }
+
+    package func run(on side: any EngineSide) async throws { try await side.run(self) }
 }

@@ -47,8 +47,6 @@ package struct HealthOptions: ParsableArguments {
     /// Whether a check is asked for (freezectl-engines runs it: it links the probes).
     package var isAsked: Bool { healthCmd != nil || healthHttp != nil || healthTcp != nil || healthExecInTarget }
 
-    /// Validated where the check runs (freezectl-engines); freezectl hands such a command over.
-    package func validate() throws {
-        try Handoff.engineSide?.validate(self)
-    }
+    // Validated where the check runs (freezectl-engines' FullEngineSide, before anything is
+    // done); freezectl hands such a command over.
 }

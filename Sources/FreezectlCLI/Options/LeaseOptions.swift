@@ -15,19 +15,18 @@ package struct LeaseOptions: ParsableArguments {
     package var hold = false
 
     /// The words after `--` of a `pause` command line, taken off before parsing (ArgumentParser
-    /// takes one list of positional arguments, and TARGETs are that list): `Freezectl.start`.
-    package nonisolated(unsafe) static var commandAfterTerminator: [String] = []
+    /// takes one list of positional arguments, and TARGETs are that list) and set after it
+    /// (`Freezectl.start`).
+    package var command: [String] = []
 
-    package var command: [String] { Self.commandAfterTerminator }
-
-    /// Takes COMMAND off `arguments` of `pause ... -- COMMAND`.
-    package static func takeCommand(from arguments: [String]) -> [String] {
-        guard let terminator = arguments.firstIndex(of: "--"), arguments[..<terminator].contains("pause") else { return arguments }
-        commandAfterTerminator = Array(arguments[(terminator + 1)...])
-        return Array(arguments[..<terminator])
+    /// Splits `pause ... -- COMMAND` into what is parsed and COMMAND.
+    package static func splitCommand(_ arguments: [String]) -> (parsed: [String], command: [String]) {
+        guard let terminator = arguments.firstIndex(of: "--"), arguments[..<terminator].contains("pause") else { return (arguments, []) }
+        return (Array(arguments[..<terminator]), Array(arguments[(terminator + 1)...]))
     }
 
-    package func validate() throws {
+    /// Checks --for, --hold and COMMAND together, once COMMAND is set (a usage error, exit 2).
+    package func validateCommand() throws {
         if hold && duration != nil { throw ValidationError("give --for or --hold, not both") }
         if hold && command.isEmpty { throw ValidationError("--hold needs a command after --, e.g. freezectl pause --hold web -- pg_dump db") }
         if !hold && !command.isEmpty { throw ValidationError("a command after -- runs only with --hold") }

@@ -40,20 +40,20 @@ package struct SourceOptions: ParsableArguments {
     /// The resolver, or exit 1 with the reason (no cgroup mounted, mountinfo unreadable).
     /// `listingAhead`: the command lists every source (`--all`, `--filter`), so the engines are
     /// asked for their containers before the layout is read (ContainerCatalog.listingAhead).
-    package func resolverOrExit(_ common: CommonOptions, listingAhead: Bool = false) throws -> Resolver {
+    package func resolverOrExit(_ common: CommonOptions, side: (any EngineSide)?, listingAhead: Bool = false) throws -> Resolver {
         do {
-            return try resolver(common, listingAhead: listingAhead)
+            return try resolver(common, side: side, listingAhead: listingAhead)
         } catch {
             Output.error(error.withNextStep)
             throw ExitCode(ExitStatus.failure)
         }
     }
 
-    /// The resolver over this host's layout and these sources: runc's and crun's state alone in
-    /// freezectl, with the engines' clients in freezectl-engines.
-    package func resolver(_ common: CommonOptions, listingAhead: Bool = false) throws -> Resolver {
+    /// The resolver over this host's layout and these sources: the kernel-side sources alone in
+    /// freezectl (`side` nil), with the engines' clients in freezectl-engines.
+    package func resolver(_ common: CommonOptions, side: (any EngineSide)?, listingAhead: Bool = false) throws -> Resolver {
         let roots = runtimeRoots.map { FilePath($0) }
-        var catalog = Handoff.engineSide?.catalog(runtimeRoots: roots, environment: ProcessInfo.processInfo.environment)
+        var catalog = side?.catalog(runtimeRoots: roots, environment: ProcessInfo.processInfo.environment)
             ?? ContainerCatalog(runtimeRoots: roots)
         if listingAhead { catalog = catalog.listingAhead() }
         return Resolver(freezer: try CgroupFreezer(logger: common.makeLogger()), catalog: catalog)
@@ -93,17 +93,12 @@ package struct TargetArguments: ParsableArguments {
 
     package func validate() throws { _ = try selection() }
 
-    /// Whether an engine's or systemd's client is needed: `--all` and `--filter` select from the
-    /// engines too where one listens, and a bare name may be any engine's container.
-    package var needsEngineSide: Bool {
-        (selectsContainers && Handoff.engineListens)
-            || targets.contains { spec in
-            switch spec {
-            case .container(let source, _): return source?.needsEngineClient ?? true
-            case .unit: return true
-            case .directory, .cgroup, .pid: return false
-            }
-        }
+    /// The targets and whether containers are selected, for the choice of executable.
+    package var needs: CommandNeeds {
+        var needs = CommandNeeds()
+        needs.targets = targets
+        needs.selects = selectsContainers
+        return needs
     }
 
     /// Whether containers are picked from the sources (an empty result is then fine).
