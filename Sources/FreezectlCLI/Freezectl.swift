@@ -76,7 +76,13 @@ package struct Freezectl: AsyncParsableCommand {
             var command = try QuickParse.command(parsed) ?? parseAsRoot(parsed)
             if var pause = command as? Pause {
                 pause.lease.command = afterTerminator
-                try pause.lease.validateCommand()
+                do {
+                    try pause.lease.validateCommand()
+                } catch {
+                    // With pause's usage line, as argument-parser says its own errors.
+                    FileHandleOutput.standardError("Error: \(Pause.message(for: error))\nUsage: \(usageString(for: Pause.self))\n  See 'freezectl pause --help' for more information.")
+                    terminate(ExitStatus.badInput)
+                }
                 command = pause
             }
             if let served = command as? any ServedCommand {

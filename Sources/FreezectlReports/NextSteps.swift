@@ -86,8 +86,10 @@ extension CgroupFreezer.Error {
 extension ContainerCatalog.Error {
     public var advice: String {
         switch self {
-            case .noSuchContainer:
-                let lists = ContainerSources.all.map(\.advice.list).joined(separator: ", ")
+            case .noSuchContainer(let reference, _):
+                // A named source's own list; a bare name could be any source's.
+                let named = reference.split(separator: ":", maxSplits: 1).first.flatMap { Self.advice(of: String($0)) }
+                let lists = (named.map { [$0.list] } ?? ContainerSources.all.map(\.advice.list)).joined(separator: ", ")
                 return "check the ID or name with \(lists) or `freezectl status --all`, or name another target form: \(TargetSpec.formList)"
             case .ambiguousContainer:
                 return "name one of them with its source, e.g. runc:ID, docker:NAME or containerd:NAMESPACE/ID, or give a longer ID prefix"
