@@ -61,38 +61,90 @@ public struct LXCSource: ContainerSourceDriver, ContainerEngine {
 
     /// `lxc-freeze`: LXC writes the freezer and waits until the kernel says FROZEN.
     public func pause(_ container: Container, timeout: Duration) async throws {
-        try await change(container, with: "lxc-freeze", undo: "lxc-unfreeze", timeout: timeout)
+        try await change(container, with: "lxc-freeze", expecting: .paused, undo: "lxc-unfreeze", timeout: timeout)
     }
 
     /// `lxc-unfreeze`.
     public func unpause(_ container: Container, timeout: Duration) async throws {
-        try await change(container, with: "lxc-unfreeze", undo: nil, timeout: timeout)
+        try await change(container, with: "lxc-unfreeze", expecting: .running, undo: nil, timeout: timeout)
     }
 
-    /// Runs LXC's `tool` on the container. A freeze that does not finish in time (or whose caller
-    /// is cancelled) is killed and undone with `undo`, so no container is left half-frozen.
-    private func change(_ container: Container, with tool: String, undo: String?, timeout: Duration) async throws {
-        let arguments = ["-P", lxcpath.string, "-n", container.id]
-        let output = try await SourceTool(tool, for: source).run(arguments, timeout: timeout)
+    /// Runs LXC's `tool` on the container, and returns once LXC says `expected` too. A freeze
+    /// that does not finish in time (or whose caller is cancelled) is killed and undone with
+    /// `undo`, so no container is left half-frozen.
+    private func change(_ container: Container, with tool: String, expecting expected: EngineState, undo: String?,
+                        timeout: Duration) async throws {
+        let output = try await SourceTool(tool, for: source).run(arguments(container), timeout: timeout)
         if output.killed {
             guard let undo else {
                 throw ContainerCatalog.Error.engineError(container.shortReference, status: 504, message: "\(tool) did not finish within \(timeout)")
             }
             // Undone in a task of its own: a cancelled caller (Ctrl-C) killed the freeze, and its
             // cancellation must not kill the thaw too.
-            let undone = await Task.detached { [source] in
-                try await SourceTool(undo, for: source).run(arguments, timeout: Self.infoTimeout)
-            }.result
-            var thawed = false
-            if case .success(let output) = undone { thawed = output.status == 0 && !output.killed }
-            throw ContainerCatalog.Error.engineError(container.shortReference, status: 504, message: thawed
-                ? "\(tool) did not finish within \(timeout) or was interrupted; \(undo) thawed the container again"
-                : "\(tool) did not finish within \(timeout) or was interrupted, and \(undo) failed: the container may be frozen; run freezectl unpause --direct lxc:\(container.id)")
+            let failure = await Task.detached { [self] in await undoInterrupted(container, freeze: tool, with: undo) }.value
+            throw ContainerCatalog.Error.engineError(container.shortReference, status: 504, message: failure.map {
+                "\(tool) did not finish within \(timeout) or was interrupted, and \(undo) failed (\($0)): the container may be frozen; run freezectl unpause --direct lxc:\(container.id)"
+            } ?? "\(tool) did not finish within \(timeout) or was interrupted; \(undo) thawed the container again")
         }
         guard output.status == 0 else {
             throw ContainerCatalog.Error.engineError(container.shortReference, status: 500, message:
                 "\(tool) exited \(output.status): \(Self.lastLine(output.standardError))")
         }
+        if let seen = await agreement(container, expecting: expected) {
+            throw ContainerCatalog.Error.engineError(container.shortReference, status: 502, message:
+                "\(tool) finished, but LXC still says \(seen) (the cgroup's state is below)")
+        }
+    }
+
+    /// Waits, at most about 2 s, until `lxc-info -s` says `expected`: LXC's monitor learns a new
+    /// state from notifications its tools send without waiting, over connections of their own,
+    /// so it may say the old one (or a killed tool's FREEZING) for a moment after the tool
+    /// exits. nil once it agrees; else what it last said.
+    private func agreement(_ container: Container, expecting expected: EngineState) async -> String? {
+        var seen = "nothing"
+        for attempt in 0..<40 {
+            if attempt > 0, await !sleepUnlessCancelled(for: .milliseconds(50)) { break }
+            do {
+                let info = try await SourceTool("lxc-info", for: source).run(arguments(container) + ["-s"], timeout: Self.infoTimeout)
+                let state = Self.info(info.standardOutput).state
+                if state.flatMap(Self.engineState) == expected { return nil }
+                seen = state ?? "nothing (\(Self.lastLine(info.standardError)))"
+            } catch {
+                seen = "nothing (\(error))"  // lxc-info could not be run: asked again, then reported
+            }
+        }
+        return seen
+    }
+
+    /// Thaws a container whose `freeze` was killed, until LXC says it runs. A killed
+    /// lxc-freeze can leave LXC's monitor at FREEZING, where lxc-unfreeze does nothing (it exits
+    /// 0 and the freezer stays FROZEN): then the freeze is let finish (LXC says FROZEN again) and
+    /// thawed. nil when it ended thawed, else what was last seen.
+    private func undoInterrupted(_ container: Container, freeze: String, with undo: String) async -> String? {
+        var seen = "not run"
+        for attempt in 0..<3 {
+            let tools = attempt == 0 ? [undo] : [freeze, undo]
+            do {
+                for tool in tools {
+                    let run = try await SourceTool(tool, for: source).run(arguments(container), timeout: Self.infoTimeout)
+                    guard run.status == 0, !run.killed else {
+                        throw ContainerCatalog.Error.engineError(container.shortReference, status: 500, message:
+                            "\(tool) \(run.killed ? "did not finish" : "exited \(run.status)"): \(Self.lastLine(run.standardError))")
+                    }
+                }
+            } catch {
+                seen = (error as? any FreezectlError)?.message ?? "\(error)"
+                continue
+            }
+            guard let state = await agreement(container, expecting: .running) else { return nil }
+            seen = "lxc-info says \(state)"
+        }
+        return seen
+    }
+
+    /// `-P LXCPATH -n NAME`, as every LXC tool takes the container.
+    private func arguments(_ container: Container) -> [String] {
+        ["-P", lxcpath.string, "-n", container.id]
     }
 
     /// The container `name` as its config and `lxc-info` describe it.

@@ -188,7 +188,7 @@ struct ContainerTests {
     }
 
     @Test("malformed filters are usage errors that list the valid keys", arguments: [
-        "label==x", "status=weird", "memory-below=abc", "memory-above=120%", "colour=red", "name", "runtime=lxc",
+        "label==x", "status=weird", "memory-below=abc", "memory-above=120%", "colour=red", "name", "runtime=rkt",
     ])
     func malformedFilters(_ filter: String) throws {
         let result = try freezectl("pause", "--all", "--filter", filter)
