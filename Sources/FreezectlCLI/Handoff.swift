@@ -27,8 +27,6 @@ package protocol EngineSide: Sendable {
     func run(_ command: Restore) async throws
     func run(_ command: Verify) async throws
     func run(_ command: CriuHook) throws
-    /// The health flags as the library validates them (usage errors).
-    func validate(_ health: HealthOptions) throws
 }
 
 /// What a parsed command needs, as far as the choice of executable goes.
@@ -92,11 +90,13 @@ package enum Handoff {
             return .freezectlEngines
         }
         // Read only when a target or selection asks: a cgroup pause reads no environment.
-        func present(_ sources: (ContainerSourceKind) -> Bool) -> Bool {
-            let environment = environment ?? EngineAddress.processEnvironment()
-            return ContainerSources.all.contains { sources($0) && $0.needsEngineClient && $0.isPresent(in: environment) }
+        func anyEngine() -> Bool {
+            ContainerCatalog.anyEnginePresent(environment: environment ?? EngineAddress.processEnvironment())
         }
-        if needs.selects && present({ _ in true }) { return .freezectlEngines }
+        func podman() -> Bool {
+            ContainerSourceKind.podman.isPresent(in: environment ?? EngineAddress.processEnvironment())
+        }
+        if needs.selects && anyEngine() { return .freezectlEngines }
         for target in needs.targets {
             switch target {
             case .directory, .cgroup, .pid:
@@ -104,10 +104,10 @@ package enum Handoff {
             case .unit:
                 return .freezectlEngines
             case .container(nil, _):
-                if present({ _ in true }) { return .freezectlEngines }
+                if anyEngine() { return .freezectlEngines }
             case .container(let source?, _):
                 if source.needsEngineClient { return .freezectlEngines }
-                if (source == .runc || source == .crun) && (!needs.direct || needs.inspects) && present({ $0.source == .podman }) {
+                if (source == .runc || source == .crun) && (!needs.direct || needs.inspects) && podman() {
                     return .freezectlEngines
                 }
             }

@@ -17,7 +17,8 @@ struct FullEngineSide: EngineSide {
         ContainerCatalog(runtimeRoots: runtimeRoots, environment: environment)
     }
 
-    func validate(_ health: HealthOptions) throws {
+    /// The health flags as the library validates them (usage errors), before anything is done.
+    private func validate(_ health: HealthOptions) throws {
         _ = try health.check()
     }
 

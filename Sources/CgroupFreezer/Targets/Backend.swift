@@ -18,14 +18,5 @@ public struct Backend: RawRepresentable, Sendable, Hashable, Codable, CustomStri
         self = version == .v1 ? .v1 : .v2
     }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
     public var description: String { rawValue }
 }

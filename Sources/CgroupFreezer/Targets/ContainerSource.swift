@@ -9,15 +9,6 @@ public struct ContainerSource: RawRepresentable, Sendable, Hashable, Codable, Cu
     /// The source called `rawValue`; whether there is one is the registry's to say.
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-
     public var description: String { rawValue }
 }
 
