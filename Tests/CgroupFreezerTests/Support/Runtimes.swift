@@ -165,9 +165,21 @@ final class DockerDaemon: @unchecked Sendable {
             .filter { $0.hasPrefix(directory) }.sorted { $0.count > $1.count }
         for mount in mounts { umount2(mount, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: directory)
-        // dockerd with the cgroupfs driver leaves an empty `docker` cgroup in every hierarchy.
-        for hierarchy in TestCgroup.layout.hierarchies {
-            rmdir(hierarchy.mountPoint.appending("docker").string)
+        // dockerd with the cgroupfs driver leaves an empty `docker` cgroup in every hierarchy, and
+        // a container removed while it exited may leave its child a moment longer (the kernel
+        // releases a cgroup after its last process): children first, retried briefly.
+        for _ in 0..<20 {
+            var left = false
+            for hierarchy in TestCgroup.layout.hierarchies {
+                let parent = hierarchy.mountPoint.appending("docker").string
+                guard FileManager.default.fileExists(atPath: parent) else { continue }
+                for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
+                    rmdir(parent + "/" + child)
+                }
+                if rmdir(parent) != 0 { left = true }
+            }
+            if !left { break }
+            usleep(50_000)
         }
     }
 }
