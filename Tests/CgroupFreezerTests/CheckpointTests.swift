@@ -14,6 +14,17 @@ func fakeCRIU(in scratch: ScratchDirectory) throws -> (path: String, record: Str
     return (path, record)
 }
 
+/// The PID of the stand-in criu hung in a dump (mode `hang`), once it has said it (10 s at most).
+func hungCRIUPID(_ record: String) throws -> Int32 {
+    let file = record + "/criu.pid"
+    func pid() -> Int32? {
+        // Absent until the stand-in has renamed it into place; nil, then, and the wait goes on.
+        Int32(((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    try #require(eventually { pid() != nil }, "the stand-in criu wrote \(file)")
+    return try #require(pid())
+}
+
 /// A tree of a shell and two sleeps in a fresh cgroup; returns the cgroup and the root PID.
 func tree(_ version: Hierarchy.Version) throws -> (TestCgroup, Int32) {
     let cgroup = try TestCgroup(version)

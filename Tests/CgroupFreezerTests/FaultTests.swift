@@ -178,10 +178,8 @@ struct FaultTests {
                                                                 "--audit-log", log, "--format", "json"],
                                                environment: ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": how == "killed" ? "hang" : "crash"])
         if how == "killed" {
-            try #require(eventually { FileManager.default.fileExists(atPath: criu.record + "/criu.pid") })
+            let criuPID = try hungCRIUPID(criu.record)
             #expect(cgroup.kernelFrozen, "frozen while criu dumps")
-            let criuPID = Int32(((try? String(contentsOfFile: criu.record + "/criu.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-            try #require(criuPID > 0)
             kill(criuPID, SIGKILL)
         }
         let result = checkpoint.wait(seconds: 20)

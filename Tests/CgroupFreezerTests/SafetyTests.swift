@@ -89,13 +89,12 @@ struct SafetyTests {
         let checkpoint = try BackgroundProcess(freezectlBinary, ["checkpoint", cgroup.path, "--images-dir", scratch.path + "/img",
                                                                 "--criu", criu.path, "--criu-timeout", "3s"],
                                                environment: ["FAKE_CRIU_RECORD": criu.record, "FAKE_CRIU_MODE": "hang"])
-        try #require(eventually { FileManager.default.fileExists(atPath: criu.record + "/criu.pid") })
+        let criuPID = try hungCRIUPID(criu.record)
         #expect(cgroup.kernelFrozen, "frozen while criu dumps")
         checkpoint.signal(SIGHUP)
         let result = checkpoint.wait(seconds: 20)
         #expect(result.exited && result.status == 129, "\(result.status) \(result.stderr)")
         #expect(!cgroup.kernelFrozen && !cgroup.selfFrozen)
-        let criuPID = Int32(((try? String(contentsOfFile: criu.record + "/criu.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(eventually(seconds: 2) { procState(criuPID) == nil || procState(criuPID) == "Z" }, "criu was killed")
         #expect(processes(withCommandLine: ["sleep", "100000"]).isEmpty, "and its process group with it")
     }
