@@ -236,7 +236,6 @@ let package = Package(
                 "ContainerRuntimes",
                 "FreezerOperations",
                 "FreezectlReports",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -271,7 +270,6 @@ let package = Package(
                 "FreezectlReports",
                 "FreezectlClient",
                 "FreezectlCLI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -323,7 +321,6 @@ let package = Package(
             name: "UnitTests",
             dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "SystemPackage", package: "swift-system")],
             resources: [.copy("Fixtures")]
         ),

@@ -10,8 +10,10 @@
 #   PREFIX/libexec/freezectl/freezectl-engines          what freezectl hands engine, probe, CRIU
 #                                                       and daemon-client commands to (stripped)
 #   PREFIX/share/man/man1/freezectl.1, freezectl.pause.1, ...   a page per command (generated
-#                                                       from the binaries by swift-argument-parser's
-#                                                       generate-manual, so they cannot drift)
+#                                                       by the binaries from the specs they parse
+#                                                       with: freezectl --generate-manual, and
+#                                                       swift-argument-parser's generate-manual for
+#                                                       freezectld; they cannot drift)
 #   PREFIX/share/bash-completion/completions/freezectl  bash, zsh and fish completions
 #   PREFIX/share/zsh/site-functions/_freezectl           (the binaries' own
 #   PREFIX/share/fish/vendor_completions.d/freezectl.fish  --generate-completion-script)
@@ -81,9 +83,10 @@ bin=$(bash scripts/build-release.sh --product freezectl)
 bash scripts/build-release.sh --product freezectl-engines >/dev/null
 bash scripts/build-release.sh --product freezectld >/dev/null
 
-# The man pages come from the binaries' own description of their commands
-# (--experimental-dump-help), through swift-argument-parser's generate-manual, built from the
-# checkout SwiftPM already resolved. Dated by the commit, so two installs of one commit are equal.
+# The man pages come from the binaries' own description of their commands: freezectl writes
+# its own (its parser's specs, FreezectlCLI/CommandLine); freezectld's go through
+# swift-argument-parser's generate-manual (--experimental-dump-help), built from the checkout
+# SwiftPM already resolved. Dated by the commit, so two installs of one commit are equal.
 scratch=${FREEZECTL_RELEASE_SCRATCH:-.build}
 parser=$scratch/checkouts/swift-argument-parser
 swift build --package-path "$parser" --scratch-path "$scratch/generate-manual" --product generate-manual >&2
@@ -95,7 +98,13 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/man1" "$stage/systemd"
 for tool in freezectl freezectld; do
   strip --strip-all -o "$stage/$tool" "$bin/$tool"
-  "$generate_manual" "$stage/$tool" --multi-page --date "$date" --output-directory "$stage/man1" >/dev/null
+  if [ "$tool" = freezectl ]; then
+    for page in freezectl $("$stage/freezectl" --help | sed -n '/^SUBCOMMANDS:/,/^$/s/^  \([a-z][a-z-]*\) .*/freezectl.\1/p'); do
+      "$stage/freezectl" --generate-manual "$page" "$date" >"$stage/man1/$page.1"
+    done
+  else
+    "$generate_manual" "$stage/$tool" --multi-page --date "$date" --output-directory "$stage/man1" >/dev/null
+  fi
   "$stage/$tool" --generate-completion-script bash >"$stage/$tool.bash"
   "$stage/$tool" --generate-completion-script zsh >"$stage/_$tool"
   "$stage/$tool" --generate-completion-script fish >"$stage/$tool.fish"

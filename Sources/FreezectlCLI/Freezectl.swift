@@ -1,6 +1,5 @@
 import ContainerRuntimes
 import FreezerOperations
-import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -23,15 +22,18 @@ package enum ExitStatus {
     package static let unhealthy: Int32 = 3
 }
 
-package struct Freezectl: AsyncParsableCommand {
-    package init() {}
+/// The root of the command tree: its options (`--host`), help and version, and the parse of a
+/// whole command line into one command (CommandLine/CommandSyntax.swift).
+package struct Freezectl: Sendable {
+    /// freezectld's socket (--host); nil: FREEZECTL_HOST, else act directly.
+    package var host: String?
 
-    // Every command names itself: otherwise ArgumentParser derives each name with
-    // String(describing:) at every start, a protocol-conformance scan per command (docs/performance.md).
-    package static let configuration = CommandConfiguration(
-        commandName: "freezectl",
-        abstract: "Pause and thaw Linux process trees with the kernel's cgroup freezer.",
-        discussion: "TARGET is one of:\n" + TargetSpec.forms.map { form in
+    package init(host: String? = nil) { self.host = host }
+
+    package static let abstract = "Pause and thaw Linux process trees with the kernel's cgroup freezer."
+
+    package static var discussion: String {
+        "TARGET is one of:\n" + TargetSpec.forms.map { form in
             "  " + form.syntax.padded(to: 20) + form.meaning
         }.joined(separator: "\n") + """
 
@@ -49,59 +51,118 @@ package struct Freezectl: AsyncParsableCommand {
              progress was undone (a waiting freeze thawed, --atomic rolled
              back, a CRIU dump given 10s, then killed and the tree thawed),
              the results so far printed and audited
-        """,
-        version: BuildInfo.versionLine,
-        subcommands: [Pause.self, Unpause.self, Status.self, Checkpoint.self, Restore.self, Verify.self, CriuHook.self]
-    )
+        """
+    }
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Send pause, unpause and status to freezectld on this socket instead of acting directly, e.g. unix:///run/freezectl/freezectl.sock (default: $FREEZECTL_HOST). The daemon's policy decides what you may do; the output and exit codes are the same.",
-        valueName: "url"))
-    package var host: String?
+    /// The options before the command's name.
+    package static let options: [OptionSpec] = [
+        .option("host", value: "url", "Send pause, unpause and status to freezectld on this socket instead of acting directly, e.g. unix:///run/freezectl/freezectl.sock (default: $FREEZECTL_HOST). The daemon's policy decides what you may do; the output and exit codes are the same."),
+    ]
+
+    /// The commands, in help's order.
+    package static let commands = [Pause.spec, Unpause.spec, Status.spec, Checkpoint.spec, Restore.spec, Verify.spec, CriuHook.spec]
+
+    /// `--version`, `--generate-manual`, `--generate-completion-script`: `text` is the answer.
+    package struct PrintRequest: Error {
+        package let text: String
+    }
+
+    /// The command `arguments` (without the executable's name) make. Throws UsageError (with the
+    /// command's spec when the error is in its part of the line), HelpRequest or PrintRequest.
+    package static func parse(_ arguments: [String]) throws -> any ServedCommand {
+        let (parsed, afterTerminator) = LeaseOptions.splitCommand(arguments)
+        var words = parsed[...]
+        let root = try readRootOptions(&words)
+        guard let name = words.popFirst() else { throw HelpRequest(command: nil) }
+        if name == "help" {
+            guard let asked = words.first else { throw HelpRequest(command: nil) }
+            throw HelpRequest(command: try spec(named: asked))
+        }
+        let spec = try spec(named: name)
+        do {
+            let line = try ParsedLine(words, spec: spec)
+            switch spec.name {
+            case Pause.spec.name: return try Pause(line, root: root, command: afterTerminator)
+            case Unpause.spec.name: return try Unpause(line, root: root)
+            case Status.spec.name: return try Status(line, root: root)
+            case Checkpoint.spec.name: return try Checkpoint(line)
+            case Restore.spec.name: return try Restore(line)
+            case Verify.spec.name: return try Verify(line)
+            default: return CriuHook()
+            }
+        } catch var error as UsageError {
+            error.command = error.command ?? spec
+            throw error
+        }
+    }
+
+    /// `--host URL`, `--host=URL`, `--version`, `-h`/`--help` before the command's name, and
+    /// what the install asks for (CommandDocs).
+    private static func readRootOptions(_ words: inout ArraySlice<String>) throws -> Freezectl {
+        var root = Freezectl()
+        while let word = words.first, word.hasPrefix("-") {
+            words.removeFirst()
+            switch word {
+            case "-h", "--help": throw HelpRequest(command: nil)
+            case "--version": throw PrintRequest(text: BuildInfo.versionLine)
+            case "--generate-manual":
+                guard let name = words.popFirst(), let date = words.popFirst(), let page = CommandDocs.manualPage(name, date: date) else {
+                    throw UsageError("--generate-manual needs a page (\(CommandDocs.pageNames.joined(separator: ", "))) and a date")
+                }
+                throw PrintRequest(text: page)
+            case "--generate-completion-script":
+                guard let shell = words.popFirst(), let script = CommandDocs.completionScript(shell) else {
+                    throw UsageError("--generate-completion-script needs a shell: bash, zsh or fish")
+                }
+                throw PrintRequest(text: script)
+            case "--host":
+                guard let value = words.popFirst() else { throw UsageError("Missing value for '--host <url>'") }
+                root.host = value
+            case _ where word.hasPrefix("--host="):
+                root.host = String(word.dropFirst("--host=".count))
+            default:
+                throw UsageError("Unknown option '\(word)' (the command's own options come after its name)")
+            }
+        }
+        return root
+    }
+
+    private static func spec(named name: String) throws -> CommandSpec {
+        guard let spec = commands.first(where: { $0.name == name }) else {
+            throw UsageError("Unknown command '\(name)'; the commands: \(commands.map(\.name).joined(separator: ", "))")
+        }
+        return spec
+    }
 
     /// Parses the command line, decides which executable serves it (Handoff.server: freezectl
-    /// passes `engineSide` nil, freezectl-engines its own) and runs it; maps argument-parser
-    /// errors to exit code 2 (it would use 64). A handover happens before the first suspension,
-    /// on the main thread: freezectl leaves before the concurrency runtime starts its worker
-    /// threads (docs/performance.md).
+    /// passes `engineSide` nil, freezectl-engines its own) and runs it; a usage error is exit 2
+    /// with the command's usage. A handover happens before the first suspension, on the main
+    /// thread: freezectl leaves before the concurrency runtime starts its worker threads
+    /// (docs/performance.md).
     package static func start(engineSide: (any EngineSide)?) async {
         // A closed pipe on stdout or stderr (`freezectl ... | head -1`) must never kill freezectl
         // between a freeze and its thaw: writes then fail with EPIPE (FileHandleOutput).
         signal(SIGPIPE, SIG_IGN)
+        let arguments = commandArguments()
         do {
-            let arguments = commandArguments()
-            let (parsed, afterTerminator) = LeaseOptions.splitCommand(arguments)
-            // The everyday lines of pause, unpause and status skip ArgumentParser's reflection
-            // (QuickParse); every other line, help and every usage error are its.
-            var command = try QuickParse.command(parsed) ?? parseAsRoot(parsed)
-            if var pause = command as? Pause {
-                pause.lease.command = afterTerminator
-                do {
-                    try pause.lease.validateCommand()
-                } catch {
-                    // With pause's usage line, as argument-parser says its own errors.
-                    FileHandleOutput.standardError("Error: \(Pause.message(for: error))\nUsage: \(usageString(for: Pause.self))\n  See 'freezectl pause --help' for more information.")
-                    terminate(ExitStatus.badInput)
-                }
-                command = pause
-            }
-            if let served = command as? any ServedCommand {
-                try await Handoff.run(served, engineSide: engineSide, arguments: arguments)
-            } else {
-                // The root command alone: its help.
-                try command.run()
-            }
+            let command = try parse(arguments)
+            try await Handoff.run(command, engineSide: engineSide, arguments: arguments)
         } catch let exit as ExitCode {
             terminate(exit.rawValue)
+        } catch let help as HelpRequest {
+            FileHandleOutput.standardOutput(help.command.map(CommandHelp.text) ?? CommandHelp.rootText(
+                abstract: abstract, discussion: discussion, options: options, commands: commands))
+            terminate(ExitStatus.success)
+        } catch let request as PrintRequest {
+            FileHandleOutput.standardOutput(request.text)
+            terminate(ExitStatus.success)
+        } catch let usage as UsageError {
+            FileHandleOutput.standardError(CommandHelp.usageError(usage.message, spec: usage.command))
+            terminate(ExitStatus.badInput)
         } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
-            if code == .success {
-                FileHandleOutput.standardOutput(message)
-                terminate(ExitStatus.success)
-            }
-            FileHandleOutput.standardError(message)
-            terminate(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
+            // Commands report their own failures and throw ExitCode; anything else is said as it is.
+            Output.error("\(error)")
+            terminate(ExitStatus.failure)
         }
     }
 }
@@ -116,7 +177,7 @@ extension Freezectl {
     }
 }
 
-/// exit(3) by another name: inside a command type, `exit` is ArgumentParser's `exit(withError:)`.
+/// exit(3), named for what it does here: the run ends with `code`.
 private func terminate(_ code: Int32) -> Never {
     exit(code)
 }

@@ -1,5 +1,4 @@
 import FreezectlReports
-import ArgumentParser
 import CgroupFreezer
 import FreezerOperations
 import Dispatch

@@ -1,4 +1,3 @@
-import ArgumentParser
 import FreezectlAPI
 import FreezectlCLI
 import FreezectlReports
@@ -20,7 +19,7 @@ extension HealthOptions {
         do {
             return try request()?.options()
         } catch {
-            throw ValidationError(error.description)
+            throw UsageError(error.description)
         }
     }
 }

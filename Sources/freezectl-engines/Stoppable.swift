@@ -1,4 +1,3 @@
-import ArgumentParser
 import CgroupFreezer
 import FreezectlCLI
 import FreezectlReports

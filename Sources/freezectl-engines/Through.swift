@@ -1,4 +1,3 @@
-import ArgumentParser
 import CLinuxSupport
 import CgroupFreezer
 import FreezectlCLI

@@ -1,12 +1,10 @@
-import ArgumentParser
 import CgroupFreezer
 import SystemPackage
 
-package struct Checkpoint: AsyncParsableCommand, ServedCommand {
-    package init() {}
-
-    package static let configuration = CommandConfiguration(
-        commandName: "checkpoint",
+@dynamicMemberLookup
+package struct Checkpoint: ServedCommand, Sendable {
+    package static let spec = CommandSpec(
+        name: "checkpoint",
         abstract: "Checkpoint a target's process tree with CRIU: check, verify the tree, freeze, dump, thaw.",
         discussion: """
         Steps, each reported as it happens: criu check (with the cause of a known failure); \
@@ -17,31 +15,38 @@ package struct Checkpoint: AsyncParsableCommand, ServedCommand {
         SIGHUP it gets 10s to finish, then it is killed, the tree thawed, and freezectl exits \
         128 + the signal. An engine's container (Docker's, or a runc container an engine \
         owns) is refused unless --direct: CRIU freezes its cgroup behind the engine's back.
-        """
-    )
+        """,
+        arguments: targetArguments("Target", many: false),
+        groups: [CRIUOptions.spec, OptionGroupSpec([
+            .flag("leave-running", "Let the tree run on after the dump (default); --kill lets CRIU end it."),
+            .flag("no-leave-running", "The same as --kill."),
+            .flag("kill", "Let CRIU end the tree after the dump."),
+            .option("pid", value: "pid", "The tree's root (default: the container's init, or the one process of the cgroup whose parent is outside it)."),
+            .flag("repair-tree", "Move descendants that are outside the cgroup into it before the dump."),
+        ])] + CRIUCommandOptions.groups)
 
-    @Argument(help: targetHelp("Target"), transform: parseTarget)
     package var target: TargetSpec
-
-    @OptionGroup package var criu: CRIUOptions
-
-    @Flag(name: .long, inversion: .prefixedNo, help: "Let the tree run on after the dump (default); --kill lets CRIU end it.")
     package var leaveRunning = true
-
-    @Flag(name: .long, help: "Let CRIU end the tree after the dump.")
     package var kill = false
-
-    @Option(name: .long, help: ArgumentHelp("The tree's root (default: the container's init, or the one process of the cgroup whose parent is outside it).", valueName: "pid"))
     package var pid: Int32?
-
-    @Flag(name: .long, help: "Move descendants that are outside the cgroup into it before the dump.")
     package var repairTree = false
+    /// CRIU's options, the sources, timeout, health check, audit and output.
+    package var shared: CRIUCommandOptions
 
-    @OptionGroup package var sources: SourceOptions
-    @OptionGroup package var operation: OperationOptions
-    @OptionGroup(title: "Health check after the thaw") package var health: HealthOptions
-    @OptionGroup(title: "Audit") package var audit: AuditOptions
-    @OptionGroup package var common: CommonOptions
+    package subscript<T>(dynamicMember path: KeyPath<CRIUCommandOptions, T>) -> T { shared[keyPath: path] }
+
+    /// The command `line` says.
+    package init(_ line: ParsedLine) throws {
+        target = try parseTarget(line.arguments[0])
+        shared = try CRIUCommandOptions(line)
+        if line.flag("leave-running") && line.flag("no-leave-running") {
+            throw UsageError("give --leave-running or --no-leave-running, not both")
+        }
+        leaveRunning = !line.flag("no-leave-running")
+        kill = line.flag("kill")
+        pid = try line.integer("pid")
+        repairTree = line.flag("repair-tree")
+    }
 
     /// Only freezectl-engines links CRIU and the probes.
     package var needs: CommandNeeds {

@@ -1,4 +1,3 @@
-import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -7,19 +6,19 @@ import Foundation
 
 /// CRIU's action script: `criu restore --action-script /path/to/freezectl` (CRIU execs the path
 /// without arguments; freezectl then runs this), or `freezectl criu-hook` from a wrapper.
-package struct CriuHook: ParsableCommand, ServedCommand {
+package struct CriuHook: ServedCommand, Sendable {
     package init() {}
 
-    package static let configuration = CommandConfiguration(
-        commandName: "criu-hook",
+    package static let spec = CommandSpec(
+        name: "criu-hook",
         abstract: "CRIU action-script entry point: writes the restore marker on post-restore.",
         discussion: """
         CRIU runs this with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR and CRTOOLS_INIT_PID set; \
         `freezectl restore --marker PATH` passes the marker path as FREEZECTL_MARKER. On \
         post-restore it writes the marker atomically (docs/checkpoint.md); every other action \
         succeeds without effect. It fails only when the marker itself cannot be written.
-        """
-    )
+        """,
+        groups: [])
 
     /// Only freezectl-engines links CRIU's hook contract.
     package var needs: CommandNeeds {

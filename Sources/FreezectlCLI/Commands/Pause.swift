@@ -1,5 +1,4 @@
 import FreezectlReports
-import ArgumentParser
 import CgroupFreezer
 import ContainerRuntimes
 import FreezerOperations
@@ -7,11 +6,9 @@ import FreezerOperations
 import Glibc
 #endif
 
-package struct Pause: AsyncParsableCommand {
-    package init() {}
-
-    package static let configuration = CommandConfiguration(
-        commandName: "pause",
+package struct Pause: Sendable {
+    package static let spec = CommandSpec(
+        name: "pause",
         abstract: "Freeze targets and wait until the kernel reports every process frozen.",
         discussion: """
         Pausing a target that is already paused succeeds and reports "already". \
@@ -21,24 +18,20 @@ package struct Pause: AsyncParsableCommand {
         through the Engine API unless --direct, units through systemd. Refuses to freeze the \
         cgroup freezectl itself runs in, or one of its ancestors.
 
-        Usage with --hold: freezectl pause [options] --hold TARGET... -- COMMAND [ARG...]
-        """
-    )
-
-    @ParentCommand package var root: Freezectl
-    @OptionGroup package var targets: TargetArguments
-    @OptionGroup package var batch: BatchFlags
-    @OptionGroup package var operation: OperationOptions
-    @OptionGroup(title: "Leases") package var lease: LeaseOptions
-    @OptionGroup(title: "Audit") package var audit: AuditOptions
-    @OptionGroup package var common: CommonOptions
-
-    package func validate() throws { try targets.requireSome() }
+        With --hold: freezectl pause [options] --hold TARGET... -- COMMAND [ARG...]
+        """,
+        arguments: targetArguments("Targets", many: true),
+        groups: [TargetArguments.spec, SourceOptions.spec, BatchFlags.spec, OperationOptions.spec, LeaseOptions.spec,
+                 AuditOptions.spec, CommonOptions.spec])
 
     /// The batch the options make.
-    package var batchCommand: BatchCommand {
-        BatchCommand(kind: .freeze, host: root.host, targets: targets, batch: batch, operation: operation,
-                     audit: audit, common: common, lease: lease.request)
+    package let batchCommand: BatchCommand
+
+    /// The command `line` says, under `root`, with COMMAND (the words after `--`) for --hold.
+    package init(_ line: ParsedLine, root: Freezectl, command: [String]) throws {
+        var batch = try BatchCommand(.freeze, line, root: root)
+        batch.lease = try LeaseOptions(line, command: command).request
+        batchCommand = batch
     }
 }
 
@@ -61,6 +54,19 @@ package struct BatchCommand {
     package let common: CommonOptions
     package var lease = LeaseOptions.Lease()
     package var health: HealthOptions? = nil
+
+    /// What pause and unpause both read from `line` (TARGETs, the batch, the timeout, the audit,
+    /// the output); they must act on something.
+    init(_ kind: BatchOptions.Operation, _ line: ParsedLine, root: Freezectl) throws {
+        self.kind = kind
+        host = root.host
+        targets = try TargetArguments(line)
+        batch = try BatchFlags(line)
+        operation = try OperationOptions(line)
+        audit = AuditOptions(line)
+        common = try CommonOptions(line)
+        try targets.requireSome()
+    }
 
     /// Runs the batch in freezectl, with the kernel-side sources (Handoff.server said so).
     package func runKernelSide() async throws -> Int32 {

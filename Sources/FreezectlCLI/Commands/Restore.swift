@@ -1,4 +1,3 @@
-import ArgumentParser
 import CgroupFreezer
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -7,11 +6,10 @@ import Foundation
 #endif
 import SystemPackage
 
-package struct Restore: AsyncParsableCommand, ServedCommand {
-    package init() {}
-
-    package static let configuration = CommandConfiguration(
-        commandName: "restore",
+@dynamicMemberLookup
+package struct Restore: ServedCommand, Sendable {
+    package static let spec = CommandSpec(
+        name: "restore",
         abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
         discussion: """
         Runs criu restore --restore-detached with freezectl's own executable as CRIU's action script \
@@ -20,29 +18,29 @@ package struct Restore: AsyncParsableCommand, ServedCommand {
         and prints the new root PID. With --paused (which needs --cgroup) CRIU leaves the tree \
         stopped (--leave-stopped); it is moved into the cgroup and frozen before it is continued, \
         so it never runs. CRIU is bounded by --criu-timeout.
-        """
-    )
+        """,
+        groups: [CRIUOptions.spec, OptionGroupSpec([
+            .option("cgroup", value: "target", "The cgroup the restored tree must end up in (a target: \(TargetSpec.formList))."),
+            .flag("paused", "Leave the restored tree frozen."),
+            .option("marker", value: "path", "Write the restore marker here (docs/checkpoint.md)."),
+        ])] + CRIUCommandOptions.groups)
 
-    @OptionGroup package var criu: CRIUOptions
-
-    @Option(name: .long, help: ArgumentHelp("The cgroup the restored tree must end up in (a target: \(TargetSpec.formList)).", valueName: "target"), transform: parseTarget)
     package var cgroup: TargetSpec?
-
-    @Flag(name: .long, help: "Leave the restored tree frozen.")
     package var paused = false
-
-    @Option(name: .long, help: ArgumentHelp("Write the restore marker here (docs/checkpoint.md).", valueName: "path"))
     package var marker: String?
+    /// CRIU's options, the sources, timeout, health check, audit and output.
+    package var shared: CRIUCommandOptions
 
-    @OptionGroup package var sources: SourceOptions
-    @OptionGroup package var operation: OperationOptions
-    @OptionGroup(title: "Health check after the thaw") package var health: HealthOptions
-    @OptionGroup(title: "Audit") package var audit: AuditOptions
-    @OptionGroup package var common: CommonOptions
+    package subscript<T>(dynamicMember path: KeyPath<CRIUCommandOptions, T>) -> T { shared[keyPath: path] }
 
-    package func validate() throws {
+    /// The command `line` says.
+    package init(_ line: ParsedLine) throws {
+        shared = try CRIUCommandOptions(line)
+        cgroup = try line.value("cgroup", default: nil) { try parseTarget($0) }
+        paused = line.flag("paused")
+        marker = line.value("marker")
         if paused && cgroup == nil {
-            throw ValidationError("--paused needs --cgroup: a restored tree can be kept frozen only in a cgroup")
+            throw UsageError("--paused needs --cgroup: a restored tree can be kept frozen only in a cgroup")
         }
     }
 

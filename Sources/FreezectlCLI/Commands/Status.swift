@@ -1,15 +1,12 @@
 import FreezectlReports
-import ArgumentParser
 import FreezerOperations
 #if canImport(Glibc)
 import Glibc
 #endif
 
-package struct Status: AsyncParsableCommand, KernelSideCommand {
-    package init() {}
-
-    package static let configuration = CommandConfiguration(
-        commandName: "status",
+package struct Status: KernelSideCommand, Sendable {
+    package static let spec = CommandSpec(
+        name: "status",
         abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
         discussion: """
         STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
@@ -22,12 +19,20 @@ package struct Status: AsyncParsableCommand, KernelSideCommand {
         Without a target, --all or --filter, lists every cgroup of the v1 freezer and \
         the v2 hierarchy that is frozen or freezing at its own request; descendants \
         frozen only by such a cgroup are not listed.
-        """
-    )
+        """,
+        arguments: targetArguments("Targets", many: true),
+        groups: [TargetArguments.spec, SourceOptions.spec, CommonOptions.spec])
 
-    @ParentCommand package var root: Freezectl
-    @OptionGroup package var targets: TargetArguments
-    @OptionGroup package var common: CommonOptions
+    package var root: Freezectl
+    package var targets: TargetArguments
+    package var common: CommonOptions
+
+    /// The command `line` says, under `root`.
+    package init(_ line: ParsedLine, root: Freezectl) throws {
+        self.root = root
+        targets = try TargetArguments(line)
+        common = try CommonOptions(line)
+    }
 
     /// The frozen cgroups, or the targets' states, read in freezectl (Handoff.server said so).
     package func runKernelSide() async throws {

@@ -1,34 +1,27 @@
-import ArgumentParser
 import FreezerOperations
 
-package struct Unpause: AsyncParsableCommand {
-    package init() {}
-
-    package static let configuration = CommandConfiguration(
-        commandName: "unpause",
+package struct Unpause: Sendable {
+    package static let spec = CommandSpec(
+        name: "unpause",
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
         Unpausing a running target succeeds and reports "already". A target that stays \
         frozen because an ancestor cgroup is frozen is reported as failed with state \
         frozen-by-parent (its own freeze request is cleared all the same). Example: \
         freezectl unpause --all --filter label=auto_resume=true --filter memory-below=80%
-        """
-    )
-
-    @ParentCommand package var root: Freezectl
-    @OptionGroup package var targets: TargetArguments
-    @OptionGroup package var batch: BatchFlags
-    @OptionGroup package var operation: OperationOptions
-    @OptionGroup(title: "Health check after the thaw") package var health: HealthOptions
-    @OptionGroup(title: "Audit") package var audit: AuditOptions
-    @OptionGroup package var common: CommonOptions
-
-    package func validate() throws { try targets.requireSome() }
+        """,
+        arguments: targetArguments("Targets", many: true),
+        groups: [TargetArguments.spec, SourceOptions.spec, BatchFlags.spec, OperationOptions.spec, HealthOptions.spec,
+                 AuditOptions.spec, CommonOptions.spec])
 
     /// The batch the options make.
-    package var batchCommand: BatchCommand {
-        BatchCommand(kind: .thaw, host: root.host, targets: targets, batch: batch, operation: operation,
-                     audit: audit, common: common, health: health)
+    package let batchCommand: BatchCommand
+
+    /// The command `line` says, under `root`.
+    package init(_ line: ParsedLine, root: Freezectl) throws {
+        var batch = try BatchCommand(.thaw, line, root: root)
+        batch.health = try HealthOptions(line)
+        batchCommand = batch
     }
 }
 

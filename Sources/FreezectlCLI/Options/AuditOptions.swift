@@ -1,5 +1,4 @@
 import FreezectlReports
-import ArgumentParser
 import CgroupFreezer
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -10,14 +9,19 @@ import SystemPackage
 import Synchronization
 
 /// Where state-changing commands leave their audit records.
-package struct AuditOptions: ParsableArguments {
-    package init() {}
+package struct AuditOptions: Sendable {
+    package static let spec = OptionGroupSpec(title: "Audit", [
+        .option("audit-log", value: "file", "Also append audit records to FILE as JSON lines (default: FREEZECTL_AUDIT_LOG). The journal gets them whenever its socket exists."),
+        .flag("audit-required", "Refuse to act when no audit record can be written."),
+    ])
 
-    @Option(name: .long, help: ArgumentHelp("Also append audit records to FILE as JSON lines (default: FREEZECTL_AUDIT_LOG). The journal gets them whenever its socket exists.", valueName: "file"))
     package var auditLog: String?
-
-    @Flag(name: .long, help: "Refuse to act when no audit record can be written.")
     package var auditRequired = false
+
+    package init(_ line: ParsedLine) {
+        auditLog = line.value("audit-log")
+        auditRequired = line.flag("audit-required")
+    }
 
     /// The trail (AuditTrail.standard), or exit 1 with the reason: only `--audit-required` or an
     /// unusable log make it fail. Sink problems and failures go to standard error.

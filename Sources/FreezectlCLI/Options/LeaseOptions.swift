@@ -1,23 +1,26 @@
-import ArgumentParser
 import CgroupFreezer
 
 /// `pause --for` and `pause --hold -- COMMAND`: a pause that ends on its own.
-package struct LeaseOptions: ParsableArguments {
-    package init() {}
+package struct LeaseOptions: Sendable {
+    package static let spec = OptionGroupSpec(title: "Leases", [
+        .option("for", value: "duration", "Pause for this long, 1us to 24h: freezectld thaws at expiry, whatever happens to this command (needs the daemon: --host, FREEZECTL_HOST, or one on the default socket)."),
+        .flag("hold", "Pause, run the COMMAND given after --, and thaw what was paused when it ends (its exit status is freezectl's). Through freezectld the thaw also happens if freezectl is killed."),
+    ])
 
-    @Option(name: .customLong("for"), parsing: .unconditional, help: ArgumentHelp(
-        "Pause for this long, 1us to 24h: freezectld thaws at expiry, whatever happens to this command (needs the daemon: --host, FREEZECTL_HOST, or one on the default socket).",
-        valueName: "duration"),
-        transform: { try parseDuration($0, option: "--for") })
     package var duration: Duration?
-
-    @Flag(name: .long, help: "Pause, run the COMMAND given after --, and thaw what was paused when it ends (its exit status is freezectl's). Through freezectld the thaw also happens if freezectl is killed.")
     package var hold = false
 
-    /// The words after `--` of a `pause` command line, taken off before parsing (ArgumentParser
-    /// takes one list of positional arguments, and TARGETs are that list) and set after it
-    /// (`Freezectl.start`).
+    /// The words after `--` of a `pause` command line, taken off before parsing (TARGETs are
+    /// the positional arguments, so COMMAND cannot be) and given here.
     package var command: [String] = []
+
+    /// The options of `line`, with the COMMAND split off before it; validated together.
+    package init(_ line: ParsedLine, command: [String]) throws {
+        duration = try line.value("for", default: nil) { try parseDuration($0, option: "--for") }
+        hold = line.flag("hold")
+        self.command = command
+        try validateCommand()
+    }
 
     /// Splits `pause ... -- COMMAND` into what is parsed and COMMAND.
     package static func splitCommand(_ arguments: [String]) -> (parsed: [String], command: [String]) {
@@ -25,11 +28,11 @@ package struct LeaseOptions: ParsableArguments {
         return (Array(arguments[..<terminator]), Array(arguments[(terminator + 1)...]))
     }
 
-    /// Checks --for, --hold and COMMAND together, once COMMAND is set (a usage error, exit 2).
-    package func validateCommand() throws {
-        if hold && duration != nil { throw ValidationError("give --for or --hold, not both") }
-        if hold && command.isEmpty { throw ValidationError("--hold needs a command after --, e.g. freezectl pause --hold web -- pg_dump db") }
-        if !hold && !command.isEmpty { throw ValidationError("a command after -- runs only with --hold") }
+    /// Checks --for, --hold and COMMAND together (a usage error, exit 2).
+    private func validateCommand() throws {
+        if hold && duration != nil { throw UsageError("give --for or --hold, not both") }
+        if hold && command.isEmpty { throw UsageError("--hold needs a command after --, e.g. freezectl pause --hold web -- pg_dump db") }
+        if !hold && !command.isEmpty { throw UsageError("a command after -- runs only with --hold") }
     }
 
     /// The values, for the batch.

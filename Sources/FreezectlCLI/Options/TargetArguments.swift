@@ -1,5 +1,4 @@
 import FreezectlReports
-import ArgumentParser
 import CgroupFreezer
 import ContainerRuntimes
 import FreezerOperations
@@ -13,9 +12,9 @@ import Foundation
 import Glibc
 #endif
 
-/// The help of a TARGET argument: every form, from the library's one table.
-package func targetHelp(_ lead: String) -> ArgumentHelp {
-    ArgumentHelp("\(lead): \(TargetSpec.formList).", valueName: "target")
+/// A TARGET argument, one or many, with every form in its help (from the library's one table).
+package func targetArguments(_ lead: String, many: Bool) -> ArgumentSpec {
+    ArgumentSpec(value: "target", help: "\(lead): \(TargetSpec.formList).", many: many)
 }
 
 /// Parses TARGET arguments; a malformed one is a usage error (exit 2) before anything is done.
@@ -23,19 +22,20 @@ package func parseTarget(_ text: String) throws -> TargetSpec {
     do {
         return try TargetSpec(parsing: text)
     } catch {
-        throw ValidationError(error.withNextStep)
+        throw UsageError(error.withNextStep)
     }
 }
 
 /// Where containers are looked for: the runtimes' state directories (and the engines' sockets
 /// from the environment). Nothing is read until a container target or selection asks.
-package struct SourceOptions: ParsableArguments {
-    package init() {}
+package struct SourceOptions: Sendable {
+    package static let spec = OptionGroupSpec([
+        .option("runtime-root", value: "dir", repeatable: true, "runc/crun state directory to search instead of /run/runc and /run/crun (e.g. /run/docker/runtime-runc/moby). Repeatable. One its group or anyone may write is refused; a state a user could have written names only that user's cgroups."),
+    ])
 
-    @Option(name: .customLong("runtime-root"), help: ArgumentHelp(
-        "runc/crun state directory to search instead of /run/runc and /run/crun (e.g. /run/docker/runtime-runc/moby). Repeatable. One its group or anyone may write is refused; a state a user could have written names only that user's cgroups.",
-        valueName: "dir"))
     package var runtimeRoots: [String] = []
+
+    package init(_ line: ParsedLine) { runtimeRoots = line.values("runtime-root") }
 
     /// The resolver, or exit 1 with the reason (no cgroup mounted, mountinfo unreadable).
     /// `listingAhead`: the command lists every source (`--all`, `--filter`), so the engines are
@@ -61,37 +61,38 @@ package struct SourceOptions: ParsableArguments {
 }
 
 /// What pause, unpause and status act on: TARGETs, `--all`, `--filter`, and where containers are found.
-package struct TargetArguments: ParsableArguments {
-    package init() {}
+package struct TargetArguments: Sendable {
+    /// The options (the TARGETs are the command's arguments: `targetArguments`).
+    package static let spec = OptionGroupSpec([
+        .flag("all", short: "a", "Every running or paused container of every source that is present (\(ContainerSources.names); pod sandboxes left out)."),
+        .option("filter", short: "f", value: "key=value", repeatable: true, "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=\(ContainerSources.names(separator: "|")), name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers."),
+        .option("namespace", value: "ns", repeatable: true, "containerd namespace to search (e.g. k8s.io) instead of all but Docker's (moby). Repeatable."),
+    ])
 
-    @Argument(help: targetHelp("Targets"), transform: parseTarget)
     package var targets: [TargetSpec] = []
-
-    @Flag(name: [.short, .long], help: ArgumentHelp("Every running or paused container of every source that is present (\(ContainerSources.names); pod sandboxes left out)."))
     package var all = false
-
-    @Option(name: [.short, .customLong("filter")], help: ArgumentHelp(
-        "Select containers: label=KEY, label=KEY=VALUE, status=running|paused, runtime=\(ContainerSources.names(separator: "|")), name=NAME, id=PREFIX, memory-below=PCT, memory-above=PCT. Repeatable; label filters must all match, others of one key match if any does. Without targets, filters select from all containers.",
-        valueName: "key=value"))
     package var filters: [String] = []
-
-    @Option(name: .customLong("namespace"), help: ArgumentHelp(
-        "containerd namespace to search (e.g. k8s.io) instead of all but Docker's (moby). Repeatable.",
-        valueName: "ns"))
     package var namespaces: [String] = []
+    package var sources: SourceOptions
 
-    @OptionGroup package var sources: SourceOptions
+    /// The TARGETs and options of `line`, validated (a malformed target or filter: exit 2).
+    package init(_ line: ParsedLine) throws {
+        targets = try line.arguments.map(parseTarget)
+        all = line.flag("all")
+        filters = line.values("filter")
+        namespaces = line.values("namespace")
+        sources = SourceOptions(line)
+        _ = try selection()
+    }
 
     /// The selection; a malformed filter is a usage error (exit 2) naming the valid keys.
     package func selection() throws -> TargetSelection {
         do {
             return try TargetSelection(targets: targets, all: all, filter: try ContainerFilter(parsing: filters), namespaces: namespaces)
         } catch {
-            throw ValidationError(error.withNextStep)
+            throw UsageError(error.withNextStep)
         }
     }
-
-    package func validate() throws { _ = try selection() }
 
     /// The targets and whether containers are selected, for the choice of executable.
     package var needs: CommandNeeds {
@@ -107,7 +108,7 @@ package struct TargetArguments: ParsableArguments {
     /// For commands that must act on something.
     package func requireSome() throws {
         if targets.isEmpty && !selectsContainers {
-            throw ValidationError("Missing expected argument '<target> ...': give targets, --all, or --filter")
+            throw UsageError("Missing expected argument '<target> ...': give targets, --all, or --filter")
         }
     }
 }

@@ -7,7 +7,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import ArgumentParser
 import SystemPackage
 import Synchronization
 #if canImport(Glibc)
