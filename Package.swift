@@ -63,6 +63,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "CLinuxSupport"),
+        // The one command-line parser (freezectl's command tree and freezectld's options): specs,
+        // the parse, help, man pages and completions from the same tables.
+        .target(name: "CommandSyntax"),
         .target(
             name: "CBuildInfo",
             cSettings: [
@@ -221,7 +224,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "FreezectlDaemon",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CommandSyntax",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -232,6 +235,7 @@ let package = Package(
             name: "FreezectlCLI",
             dependencies: [
                 "CLinuxSupport",
+                "CommandSyntax",
                 "CgroupFreezer",
                 "ContainerRuntimes",
                 "FreezerOperations",
@@ -270,6 +274,7 @@ let package = Package(
                 "FreezectlReports",
                 "FreezectlClient",
                 "FreezectlCLI",
+                "CommandSyntax",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -319,7 +324,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI",
+            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI", "CommandSyntax",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "SystemPackage", package: "swift-system")],
             resources: [.copy("Fixtures")]

@@ -11,9 +11,7 @@
 #                                                       and daemon-client commands to (stripped)
 #   PREFIX/share/man/man1/freezectl.1, freezectl.pause.1, ...   a page per command (generated
 #                                                       by the binaries from the specs they parse
-#                                                       with: freezectl --generate-manual, and
-#                                                       swift-argument-parser's generate-manual for
-#                                                       freezectld; they cannot drift)
+#                                                       with, --generate-manual: they cannot drift)
 #   PREFIX/share/bash-completion/completions/freezectl  bash, zsh and fish completions
 #   PREFIX/share/zsh/site-functions/_freezectl           (the binaries' own
 #   PREFIX/share/fish/vendor_completions.d/freezectl.fish  --generate-completion-script)
@@ -83,14 +81,9 @@ bin=$(bash scripts/build-release.sh --product freezectl)
 bash scripts/build-release.sh --product freezectl-engines >/dev/null
 bash scripts/build-release.sh --product freezectld >/dev/null
 
-# The man pages come from the binaries' own description of their commands: freezectl writes
-# its own (its parser's specs, FreezectlCLI/CommandLine); freezectld's go through
-# swift-argument-parser's generate-manual (--experimental-dump-help), built from the checkout
-# SwiftPM already resolved. Dated by the commit, so two installs of one commit are equal.
-scratch=${FREEZECTL_RELEASE_SCRATCH:-.build}
-parser=$scratch/checkouts/swift-argument-parser
-swift build --package-path "$parser" --scratch-path "$scratch/generate-manual" --product generate-manual >&2
-generate_manual="$(swift build --package-path "$parser" --scratch-path "$scratch/generate-manual" --show-bin-path)/generate-manual"
+# The man pages come from the binaries' own description of their commands (the specs their
+# parser reads, Sources/CommandSyntax): `--generate-manual PAGE DATE` prints one page.
+# Dated by the commit, so two installs of one commit are equal.
 date=$(git log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
 
 stage=$(mktemp -d /tmp/freezectl-install.XXXXXXXX)
@@ -98,13 +91,10 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/man1" "$stage/systemd"
 for tool in freezectl freezectld; do
   strip --strip-all -o "$stage/$tool" "$bin/$tool"
-  if [ "$tool" = freezectl ]; then
-    for page in freezectl $("$stage/freezectl" --help | sed -n '/^SUBCOMMANDS:/,/^$/s/^  \([a-z][a-z-]*\) .*/freezectl.\1/p'); do
-      "$stage/freezectl" --generate-manual "$page" "$date" >"$stage/man1/$page.1"
-    done
-  else
-    "$generate_manual" "$stage/$tool" --multi-page --date "$date" --output-directory "$stage/man1" >/dev/null
-  fi
+  # The tool's page, then one per command its help lists.
+  for page in "$tool" $("$stage/$tool" --help | sed -n "/^SUBCOMMANDS:/,/^\$/s/^  \\([a-z][a-z-]*\\) .*/$tool.\\1/p"); do
+    "$stage/$tool" --generate-manual "$page" "$date" >"$stage/man1/$page.1"
+  done
   "$stage/$tool" --generate-completion-script bash >"$stage/$tool.bash"
   "$stage/$tool" --generate-completion-script zsh >"$stage/_$tool"
   "$stage/$tool" --generate-completion-script fish >"$stage/$tool.fish"
@@ -112,8 +102,6 @@ done
 # freezectl's commands are freezectl-engines' too (one command tree): it gets no pages or
 # completions of its own, and freezectl finds it in libexec through /proc/self/exe.
 strip --strip-all -o "$stage/freezectl-engines" "$bin/freezectl-engines"
-# ArgumentParser's built-in `help` command gets no page of its own.
-rm -f "$stage"/man1/*.help.1
 for unit in freezectld.service freezectld.socket; do
   sed "s|/usr/local/bin/|$prefix/bin/|g" "contrib/systemd/$unit" >"$stage/systemd/$unit"
 done

@@ -47,7 +47,7 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: freezectl
 Comment: Built from the freezectl source tree by scripts/package-deb.sh. The binaries link the
  Swift runtime and the Swift packages named in Package.swift (Apache-2.0 with the Runtime Library
- Exception, or MIT: swift-argument-parser, swift-system, swift-log, SwiftNIO, async-http-client,
+ Exception, or MIT: swift-system, swift-log, SwiftNIO, async-http-client,
  grpc-swift, swift-protobuf, Hummingbird, swift-service-lifecycle, swift-metrics,
  swift-prometheus, swift-subprocess, TOMLKit with toml++).
 EOF

@@ -1,3 +1,4 @@
+import CommandSyntax
 import ContainerRuntimes
 import FreezerOperations
 #if canImport(FoundationEssentials)
@@ -62,6 +63,11 @@ package struct Freezectl: Sendable {
     /// The commands, in help's order.
     package static let commands = [Pause.spec, Unpause.spec, Status.spec, Checkpoint.spec, Restore.spec, Verify.spec, CriuHook.spec]
 
+    /// The whole syntax: help, man pages and completions come from it (CommandSyntax).
+    package static var program: ProgramSpec {
+        ProgramSpec(name: "freezectl", version: BuildInfo.version, abstract: abstract, discussion: discussion, options: options, commands: commands)
+    }
+
     /// `--version`, `--generate-manual`, `--generate-completion-script`: `text` is the answer.
     package struct PrintRequest: Error {
         package let text: String
@@ -72,13 +78,14 @@ package struct Freezectl: Sendable {
     package static func parse(_ arguments: [String]) throws -> any ServedCommand {
         let (parsed, afterTerminator) = LeaseOptions.splitCommand(arguments)
         var words = parsed[...]
+        if let text = try CommandDocs.requested(by: words, of: program) { throw PrintRequest(text: text) }
         let root = try readRootOptions(&words)
         guard let name = words.popFirst() else { throw HelpRequest(command: nil) }
         if name == "help" {
             guard let asked = words.first else { throw HelpRequest(command: nil) }
-            throw HelpRequest(command: try spec(named: asked))
+            throw HelpRequest(command: try program.command(named: asked))
         }
-        let spec = try spec(named: name)
+        let spec = try program.command(named: name)
         do {
             let line = try ParsedLine(words, spec: spec)
             switch spec.name {
@@ -105,16 +112,6 @@ package struct Freezectl: Sendable {
             switch word {
             case "-h", "--help": throw HelpRequest(command: nil)
             case "--version": throw PrintRequest(text: BuildInfo.versionLine)
-            case "--generate-manual":
-                guard let name = words.popFirst(), let date = words.popFirst(), let page = CommandDocs.manualPage(name, date: date) else {
-                    throw UsageError("--generate-manual needs a page (\(CommandDocs.pageNames.joined(separator: ", "))) and a date")
-                }
-                throw PrintRequest(text: page)
-            case "--generate-completion-script":
-                guard let shell = words.popFirst(), let script = CommandDocs.completionScript(shell) else {
-                    throw UsageError("--generate-completion-script needs a shell: bash, zsh or fish")
-                }
-                throw PrintRequest(text: script)
             case "--host":
                 guard let value = words.popFirst() else { throw UsageError("Missing value for '--host <url>'") }
                 root.host = value
@@ -125,13 +122,6 @@ package struct Freezectl: Sendable {
             }
         }
         return root
-    }
-
-    private static func spec(named name: String) throws -> CommandSpec {
-        guard let spec = commands.first(where: { $0.name == name }) else {
-            throw UsageError("Unknown command '\(name)'; the commands: \(commands.map(\.name).joined(separator: ", "))")
-        }
-        return spec
     }
 
     /// Parses the command line, decides which executable serves it (Handoff.server: freezectl
@@ -150,14 +140,13 @@ package struct Freezectl: Sendable {
         } catch let exit as ExitCode {
             terminate(exit.rawValue)
         } catch let help as HelpRequest {
-            FileHandleOutput.standardOutput(help.command.map(CommandHelp.text) ?? CommandHelp.rootText(
-                abstract: abstract, discussion: discussion, options: options, commands: commands))
+            FileHandleOutput.standardOutput(help.command.map(CommandHelp.text) ?? CommandHelp.text(for: program))
             terminate(ExitStatus.success)
         } catch let request as PrintRequest {
             FileHandleOutput.standardOutput(request.text)
             terminate(ExitStatus.success)
         } catch let usage as UsageError {
-            FileHandleOutput.standardError(CommandHelp.usageError(usage.message, spec: usage.command))
+            FileHandleOutput.standardError(CommandHelp.usageError(usage, program: program))
             terminate(ExitStatus.badInput)
         } catch {
             // Commands report their own failures and throw ExitCode; anything else is said as it is.
@@ -175,6 +164,12 @@ extension Freezectl {
         let arguments = Array(CommandLine.arguments.dropFirst())
         return arguments.isEmpty && getenv("CRTOOLS_SCRIPT_ACTION") != nil ? ["criu-hook"] : arguments
     }
+}
+
+/// A command asks to end with this exit code (its output is printed).
+package struct ExitCode: Error {
+    package let rawValue: Int32
+    package init(_ rawValue: Int32) { self.rawValue = rawValue }
 }
 
 /// exit(3), named for what it does here: the run ends with `code`.

@@ -1,3 +1,4 @@
+import CommandSyntax
 import FreezectlAPI
 import FreezectlCLI
 import FreezectlReports

@@ -1,5 +1,5 @@
-import ArgumentParser
 import CgroupFreezer
+import CommandSyntax
 import FreezectlDaemon
 import Logging
 import SystemPackage
@@ -7,10 +7,12 @@ import SystemPackage
 import Glibc
 #endif
 
+/// freezectld's command line, read with the product's one parser (CommandSyntax).
 @main
-struct Freezectld: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "freezectld",
+enum Freezectld {
+    static let program = ProgramSpec(
+        name: "freezectld",
+        version: BuildInfo.version,
         abstract: "Serve freezectl's pause, unpause, status, leases, events and metrics over HTTP on a unix socket (docs/daemon.md, docs/api.yaml).",
         discussion: """
             Root may do everything; everyone else only what a rule of the policy file grants \
@@ -20,53 +22,70 @@ struct Freezectld: AsyncParsableCommand {
             the next start and removes the socket. Started by freezectld.socket (systemd socket \
             activation), it serves the socket systemd passes and leaves it to systemd.
             """,
-        version: BuildInfo.versionLine)
+        options: [
+            .option("socket", value: "path", "The unix socket to listen on (unless systemd passes one). (default: \(Daemon.defaultSocket))"),
+            .option("socket-group", value: "group", "The group that may connect to the socket (mode 0660). (default: root's)"),
+            .option("policy", value: "file", "The policy file (TOML). (default: /etc/freezectl/policy.toml when it exists, else root only)"),
+            .option("audit-log", value: "file", "Also write audit records as JSON lines to this file (the journal gets them whenever it runs)."),
+            .option("state-dir", value: "dir", "Where leases are recorded (DIR/leases), to survive a restart. (default: \(Daemon.defaultStateDirectory))"),
+            .option("runtime-root", value: "dir", repeatable: true, "Also find runc/crun containers in this state directory (repeatable); one its group or anyone may write stops the start."),
+            .flag("verbose", "Log each request and each kernel write."),
+            // The daemon's child that parses a policy first (PolicyParseCheck): not for users.
+            .hiddenFlag(String(PolicyParseCheck.argument.dropFirst(2))),
+        ],
+        commands: [])
 
-    @Option(name: .long, help: ArgumentHelp("The unix socket to listen on (unless systemd passes one).", valueName: "path"))
-    var socket: String = Daemon.defaultSocket.string
+    static func main() async {
+        let words = CommandLine.arguments.dropFirst()
+        do {
+            if let text = try CommandDocs.requested(by: words, of: program) { return print(text, terminator: "") }
+            let line = try ParsedLine(words, spec: program.asCommand)
+            if line.flag(String(PolicyParseCheck.argument.dropFirst(2))) { exit(PolicyParseCheck.parseStandardInput()) }
+            try await run(try configuration(line), verbose: line.flag("verbose"))
+        } catch is HelpRequest {
+            print(CommandHelp.text(for: program), terminator: "")
+        } catch is VersionRequest {
+            print(BuildInfo.versionLine)
+        } catch var usage as UsageError {
+            usage.command = usage.command ?? program.asCommand
+            standardError(CommandHelp.usageError(usage, program: program))
+            exit(2)
+        } catch {
+            // A policy, audit log or socket path that cannot be used stops the start with its message.
+            standardError("freezectld: \(error)")
+            exit(1)
+        }
+    }
 
-    @Option(name: .long, help: ArgumentHelp("The group that may connect to the socket (mode 0660). (default: root's)", valueName: "group"))
-    var socketGroup: String?
+    private static func standardError(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        // A message to a closed or full stderr is lost either way; the exit code still says it.
+        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
 
-    @Option(name: .long, help: ArgumentHelp("The policy file (TOML). (default: /etc/freezectl/policy.toml when it exists, else root only)", valueName: "file"))
-    var policy: String?
-
-    @Option(name: .long, help: ArgumentHelp("Also write audit records as JSON lines to this file (the journal gets them whenever it runs).", valueName: "file"))
-    var auditLog: String?
-
-    @Option(name: .long, help: ArgumentHelp("Where leases are recorded (DIR/leases), to survive a restart.", valueName: "dir"))
-    var stateDir: String = Daemon.defaultStateDirectory.string
-
-    @Option(name: .customLong("runtime-root"), help: ArgumentHelp("Also find runc/crun containers in this state directory (repeatable); one its group or anyone may write stops the start.", valueName: "dir"))
-    var runtimeRoots: [String] = []
-
-    @Flag(name: .long, help: "Log each request and each kernel write.")
-    var verbose = false
-
-    /// The daemon's child that parses a policy first (`PolicyParseCheck`): not for users.
-    @Flag(name: .customLong(String(PolicyParseCheck.argument.dropFirst(2))), help: .hidden)
-    var parsePolicyFromStdin = false
-
-    func run() async throws {
-        if parsePolicyFromStdin { throw ExitCode(PolicyParseCheck.parseStandardInput()) }
-        var logger = Logger(label: "freezectld")
-        logger.logLevel = verbose ? .debug : .info
+    /// The daemon's configuration from the options; an unknown --socket-group is a usage error.
+    static func configuration(_ line: ParsedLine) throws -> Daemon.Configuration {
         var configuration = Daemon.Configuration()
-        configuration.socket = FilePath(socket)
-        configuration.policy = policy.map { FilePath($0) }
-        configuration.auditLog = auditLog.map { FilePath($0) }
-        configuration.runtimeRoots = runtimeRoots.map { FilePath($0) }
-        configuration.stateDirectory = FilePath(stateDir)
-        if let socketGroup {
+        configuration.socket = FilePath(line.value("socket") ?? Daemon.defaultSocket.string)
+        configuration.policy = line.value("policy").map { FilePath($0) }
+        configuration.auditLog = line.value("audit-log").map { FilePath($0) }
+        configuration.runtimeRoots = line.values("runtime-root").map { FilePath($0) }
+        configuration.stateDirectory = FilePath(line.value("state-dir") ?? Daemon.defaultStateDirectory.string)
+        if let socketGroup = line.value("socket-group") {
             if let gid = gid_t(socketGroup) {
                 configuration.socketGroup = gid
             } else if let entry = getgrnam(socketGroup) {
                 configuration.socketGroup = entry.pointee.gr_gid
             } else {
-                throw ValidationError("--socket-group \(socketGroup): no such group; give a group name or number from /etc/group")
+                throw UsageError("--socket-group \(socketGroup): no such group; give a group name or number from /etc/group")
             }
         }
-        // A policy, audit log or socket path that cannot be used stops the start with its message.
+        return configuration
+    }
+
+    static func run(_ configuration: Daemon.Configuration, verbose: Bool) async throws {
+        var logger = Logger(label: "freezectld")
+        logger.logLevel = verbose ? .debug : .info
         try await Daemon(configuration: configuration, logger: logger).run()
     }
 }

@@ -1,4 +1,5 @@
 import CgroupFreezer
+import CommandSyntax
 import FreezectlCLI
 import Testing
 
@@ -100,8 +101,7 @@ struct CommandLineTests {
             if let arguments = spec.arguments { #expect(help.contains("<\(arguments.value)>")) }
             #expect(help.split(separator: "\n").allSatisfy { $0.count <= 80 || !$0.contains(" ") }, "\(spec.name): lines wrap at 80")
         }
-        let root = CommandHelp.rootText(abstract: Freezectl.abstract, discussion: Freezectl.discussion, options: Freezectl.options,
-                                        commands: Freezectl.commands)
+        let root = CommandHelp.text(for: Freezectl.program)
         #expect(Freezectl.commands.allSatisfy { root.contains("  \($0.name) ") } && root.contains("--host <url>"))
     }
 

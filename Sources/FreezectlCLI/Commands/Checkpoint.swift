@@ -1,10 +1,11 @@
+import CommandSyntax
 import CgroupFreezer
 import SystemPackage
 
 @dynamicMemberLookup
 package struct Checkpoint: ServedCommand, Sendable {
     package static let spec = CommandSpec(
-        name: "checkpoint",
+        program: "freezectl", name: "checkpoint",
         abstract: "Checkpoint a target's process tree with CRIU: check, verify the tree, freeze, dump, thaw.",
         discussion: """
         Steps, each reported as it happens: criu check (with the cause of a known failure); \

@@ -1,3 +1,4 @@
+import CommandSyntax
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -10,7 +11,7 @@ package struct CriuHook: ServedCommand, Sendable {
     package init() {}
 
     package static let spec = CommandSpec(
-        name: "criu-hook",
+        program: "freezectl", name: "criu-hook",
         abstract: "CRIU action-script entry point: writes the restore marker on post-restore.",
         discussion: """
         CRIU runs this with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR and CRTOOLS_INIT_PID set; \

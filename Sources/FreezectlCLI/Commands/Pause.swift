@@ -1,3 +1,4 @@
+import CommandSyntax
 import FreezectlReports
 import CgroupFreezer
 import ContainerRuntimes
@@ -8,7 +9,7 @@ import Glibc
 
 package struct Pause: Sendable {
     package static let spec = CommandSpec(
-        name: "pause",
+        program: "freezectl", name: "pause",
         abstract: "Freeze targets and wait until the kernel reports every process frozen.",
         discussion: """
         Pausing a target that is already paused succeeds and reports "already". \

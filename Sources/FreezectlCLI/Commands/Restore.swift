@@ -1,3 +1,4 @@
+import CommandSyntax
 import CgroupFreezer
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -9,7 +10,7 @@ import SystemPackage
 @dynamicMemberLookup
 package struct Restore: ServedCommand, Sendable {
     package static let spec = CommandSpec(
-        name: "restore",
+        program: "freezectl", name: "restore",
         abstract: "Restore a checkpointed tree with CRIU, into a cgroup, and write the restore marker.",
         discussion: """
         Runs criu restore --restore-detached with freezectl's own executable as CRIU's action script \

@@ -1,3 +1,4 @@
+import CommandSyntax
 import FreezectlReports
 import FreezerOperations
 #if canImport(Glibc)
@@ -6,7 +7,7 @@ import Glibc
 
 package struct Status: KernelSideCommand, Sendable {
     package static let spec = CommandSpec(
-        name: "status",
+        program: "freezectl", name: "status",
         abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
         discussion: """
         STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \

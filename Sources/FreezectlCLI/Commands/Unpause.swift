@@ -1,8 +1,9 @@
+import CommandSyntax
 import FreezerOperations
 
 package struct Unpause: Sendable {
     package static let spec = CommandSpec(
-        name: "unpause",
+        program: "freezectl", name: "unpause",
         abstract: "Thaw targets and confirm they run again.",
         discussion: """
         Unpausing a running target succeeds and reports "already". A target that stays \

@@ -1,10 +1,11 @@
+import CommandSyntax
 import FreezerOperations
 import CgroupFreezer
 
 /// `freezectl verify`: the tree check of `checkpoint` on its own.
 package struct Verify: ServedCommand, Sendable {
     package static let spec = CommandSpec(
-        name: "verify",
+        program: "freezectl", name: "verify",
         abstract: "Check that a target's whole process tree is inside its cgroup (what CRIU needs to dump it).",
         discussion: """
         Lists every descendant of the tree's root that is outside the target's cgroup (in the \

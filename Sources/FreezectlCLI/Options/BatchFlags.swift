@@ -1,3 +1,4 @@
+import CommandSyntax
 
 /// Options of batch operations.
 package struct BatchFlags: Sendable {

@@ -1,3 +1,4 @@
+import CommandSyntax
 import CgroupFreezer
 
 /// Options both CRIU subcommands take.

@@ -1,3 +1,4 @@
+import CommandSyntax
 import FreezectlReports
 import ContainerRuntimes
 import FreezerOperations

@@ -1,3 +1,4 @@
+import CommandSyntax
 import CgroupFreezer
 import FreezectlReports
 import FreezerOperations

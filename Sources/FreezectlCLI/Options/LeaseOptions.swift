@@ -1,3 +1,4 @@
+import CommandSyntax
 import CgroupFreezer
 
 /// `pause --for` and `pause --hold -- COMMAND`: a pause that ends on its own.

@@ -1,3 +1,4 @@
+import CommandSyntax
 import FreezectlReports
 import CgroupFreezer
 import ContainerRuntimes

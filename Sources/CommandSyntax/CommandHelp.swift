@@ -1,12 +1,46 @@
-/// Help and usage text from the commands' specs (CommandSyntax.swift), laid out as
-/// argument-parser and docker lay theirs out: OVERVIEW, the discussion, USAGE, ARGUMENTS, the
-/// option groups, each entry's help in a column from 26, wrapped at 80.
+/// A program's whole syntax: its options before a command, and its commands (none for a program
+/// that is one command, like freezectld, whose options are all here).
+package struct ProgramSpec: Sendable {
+    package let name: String
+    /// What `--version` prints.
+    package let version: String
+    package let abstract: String
+    package let discussion: String
+    package let options: [OptionSpec]
+    package let commands: [CommandSpec]
+
+    package init(name: String, version: String, abstract: String, discussion: String, options: [OptionSpec], commands: [CommandSpec]) {
+        self.name = name
+        self.version = version
+        self.abstract = abstract
+        self.discussion = discussion
+        self.options = options
+        self.commands = commands
+    }
+
+    /// The program as one command (its options, no arguments): what freezectld parses with.
+    package var asCommand: CommandSpec {
+        CommandSpec(program: name, name: "", abstract: abstract, discussion: discussion, groups: [OptionGroupSpec(options)])
+    }
+
+    /// The command named `name`; an unknown name is a usage error listing them.
+    package func command(named name: String) throws -> CommandSpec {
+        guard let spec = commands.first(where: { $0.name == name }) else {
+            throw UsageError("Unknown command '\(name)'; the commands: \(commands.map(\.name).joined(separator: ", "))")
+        }
+        return spec
+    }
+}
+
+/// Help and usage text from the specs (CommandSyntax.swift), laid out as argument-parser and
+/// docker lay theirs out: OVERVIEW, the discussion, USAGE, ARGUMENTS, the option groups, each
+/// entry's help in a column from 26, wrapped at 80.
 package enum CommandHelp {
     /// The column where an entry's help starts.
     private static let column = 26
     private static let width = 80
 
-    /// `freezectl COMMAND --help`.
+    /// `PROGRAM COMMAND --help` (or a program's without commands).
     package static func text(for spec: CommandSpec) -> String {
         var sections = [wrap("OVERVIEW: \(spec.abstract)", indent: 0)]
         if !spec.discussion.isEmpty { sections.append(wrap(spec.discussion, indent: 0)) }
@@ -16,7 +50,7 @@ package enum CommandHelp {
         }
         var titled: [(title: String, entries: [String])] = [("OPTIONS", [])]
         for group in spec.groups {
-            let entries = group.options.map { entry(label($0), $0.help) }
+            let entries = group.options.filter { !$0.hidden }.map { entry(label($0), $0.help) }
             let title = group.title?.uppercased() ?? "OPTIONS"
             if let index = titled.firstIndex(where: { $0.title == title }) {
                 titled[index].entries += entries
@@ -24,26 +58,29 @@ package enum CommandHelp {
                 titled.append((title, entries))
             }
         }
+        if spec.name.isEmpty { titled[0].entries.append(entry("--version", "Show the version.")) }
         titled[0].entries.append(entry("-h, --help", "Show help information."))
         sections += titled.filter { !$0.entries.isEmpty }.map { "\($0.title):\n" + $0.entries.joined(separator: "\n") }
         return sections.joined(separator: "\n\n") + "\n"
     }
 
-    /// `freezectl --help`: the root's options and the commands.
-    package static func rootText(abstract: String, discussion: String, options: [OptionSpec], commands: [CommandSpec]) -> String {
-        var sections = [wrap("OVERVIEW: \(abstract)", indent: 0), wrap(discussion, indent: 0), "USAGE: freezectl [<options>] <subcommand>"]
-        let entries = options.map { entry(label($0), $0.help) }
+    /// `PROGRAM --help` of a program with commands: its options and the commands.
+    package static func text(for program: ProgramSpec) -> String {
+        guard !program.commands.isEmpty else { return text(for: program.asCommand) }
+        var sections = [wrap("OVERVIEW: \(program.abstract)", indent: 0), wrap(program.discussion, indent: 0),
+                        "USAGE: \(program.name) [<options>] <subcommand>"]
+        let entries = program.options.filter { !$0.hidden }.map { entry(label($0), $0.help) }
             + [entry("--version", "Show the version."), entry("-h, --help", "Show help information.")]
         sections.append("OPTIONS:\n" + entries.joined(separator: "\n"))
-        sections.append("SUBCOMMANDS:\n" + commands.map { entry($0.name, $0.abstract) }.joined(separator: "\n")
-            + "\n\n  See 'freezectl help <subcommand>' for detailed help.")
+        sections.append("SUBCOMMANDS:\n" + program.commands.map { entry($0.name, $0.abstract) }.joined(separator: "\n")
+            + "\n\n  See '\(program.name) help <subcommand>' for detailed help.")
         return sections.joined(separator: "\n\n") + "\n"
     }
 
     /// The usage line: `freezectl pause [<options>] [<target> ...]`.
     package static func usage(for spec: CommandSpec) -> String {
-        var words = ["freezectl", spec.name]
-        if spec.groups.contains(where: { !$0.options.isEmpty }) { words.append("[<options>]") }
+        var words = [spec.invocation]
+        if spec.groups.contains(where: { $0.options.contains { !$0.hidden } }) { words.append("[<options>]") }
         if let arguments = spec.arguments {
             words.append(arguments.many ? "[<\(arguments.value)> ...]" : "<\(arguments.value)>")
         }
@@ -51,12 +88,14 @@ package enum CommandHelp {
     }
 
     /// What a usage error prints: the message, the usage line, where help is.
-    package static func usageError(_ message: String, spec: CommandSpec?) -> String {
-        guard let spec else { return "Error: \(message)\nUsage: freezectl [<options>] <subcommand>\n  See 'freezectl --help' for more information." }
-        return "Error: \(message)\nUsage: \(usage(for: spec))\n  See 'freezectl \(spec.name) --help' for more information."
+    package static func usageError(_ error: UsageError, program: ProgramSpec) -> String {
+        let usage = error.command.map(usage(for:)) ?? "\(program.name) [<options>] <subcommand>"
+        let help = error.command?.invocation ?? program.name
+        return "Error: \(error.message)\nUsage: \(usage)\n  See '\(help) --help' for more information."
     }
 
-    private static func label(_ option: OptionSpec) -> String {
+    /// `--name <value>` with the short name first.
+    static func label(_ option: OptionSpec) -> String {
         var names = option.short.map { "-\($0), " } ?? ""
         names += "--\(option.long)"
         if let value = option.value { names += " <\(value)>" }
@@ -74,7 +113,7 @@ package enum CommandHelp {
     }
 
     /// `text` with each line wrapped at `width`, indented by `indent` spaces; its own line breaks
-    /// are kept (the TARGET table of the root's discussion).
+    /// are kept (the TARGET table of freezectl's discussion).
     private static func wrap(_ text: String, indent: Int) -> String {
         let pad = String(repeating: " ", count: indent)
         var lines: [String] = []

@@ -1,7 +1,8 @@
-/// freezectl's one command-line parser (issue 32: one parser for both executables). The command
-/// tree is small and fixed, and a `freezectl pause` must start in the time of a `runc pause`
-/// (docs/performance.md): argument-parser built every option group by reflection, which was most
-/// of a pause's instructions, so the grammar is read here from tables, with no reflection.
+/// The product's one command-line parser (issue 32), for freezectl, freezectl-engines and
+/// freezectld. The command trees are small and fixed, and a `freezectl pause` must start in the
+/// time of a `runc pause` (docs/performance.md): argument-parser built every option group by
+/// reflection, which was most of a pause's instructions, so the grammar is read here from tables,
+/// with no reflection.
 ///
 /// The grammar, as argument-parser and getopt_long read it:
 /// - `--name value` and `--name=value`; a flag takes no value (`--quiet=yes` is an error);
@@ -15,6 +16,8 @@
 
 /// One option: its names, the name of its value (nil for a flag), its help.
 package struct OptionSpec: Sendable {
+    /// Left out of help, man pages and completions (an internal entry point).
+    package var hidden = false
     /// The long name without `--`.
     package let long: String
     /// The short name, if any.
@@ -31,6 +34,11 @@ package struct OptionSpec: Sendable {
 
     package static func option(_ long: String, short: Character? = nil, value: String, repeatable: Bool = false, _ help: String) -> OptionSpec {
         OptionSpec(long: long, short: short, value: value, help: help, repeatable: repeatable)
+    }
+
+    /// A flag left out of help, man pages and completions (an internal entry point).
+    package static func hiddenFlag(_ long: String) -> OptionSpec {
+        OptionSpec(hidden: true, long: long, short: nil, value: nil, help: "", repeatable: false)
     }
 }
 
@@ -55,23 +63,40 @@ package struct ArgumentSpec: Sendable {
     package let help: String
     /// Exactly one (checkpoint's TARGET), or any number (pause's TARGETs).
     package let many: Bool
+
+    package init(value: String, help: String, many: Bool) {
+        self.value = value
+        self.help = help
+        self.many = many
+    }
 }
 
 /// A command's syntax: what help shows and the parser accepts.
 package struct CommandSpec: Sendable {
+    /// The executable (`freezectl`).
+    package let program: String
+    /// The command's word (`pause`); empty for a program without commands (freezectld).
     package let name: String
     package let abstract: String
     package let discussion: String
     package let arguments: ArgumentSpec?
     package let groups: [OptionGroupSpec]
 
-    package init(name: String, abstract: String, discussion: String = "", arguments: ArgumentSpec? = nil, groups: [OptionGroupSpec]) {
+    package init(program: String, name: String, abstract: String, discussion: String = "", arguments: ArgumentSpec? = nil,
+                 groups: [OptionGroupSpec]) {
+        self.program = program
         self.name = name
         self.abstract = abstract
         self.discussion = discussion
         self.arguments = arguments
         self.groups = groups
     }
+
+    /// How it is invoked: `freezectl pause`, or `freezectld`.
+    package var invocation: String { name.isEmpty ? program : "\(program) \(name)" }
+
+    /// Its man page's name: `freezectl.pause`, or `freezectld`.
+    package var pageName: String { name.isEmpty ? program : "\(program).\(name)" }
 
     /// The option a word names (`--quiet`, or a short name), if the command has it.
     func option(long: Substring) -> OptionSpec? {
@@ -88,7 +113,7 @@ package struct CommandSpec: Sendable {
 /// A usage error: the command line is wrong; exit 2 with the message and the command's usage.
 package struct UsageError: Error, CustomStringConvertible {
     package let message: String
-    /// The command whose usage is shown with the message (nil: freezectl's).
+    /// The command whose usage is shown with the message (nil: the program's).
     package var command: CommandSpec?
     package init(_ message: String, command: CommandSpec? = nil) {
         self.message = message
@@ -97,15 +122,15 @@ package struct UsageError: Error, CustomStringConvertible {
     package var description: String { message }
 }
 
-/// The command asked to end with this exit code (its output is printed).
-package struct ExitCode: Error {
-    package let rawValue: Int32
-    package init(_ rawValue: Int32) { self.rawValue = rawValue }
-}
-
-/// `-h`/`--help`, or `freezectl help [COMMAND]`: show the help of `command` (nil: freezectl's).
+/// `-h`/`--help`, or `freezectl help [COMMAND]`: show the help of `command` (nil: the program's).
 package struct HelpRequest: Error {
     package let command: CommandSpec?
+    package init(command: CommandSpec?) { self.command = command }
+}
+
+/// `--version` of a program without commands (freezectld); freezectl reads its own before the command.
+package struct VersionRequest: Error {
+    package init() {}
 }
 
 /// A command line read against one command's spec: the options' values by long name and the
@@ -125,6 +150,7 @@ package struct ParsedLine: Sendable {
                 break
             }
             if word == "-h" || word == "--help" { throw HelpRequest(command: spec) }
+            if word == "--version" && spec.name.isEmpty { throw VersionRequest() }
             if word.hasPrefix("--") {
                 try readLong(word.dropFirst(2), rest: &rest)
             } else if word.hasPrefix("-") && word.count > 1 {
