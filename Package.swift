@@ -45,7 +45,6 @@ let package = Package(
         .executable(name: "freezectld", targets: ["freezectld"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -318,7 +317,7 @@ let package = Package(
             dependencies: [
                 "CgroupFreezer",
                 "CKernelFloor",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CommandSyntax",
             ]
         ),
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.

@@ -2,7 +2,7 @@
 /// that is one command, like freezectld, whose options are all here).
 package struct ProgramSpec: Sendable {
     package let name: String
-    /// What `--version` prints.
+    /// What `--version` prints (and the man pages' header names).
     package let version: String
     package let abstract: String
     package let discussion: String
@@ -139,5 +139,44 @@ package enum CommandHelp {
             lines.append(empty ? "" : line)
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ProgramSpec {
+    /// The options of a program without commands (freezectld, freezectl-bench) read from
+    /// `words`. What asks for help, the version, a man page or completions is printed and the
+    /// program ends (0); a usage error ends it with exit 2 (`exitWithUsageError`).
+    package func parseOrExit(_ words: ArraySlice<String>) -> ParsedLine {
+        do {
+            if let text = try CommandDocs.requested(by: words, of: self) { exitPrinting(text) }
+            return try ParsedLine(words, spec: asCommand)
+        } catch is HelpRequest {
+            exitPrinting(CommandHelp.text(for: self))
+        } catch is VersionRequest {
+            exitPrinting(version + "\n")
+        } catch let usage as UsageError {
+            exitWithUsageError(usage)
+        } catch {
+            exitWithUsageError(UsageError("\(error)"))
+        }
+    }
+
+    /// Says `error` with the usage on standard error and exits 2.
+    package func exitWithUsageError(_ error: UsageError) -> Never {
+        var error = error
+        error.command = error.command ?? (commands.isEmpty ? asCommand : nil)
+        let text = CommandHelp.usageError(error, program: self) + "\n"
+        // A message to a closed standard error is lost either way; the exit code still says it.
+        _ = Array(text.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        exit(2)
+    }
+
+    private func exitPrinting(_ text: String) -> Never {
+        print(text, terminator: "")
+        exit(0)
     }
 }

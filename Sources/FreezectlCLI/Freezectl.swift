@@ -65,7 +65,7 @@ package struct Freezectl: Sendable {
 
     /// The whole syntax: help, man pages and completions come from it (CommandSyntax).
     package static var program: ProgramSpec {
-        ProgramSpec(name: "freezectl", version: BuildInfo.version, abstract: abstract, discussion: discussion, options: options, commands: commands)
+        ProgramSpec(name: "freezectl", version: BuildInfo.versionLine, abstract: abstract, discussion: discussion, options: options, commands: commands)
     }
 
     /// `--version`, `--generate-manual`, `--generate-completion-script`: `text` is the answer.

@@ -1,5 +1,5 @@
-import ArgumentParser
 import CgroupFreezer
+import CommandSyntax
 import Foundation
 
 /// How much of everything one run measures.
@@ -26,53 +26,77 @@ struct Plan {
 }
 
 @main
-struct FreezectlBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "freezectl-bench",
+struct FreezectlBench {
+    static let program = ProgramSpec(
+        name: "freezectl-bench",
+        version: BuildInfo.versionLine,
         abstract: "Measure freezectl against the kernel floor, runc and docker, and write the report.",
         discussion: """
         Needs root, the freezectl binary, runc and busybox; docker.io for the Docker figures. \
         Creates its own cgroups, runc containers (in a private --root) and dockerd (private \
         data, exec root and socket) and removes them all, also on SIGINT or SIGTERM.
-        """
-    )
+        """,
+        options: [
+            .flag("quick", "Small sizes and few rounds: checks that the harness runs (what CI does); the figures mean nothing."),
+            .option("output", value: "dir", "Directory for benchmarks.md and benchmarks.json. (default: docs)"),
+            .option("freezectl", value: "path", "The freezectl binary to measure (default: the one beside this program)."),
+            .flag("no-docker", "Leave Docker out even when dockerd is installed."),
+            .option("only", value: "part", repeatable: true, "Run only these parts (library, commands, runc, docker, containerd, daemon; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all."),
+            .option("freezectld", value: "path", "The freezectld binary to measure (default: the one beside freezectl)."),
+        ],
+        commands: [])
 
-    @Flag(help: "Small sizes and few rounds: checks that the harness runs (what CI does); the figures mean nothing.")
     var quick = false
-
-    @Option(help: ArgumentHelp("Directory for benchmarks.md and benchmarks.json.", valueName: "dir"))
     var output = "docs"
-
-    @Option(help: ArgumentHelp("The freezectl binary to measure (default: the one beside this program).", valueName: "path"))
     var freezectl: String?
-
-    @Flag(help: "Leave Docker out even when dockerd is installed.")
     var noDocker = false
-
-    @Option(help: ArgumentHelp("Run only these parts (library, commands, runc, docker, containerd, daemon; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all.", valueName: "part"))
     var only: [String] = []
-
-    @Option(help: ArgumentHelp("The freezectld binary to measure (default: the one beside freezectl).", valueName: "path"))
     var freezectld: String?
 
     static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon"]
 
-    func validate() throws {
+    /// The options of `line`; an unknown part is a usage error.
+    init(_ line: ParsedLine) throws {
+        quick = line.flag("quick")
+        output = line.value("output") ?? "docs"
+        freezectl = line.value("freezectl")
+        noDocker = line.flag("no-docker")
+        only = line.values("only")
+        freezectld = line.value("freezectld")
         if let unknown = only.first(where: { !Self.parts.contains($0) }) {
-            throw ValidationError("unknown part '\(unknown)' for --only: give \(Self.parts.joined(separator: ", "))")
+            throw UsageError("unknown part '\(unknown)' for --only: give \(Self.parts.joined(separator: ", "))")
+        }
+    }
+
+    /// A run that ends with this exit code (an interrupted one: 130).
+    struct Exit: Error {
+        let code: Int32
+    }
+
+    static func main() async {
+        let line = program.parseOrExit(CommandLine.arguments.dropFirst())
+        do {
+            try await FreezectlBench(line).run()
+        } catch let usage as UsageError {
+            program.exitWithUsageError(usage)
+        } catch let stop as Exit {
+            exit(stop.code)
+        } catch {
+            FileHandle.standardError.write(Data("freezectl-bench: \(error)\n".utf8))
+            exit(1)
         }
     }
 
     func run() async throws {
-        guard getuid() == 0 else { throw ValidationError("freezectl-bench needs root: it creates cgroups and containers") }
+        guard getuid() == 0 else { throw UsageError("freezectl-bench needs root: it creates cgroups and containers") }
         // freezectl and bench-kernel-floor (scripts/bench.sh) are built beside this harness.
         let harnessDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         let binary = freezectl ?? harnessDirectory.appendingPathComponent("freezectl").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("no freezectl binary at \(binary): build it (swift build -c release) or pass --freezectl")
+            throw UsageError("no freezectl binary at \(binary): build it (swift build -c release) or pass --freezectl")
         }
         guard FileManager.default.fileExists(atPath: output) || (try? FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)) != nil else {
-            throw ValidationError("cannot create the output directory \(output)")
+            throw UsageError("cannot create the output directory \(output)")
         }
         var plan = quick ? Plan.quick : Plan.full
         plan.docker = !noDocker && which("dockerd") != nil
@@ -95,7 +119,7 @@ struct FreezectlBench: AsyncParsableCommand {
             try await runParts(plan, layout: layout, freezectl: binary, harness: harnessDirectory, scratch: scratch, spawner: spawner, into: &report)
         } catch is Cleanup.Interrupted {
             progress("interrupted: nothing written; everything the run created is removed")
-            throw ExitCode(130)
+            throw Exit(code: 130)
         }
         keepUnmeasuredParts(of: &report)
         let encoder = JSONEncoder()

@@ -12,7 +12,7 @@ import Glibc
 enum Freezectld {
     static let program = ProgramSpec(
         name: "freezectld",
-        version: BuildInfo.version,
+        version: BuildInfo.versionLine,
         abstract: "Serve freezectl's pause, unpause, status, leases, events and metrics over HTTP on a unix socket (docs/daemon.md, docs/api.yaml).",
         discussion: """
             Root may do everything; everyone else only what a rule of the policy file grants \
@@ -36,31 +36,19 @@ enum Freezectld {
         commands: [])
 
     static func main() async {
-        let words = CommandLine.arguments.dropFirst()
+        let line = program.parseOrExit(CommandLine.arguments.dropFirst())
+        if line.flag(String(PolicyParseCheck.argument.dropFirst(2))) { exit(PolicyParseCheck.parseStandardInput()) }
         do {
-            if let text = try CommandDocs.requested(by: words, of: program) { return print(text, terminator: "") }
-            let line = try ParsedLine(words, spec: program.asCommand)
-            if line.flag(String(PolicyParseCheck.argument.dropFirst(2))) { exit(PolicyParseCheck.parseStandardInput()) }
             try await run(try configuration(line), verbose: line.flag("verbose"))
-        } catch is HelpRequest {
-            print(CommandHelp.text(for: program), terminator: "")
-        } catch is VersionRequest {
-            print(BuildInfo.versionLine)
-        } catch var usage as UsageError {
-            usage.command = usage.command ?? program.asCommand
-            standardError(CommandHelp.usageError(usage, program: program))
-            exit(2)
+        } catch let usage as UsageError {
+            program.exitWithUsageError(usage)
         } catch {
             // A policy, audit log or socket path that cannot be used stops the start with its message.
-            standardError("freezectld: \(error)")
+            let text = Array("freezectld: \(error)\n".utf8)
+            // A message to a closed standard error is lost either way; the exit code still says it.
+            _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
             exit(1)
         }
-    }
-
-    private static func standardError(_ text: String) {
-        let bytes = Array((text + "\n").utf8)
-        // A message to a closed or full stderr is lost either way; the exit code still says it.
-        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     /// The daemon's configuration from the options; an unknown --socket-group is a usage error.

@@ -1,6 +1,7 @@
 import CgroupFreezer
 import CommandSyntax
 import FreezectlCLI
+import Foundation
 import Testing
 
 /// freezectl's one command-line parser (FreezectlCLI/CommandLine): what a line means, what is
@@ -103,6 +104,35 @@ struct CommandLineTests {
         }
         let root = CommandHelp.text(for: Freezectl.program)
         #expect(Freezectl.commands.allSatisfy { root.contains("  \($0.name) ") } && root.contains("--host <url>"))
+    }
+
+    @Test("man pages and completions name every command and option help shows, and bash reads its script")
+    func docsFromTheSameSpecs() throws {
+        let program = Freezectl.program
+        for name in CommandDocs.pageNames(program) {
+            let page = try #require(CommandDocs.manualPage(name, of: program, date: "2026-12-07"), "\(name)")
+            #expect(page.hasPrefix(".TH \(name.uppercased()) 1 \"2026-12-07\""))
+            let spec = program.commands.first { $0.pageName == name }
+            let options = spec.map { $0.groups.flatMap(\.options) } ?? program.options
+            for option in options {
+                #expect(page.contains("\\-\\-" + option.long.split(separator: "-").joined(separator: "\\-")), "\(name): --\(option.long)")
+            }
+        }
+        #expect(CommandDocs.manualPage("freezectl.nope", of: program, date: "x") == nil)
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try #require(CommandDocs.completionScript(shell, of: program))
+            for spec in program.commands {
+                #expect(script.contains(spec.name), "\(shell): \(spec.name)")
+                for option in spec.groups.flatMap(\.options) { #expect(script.contains("\(option.long)"), "\(shell): --\(option.long)") }
+            }
+        }
+        let bash = Process()
+        bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+        bash.arguments = ["-n", "-c", try #require(CommandDocs.completionScript("bash", of: program))]
+        try bash.run()
+        bash.waitUntilExit()
+        #expect(bash.terminationStatus == 0, "bash -n reads the completion script")
+        #expect(CommandDocs.completionScript("tcsh", of: program) == nil)
     }
 
     @Test("no two options of a command share a name")
