@@ -44,14 +44,30 @@ public struct LXCSource: ContainerSourceDriver, ContainerEngine {
         return nil
     }
 
-    /// Every container directory that holds a config, with its state.
+    /// How many `lxc-info` run at once while every container is listed.
+    static let parallelInfo = 8
+
+    /// Every container directory that holds a config, with its state, in name order; their
+    /// `lxc-info` run `parallelInfo` at a time (each waits on its container's monitor).
     public func containers() async throws -> [Container] {
         guard case .success(let names) = Syscall.subdirectories(of: lxcpath) else { return [] }
-        var found: [Container] = []
-        for name in names.sorted() where Self.isName(name) && Syscall.exists(lxcpath.appending(name).appending("config")) {
-            found.append(try await container(named: name))
+        let candidates = names.sorted().filter { Self.isName($0) && Syscall.exists(lxcpath.appending($0).appending("config")) }
+        var found = [Container?](repeating: nil, count: candidates.count)
+        try await withThrowingTaskGroup(of: (Int, Container).self) { group in
+            var started = 0
+            func startNext() {
+                guard started < candidates.count else { return }
+                let index = started
+                started += 1
+                group.addTask { (index, try await self.container(named: candidates[index])) }
+            }
+            for _ in 0..<Self.parallelInfo { startNext() }
+            while let (index, container) = try await group.next() {
+                found[index] = container
+                startNext()
+            }
         }
-        return found
+        return found.compactMap { $0 }
     }
 
     public func container(exactly reference: String) async throws -> Container? {

@@ -20,7 +20,8 @@ public enum DurationArgument {
     /// naming the option and the range (the CLI's exit 2, the daemon's 400), never a trap: the bounds are checked on the
     /// Double before it becomes an integer.
     public static func parse(_ text: String, option: String, allowZero: Bool = false) throws(DurationArgument.Error) -> Duration {
-        let range = "\(allowZero ? "0s" : "1us") to 24h"
+        // Every message shows the valid forms: the next step is to type one.
+        let range = "\(allowZero ? "0s" : "1us") to 24h, e.g. 500ms, 10s, 1m"
         for unit in units.sorted(by: { $0.suffix.count > $1.suffix.count }) where text.hasSuffix(unit.suffix) {
             guard let value = Double(text.dropLast(unit.suffix.count)), value.isFinite else { break }
             let seconds = value * unit.seconds
@@ -36,7 +37,7 @@ public enum DurationArgument {
             }
             return .nanoseconds(Int64((seconds * 1e9).rounded()))
         }
-        throw Error("\(option) \"\(text)\" is not a duration: give a number with a unit from \(range), e.g. 500ms, 10s, 1m (units: us, ms, s, m, h)")
+        throw Error("\(option) \"\(text)\" is not a duration: give a number with a unit (us, ms, s, m, h) from \(range)")
     }
 }
 
