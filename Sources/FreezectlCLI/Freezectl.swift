@@ -60,6 +60,9 @@ package struct Freezectl: Sendable {
         .option("host", value: "url", "Send pause, unpause and status to freezectld on this socket instead of acting directly, e.g. unix:///run/freezectl/freezectl.sock (default: $FREEZECTL_HOST). The daemon's policy decides what you may do; the output and exit codes are the same."),
     ]
 
+    /// `--host` where pause, unpause and status also take it: after their name, as before it.
+    package static let hostGroup = OptionGroupSpec(options)
+
     /// The commands, in help's order.
     package static let commands = [Pause.spec, Unpause.spec, Status.spec, Checkpoint.spec, Restore.spec, Verify.spec, CriuHook.spec]
 
@@ -79,7 +82,7 @@ package struct Freezectl: Sendable {
         let (parsed, afterTerminator) = LeaseOptions.splitCommand(arguments)
         var words = parsed[...]
         if let text = try CommandDocs.requested(by: words, of: program) { throw PrintRequest(text: text) }
-        let root = try readRootOptions(&words)
+        var root = try readRootOptions(&words)
         guard let name = words.popFirst() else { throw HelpRequest(command: nil) }
         if name == "help" {
             guard let asked = words.first else { throw HelpRequest(command: nil) }
@@ -88,6 +91,10 @@ package struct Freezectl: Sendable {
         let spec = try program.command(named: name)
         do {
             let line = try ParsedLine(words, spec: spec)
+            if let host = line.value("host") {
+                if root.host != nil { throw UsageError("'--host' is given more than once; give it once") }
+                root.host = host
+            }
             switch spec.name {
             case Pause.spec.name: return try Pause(line, root: root, command: afterTerminator)
             case Unpause.spec.name: return try Unpause(line, root: root)

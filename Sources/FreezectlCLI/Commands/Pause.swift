@@ -23,7 +23,7 @@ package struct Pause: Sendable {
         """,
         arguments: targetArguments("Targets", many: true),
         groups: [TargetArguments.spec, SourceOptions.spec, BatchFlags.spec, OperationOptions.spec, LeaseOptions.spec,
-                 AuditOptions.spec, CommonOptions.spec])
+                 AuditOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
 
     /// The batch the options make.
     package let batchCommand: BatchCommand

@@ -22,7 +22,7 @@ package struct Status: KernelSideCommand, Sendable {
         frozen only by such a cgroup are not listed.
         """,
         arguments: targetArguments("Targets", many: true),
-        groups: [TargetArguments.spec, SourceOptions.spec, CommonOptions.spec])
+        groups: [TargetArguments.spec, SourceOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
 
     package var root: Freezectl
     package var targets: TargetArguments
