@@ -143,7 +143,16 @@ package struct Freezectl: Sendable {
         let arguments = commandArguments()
         do {
             let command = try parse(arguments)
-            try await Handoff.run(command, engineSide: engineSide, arguments: arguments)
+            // Run where the one rule says (Handoff.server): freezectl-engines runs everything;
+            // freezectl runs what the rule leaves it and becomes freezectl-engines for the rest.
+            // Here, not in a function of Handoff's: the pause path stays short (docs/architecture.md).
+            if let engineSide {
+                try await command.run(on: engineSide)
+            } else if let local = command as? any KernelSideCommand, Handoff.server(for: command.needs) == .freezectl {
+                try await local.runKernelSide()
+            } else {
+                Handoff.exec(arguments)
+            }
         } catch let exit as ExitCode {
             terminate(exit.rawValue)
         } catch let help as HelpRequest {

@@ -115,16 +115,6 @@ package enum Handoff {
         return .freezectl
     }
 
-    /// Runs `command` where the rule says: here, or, in freezectl, by becoming freezectl-engines
-    /// with the same `arguments` (before anything is written: the other executable starts over).
-    package static func run(_ command: any ServedCommand, engineSide: (any EngineSide)?, arguments: [String]) async throws {
-        if let engineSide { return try await command.run(on: engineSide) }
-        guard let local = command as? any KernelSideCommand, server(for: command.needs) == .freezectl else {
-            exec(arguments)
-        }
-        try await local.runKernelSide()
-    }
-
     /// Where freezectl-engines is: beside this executable (a build tree, or a prefix's bin/),
     /// else in the prefix's libexec/freezectl/ (scripts/install.sh, the .deb). Found through
     /// /proc/self/exe, never PATH: a PATH entry the caller controls must not choose the code
@@ -139,7 +129,9 @@ package enum Handoff {
         return candidates.first { access($0, X_OK) == 0 }.map { FilePath($0) }
     }
 
-    private static func exec(_ arguments: [String]) -> Never {
+    /// Becomes freezectl-engines with the same `arguments` (before anything is written: the other
+    /// executable starts over); exit 1 with the reason when it cannot.
+    package static func exec(_ arguments: [String]) -> Never {
         guard let path = enginesPath() else {
             FileHandleOutput.standardError("freezectl: this command needs \(enginesName) (engines, health probes, CRIU, the daemon's client), which is not installed beside freezectl or in its prefix's libexec/freezectl\n  next step: reinstall freezectl (scripts/install.sh or the .deb), which installs both")
             exit(ExitStatus.failure)
