@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "CLinuxSupport.h"
 
 long clinux_statfs_type(const char *path) {
@@ -63,4 +64,20 @@ int clinux_open_directory_beneath(int dirfd, const char *path) {
 
 int clinux_open_path_directory(const char *path) {
     return open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int clinux_pidfd_open(int pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+long clinux_process_madvise(int pidfd, const struct clinux_range *ranges, unsigned long count, int advice) {
+    // struct clinux_range has struct iovec's layout (a pointer-sized base, a size_t length).
+    _Static_assert(sizeof(struct clinux_range) == sizeof(struct iovec), "iovec layout");
+    struct iovec vectors[1024];
+    if (count > 1024) { errno = EINVAL; return -1; }
+    for (unsigned long i = 0; i < count; i++) {
+        vectors[i].iov_base = (void *)(uintptr_t)ranges[i].start;
+        vectors[i].iov_len = ranges[i].length;
+    }
+    return syscall(SYS_process_madvise, pidfd, vectors, count, advice, 0);
 }

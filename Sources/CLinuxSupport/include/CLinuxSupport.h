@@ -28,6 +28,21 @@ int clinux_open_path_directory(const char *path);
 /// sigabbrev_np(3) (glibc 2.32): a signal's name without "SIG" ("KILL"), or NULL for none.
 const char *clinux_signal_abbreviation(int number);
 
+/// pidfd_open(2) (Linux 5.3): a descriptor that names process `pid` for as long as it is open
+/// (a PID reused after it exited is another process), or -1 with errno set.
+int clinux_pidfd_open(int pid);
+/// One range of another process's memory for clinux_process_madvise.
+struct clinux_range {
+    unsigned long start;
+    unsigned long length;
+};
+/// process_madvise(2) (Linux 5.10) of `count` ranges (at most 1024) of the process `pidfd`
+/// names, with `advice` (CLINUX_MADV_PAGEOUT, CLINUX_MADV_WILLNEED): the bytes advised, or -1
+/// with errno set (ESRCH: the process exited; EPERM: no CAP_SYS_NICE or ptrace access).
+long clinux_process_madvise(int pidfd, const struct clinux_range *ranges, unsigned long count, int advice);
+#define CLINUX_MADV_WILLNEED 3
+#define CLINUX_MADV_PAGEOUT 21
+
 /// struct ucred (socket(7) SO_PEERCRED), which glibc declares only with _GNU_SOURCE.
 struct clinux_ucred {
     int pid;

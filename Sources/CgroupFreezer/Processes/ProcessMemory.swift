@@ -1,0 +1,139 @@
+import CLinuxSupport
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process's memory as the kernel counts it, and advice on its pages through
+/// process_madvise(2): the deep pause's reclaim (MADV_PAGEOUT: the pages go to swap or, for
+/// file pages, are dropped) and prefetch (MADV_WILLNEED), on layouts where the memory
+/// controller is cgroup v1 and `memory.reclaim` does not exist (issue 33).
+package enum ProcessMemory {
+    /// Resident and swapped bytes of a process (VmRSS and VmSwap of /proc/PID/status).
+    package struct Usage: Sendable, Equatable {
+        package var resident: UInt64
+        package var swapped: UInt64
+
+        package init(resident: UInt64, swapped: UInt64) { (self.resident, self.swapped) = (resident, swapped) }
+
+        package static func + (a: Usage, b: Usage) -> Usage {
+            Usage(resident: a.resident &+ b.resident, swapped: a.swapped &+ b.swapped)
+        }
+    }
+
+    /// What the kernel is asked to do with a process's pages.
+    package enum Advice: Sendable {
+        /// Reclaim them now (MADV_PAGEOUT): anonymous pages to swap, clean file pages dropped.
+        case pageOut
+        /// Read them back ahead of use (MADV_WILLNEED).
+        case willNeed
+
+        var value: Int32 { self == .pageOut ? CLINUX_MADV_PAGEOUT : CLINUX_MADV_WILLNEED }
+    }
+
+    /// Why advice could not be given to a process that is still there.
+    package enum Error: Swift.Error, Equatable, CustomStringConvertible {
+        /// process_madvise refused (EPERM: no CAP_SYS_NICE, or no ptrace access to the process).
+        case refused(pid: Int32, errno: Errno)
+        /// process_madvise or pidfd_open do not exist on this kernel (before Linux 5.10).
+        case unsupported(errno: Errno)
+
+        package var description: String {
+            switch self {
+            case .refused(let pid, let errno):
+                return "process_madvise of process \(pid) refused: \(errno); next step: run as root (it needs CAP_SYS_NICE and ptrace access)"
+            case .unsupported(let errno):
+                return "process_madvise is not available: \(errno); next step: Linux 5.10 or later"
+            }
+        }
+    }
+
+    /// The memory of `pid` now, or nil when it is gone (or a kernel thread, which has none).
+    package static func usage(of pid: Int32) -> Usage? {
+        guard pid > 0, let status = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/status")) else { return nil }
+        return usage(statusText: status)
+    }
+
+    /// VmRSS and VmSwap of a /proc/PID/status text (kB); nil without VmRSS.
+    package static func usage(statusText: String) -> Usage? {
+        var resident: UInt64?
+        var swapped: UInt64 = 0
+        for line in statusText.split(separator: "\n") where line.hasPrefix("Vm") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).flatMap { $0.split(separator: "\t") }
+            guard fields.count >= 2, let kilobytes = UInt64(fields[1]) else { continue }
+            // At most 2^54 kB fit: larger is not a real figure, and the product must not trap.
+            let (bytes, overflow) = kilobytes.multipliedReportingOverflow(by: 1024)
+            guard !overflow else { continue }
+            if fields[0] == "VmRSS:" { resident = bytes }
+            if fields[0] == "VmSwap:" { swapped = bytes }
+        }
+        return resident.map { Usage(resident: $0, swapped: swapped) }
+    }
+
+    /// Gives `advice` on every mapping of `pid`, if it is still the process that started at
+    /// `startTime` (its pidfd is opened first, then its start time checked: the advice can only
+    /// reach that process). Stops between batches of mappings at `deadline` or on cancellation.
+    /// Returns the bytes advised, or nil when the process went away (not an error: a tree's
+    /// processes may exit while it is worked on).
+    package static func advise(_ advice: Advice, pid: Int32, startTime: UInt64, deadline: ContinuousClock.Instant) throws(Error) -> UInt64? {
+        let pidfd = clinux_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            let errno = Errno(rawValue: Glibc.errno)
+            if errno == .noSuchProcess || errno == .invalidArgument { return nil }
+            throw .unsupported(errno: errno)
+        }
+        defer { close(pidfd) }
+        guard ProcessStart.of(pid) == startTime,
+              let maps = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/maps")) else { return nil }
+        let ranges = mappings(mapsText: maps)
+        var advised: UInt64 = 0
+        var start = ranges.startIndex
+        while start < ranges.endIndex {
+            if ContinuousClock.now >= deadline || Task.isCancelled { break }
+            let end = min(start + 1024, ranges.endIndex)
+            guard let count = try adviseBatch(Array(ranges[start..<end]), pidfd: pidfd, pid: pid, advice: advice) else { return nil }
+            advised &+= count
+            start = end
+        }
+        return advised
+    }
+
+    /// One process_madvise call; a range the kernel refuses (a mapping that changed since maps
+    /// was read: ENOMEM, EINVAL) makes the batch go range by range, skipping such ranges.
+    private static func adviseBatch(_ ranges: [clinux_range], pidfd: Int32, pid: Int32, advice: Advice) throws(Error) -> UInt64? {
+        let result = clinux_process_madvise(pidfd, ranges, UInt(ranges.count), advice.value)
+        if result >= 0 { return UInt64(result) }
+        var errno = Errno(rawValue: Glibc.errno)
+        if errno == .noSuchProcess { return nil }
+        if errno == .notPermitted { throw .refused(pid: pid, errno: errno) }
+        if errno == .noFunction { throw .unsupported(errno: errno) }
+        guard ranges.count > 1 else { return 0 }
+        var advised: UInt64 = 0
+        for range in ranges {
+            var one = range
+            let result = clinux_process_madvise(pidfd, &one, 1, advice.value)
+            if result >= 0 {
+                advised &+= UInt64(result)
+                continue
+            }
+            errno = Errno(rawValue: Glibc.errno)
+            if errno == .noSuchProcess { return nil }
+            if errno == .notPermitted { throw .refused(pid: pid, errno: errno) }
+        }
+        return advised
+    }
+
+    /// The address ranges of a /proc/PID/maps text, without the kernel's special mappings
+    /// (vsyscall lies outside any VMA; vvar and vdso hold no reclaimable pages).
+    package static func mappings(mapsText: String) -> [clinux_range] {
+        var ranges: [clinux_range] = []
+        for line in mapsText.split(separator: "\n") {
+            if line.hasSuffix("[vsyscall]") || line.hasSuffix("[vvar]") || line.hasSuffix("[vdso]") || line.hasSuffix("[vvar_vclock]") { continue }
+            guard let space = line.firstIndex(of: " "), let dash = line[..<space].firstIndex(of: "-"),
+                  let low = UInt(line[..<dash], radix: 16), let high = UInt(line[line.index(after: dash)..<space], radix: 16),
+                  high > low else { continue }
+            ranges.append(clinux_range(start: low, length: high - low))
+        }
+        return ranges
+    }
+}

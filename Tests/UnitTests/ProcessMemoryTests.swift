@@ -1,0 +1,31 @@
+import CgroupFreezer
+import Testing
+
+@Suite("Process memory: /proc/PID/status and maps as the advice reads them")
+struct ProcessMemoryTests {
+    @Test("VmRSS and VmSwap in bytes; a kernel thread (no VmRSS) has none; an absurd figure does not trap")
+    func usage() {
+        let status = "Name:\tpython3\nVmPeak:\t  300000 kB\nVmRSS:\t  270336 kB\nRssAnon:\t  266000 kB\nVmSwap:\t     128 kB\n"
+        #expect(ProcessMemory.usage(statusText: status) == ProcessMemory.Usage(resident: 270_336 * 1024, swapped: 128 * 1024))
+        #expect(ProcessMemory.usage(statusText: "Name:\tkthreadd\nState:\tS (sleeping)\n") == nil)
+        #expect(ProcessMemory.usage(statusText: "VmRSS:\t99999999999999999999 kB\n") == nil)
+        #expect(ProcessMemory.usage(statusText: "VmRSS:\t18446744073709551615 kB\nVmSwap:\t1 kB\n") == nil)
+    }
+
+    @Test("every mapping's range, the kernel's special ones left out, malformed lines skipped")
+    func mappings() {
+        let maps = """
+        55d0c0000000-55d0c0021000 r--p 00000000 fe:01 131 /usr/bin/python3.11
+        7f0000000000-7f0004000000 rw-p 00000000 00:00 0
+        7ffd1000-7ffd2000 rw-p 00000000 00:00 0                          [stack]
+        7ffd3000-7ffd5000 r--p 00000000 00:00 0                          [vvar]
+        7ffd5000-7ffd7000 r-xp 00000000 00:00 0                          [vdso]
+        ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+        zzzz-1000 rw-p 0 0 0
+        2000-1000 rw-p 0 0 0
+        """
+        let ranges = ProcessMemory.mappings(mapsText: maps)
+        #expect(ranges.map(\.start) == [0x55d0c0000000, 0x7f0000000000, 0x7ffd1000])
+        #expect(ranges.map(\.length) == [0x21000, 0x4000000, 0x1000])
+    }
+}
