@@ -43,8 +43,11 @@ package enum CommandDocs {
 
     /// What the install asks a program for, when `words` start with it: `--generate-manual PAGE
     /// DATE` or `--generate-completion-script SHELL` (the text to print); nil for another line.
-    package static func requested(by words: ArraySlice<String>, of program: ProgramSpec) throws -> String? {
-        switch words.first {
+    /// `program` is built only when one of them is asked for (its help text costs a start).
+    package static func requested(by words: ArraySlice<String>, of program: @autoclosure () -> ProgramSpec) throws -> String? {
+        guard let first = words.first, first.hasPrefix("--generate-") else { return nil }
+        let program = program()
+        switch first {
         case "--generate-manual":
             let rest = words.dropFirst()
             guard rest.count == 2, let page = manualPage(rest[rest.startIndex], of: program, date: rest[rest.startIndex + 1]) else {

@@ -24,7 +24,11 @@ package struct ProgramSpec: Sendable {
     }
 
     /// The command named `name`; an unknown name is a usage error listing them.
-    package func command(named name: String) throws -> CommandSpec {
+    package func command(named name: String) throws -> CommandSpec { try Self.command(named: name, in: commands) }
+
+    /// The same over `commands` alone: a start looks its command up without building the whole
+    /// program's help text.
+    package static func command(named name: String, in commands: [CommandSpec]) throws -> CommandSpec {
         guard let spec = commands.first(where: { $0.name == name }) else {
             throw UsageError("Unknown command '\(name)'; the commands: \(commands.map(\.name).joined(separator: ", "))")
         }

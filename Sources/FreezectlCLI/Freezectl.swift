@@ -24,7 +24,7 @@ package enum ExitStatus {
 }
 
 /// The root of the command tree: its options (`--host`), help and version, and the parse of a
-/// whole command line into one command (CommandLine/CommandSyntax.swift).
+/// whole command line into one command (with the CommandSyntax module's parser).
 package struct Freezectl: Sendable {
     /// freezectld's socket (--host); nil: FREEZECTL_HOST, else act directly.
     package var host: String?
@@ -66,7 +66,8 @@ package struct Freezectl: Sendable {
     /// The commands, in help's order.
     package static let commands = [Pause.spec, Unpause.spec, Status.spec, Checkpoint.spec, Restore.spec, Verify.spec, CriuHook.spec]
 
-    /// The whole syntax: help, man pages and completions come from it (CommandSyntax).
+    /// The whole syntax: help, man pages and completions come from it (CommandSyntax). Built
+    /// only for them: its discussion lists every target form, which an everyday start never shows.
     package static var program: ProgramSpec {
         ProgramSpec(name: "freezectl", version: BuildInfo.versionLine, abstract: abstract, discussion: discussion, options: options, commands: commands)
     }
@@ -86,9 +87,9 @@ package struct Freezectl: Sendable {
         guard let name = words.popFirst() else { throw HelpRequest(command: nil) }
         if name == "help" {
             guard let asked = words.first else { throw HelpRequest(command: nil) }
-            throw HelpRequest(command: try program.command(named: asked))
+            throw HelpRequest(command: try ProgramSpec.command(named: asked, in: commands))
         }
-        let spec = try program.command(named: name)
+        let spec = try ProgramSpec.command(named: name, in: commands)
         do {
             let line = try ParsedLine(words, spec: spec)
             if let host = line.value("host") {
@@ -110,8 +111,7 @@ package struct Freezectl: Sendable {
         }
     }
 
-    /// `--host URL`, `--host=URL`, `--version`, `-h`/`--help` before the command's name, and
-    /// what the install asks for (CommandDocs).
+    /// `--host URL`, `--host=URL`, `--version`, `-h`/`--help` before the command's name.
     private static func readRootOptions(_ words: inout ArraySlice<String>) throws -> Freezectl {
         var root = Freezectl()
         while let word = words.first, word.hasPrefix("-") {
@@ -119,11 +119,14 @@ package struct Freezectl: Sendable {
             switch word {
             case "-h", "--help": throw HelpRequest(command: nil)
             case "--version": throw PrintRequest(text: BuildInfo.versionLine)
-            case "--host":
-                guard let value = words.popFirst() else { throw UsageError("Missing value for '--host <url>'") }
-                root.host = value
-            case _ where word.hasPrefix("--host="):
-                root.host = String(word.dropFirst("--host=".count))
+            case "--host", _ where word.hasPrefix("--host="):
+                if root.host != nil { throw UsageError("'--host' is given more than once; give it once") }
+                if word == "--host" {
+                    guard let value = words.popFirst() else { throw UsageError("Missing value for '--host <url>'") }
+                    root.host = value
+                } else {
+                    root.host = String(word.dropFirst("--host=".count))
+                }
             default:
                 throw UsageError("Unknown option '\(word)' (the command's own options come after its name)")
             }

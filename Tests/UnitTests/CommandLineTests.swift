@@ -54,6 +54,7 @@ struct CommandLineTests {
         let after = try #require(try parse("status --host unix:///run/f.sock runc:a") as? Status)
         #expect(after.root.host == "unix:///run/f.sock", "--host after pause, unpause or status, as before it")
         #expect(refusal("--host unix:///a.sock pause --host unix:///b.sock runc:a")?.contains("more than once") == true)
+        #expect(refusal("--host unix:///a.sock --host=unix:///b.sock status")?.contains("more than once") == true)
         #expect(refusal("checkpoint runc:a --images-dir /i --host unix:///a.sock")?.contains("'--host'") == true)
         let filtered = try #require(try parse("status -flabel=a") as? Status)
         #expect(filtered.targets.filters == ["label=a"])
