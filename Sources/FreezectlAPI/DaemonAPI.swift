@@ -23,10 +23,14 @@ public enum DaemonAPI {
         public var hold: Bool?
         /// Unpause only: probe each target after its thaw.
         public var health: HealthRequest?
+        /// Pause only: push each target's memory out once it is frozen (the deep pause).
+        public var reclaim: Bool?
+        /// Unpause, or a pause with `for` or `hold`: bring each target's memory back before its thaw.
+        public var prefetch: Bool?
 
         public init(targets: [String]? = nil, all: Bool? = nil, filters: [String]? = nil, namespaces: [String]? = nil, timeout: String? = nil,
                     atomic: Bool? = nil, direct: Bool? = nil, parallel: Int? = nil, duration: String? = nil, hold: Bool? = nil,
-                    health: HealthRequest? = nil) {
+                    health: HealthRequest? = nil, reclaim: Bool? = nil, prefetch: Bool? = nil) {
             self.targets = targets
             self.all = all
             self.filters = filters
@@ -38,10 +42,12 @@ public enum DaemonAPI {
             self.duration = duration
             self.hold = hold
             self.health = health
+            self.reclaim = reclaim
+            self.prefetch = prefetch
         }
 
         public enum CodingKeys: String, CodingKey {
-            case targets, all, filters, namespaces, timeout, atomic, direct, parallel, hold, health
+            case targets, all, filters, namespaces, timeout, atomic, direct, parallel, hold, health, reclaim, prefetch
             case duration = "for"
         }
     }

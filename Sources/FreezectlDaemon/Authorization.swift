@@ -19,6 +19,19 @@ struct Authorization {
     var skipped: [String] = []
 }
 
+extension Authorization {
+    /// These items narrowed by a second grant (`also`, made over `items`): what it refuses or
+    /// skips is refused or skipped; the decisions stay the first grant's.
+    func narrowed(by also: Authorization) -> Authorization {
+        var narrowed = self
+        narrowed.items = also.items
+        narrowed.refused += also.refused
+        narrowed.skipped += also.skipped
+        for skipped in also.skipped + also.refused.map(\.target) { narrowed.decisions[skipped] = nil }
+        return narrowed
+    }
+}
+
 extension Policy {
     /// Sorts `items` for `caller` doing the first of `actions` a rule grants (a lease is granted by
     /// `lease` or `pause`). `named` holds the references of the targets the request named;

@@ -54,6 +54,9 @@ struct Lease: Codable, Sendable {
     var requester: AuditRecord.Requester
     var rule: String?
     var targets: [Target]
+    /// The thaw that ends it first brings the targets' memory back (`prefetch`, the deep pause);
+    /// nil in a record of an earlier freezectld: no.
+    var prefetch: Bool?
 
     static func newID() -> String {
         var random = SystemRandomNumberGenerator()

@@ -41,7 +41,7 @@ actor LeaseKeeper {
     /// daemon killed right after the freeze still finds the record). Returns the lease and the
     /// items to freeze under it; items paused already stay out of it and are left as they are.
     func begin(_ kind: Lease.Kind, expires: Double?, holder: Lease.Holder?, requester: AuditRecord.Requester,
-               items: [Resolution]) throws(Refusal) -> Lease {
+               prefetch: Bool = false, items: [Resolution]) throws(Refusal) -> Lease {
         guard !stopping else { throw .stopping }
         var targets: [Lease.Target] = []
         for item in items {
@@ -49,7 +49,7 @@ actor LeaseKeeper {
             targets.append(Self.target(resolved))
         }
         let lease = Lease(id: Lease.newID(), kind: kind, created: Date().timeIntervalSince1970, expires: expires,
-                          holder: holder, requester: requester, targets: targets)
+                          holder: holder, requester: requester, targets: targets, prefetch: prefetch ? true : nil)
         do {
             try files.write(lease)
         } catch {
@@ -302,6 +302,7 @@ actor LeaseKeeper {
             }
         }
         var options = BatchOptions(operation: .thaw)
+        options.prefetch = lease.prefetch == true
         let id = lease.id, requester = lease.requester
         options.audit = audit.annotating { record in
             record.requester = requester

@@ -16,6 +16,11 @@ package struct ParsedOperationRequest: Sendable {
     package var health: HealthCheckOptions?
     package var hold: Bool
 
+    /// The policy's actions the memory options need besides the pause or unpause.
+    var memoryActions: [Policy.Action] {
+        (options.reclaim ? [.reclaim] : []) + (options.prefetch ? [.prefetch] : [])
+    }
+
     package init(_ body: DaemonAPI.OperationRequest, operation: BatchOptions.Operation) throws {
         options = BatchOptions(operation: operation, atomic: body.atomic ?? false, direct: body.direct ?? false)
         hold = body.hold == true
@@ -33,6 +38,16 @@ package struct ParsedOperationRequest: Sendable {
             guard body.duration == nil || body.hold != true else { throw ArgumentError("give for or hold, not both") }
         }
         if let duration = body.duration { leaseDuration = try DurationArgument.parse(duration, option: "for") }
+        if body.reclaim == true {
+            guard operation == .freeze else { throw ArgumentError("reclaim is a pause option; an unpause brings memory back with prefetch") }
+            options.reclaim = true
+        }
+        if body.prefetch == true {
+            guard operation == .thaw || leaseDuration != nil || hold else {
+                throw ArgumentError("prefetch on a pause is for the thaw that ends it: give it with for or hold, or on the unpause")
+            }
+            options.prefetch = true
+        }
         if let request = body.health {
             guard operation == .thaw else { throw ArgumentError("health is an unpause option") }
             health = try request.options()

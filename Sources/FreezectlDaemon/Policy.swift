@@ -27,6 +27,9 @@ public struct Policy: Sendable {
     /// What a rule may grant.
     public enum Action: String, Sendable, CaseIterable, Codable {
         case status, pause, unpause, checkpoint, restore, lease
+        /// The deep pause's memory work, granted besides the pause or unpause it goes with: a
+        /// reclaim makes swap I/O for the whole node, which an operator may keep to some targets.
+        case reclaim, prefetch
     }
 
     /// One `[[rule]]`.

@@ -90,11 +90,55 @@ public struct OperationReport: Codable, Sendable {
         public let durationMS: Double
         public let warnings: [String]?
         public let health: HealthJSON?
+        public let memory: MemoryJSON?
         public let error: ErrorReport?
 
         public enum CodingKeys: String, CodingKey {
-            case result, state, warnings, health, error
+            case result, state, warnings, health, memory, error
             case durationMS = "duration_ms"
+        }
+    }
+
+    /// What `--reclaim` or `--prefetch` did (bytes as the kernel counts them: the tree's Pss and
+    /// SwapPss, before and after).
+    public struct MemoryJSON: Codable, Sendable {
+        public let residentBefore: UInt64
+        public let swappedBefore: UInt64
+        public let residentAfter: UInt64
+        public let swappedAfter: UInt64
+        public let advised: UInt64
+        public let cgroupReclaim: UInt64?
+        public let processes: Int
+        public let totalProcesses: Int
+        public let durationMS: Double
+        public let complete: Bool
+        public let warning: String?
+        public let error: ErrorReport?
+
+        public enum CodingKeys: String, CodingKey {
+            case advised, processes, complete, warning, error
+            case residentBefore = "resident_before"
+            case swappedBefore = "swapped_before"
+            case residentAfter = "resident_after"
+            case swappedAfter = "swapped_after"
+            case cgroupReclaim = "cgroup_reclaim"
+            case totalProcesses = "total_processes"
+            case durationMS = "duration_ms"
+        }
+
+        public init(_ report: MemoryReport) {
+            residentBefore = report.residentBefore
+            swappedBefore = report.swappedBefore
+            residentAfter = report.residentAfter
+            swappedAfter = report.swappedAfter
+            advised = report.advised
+            cgroupReclaim = report.cgroupReclaim == 0 ? nil : report.cgroupReclaim
+            processes = report.processes
+            totalProcesses = report.total
+            durationMS = report.duration.milliseconds
+            complete = report.complete
+            warning = report.warning
+            error = report.error.map(ErrorReport.init)
         }
     }
 
@@ -130,6 +174,7 @@ public struct OperationReport: Codable, Sendable {
                            timeToHealthyMS: report.timeToHealthy?.milliseconds, lastOutput: report.last?.output,
                            reason: report.reason, refrozen: batch.refrozen)
             },
+            memory: batch.memory.map(MemoryJSON.init),
             error: batch.error.map(ErrorReport.init))
     }
 
@@ -158,6 +203,9 @@ public struct StatusReport: Codable, Sendable {
         public var processes: Int?
         public var pids: [Int32]?
         public var memoryPercent: Double?
+        /// Bytes of the processes' memory that are resident and swapped (their Pss and SwapPss).
+        public var resident: UInt64?
+        public var swapped: UInt64?
         public var labels: [String: String]?
         public var engineState: String?
         public var drift: Bool?
@@ -165,7 +213,7 @@ public struct StatusReport: Codable, Sendable {
         public var error: ErrorReport?
 
         public enum CodingKeys: String, CodingKey {
-            case state, processes, pids, labels, drift, unit, error
+            case state, processes, pids, resident, swapped, labels, drift, unit, error
             case selfState = "self"
             case memoryPercent = "memory_percent"
             case engineState = "engine_state"
@@ -191,6 +239,8 @@ public struct StatusReport: Codable, Sendable {
             identity = TargetIdentity(target: status.reference)
         }
         details.engineState = status.engineState
+        details.resident = status.resident
+        details.swapped = status.swapped
         details.error = status.error.map(ErrorReport.init)
         guard let container = status.container else { return }
         identity.describe(container)

@@ -18,6 +18,12 @@ public struct BatchOptions: Sendable {
     public var direct: Bool
     /// Where each item's record goes as soon as that item is done (and its rollback or refreeze).
     public var audit: AuditTrail?
+    /// The deep pause (docs/deep-pause.md): after a confirmed freeze, push the target's memory out
+    /// (`pause --reclaim`); a thaw ignores it.
+    public var reclaim = false
+    /// Before a thaw, bring the target's swapped memory back (`unpause --prefetch`); a freeze
+    /// ignores it.
+    public var prefetch = false
 
     /// Options with the CLI's defaults.
     public init(operation: Operation, timeout: Duration = CgroupFreezer.defaultTimeout, parallel: Int = 50,
@@ -38,6 +44,11 @@ extension BatchOptions.Operation {
     public var purpose: Purpose { self == .freeze ? .pause : .unpause }
     /// The operation that undoes this one.
     var inverse: Self { self == .freeze ? .thaw : .freeze }
+}
+
+extension BatchOptions {
+    /// Whether each item's memory is worked on: reclaimed after a freeze, prefetched before a thaw.
+    var advisesMemory: Bool { operation == .freeze ? reclaim : prefetch }
 }
 
 /// The outcome of one item of a batch.
@@ -74,6 +85,8 @@ public struct BatchResult: Sendable {
     public var health: HealthReport?
     /// Frozen again because it was unhealthy (`--on-unhealthy refreeze`).
     public var refrozen = false
+    /// What the reclaim after the freeze, or the prefetch before the thaw, did (when asked).
+    public var memory: MemoryReport?
     /// Who changed (or would have changed) the state; nil when it did not resolve. A unit that
     /// systemd cannot freeze here is written directly: then its cgroup's backend.
     public var backend: Backend?

@@ -187,7 +187,7 @@ extension Resolver {
     /// Pauses or unpauses resolved items (see `run(_:options:)`).
     public func run(_ items: [Resolution], options: BatchOptions) async -> [BatchResult] {
         var results = await boundedMap(items, parallel: options.parallel) { item in
-            let result = await self.perform(item, operation: options.operation, timeout: options.timeout)
+            let result = await self.perform(item, operation: options.operation, timeout: options.timeout, memory: options.advisesMemory)
             options.audit?.record(result.auditRecord(action: options.operation.action))
             return result
         }
@@ -237,8 +237,9 @@ extension Resolver {
         }
     }
 
-    /// One item along its route.
-    package func perform(_ item: Resolution, operation: BatchOptions.Operation, timeout: Duration) async -> BatchResult {
+    /// One item along its route; with `memory`, its memory is prefetched before a thaw and
+    /// reclaimed after a confirmed freeze (MemoryAdvice.swift).
+    package func perform(_ item: Resolution, operation: BatchOptions.Operation, timeout: Duration, memory: Bool = false) async -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
         var result = BatchResult(item)
@@ -247,6 +248,7 @@ extension Resolver {
             guard let route = item.resolved?.route else { throw CgroupLayout.Error.invalidTarget(item.reference, reason: "nothing to act on") }
             // Cancelled before it started: not touched at all.
             if Task.isCancelled { throw CgroupFreezer.Error.interrupted("not started; nothing was changed") }
+            if memory && operation == .thaw { prefetch(route, timeout: timeout, into: &result) }
             switch route {
             case .kernel(let target):
                 let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
@@ -266,6 +268,7 @@ extension Resolver {
             case .systemd(let unit, let cgroup):
                 try await perform(operation, throughSystemd: unit, cgroup: cgroup, timeout: timeout, into: &result)
             }
+            if memory && operation == .freeze { reclaim(route, timeout: timeout, into: &result) }
         } catch {
             result.outcome = .error
             result.error = UnexpectedError.reported(error)

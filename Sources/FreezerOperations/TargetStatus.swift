@@ -11,6 +11,10 @@ public struct TargetStatus: Sendable {
     public var freezer: FreezerStatus?
     /// A container's memory usage against its limit (or MemTotal), in percent.
     public var memoryPercent: Double?
+    /// The resident and swapped bytes of its processes (their Pss and SwapPss), when its
+    /// freezer status was read: a deep-paused target shows what it gave back.
+    public var resident: UInt64?
+    public var swapped: UInt64?
     /// The engine's or systemd's own view, in its words: Docker's `State`, systemd's `FreezerState`.
     public var engineState: String?
     /// The engine says paused and the cgroup not, or the other way round (containers only).
@@ -24,6 +28,15 @@ public struct TargetStatus: Sendable {
         guard let state = freezer?.state else { return container?.engineState == .paused }
         return state != .thawed
     }
+
+    /// The status with the memory of the processes its freezer status lists.
+    init(reference: String, container: Container? = nil, freezer: FreezerStatus?) {
+        self.reference = reference
+        self.container = container
+        self.freezer = freezer
+        guard let freezer else { return }
+        (resident, swapped) = CgroupFreezer.memoryUsage(of: freezer.processes)
+    }
 }
 
 extension Resolver {
@@ -34,14 +47,14 @@ extension Resolver {
 
     /// The status of one resolved item.
     public func status(_ item: Resolution) -> TargetStatus {
-        var status = TargetStatus(reference: item.reference, container: item.resolved?.container)
         guard let resolved = item.resolved else {
+            var status = TargetStatus(reference: item.reference, freezer: nil)
             status.error = item.failure
             return status
         }
         if let container = resolved.container {
             // A container's cgroup may be gone (it stopped meanwhile): no freezer state, not an error.
-            status.freezer = ContainerState.status(of: resolved.cgroup, freezer: freezer)
+            var status = TargetStatus(reference: item.reference, container: container, freezer: ContainerState.status(of: resolved.cgroup, freezer: freezer))
             status.memoryPercent = ContainerState.memoryPercent(of: container, freezer: freezer)
             if let engineState = container.engineState {
                 status.engineState = engineState.rawValue
@@ -50,8 +63,9 @@ extension Resolver {
             }
             return status
         }
+        var status = TargetStatus(reference: item.reference, freezer: nil)
         do {
-            if let cgroup = resolved.cgroup { status.freezer = try freezer.status(cgroup) }
+            if let cgroup = resolved.cgroup { status = TargetStatus(reference: item.reference, freezer: try freezer.status(cgroup)) }
         } catch {
             status.error = error
         }

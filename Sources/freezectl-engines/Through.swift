@@ -34,7 +34,8 @@ extension BatchCommand {
             all: targets.all ? true : nil, filters: targets.filters.isEmpty ? nil : targets.filters,
             namespaces: targets.namespaces.isEmpty ? nil : targets.namespaces,
             timeout: DurationArgument.text(operation.timeout), atomic: batch.atomic ? true : nil, direct: batch.direct ? true : nil,
-            parallel: batch.parallel, duration: lease.duration.map(DurationArgument.text), health: health)
+            parallel: batch.parallel, duration: lease.duration.map(DurationArgument.text), health: health,
+            reclaim: memory.reclaim ? true : nil, prefetch: memory.prefetch ? true : nil)
     }
 
     /// What only the local path takes: the daemon has its own sources and audit trail.
@@ -63,9 +64,7 @@ extension BatchCommand {
         if let client { return try await runHeld(remotely: client) }
         let selection = try targets.selection()
         let resolver = try targets.sources.resolverOrExit(common, side: FullEngineSide())
-        let trail = try audit.trail()
-        let options = BatchOptions(operation: .freeze, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
-                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail)
+        let options = try batchOptions(.freeze)
         let command = lease.command
         let held = try await StopSignals.shared.run {
             await resolver.whilePaused(selection, options: options) { _ in try await ChildProcess.run(command) }

@@ -3,13 +3,20 @@ import Testing
 
 @Suite("Process memory: /proc/PID/status and maps as the advice reads them")
 struct ProcessMemoryTests {
-    @Test("VmRSS and VmSwap in bytes; a kernel thread (no VmRSS) has none; an absurd figure does not trap")
+    @Test("Pss and SwapPss in bytes (not Rss, nor Pss_Anon); a kernel thread (empty rollup) has none; an absurd figure does not trap")
     func usage() {
-        let status = "Name:\tpython3\nVmPeak:\t  300000 kB\nVmRSS:\t  270336 kB\nRssAnon:\t  266000 kB\nVmSwap:\t     128 kB\n"
-        #expect(ProcessMemory.usage(statusText: status) == ProcessMemory.Usage(resident: 270_336 * 1024, swapped: 128 * 1024))
-        #expect(ProcessMemory.usage(statusText: "Name:\tkthreadd\nState:\tS (sleeping)\n") == nil)
-        #expect(ProcessMemory.usage(statusText: "VmRSS:\t99999999999999999999 kB\n") == nil)
-        #expect(ProcessMemory.usage(statusText: "VmRSS:\t18446744073709551615 kB\nVmSwap:\t1 kB\n") == nil)
+        let rollup = """
+        55d0c0000000-7ffd1000 ---p 00000000 00:00 0                          [rollup]
+        Rss:              270336 kB
+        Pss:              135168 kB
+        Pss_Anon:         130000 kB
+        Swap:                256 kB
+        SwapPss:             128 kB
+        """
+        #expect(ProcessMemory.usage(smapsRollup: rollup) == ProcessMemory.Usage(resident: 135_168 * 1024, swapped: 128 * 1024))
+        #expect(ProcessMemory.usage(smapsRollup: "") == nil)
+        #expect(ProcessMemory.usage(smapsRollup: "Pss:  99999999999999999999 kB\n") == nil)
+        #expect(ProcessMemory.usage(smapsRollup: "Pss:  18446744073709551615 kB\nSwapPss:  1 kB\n") == nil)
     }
 
     @Test("every mapping's range, the kernel's special ones left out, malformed lines skipped")

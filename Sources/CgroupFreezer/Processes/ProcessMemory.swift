@@ -9,7 +9,9 @@ import Glibc
 /// file pages, are dropped) and prefetch (MADV_WILLNEED), on layouts where the memory
 /// controller is cgroup v1 and `memory.reclaim` does not exist (issue 33).
 package enum ProcessMemory {
-    /// Resident and swapped bytes of a process (VmRSS and VmSwap of /proc/PID/status).
+    /// A process's share of resident and swapped memory: Pss and SwapPss of
+    /// /proc/PID/smaps_rollup, so that a page shared by processes of one tree (a forked server's
+    /// workers) counts once in the tree's sum, not once per process.
     package struct Usage: Sendable, Equatable {
         package var resident: UInt64
         package var swapped: UInt64
@@ -19,6 +21,8 @@ package enum ProcessMemory {
         package static func + (a: Usage, b: Usage) -> Usage {
             Usage(resident: a.resident &+ b.resident, swapped: a.swapped &+ b.swapped)
         }
+
+        package static let zero = Usage(resident: 0, swapped: 0)
     }
 
     /// What the kernel is asked to do with a process's pages.
@@ -32,40 +36,58 @@ package enum ProcessMemory {
     }
 
     /// Why advice could not be given to a process that is still there.
-    package enum Error: Swift.Error, Equatable, CustomStringConvertible {
+    package enum Error: ErrorAdvice, Equatable {
         /// process_madvise refused (EPERM: no CAP_SYS_NICE, or no ptrace access to the process).
         case refused(pid: Int32, errno: Errno)
         /// process_madvise or pidfd_open do not exist on this kernel (before Linux 5.10).
         case unsupported(errno: Errno)
 
-        package var description: String {
+        package var code: String {
             switch self {
-            case .refused(let pid, let errno):
-                return "process_madvise of process \(pid) refused: \(errno); next step: run as root (it needs CAP_SYS_NICE and ptrace access)"
-            case .unsupported(let errno):
-                return "process_madvise is not available: \(errno); next step: Linux 5.10 or later"
+            case .refused: return "memory-advice-refused"
+            case .unsupported: return "memory-advice-unsupported"
+            }
+        }
+
+        package var message: String {
+            switch self {
+            case .refused(let pid, let errno): return "process_madvise of process \(pid) refused: \(errno)"
+            case .unsupported(let errno): return "process_madvise is not available: \(errno)"
+            }
+        }
+
+        package var errno: Errno? {
+            switch self {
+            case .refused(_, let errno), .unsupported(let errno): return errno
+            }
+        }
+
+        package var advice: String {
+            switch self {
+            case .refused: return "run as root: the advice needs CAP_SYS_NICE and ptrace access to every process of the target"
+            case .unsupported: return "run on Linux 5.10 or later, or pause without --reclaim/--prefetch"
             }
         }
     }
 
     /// The memory of `pid` now, or nil when it is gone (or a kernel thread, which has none).
     package static func usage(of pid: Int32) -> Usage? {
-        guard pid > 0, let status = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/status")) else { return nil }
-        return usage(statusText: status)
+        guard pid > 0, let rollup = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/smaps_rollup")) else { return nil }
+        return usage(smapsRollup: rollup)
     }
 
-    /// VmRSS and VmSwap of a /proc/PID/status text (kB); nil without VmRSS.
-    package static func usage(statusText: String) -> Usage? {
+    /// Pss and SwapPss of a /proc/PID/smaps_rollup text (kB); nil without Pss (a kernel
+    /// thread's is empty).
+    package static func usage(smapsRollup text: String) -> Usage? {
         var resident: UInt64?
         var swapped: UInt64 = 0
-        for line in statusText.split(separator: "\n") where line.hasPrefix("Vm") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true).flatMap { $0.split(separator: "\t") }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss:") || line.hasPrefix("SwapPss:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 2, let kilobytes = UInt64(fields[1]) else { continue }
             // At most 2^54 kB fit: larger is not a real figure, and the product must not trap.
             let (bytes, overflow) = kilobytes.multipliedReportingOverflow(by: 1024)
             guard !overflow else { continue }
-            if fields[0] == "VmRSS:" { resident = bytes }
-            if fields[0] == "VmSwap:" { swapped = bytes }
+            if fields[0] == "Pss:" { resident = bytes } else { swapped = bytes }
         }
         return resident.map { Usage(resident: $0, swapped: swapped) }
     }

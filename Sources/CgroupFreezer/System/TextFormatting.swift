@@ -27,4 +27,20 @@ extension String {
     package func padded(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
+
+    /// `bytes` for people: `512B`, `12.3MiB`, `1.0GiB` (powers of 1024, one decimal).
+    package init(bytes: UInt64) {
+        let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        guard bytes >= 1024 else {
+            self = "\(bytes)B"
+            return
+        }
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        self = String(value, decimals: 1) + units[unit]
+    }
 }

@@ -19,11 +19,14 @@ package struct Pause: Sendable {
         through the Engine API unless --direct, units through systemd. Refuses to freeze the \
         cgroup freezectl itself runs in, or one of its ancestors.
 
+        With --reclaim the frozen target's memory goes to swap (the deep pause, \
+        docs/deep-pause.md); unpause --prefetch brings it back.
+
         With --hold: freezectl pause [options] --hold TARGET... -- COMMAND [ARG...]
         """,
         arguments: targetArguments("Targets", many: true),
         groups: [TargetArguments.spec, SourceOptions.spec, BatchFlags.spec, OperationOptions.spec, LeaseOptions.spec,
-                 AuditOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
+                 MemoryOptions.pauseSpec, AuditOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
 
     /// The batch the options make.
     package let batchCommand: BatchCommand
@@ -32,6 +35,9 @@ package struct Pause: Sendable {
     package init(_ line: ParsedLine, root: Freezectl, command: [String]) throws {
         var batch = try BatchCommand(.freeze, line, root: root)
         batch.lease = try LeaseOptions(line, command: command).request
+        if batch.memory.prefetch && !batch.lease.hold && batch.lease.duration == nil {
+            throw UsageError("pause --prefetch is for the thaw that ends --for or --hold; to bring memory back now: freezectl unpause --prefetch TARGET")
+        }
         batchCommand = batch
     }
 }
@@ -55,6 +61,8 @@ package struct BatchCommand {
     package let common: CommonOptions
     package var lease = LeaseOptions.Lease()
     package var health: HealthOptions? = nil
+    /// --reclaim, --prefetch.
+    package let memory: MemoryOptions
 
     /// What pause and unpause both read from `line` (TARGETs, the batch, the timeout, the audit,
     /// the output); they must act on something.
@@ -66,6 +74,7 @@ package struct BatchCommand {
         operation = try OperationOptions(line)
         audit = AuditOptions(line)
         common = try CommonOptions(line)
+        memory = MemoryOptions(line)
         try targets.requireSome()
     }
 
@@ -86,14 +95,22 @@ package struct BatchCommand {
         return needs
     }
 
+    /// The library's options the flags make, for `operation` (the audit trail opened).
+    package func batchOptions(_ operation: BatchOptions.Operation) throws -> BatchOptions {
+        let trail = try audit.trail()
+        var options = BatchOptions(operation: operation, timeout: self.operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
+                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail)
+        options.reclaim = memory.reclaim
+        options.prefetch = memory.prefetch
+        return options
+    }
+
     /// Runs the batch locally (not through the daemon): `work` runs it with the options the
     /// flags make, cancelled by a stop signal; its results are printed and make the exit code,
     /// 3 when `unhealthy` says one of them is.
     package func runLocally(unhealthy: (BatchResult) -> Bool = { _ in false },
                             _ work: @escaping @Sendable (BatchOptions) async -> [BatchResult]) async throws -> Int32 {
-        let trail = try audit.trail()
-        let options = BatchOptions(operation: kind, timeout: operation.timeout, parallel: batch.parallel, atomic: batch.atomic,
-                                   direct: batch.direct, audit: trail.isEmpty ? nil : trail)
+        let options = try batchOptions(kind)
         // Cancelled by SIGINT/SIGTERM/SIGHUP: the batch ends with what is done, undone or not started.
         let results = try await StopSignals.shared.run { await work(options) }
         if results.isEmpty {

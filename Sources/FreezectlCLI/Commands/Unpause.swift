@@ -13,7 +13,7 @@ package struct Unpause: Sendable {
         """,
         arguments: targetArguments("Targets", many: true),
         groups: [TargetArguments.spec, SourceOptions.spec, BatchFlags.spec, OperationOptions.spec, HealthOptions.spec,
-                 AuditOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
+                 MemoryOptions.unpauseSpec, AuditOptions.spec, CommonOptions.spec, Freezectl.hostGroup])
 
     /// The batch the options make.
     package let batchCommand: BatchCommand

@@ -38,24 +38,29 @@ package enum Output {
         switch common.format {
         case .json:
             reports.forEach(printJSON)
-        case .table where reports.contains(where: { $0.health != nil }):
-            printTable(
-                header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME", "HEALTH", "ATTEMPTS", "TO HEALTHY", "LAST PROBE"],
-                rows: reports.map { report in
-                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
-                     report.state ?? "-", String(report.durationMS, decimals: 1) + "ms",
-                     report.health.map { $0.status + ($0.refrozen ? " (refrozen)" : "") } ?? "-",
-                     report.health.map { String($0.attempts) } ?? "-",
-                     report.health?.timeToHealthyMS.map { String($0, decimals: 0) + "ms" } ?? "-",
-                     report.health?.lastOutput.map { String($0.prefix(60)) } ?? "-"]
-                })
         case .table:
-            printTable(
-                header: ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME"],
-                rows: reports.map { report in
-                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
-                     report.state ?? "-", String(report.durationMS, decimals: 1) + "ms"]
-                })
+            // The health check's and the memory's columns only when some target has them.
+            let health = reports.contains { $0.health != nil }
+            let memory = reports.contains { $0.memory != nil }
+            var header = ["TARGET", "CGROUP", "BACKEND", "RESULT", "STATE", "TIME"]
+            if health { header += ["HEALTH", "ATTEMPTS", "TO HEALTHY", "LAST PROBE"] }
+            if memory { header += ["RESIDENT", "SWAPPED", "MEMORY TIME"] }
+            printTable(header: header, rows: reports.map { report in
+                var row = [report.target, report.cgroup ?? "-", report.backend ?? "-", report.result,
+                           report.state ?? "-", String(report.durationMS, decimals: 1) + "ms"]
+                if health {
+                    row += [report.health.map { $0.status + ($0.refrozen ? " (refrozen)" : "") } ?? "-",
+                            report.health.map { String($0.attempts) } ?? "-",
+                            report.health?.timeToHealthyMS.map { String($0, decimals: 0) + "ms" } ?? "-",
+                            report.health?.lastOutput.map { String($0.prefix(60)) } ?? "-"]
+                }
+                if memory {
+                    row += [report.memory.map { String(bytes: $0.residentBefore) + " -> " + String(bytes: $0.residentAfter) } ?? "-",
+                            report.memory.map { String(bytes: $0.swappedAfter) } ?? "-",
+                            report.memory.map { String($0.durationMS, decimals: 1) + "ms" } ?? "-"]
+                }
+                return row
+            })
         }
     }
 
@@ -69,26 +74,24 @@ package enum Output {
             reports.forEach(printJSON)
         case .table where reports.contains(where: \.isContainer):
             printTable(
-                header: ["SOURCE", "ID", "NAME", "STATE", "ENGINE", "PROCS", "MEM%", "LABELS"],
+                header: ["SOURCE", "ID", "NAME", "STATE", "ENGINE", "PROCS", "MEM%", "RESIDENT", "SWAPPED", "LABELS"],
                 rows: reports.filter { $0.error == nil }.map { report in
                     [report.source ?? "cgroup", report.id.map { String($0.prefix(12)) } ?? "-", report.name ?? report.cgroup ?? "-",
                      report.state ?? "-", (report.engineState ?? "-") + (report.drift == true ? " (drift)" : ""),
                      report.processes.map(String.init) ?? "-", report.memoryPercent.map { String($0, decimals: 1) } ?? "-",
+                     report.resident.map { String(bytes: $0) } ?? "-", report.swapped.map { String(bytes: $0) } ?? "-",
                      (report.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
                 })
-        case .table where reports.contains(where: { $0.engineState != nil }):
-            printTable(
-                header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS", "SYSTEMD"],
-                rows: reports.filter { $0.error == nil }.map { report in
-                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
-                     report.selfState ?? "-", report.processes.map(String.init) ?? "-", report.engineState ?? "-"]
-                })
         case .table:
+            // systemd's own view only when some target is a unit.
+            let systemd = reports.contains { $0.engineState != nil }
             printTable(
-                header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS"],
+                header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS", "RESIDENT", "SWAPPED"] + (systemd ? ["SYSTEMD"] : []),
                 rows: reports.filter { $0.error == nil }.map { report in
                     [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
-                     report.selfState ?? "-", report.processes.map(String.init) ?? "-"]
+                     report.selfState ?? "-", report.processes.map(String.init) ?? "-",
+                     report.resident.map { String(bytes: $0) } ?? "-", report.swapped.map { String(bytes: $0) } ?? "-"]
+                        + (systemd ? [report.engineState ?? "-"] : [])
                 })
         }
     }

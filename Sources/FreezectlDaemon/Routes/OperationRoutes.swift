@@ -88,7 +88,11 @@ extension API {
                                     message: "\(action): \(caller) is not allowed to \(action) anything (no rule of the policy grants it)"))
         }
         let items = await resolver.resolve(selection, for: operation.purpose, direct: parsed.options.direct)
-        let sorted = policy.authorize(items, named: Set(named), caller: caller, actions: actions, resolver: resolver)
+        var sorted = policy.authorize(items, named: Set(named), caller: caller, actions: actions, resolver: resolver)
+        // The deep pause's memory work needs its own grant as well, target by target.
+        for extra in parsed.memoryActions {
+            sorted = sorted.narrowed(by: policy.authorize(sorted.items, named: Set(named), caller: caller, actions: [extra], resolver: resolver))
+        }
         guard sorted.refused.isEmpty else { return .answered(refuse(caller, action, sorted.refused)) }
         return .next(Granted(parsed: parsed, sorted: sorted))
     }
@@ -101,7 +105,8 @@ extension API {
         let holder = parsed.hold ? ProcessStart.of(pid).map { Lease.Holder(pid: pid, startTime: $0) } : nil
         let expires = parsed.leaseDuration.map { Date().timeIntervalSince1970 + $0.milliseconds / 1000 }
         do {
-            return .next(try await leases.begin(parsed.hold ? .hold : .timed, expires: expires, holder: holder, requester: caller.requester, items: sorted.items))
+            return .next(try await leases.begin(parsed.hold ? .hold : .timed, expires: expires, holder: holder, requester: caller.requester,
+                                                 prefetch: parsed.options.prefetch, items: sorted.items))
         } catch .stopping {
             return .answered(json(Refusal(error: "unavailable", message: "\(action): the daemon is stopping; no new lease"), status: .serviceUnavailable))
         } catch .notRecorded(let error) {

@@ -4,11 +4,13 @@ import Testing
 
 /// What a test must leave as it found it on the host: the mount table (with every mount's
 /// options: a remount read-only shows there), the entries at the top of /sys/fs/cgroup and of
-/// every cgroup hierarchy, and the cgroups that are frozen or freezing.
+/// every cgroup hierarchy, the cgroups that are frozen or freezing, and the swap (/proc/swaps'
+/// devices, zram0's size: the memory tests make swap of it and must take it down again).
 struct HostSnapshot: Equatable {
     var mounts: [String]
     var cgroupTops: [String]
     var frozen: [String]
+    var swap: [String] = []
 
     static func take() -> HostSnapshot {
         let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
@@ -32,7 +34,10 @@ struct HostSnapshot: Equatable {
         for hierarchy in [TestCgroup.layout.freezer, TestCgroup.layout.unified].compactMap({ $0 }) {
             collectFrozen(hierarchy.mountPoint.string, v1: hierarchy.version == .v1, into: &frozen)
         }
-        return HostSnapshot(mounts: mounts, cgroupTops: tops.sorted(), frozen: frozen.sorted())
+        let swaps = ((try? String(contentsOfFile: "/proc/swaps", encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+        let zram = (try? String(contentsOfFile: "/sys/block/zram0/disksize", encoding: .utf8)) ?? "absent"
+        let swap = swaps.map { String($0.split(separator: " ").first ?? "") } + ["zram0 disksize \(zram.trimmingCharacters(in: .whitespacesAndNewlines))"]
+        return HostSnapshot(mounts: mounts, cgroupTops: tops.sorted(), frozen: frozen.sorted(), swap: swap.sorted())
     }
 
     private static func collectFrozen(_ directory: String, v1: Bool, into frozen: inout [String]) {
@@ -52,7 +57,7 @@ struct HostSnapshot: Equatable {
             Set(new).subtracting(old).sorted().map { "\(what) appeared: \($0)" } + Set(old).subtracting(new).sorted().map { "\(what) went: \($0)" }
         }
         return diff("mount", mounts, after.mounts) + diff("top-level cgroup entry", cgroupTops, after.cgroupTops)
-            + diff("frozen cgroup", frozen, after.frozen)
+            + diff("frozen cgroup", frozen, after.frozen) + diff("swap", swap, after.swap)
     }
 }
 

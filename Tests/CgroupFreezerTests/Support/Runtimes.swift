@@ -33,9 +33,10 @@ final class RuncContainers: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
-    /// Runs a container `id` with `annotations` whose process is `script` (default: two sleeps).
+    /// Runs a container `id` with `annotations` whose process is `script` (default: two sleeps),
+    /// with host paths bound into it (`binds`: host path, path in the container).
     func run(_ id: String, annotations: [String: String] = [:], script: String = "sleep 1000 & sleep 1000 & wait",
-             memoryLimit: Int? = nil) throws {
+             memoryLimit: Int? = nil, binds: [(String, String)] = []) throws {
         let bundle = scratch.path + "/bundle-" + id
         try makeBusyboxRootfs(at: bundle + "/rootfs")
         let spec = try CgroupFreezerTests.run(runc, ["spec", "--bundle", bundle])
@@ -47,6 +48,11 @@ final class RuncContainers: @unchecked Sendable {
         process["args"] = ["sh", "-c", script]
         config["process"] = process
         config["annotations"] = annotations
+        var mounts = config["mounts"] as? [[String: Any]] ?? []
+        for (source, destination) in binds {
+            mounts.append(["destination": destination, "type": "bind", "source": source, "options": ["rbind", "rw"]])
+        }
+        config["mounts"] = mounts
         if let memoryLimit {
             var linux = config["linux"] as? [String: Any] ?? [:]
             var resources = linux["resources"] as? [String: Any] ?? [:]
@@ -67,6 +73,12 @@ final class RuncContainers: @unchecked Sendable {
         return Dictionary(uniqueKeysWithValues: entries.compactMap { entry in
             (entry["id"] as? String).map { ($0, entry["status"] as? String ?? "?") }
         })
+    }
+
+    /// The PIDs of container `id` (`runc ps`), the init first.
+    func pids(_ id: String) throws -> [Int32] {
+        let result = try CgroupFreezerTests.run(runc, ["--root", root, "ps", "--format", "json", id])
+        return ((try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [Int] ?? []).map { Int32($0) }.sorted()
     }
 
     func runc(_ arguments: String...) throws -> CLIResult {
