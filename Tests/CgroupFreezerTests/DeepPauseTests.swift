@@ -15,11 +15,19 @@ struct DeepPauseTests {
         (object[key] as? NSNumber)?.uint64Value ?? 0
     }
 
+    /// SwapCached of /proc/meminfo in bytes: pages read back from swap that no process has
+    /// touched yet (where MADV_WILLNEED puts them).
+    static func swapCached() -> UInt64 {
+        let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let line = meminfo.split(separator: "\n").first { $0.hasPrefix("SwapCached:") } ?? ""
+        return (line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0) * 1024
+    }
+
     /// A workload of `megabytes` in `cgroup`, once it filled its memory: its PID, its directory,
     /// and its memory then.
-    private static func start(_ megabytes: Int, in cgroup: TestCgroup, _ scratch: ScratchDirectory, _ workload: String) throws
+    private static func start(_ megabytes: Int, in cgroup: TestCgroup, _ scratch: ScratchDirectory, _ workload: String, name: String = "w") throws
         -> (pid: Int32, directory: String, running: KernelMemory) {
-        let directory = try MemoryTests.workloadDirectory(scratch, "w")
+        let directory = try MemoryTests.workloadDirectory(scratch, name)
         let pid = try cgroup.start("exec \(workload) \(megabytes) \(directory)")
         try #require(eventually(seconds: 30) { MemoryWorkload.isReady(directory) }, "the workload filled its memory")
         return (pid, directory, try #require(KernelMemory.of(pid)))
@@ -32,6 +40,8 @@ struct DeepPauseTests {
             defer { cgroup.destroy() }
             let (pid, directory, running) = try Self.start(256, in: cgroup, scratch, workload)
 
+            let misplaced = try freezectl("pause", "--prefetch", cgroup.path)
+            #expect(misplaced.status == 2 && misplaced.stderr.contains("unpause --prefetch") && !cgroup.selfFrozen, "\(misplaced.stderr)")
             let pause = try freezectl("pause", "--reclaim", "--format", "json", cgroup.path)
             #expect(pause.status == 0, "\(pause.stderr)")
             #expect(cgroup.kernelFrozen, "frozen as asked")
@@ -49,8 +59,10 @@ struct DeepPauseTests {
             let table = try freezectl("status", cgroup.path)
             #expect(table.stdout.contains("RESIDENT") && table.stdout.contains("SWAPPED") && table.stdout.contains("MiB"), "\(table.stdout)")
 
+            let swapCached = Self.swapCached()
             let unpause = try freezectl("unpause", "--prefetch", "--format", "json", cgroup.path)
             #expect(unpause.status == 0 && !cgroup.kernelFrozen, "\(unpause.stderr)")
+            #expect(Self.swapCached() > swapCached + (200 << 20), "read back from swap ahead of use: SwapCached \(swapCached >> 20) -> \(Self.swapCached() >> 20) MiB")
             #expect(Self.memory(unpause)["complete"] as? Bool == true, "\(unpause.stdout)")
             #expect(try MemoryWorkload.verify(directory), "every byte came back")
             #expect((KernelMemory.of(pid)?.resident ?? 0) > 250 << 20, "resident again after it read everything")
@@ -153,5 +165,60 @@ struct DeepPauseTests {
         #expect(paused.resident > running.resident * 8 / 10 && paused.swapped == 0, "anonymous memory stays: \(running) -> \(paused)")
         #expect(try freezectl("unpause", cgroup.path).status == 0)
         #expect(try MemoryWorkload.verify(directory))
+    }
+
+    @Test("through freezectld: reclaim and prefetch need a grant of their own (403 naming reclaim, nothing paused); granted, the memory goes and comes back; a lease that ends with a prefetch reads it back at expiry")
+    func throughTheDaemon() async throws {
+        try await MemoryTests.withSwap { scratch, workload in
+            let denied = try TestCgroup(.v2), granted = try TestCgroup(.v2)
+            defer { denied.destroy(); granted.destroy() }
+            let (deniedPID, deniedDirectory, deniedRunning) = try Self.start(64, in: denied, scratch, workload, name: "denied")
+            let (grantedPID, grantedDirectory, grantedRunning) = try Self.start(64, in: granted, scratch, workload, name: "granted")
+            let policy = scratch.path + "/policy.toml"
+            try """
+                [[rule]]
+                users = ["nobody"]
+                actions = ["pause", "unpause", "status", "lease"]
+                cgroups = ["\(denied.relativePath)", "\(granted.relativePath)"]
+
+                [[rule]]
+                users = ["nobody"]
+                actions = ["reclaim", "prefetch"]
+                cgroups = ["\(granted.relativePath)"]
+                """.write(toFile: policy, atomically: true, encoding: .utf8)
+            let daemon = TestDaemon(in: scratch)
+            daemon.options = ["--policy", policy, "--socket-group", "65534"]
+            defer { daemon.cleanUp() }
+            try daemon.start()
+            let api = DaemonTests(), nobody = (uid: 65534, gid: 65534)
+            func pause(_ cgroup: TestCgroup, _ extra: String = "", user: (uid: Int, gid: Int)? = nil) throws -> (status: Int, body: String) {
+                try api.request(daemon.socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(cgroup.relativePath)"], "reclaim": true\#(extra)}"#, user: user)
+            }
+
+            let refused = try pause(denied, user: nobody)
+            #expect(refused.status == 403 && refused.body.contains(#"actions = [\"reclaim\"]"#), "\(refused.body)")
+            #expect(!denied.selfFrozen && (KernelMemory.of(deniedPID)?.swapped ?? 1) == 0, "nothing paused, nothing reclaimed")
+
+            let reclaimed = try pause(granted, user: nobody)
+            #expect(reclaimed.status == 200 && granted.kernelFrozen, "\(reclaimed.body)")
+            let memory = ((api.object(reclaimed.body)["results"] as? [[String: Any]])?.first?["memory"] as? [String: Any]) ?? [:]
+            #expect(memory["complete"] as? Bool == true && (memory["resident_before"] as? Int ?? 0) > 60 << 20, "\(reclaimed.body)")
+            #expect((KernelMemory.of(grantedPID)?.resident ?? .max) < grantedRunning.resident / 10)
+            let unpaused = try api.request(daemon.socket, "POST", "/v1/unpause", body: #"{"targets": ["cgroup:\#(granted.relativePath)"], "prefetch": true}"#, user: nobody)
+            #expect(unpaused.status == 200 && !granted.kernelFrozen, "\(unpaused.body)")
+            #expect(try MemoryWorkload.verify(grantedDirectory))
+
+            // Root needs no rule: a lease of 1 s that reclaims now and prefetches at its end.
+            let leased = try pause(denied, #", "for": "1s", "prefetch": true"#)
+            #expect(leased.status == 200 && denied.kernelFrozen, "\(leased.body)")
+            #expect((KernelMemory.of(deniedPID)?.resident ?? .max) < deniedRunning.resident / 10)
+            let swapCached = Self.swapCached()
+            #expect(eventually(seconds: 5) { !denied.kernelFrozen }, "thawed at expiry")
+            #expect(Self.swapCached() > swapCached + (40 << 20), "read back before the thaw: SwapCached \(swapCached >> 20) -> \(Self.swapCached() >> 20) MiB")
+            #expect(try MemoryWorkload.verify(deniedDirectory))
+            let prefetchOnly = try api.request(daemon.socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(denied.relativePath)"], "prefetch": true}"#)
+            #expect(prefetchOnly.status == 400 && !denied.selfFrozen, "prefetch on a pause is for the thaw that ends a lease: \(prefetchOnly.body)")
+            try api.answers.check()
+        }
     }
 }

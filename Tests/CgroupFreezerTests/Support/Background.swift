@@ -130,6 +130,8 @@ final class TestDaemon: @unchecked Sendable {
     let state: String
     let auditLog: String
     private(set) var process: BackgroundProcess?
+    /// More of freezectld's options (a policy, the socket's group).
+    var options: [String] = []
 
     init(in scratch: ScratchDirectory) {
         socket = scratch.path + "/freezectl.sock"
@@ -137,7 +139,7 @@ final class TestDaemon: @unchecked Sendable {
         auditLog = scratch.path + "/audit.jsonl"
     }
 
-    var arguments: [String] { ["--socket", socket, "--state-dir", state, "--audit-log", auditLog] }
+    var arguments: [String] { ["--socket", socket, "--state-dir", state, "--audit-log", auditLog] + options }
 
     /// Starts it (again) and waits until it answers.
     func start() throws {
