@@ -15,4 +15,6 @@ fi
 bin=$(bash scripts/build-release.sh)  # freezectl and freezectl-bench
 # The kernel floor as a process of its own, in plain C beside the harness (Benchmarks/kernel-floor.c).
 cc -O2 -o "$bin/bench-kernel-floor" Benchmarks/kernel-floor.c Sources/CKernelFloor/KernelFloor.c -I Sources/CKernelFloor/include
+# The deep pause's workload (Benchmarks/memory-workload.c), the same program the tests run.
+cc -O2 -static -o "$bin/bench-memory-workload" Benchmarks/memory-workload.c
 exec "$bin/freezectl-bench" --freezectl "$bin/freezectl" "$@"

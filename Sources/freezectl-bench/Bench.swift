@@ -41,7 +41,7 @@ struct FreezectlBench {
             .option("output", value: "dir", "Directory for benchmarks.md and benchmarks.json. (default: docs)"),
             .option("freezectl", value: "path", "The freezectl binary to measure (default: the one beside this program)."),
             .flag("no-docker", "Leave Docker out even when dockerd is installed."),
-            .option("only", value: "part", repeatable: true, "Run only these parts (library, commands, runc, docker, containerd, daemon; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all."),
+            .option("only", value: "part", repeatable: true, "Run only these parts (library, commands, runc, docker, containerd, daemon, deeppause; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all."),
             .option("freezectld", value: "path", "The freezectld binary to measure (default: the one beside freezectl)."),
         ],
         commands: [])
@@ -53,7 +53,7 @@ struct FreezectlBench {
     var only: [String] = []
     var freezectld: String?
 
-    static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon"]
+    static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon", "deeppause"]
 
     /// The options of `line`; an unknown part is a usage error.
     init(_ line: ParsedLine) throws {
@@ -150,6 +150,15 @@ struct FreezectlBench {
         if only.isEmpty || only.contains("daemon") {
             let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
             try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                .run(into: &report)
+        }
+        if only.isEmpty || only.contains("deeppause") {
+            // The workload in plain C beside the harness (Benchmarks/memory-workload.c), where bench.sh built it.
+            let workload = harnessDirectory.appendingPathComponent("bench-memory-workload").path
+            guard FileManager.default.isExecutableFile(atPath: workload) else {
+                throw UsageError("no workload at \(workload): run the benchmark with scripts/bench.sh, which builds it")
+            }
+            try await DeepPauseSuite(plan: plan, layout: layout, freezectl: binary, workload: workload, spawner: spawner, scratch: scratch)
                 .run(into: &report)
         }
         try Cleanup.shared.checkInterrupted()

@@ -48,6 +48,7 @@ struct MarkdownReport {
         out += memory()
         out += scaling()
         out += daemon()
+        out += DeepPauseReport(report: report).render()
         if !report.skipped.isEmpty {
             out.append("## Skipped")
             out.append("")
@@ -111,6 +112,7 @@ struct MarkdownReport {
         }
         let api = ratio(report.find("daemon", ["tool": "freezectld", "operation": "pair"]), report.find("daemon", ["tool": "runc", "operation": "pair"]))
         row("pause+unpause of one runc container through freezectld's API at most 0.3× `runc pause` + `runc resume`", api, { $0 <= 0.3 }, "\(formatRatio(api)) the time of runc")
+        rows += DeepPauseReport(report: report).targets()
         return rows + [""]
     }
 

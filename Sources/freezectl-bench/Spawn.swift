@@ -23,12 +23,32 @@ struct Spawner {
     @discardableResult
     func run(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> CommandRun {
         let errPath = scratch + "/stderr-\(getpid())"
+        var end = timespec()
+        let (pid, start) = try spawn(command, arguments, extraEnvironment: extraEnvironment, standardOutput: nil, standardError: errPath)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return CommandRun(status: exit, seconds: seconds, stderr: stderr)
+    }
+
+    /// Starts `command` and returns its PID and the time (CLOCK_MONOTONIC) read right before
+    /// posix_spawn: standard input /dev/null, standard output to `standardOutput` (a descriptor of
+    /// ours, e.g. a pipe's end) or /dev/null, standard error to the file `standardError` or /dev/null.
+    func spawn(_ command: String, _ arguments: [String], extraEnvironment: [String: String] = [:],
+               standardOutput: Int32?, standardError: String?) throws -> (pid: pid_t, started: timespec) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if let standardOutput {
+            posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, standardError ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         let argv = ([command] + arguments).map { strdup($0) } + [nil]
         let env = environment.merging(extraEnvironment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + env).forEach { free($0) } }
@@ -46,17 +66,11 @@ struct Spawner {
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        var start = timespec(), end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        var started = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &started)
         let spawned = posix_spawn(&pid, command, &actions, &attributes, argv, env)
         guard spawned == 0 else { throw BenchError("cannot start \(command): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return CommandRun(status: exit, seconds: seconds, stderr: stderr)
+        return (pid, started)
     }
 
     /// Runs a step of the benchmark that must succeed; after SIGINT or SIGTERM it throws

@@ -64,13 +64,13 @@ struct KernelMemory: CustomStringConvertible {
     var description: String { "resident \(resident >> 20) MiB, swapped \(swapped >> 20) MiB" }
 }
 
-/// The deep pause's workload (Fixtures/memory-workload.c), built static once per test run so
-/// that it runs in a busybox container too: it fills its memory with a known pattern and, when
-/// asked, checks every byte.
+/// The deep pause's workload (Benchmarks/memory-workload.c, which the benchmark uses too), built
+/// static so that it runs in a busybox container too: it fills its memory with a known pattern
+/// and, when asked, checks every byte.
 enum MemoryWorkload {
     /// The binary, compiled into `scratch` (and removed with it).
     static func build(into scratch: ScratchDirectory) throws -> String {
-        let source = try #require(Bundle.module.path(forResource: "Fixtures/memory-workload.c", ofType: nil))
+        let source = repositoryRoot + "/Benchmarks/memory-workload.c"
         let binary = scratch.path + "/memory-workload"
         let compiled = try run("/usr/bin/cc", ["-O2", "-static", "-o", binary, source])
         try #require(compiled.status == 0, "cc -static memory-workload.c (apt-get install gcc libc6-dev): \(compiled.stderr)")

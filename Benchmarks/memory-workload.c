@@ -1,0 +1,87 @@
+/* The deep pause's workload, for the tests (DeepPauseTests, MemoryTests) and the benchmark
+ * (freezectl-bench's deep pause part): fills SIZE MiB of anonymous memory with a known pattern,
+ * says it is ready, and when asked touches or checks every byte.
+ *
+ *   memory-workload SIZE_MIB DIR
+ *
+ * Creates DIR/ready once the memory is filled. Then, until killed:
+ * - SIGUSR1: reads one byte of every page (what a woken workload does when it touches all its
+ *   memory), then writes the time it finished (CLOCK_MONOTONIC, nanoseconds) and a newline to
+ *   standard output. A SIGUSR1 sent while it is frozen is handled as soon as it is thawed.
+ * - DIR/verify appearing: checks every byte, writes "ok" or "bad" to DIR/verified (once).
+ * Built static (cc -static), so that it also runs in a busybox container. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t touch_requested;
+
+static void on_usr1(int signal_number) { (void)signal_number; touch_requested = 1; }
+
+static unsigned char expected(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
+
+static void create(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) exit(3);
+    if (text && write(fd, text, strlen(text)) < 0) exit(3);
+    close(fd);
+}
+
+static void touch_all(const unsigned char *data, size_t size) {
+    volatile unsigned long sum = 0;
+    for (size_t i = 0; i < size; i += 4096) sum += data[i];
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    char line[64];
+    int length = snprintf(line, sizeof line, "%lld\n", (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    if (write(1, line, (size_t)length) < 0) exit(4);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    size_t size = (size_t)strtoul(argv[1], NULL, 10) << 20;
+    const char *dir = argv[2];
+    /* SIGUSR1 is blocked except while waiting in ppoll: none is missed between two checks. */
+    sigset_t blocked, waiting;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &blocked, &waiting);
+    sigdelset(&waiting, SIGUSR1);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &action, NULL);
+
+    unsigned char *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) return 3;
+    for (size_t i = 0; i < size; i++) data[i] = expected(i);
+    create(dir, "ready", NULL);
+    char verify[4096];
+    snprintf(verify, sizeof verify, "%s/verify", dir);
+    int verified = 0;
+    struct timespec interval = {0, 20 * 1000 * 1000};
+    for (;;) {
+        if (touch_requested) {
+            touch_requested = 0;
+            touch_all(data, size);
+        }
+        if (!verified && access(verify, F_OK) == 0) {
+            int ok = 1;
+            for (size_t i = 0; i < size; i++) {
+                if (data[i] != expected(i)) { ok = 0; break; }
+            }
+            create(dir, "verified", ok ? "ok" : "bad");
+            verified = 1;
+        }
+        ppoll(NULL, 0, &interval, &waiting);
+    }
+}
