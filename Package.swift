@@ -323,7 +323,7 @@ let package = Package(
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.
         .testTarget(
             name: "UnitTests",
-            dependencies: ["CgroupFreezer", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI", "CommandSyntax",
+            dependencies: ["CgroupFreezer", "CLinuxSupport", "ContainerRuntimes", "ContainerEngines", "FreezerOperations", "CRIUCheckpoint", "FreezectlReports", "FreezectlDaemon", "FuzzHarnesses", "FreezectlCLI", "CommandSyntax",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "SystemPackage", package: "swift-system")],
             resources: [.copy("Fixtures")]

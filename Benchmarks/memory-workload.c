@@ -8,6 +8,8 @@
  * - SIGUSR1: reads one byte of every page (what a woken workload does when it touches all its
  *   memory), then writes the time it finished (CLOCK_MONOTONIC, nanoseconds) and a newline to
  *   standard output. A SIGUSR1 sent while it is frozen is handled as soon as it is thawed.
+ * - SIGUSR2: writes every page again with its own pattern (a workload that used its memory while
+ *   it ran: its pages are dirty, not clean copies of what swap holds), then the same line.
  * - DIR/verify appearing: checks every byte, writes "ok" or "bad" to DIR/verified (once).
  * Built static (cc -static), so that it also runs in a busybox container. */
 #define _GNU_SOURCE
@@ -21,9 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t touch_requested;
+static volatile sig_atomic_t touch_requested, dirty_requested;
 
-static void on_usr1(int signal_number) { (void)signal_number; touch_requested = 1; }
+static void on_signal(int signal_number) {
+    if (signal_number == SIGUSR1) touch_requested = 1;
+    else dirty_requested = 1;
+}
 
 static unsigned char expected(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
 
@@ -36,9 +41,7 @@ static void create(const char *dir, const char *name, const char *text) {
     close(fd);
 }
 
-static void touch_all(const unsigned char *data, size_t size) {
-    volatile unsigned long sum = 0;
-    for (size_t i = 0; i < size; i += 4096) sum += data[i];
+static void say_done(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     char line[64];
@@ -46,20 +49,34 @@ static void touch_all(const unsigned char *data, size_t size) {
     if (write(1, line, (size_t)length) < 0) exit(4);
 }
 
+static void touch_all(const unsigned char *data, size_t size) {
+    volatile unsigned long sum = 0;
+    for (size_t i = 0; i < size; i += 4096) sum += data[i];
+    say_done();
+}
+
+static void dirty_all(unsigned char *data, size_t size) {
+    for (size_t i = 0; i < size; i += 4096) ((volatile unsigned char *)data)[i] = expected(i);
+    say_done();
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) return 2;
     size_t size = (size_t)strtoul(argv[1], NULL, 10) << 20;
     const char *dir = argv[2];
-    /* SIGUSR1 is blocked except while waiting in ppoll: none is missed between two checks. */
+    /* SIGUSR1 and SIGUSR2 are blocked except while waiting in ppoll: none is missed between two checks. */
     sigset_t blocked, waiting;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGUSR1);
+    sigaddset(&blocked, SIGUSR2);
     sigprocmask(SIG_BLOCK, &blocked, &waiting);
     sigdelset(&waiting, SIGUSR1);
+    sigdelset(&waiting, SIGUSR2);
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_usr1;
+    action.sa_handler = on_signal;
     sigaction(SIGUSR1, &action, NULL);
+    sigaction(SIGUSR2, &action, NULL);
 
     unsigned char *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (data == MAP_FAILED) return 3;
@@ -73,6 +90,10 @@ int main(int argc, char **argv) {
         if (touch_requested) {
             touch_requested = 0;
             touch_all(data, size);
+        }
+        if (dirty_requested) {
+            dirty_requested = 0;
+            dirty_all(data, size);
         }
         if (!verified && access(verify, F_OK) == 0) {
             int ok = 1;

@@ -5,7 +5,7 @@ import CgroupFreezer
 extension Resolver {
     /// After a confirmed freeze: the target's memory pushed out, within `timeout` of its own.
     /// The freeze stands whatever happens here; what was not done is said in a warning.
-    func reclaim(_ route: Route, timeout: Duration, into result: inout BatchResult) {
+    func reclaim(_ route: Route, timeout: Duration, into result: inout BatchResult) async {
         guard let target = memoryTarget(route, verb: "reclaimed", into: &result) else { return }
         // Only a frozen tree: reclaiming a running one would be undone by its next touch.
         let state = result.state ?? currentState(target)
@@ -13,16 +13,16 @@ extension Resolver {
             result.warnings.append("its memory was not reclaimed: the target is not frozen (\(state?.rawValue ?? "its state cannot be read"))")
             return
         }
-        let report = freezer.reclaim(target, deadline: .now + timeout)
+        let report = await freezer.reclaim(target, deadline: .now + timeout)
         result.memory = report
         note(report, verb: "reclaim", timeout: timeout, into: &result)
     }
 
     /// Before a thaw: the target's swapped memory brought back, within `timeout` of its own, so
     /// that the workload does not wait for it page by page when it runs again.
-    func prefetch(_ route: Route, timeout: Duration, into result: inout BatchResult) {
+    func prefetch(_ route: Route, timeout: Duration, into result: inout BatchResult) async {
         guard let target = memoryTarget(route, verb: "prefetched", into: &result) else { return }
-        let report = freezer.prefetch(target, deadline: .now + timeout)
+        let report = await freezer.prefetch(target, deadline: .now + timeout)
         result.memory = report
         note(report, verb: "prefetch", timeout: timeout, into: &result)
     }

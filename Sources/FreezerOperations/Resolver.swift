@@ -248,7 +248,7 @@ extension Resolver {
             guard let route = item.resolved?.route else { throw CgroupLayout.Error.invalidTarget(item.reference, reason: "nothing to act on") }
             // Cancelled before it started: not touched at all.
             if Task.isCancelled { throw CgroupFreezer.Error.interrupted("not started; nothing was changed") }
-            if memory && operation == .thaw { prefetch(route, timeout: timeout, into: &result) }
+            if memory && operation == .thaw { await prefetch(route, timeout: timeout, into: &result) }
             switch route {
             case .kernel(let target):
                 let outcome = operation == .freeze ? try await freezer.freeze(target, timeout: timeout) : try await freezer.thaw(target, timeout: timeout)
@@ -268,7 +268,7 @@ extension Resolver {
             case .systemd(let unit, let cgroup):
                 try await perform(operation, throughSystemd: unit, cgroup: cgroup, timeout: timeout, into: &result)
             }
-            if memory && operation == .freeze { reclaim(route, timeout: timeout, into: &result) }
+            if memory && operation == .freeze { await reclaim(route, timeout: timeout, into: &result) }
         } catch {
             result.outcome = .error
             result.error = UnexpectedError.reported(error)

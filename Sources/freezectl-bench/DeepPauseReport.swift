@@ -37,7 +37,7 @@ struct DeepPauseReport {
                     "Workloads of Benchmarks/memory-workload.c (anonymous memory filled with a pattern) in a v1 freezer cgroup, with zram0 as swap (made for the run when the machine has none). "
                     + "Footprint: the kernel's VmRSS of the workload running, and after `freezectl pause --reclaim`. "
                     + "Wake: the workload is sent SIGUSR1 while frozen (handled at the thaw: it reads one byte of every page and says when it is done); the time runs from the start of `freezectl unpause` (or `unpause --prefetch`) to the workload done. "
-                    + "Plain: paused without `--reclaim`, the same workload never reclaimed; the three kinds of round take turns.", "",
+                    + "Plain: paused without `--reclaim`, the same workload never reclaimed; the three kinds of round take turns, and before each the workload writes all its memory again (it used it while it ran, so the reclaim has dirty pages to write out, not clean copies of what swap holds).", "",
                     "| what | median (p10–p90) | p95 |", "|---|---|---|"]
         if let running = find("running"), let paused = find("deep-paused") {
             rows.append("| resident, running | \(String(format: "%.1f MiB", running.median / 1024)) | |")
@@ -47,7 +47,7 @@ struct DeepPauseReport {
             guard let series = find(mode) else { continue }
             rows.append("| \(series.name) | \(cell(series)) | \(formatDuration(series.quantile(0.95))) |")
         }
-        rows += ["", "How reclaim and prefetch grow (the library's `CgroupFreezer.reclaim` and `prefetch` on a frozen cgroup; against size, one process; against process count, \(size) MiB shared among them):", "",
+        rows += ["", "How reclaim and prefetch grow (the library's `CgroupFreezer.reclaim` and `prefetch` on a frozen cgroup, the workloads' memory written again before each round; against size, one process; against process count, \(size) MiB shared among them):", "",
                  "| processes × size | reclaim | prefetch |", "|---|---|---|"]
         for series in report.series where series.group == "deeppause-cost" && series.parameters["operation"] == "reclaim" {
             let prefetch = report.find("deeppause-cost", series.parameters.merging(["operation": "prefetch"]) { $1 })

@@ -64,6 +64,8 @@ struct DeepPauseSuite {
             try Cleanup.shared.checkInterrupted()
             for offset in 0..<wakes.count {
                 let mode = (round + offset) % wakes.count
+                // Its memory used while it ran: a reclaim writes it out anew every round.
+                try workloads.dirty()
                 running.samples.append(Double(workloads.residentKiB()))
                 let pause = try spawner.must(freezectl, ["pause", "-q"] + (mode == 0 ? [] : ["--reclaim"]) + [workloads.cgroup])
                 if mode != 0 {
@@ -97,16 +99,16 @@ struct DeepPauseSuite {
             var prefetch = Series(group: "deeppause-cost", name: "prefetch, \(shape.processes) × \(each) MiB", parameters: parameters.merging(["operation": "prefetch"]) { $1 })
             for _ in 0..<(plan.quick ? 1 : 3) {
                 _ = try await freezer.freeze(target)
-                let reclaimed = freezer.reclaim(target, deadline: .now + .seconds(120))
-                let prefetched = freezer.prefetch(target, deadline: .now + .seconds(120))
+                let reclaimed = await freezer.reclaim(target, deadline: .now + .seconds(120))
+                let prefetched = await freezer.prefetch(target, deadline: .now + .seconds(120))
                 _ = try await freezer.thaw(target)
                 guard reclaimed.complete, prefetched.complete, reclaimed.processes == shape.processes else {
                     throw BenchError("deep pause of \(shape.processes) × \(each) MiB did not complete: \(reclaimed.processes) of \(reclaimed.total) processes")
                 }
                 reclaim.samples.append(seconds(reclaimed.duration))
                 prefetch.samples.append(seconds(prefetched.duration))
-                // Back to all resident before the next round, as a running workload would be.
-                try workloads.touch()
+                // Back to all resident and dirty before the next round, as a running workload would be.
+                try workloads.dirty()
             }
             report.add(reclaim)
             report.add(prefetch)

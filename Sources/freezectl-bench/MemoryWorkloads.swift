@@ -65,9 +65,10 @@ final class MemoryWorkloads: @unchecked Sendable {
         return max(Double(done - start) / 1e9, unpause.seconds)
     }
 
-    /// Every workload touches all its memory again (it runs); returns when all are done.
-    func touch() throws {
-        for pid in pids { kill(pid, SIGUSR1) }
+    /// Every workload writes all its memory again (it runs and uses it: its pages are dirty,
+    /// resident, and a reclaim must write them out anew); returns when all are done.
+    func dirty() throws {
+        for pid in pids { kill(pid, SIGUSR2) }
         _ = try readTimes()
     }
 

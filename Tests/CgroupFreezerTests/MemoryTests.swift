@@ -160,7 +160,7 @@ struct MemoryTests {
         let freezer = try CgroupFreezer()
         let target = try freezer.target(for: .directory(FilePath(cgroup.path)))
         _ = try await freezer.freeze(target)
-        let report = freezer.reclaim(target, deadline: .now + .seconds(30))
+        let report = await freezer.reclaim(target, deadline: .now + .seconds(30))
         #expect(report.complete && report.processes == cgroup.pids.count && report.total == report.processes, "\(report)")
         #expect(report.residentBefore > 64 << 20 && report.residentAfter < report.residentBefore / 4, "\(report)")
         #expect(report.warning == nil && report.error == nil, "swap is configured")
@@ -168,7 +168,7 @@ struct MemoryTests {
         #expect(measured.resident < report.residentBefore / 4, "the kernel agrees: \(measured)")
         #expect(cgroup.kernelFrozen, "still frozen after the reclaim")
 
-        let prefetched = freezer.prefetch(target, deadline: .now + .seconds(30))
+        let prefetched = await freezer.prefetch(target, deadline: .now + .seconds(30))
         #expect(prefetched.complete && prefetched.processes == report.processes)
         _ = try await freezer.thaw(target)
         for directory in directories {
@@ -183,7 +183,7 @@ struct MemoryTests {
         try cgroup.start("sleep 1000")
         let freezer = try CgroupFreezer()
         let target = try freezer.target(for: .directory(FilePath(cgroup.path)))
-        let report = freezer.reclaim(target, deadline: .now - .seconds(1))
+        let report = await freezer.reclaim(target, deadline: .now - .seconds(1))
         #expect(!report.complete && report.processes == 0 && report.total == cgroup.pids.count && report.total > 0, "\(report)")
     }
 

@@ -1,3 +1,4 @@
+import CLinuxSupport
 import CgroupFreezer
 import Testing
 
@@ -34,5 +35,18 @@ struct ProcessMemoryTests {
         let ranges = ProcessMemory.mappings(mapsText: maps)
         #expect(ranges.map(\.start) == [0x55d0c0000000, 0x7f0000000000, 0x7ffd1000])
         #expect(ranges.map(\.length) == [0x21000, 0x4000000, 0x1000])
+    }
+
+    @Test("mappings cut into pieces the CPUs share: a large one split at 8 MiB, small ones grouped, at most 1024 ranges a piece, every byte once")
+    func pieces() {
+        let mib: UInt = 1 << 20
+        let large = clinux_range(start: 0x7f00_0000_0000, length: 20 * mib)
+        let small = (0..<3000).map { clinux_range(start: 0x1000_0000 + UInt($0) * 0x2000, length: 0x1000) }
+        let pieces = ProcessMemory.pieces(of: [large] + small)
+        #expect(pieces.allSatisfy { $0.count <= 1024 && $0.reduce(0) { $0 + $1.length } <= 8 * mib })
+        #expect(pieces.flatMap { $0 }.reduce(0) { $0 + $1.length } == 20 * mib + 3000 * 0x1000, "every byte once")
+        #expect(pieces[0].map(\.length) == [8 * mib] && pieces[1].map(\.length) == [8 * mib])
+        #expect(pieces[2].first?.length == 4 * mib && pieces[2].first?.start == large.start + 16 * mib, "the rest of the large one, then small ones")
+        #expect(ProcessMemory.pieces(of: []).isEmpty)
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import SystemPackage
 
 /// What a reclaim or a prefetch of a target's memory did (the deep pause, issue 33): the
@@ -36,17 +37,21 @@ extension CgroupFreezer {
     /// controller is v1. The caller froze the target first; this never thaws it nor changes a
     /// limit. Stops at `deadline`, on cancellation or on the kernel's refusal with what is done
     /// (`complete` false, and `error`); a process that exits meanwhile is skipped.
-    public func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant) -> MemoryReport {
+    public func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant) async -> MemoryReport {
+        await whileNotCancelled { cancelled in reclaim(target, deadline: deadline, cancelled: cancelled) }
+    }
+
+    private func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant, cancelled: @escaping @Sendable () -> Bool) -> MemoryReport {
         let clock = ContinuousClock()
         let started = clock.now
         var cgroupReclaim: UInt64 = 0
         var cgroupError: (any FreezectlError)?
         do {
-            cgroupReclaim = try reclaimThroughCgroup(target, deadline: deadline)
+            cgroupReclaim = try reclaimThroughCgroup(target, deadline: deadline, cancelled: cancelled)
         } catch {
             cgroupError = error
         }
-        var report = adviseMemory(.pageOut, of: target, deadline: deadline)
+        var report = adviseMemory(.pageOut, of: target, deadline: deadline, cancelled: cancelled)
         report.cgroupReclaim = cgroupReclaim
         if let cgroupError, report.error == nil {
             report.error = cgroupError
@@ -61,8 +66,19 @@ extension CgroupFreezer {
 
     /// Brings the swapped memory of every process of `target`'s tree back ahead of use
     /// (process_madvise MADV_WILLNEED), bounded like `reclaim`.
-    public func prefetch(_ target: FreezerTarget, deadline: ContinuousClock.Instant) -> MemoryReport {
-        adviseMemory(.willNeed, of: target, deadline: deadline)
+    public func prefetch(_ target: FreezerTarget, deadline: ContinuousClock.Instant) async -> MemoryReport {
+        await whileNotCancelled { cancelled in adviseMemory(.willNeed, of: target, deadline: deadline, cancelled: cancelled) }
+    }
+
+    /// `work` with a question it can ask from any thread: whether the calling task was cancelled
+    /// (Task.isCancelled answers only on the task's own thread, and the advice runs on several).
+    private func whileNotCancelled(_ work: (@escaping @Sendable () -> Bool) -> MemoryReport) async -> MemoryReport {
+        let flag = CancellationFlag()
+        return await withTaskCancellationHandler {
+            work { flag.isSet }
+        } onCancel: {
+            flag.set()
+        }
     }
 
     /// How much `memory.reclaim` is asked for at a time: the deadline and a cancellation are
@@ -73,7 +89,8 @@ extension CgroupFreezer {
     /// step, up to its `memory.current`, until the kernel says it cannot reclaim more (EAGAIN).
     /// Returns the bytes asked; 0 where the file does not exist (a v1 memory controller, as on a
     /// hybrid layout, or the controller not enabled for this cgroup).
-    private func reclaimThroughCgroup(_ target: FreezerTarget, deadline: ContinuousClock.Instant) throws(CgroupLayout.Error) -> UInt64 {
+    private func reclaimThroughCgroup(_ target: FreezerTarget, deadline: ContinuousClock.Instant,
+                                      cancelled: () -> Bool) throws(CgroupLayout.Error) -> UInt64 {
         let directory = target.cgroup
         guard directory.hierarchy.version == .v2,
               let current = CgroupFile.readIfPresent(directory.file("memory.current")).flatMap({ UInt64($0.trimmingSpaces()) }) else { return 0 }
@@ -86,7 +103,7 @@ extension CgroupFreezer {
         }
         defer { CgroupFile.close(fd) }
         var asked: UInt64 = 0
-        while asked < current, ContinuousClock.now < deadline, !Task.isCancelled {
+        while asked < current, ContinuousClock.now < deadline, !cancelled() {
             let step = min(Self.cgroupReclaimStep, current - asked)
             do {
                 try CgroupFile.write(String(step), to: fd, path: path)
@@ -99,14 +116,15 @@ extension CgroupFreezer {
         return asked
     }
 
-    private func adviseMemory(_ advice: ProcessMemory.Advice, of target: FreezerTarget, deadline: ContinuousClock.Instant) -> MemoryReport {
+    private func adviseMemory(_ advice: ProcessMemory.Advice, of target: FreezerTarget, deadline: ContinuousClock.Instant,
+                              cancelled: @escaping @Sendable () -> Bool) -> MemoryReport {
         let clock = ContinuousClock()
         let started = clock.now
         var report = MemoryReport()
         let pids = processes(of: target)
         report.total = pids.count
         for pid in pids {
-            if clock.now >= deadline || Task.isCancelled {
+            if clock.now >= deadline || cancelled() {
                 report.complete = false
                 break
             }
@@ -115,7 +133,7 @@ extension CgroupFreezer {
             guard let start = ProcessStart.of(pid), isInTree(pid, of: target), let before = ProcessMemory.usage(of: pid) else { continue }
             let advised: UInt64?
             do {
-                advised = try ProcessMemory.advise(advice, pid: pid, startTime: start, deadline: deadline)
+                advised = try ProcessMemory.advise(advice, pid: pid, startTime: start, deadline: deadline, cancelled: cancelled)
             } catch {
                 report.error = error
                 report.complete = false
@@ -154,4 +172,13 @@ extension CgroupFreezer {
               let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("SwapTotal:") }) else { return 0 }
         return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
     }
+}
+
+/// A cancellation seen from any thread (`whileNotCancelled`).
+private final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+
+    func set() { flag.store(true, ordering: .relaxed) }
 }

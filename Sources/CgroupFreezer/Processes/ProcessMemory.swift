@@ -1,4 +1,6 @@
 import CLinuxSupport
+import Dispatch
+import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -94,10 +96,13 @@ package enum ProcessMemory {
 
     /// Gives `advice` on every mapping of `pid`, if it is still the process that started at
     /// `startTime` (its pidfd is opened first, then its start time checked: the advice can only
-    /// reach that process). Stops between batches of mappings at `deadline` or on cancellation.
-    /// Returns the bytes advised, or nil when the process went away (not an error: a tree's
-    /// processes may exit while it is worked on).
-    package static func advise(_ advice: Advice, pid: Int32, startTime: UInt64, deadline: ContinuousClock.Instant) throws(Error) -> UInt64? {
+    /// reach that process). The mappings are cut into pieces (`pieces(of:)`) that the CPUs work on
+    /// at once: the kernel compresses (zram) or reads back each page on the calling thread, so one
+    /// thread per CPU does a large process in a fraction of the time. Stops between pieces at
+    /// `deadline` or when `cancelled` says so. Returns the bytes advised, or nil when the process
+    /// went away (not an error: a tree's processes may exit while it is worked on).
+    package static func advise(_ advice: Advice, pid: Int32, startTime: UInt64, deadline: ContinuousClock.Instant,
+                               cancelled: @Sendable () -> Bool = { false }) throws(Error) -> UInt64? {
         let pidfd = clinux_pidfd_open(pid)
         guard pidfd >= 0 else {
             let errno = Errno(rawValue: Glibc.errno)
@@ -107,17 +112,54 @@ package enum ProcessMemory {
         defer { close(pidfd) }
         guard ProcessStart.of(pid) == startTime,
               let maps = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/maps")) else { return nil }
-        let ranges = mappings(mapsText: maps)
-        var advised: UInt64 = 0
-        var start = ranges.startIndex
-        while start < ranges.endIndex {
-            if ContinuousClock.now >= deadline || Task.isCancelled { break }
-            let end = min(start + 1024, ranges.endIndex)
-            guard let count = try adviseBatch(Array(ranges[start..<end]), pidfd: pidfd, pid: pid, advice: advice) else { return nil }
-            advised &+= count
-            start = end
+        let pieces = pieces(of: mappings(mapsText: maps))
+        let next = Atomic<Int>(0)
+        let outcome = Mutex<(advised: UInt64, gone: Bool, error: Error?)>((0, false, nil))
+        let workers = min(pieces.count, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < pieces.count, ContinuousClock.now < deadline, !cancelled(),
+                      outcome.withLock({ !$0.gone && $0.error == nil }) else { return }
+                let result: Result<UInt64?, Error> = Result { () throws(Error) in try adviseBatch(pieces[index], pidfd: pidfd, pid: pid, advice: advice) }
+                outcome.withLock { state in
+                    switch result {
+                    case .success(let count?): state.advised &+= count
+                    case .success(nil): state.gone = true
+                    case .failure(let error): state.error = error
+                    }
+                }
+            }
         }
-        return advised
+        let result = outcome.withLock { $0 }
+        if let error = result.error { throw error }
+        return result.gone ? nil : result.advised
+    }
+
+    /// The most bytes one process_madvise call is given: small enough that the CPUs share a large
+    /// mapping, and that a deadline or a cancellation is seen within milliseconds.
+    package static let pieceBytes: UInt = 8 << 20
+
+    /// `ranges` cut into pieces of at most `pieceBytes` and 1024 ranges (IOV_MAX): a large mapping
+    /// split at page boundaries (the maps' ranges are page-aligned), small ones grouped.
+    package static func pieces(of ranges: [clinux_range]) -> [[clinux_range]] {
+        var pieces: [[clinux_range]] = []
+        var current: [clinux_range] = []
+        var room = pieceBytes
+        for range in ranges {
+            var start = range.start, left = range.length
+            while left > 0 {
+                let taken = min(left, room)
+                current.append(clinux_range(start: start, length: taken))
+                (start, left, room) = (start &+ taken, left - taken, room - taken)
+                if room == 0 || current.count == 1024 {
+                    pieces.append(current)
+                    (current, room) = ([], pieceBytes)
+                }
+            }
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
     }
 
     /// One process_madvise call; a range the kernel refuses (a mapping that changed since maps
