@@ -1,5 +1,8 @@
 import Synchronization
 import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a reclaim or a prefetch of a target's memory did (the deep pause, issue 33): the
 /// figures are the kernel's (Pss and SwapPss of each process of the tree, so that shared pages
@@ -38,10 +41,10 @@ extension CgroupFreezer {
     /// limit. Stops at `deadline`, on cancellation or on the kernel's refusal with what is done
     /// (`complete` false, and `error`); a process that exits meanwhile is skipped.
     public func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant) async -> MemoryReport {
-        await whileNotCancelled { cancelled in reclaim(target, deadline: deadline, cancelled: cancelled) }
+        await whileNotCancelled { cancelled in await reclaim(target, deadline: deadline, cancelled: cancelled) }
     }
 
-    private func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant, cancelled: @escaping @Sendable () -> Bool) -> MemoryReport {
+    private func reclaim(_ target: FreezerTarget, deadline: ContinuousClock.Instant, cancelled: @escaping @Sendable () -> Bool) async -> MemoryReport {
         let clock = ContinuousClock()
         let started = clock.now
         var cgroupReclaim: UInt64 = 0
@@ -51,7 +54,7 @@ extension CgroupFreezer {
         } catch {
             cgroupError = error
         }
-        var report = adviseMemory(.pageOut, of: target, deadline: deadline, cancelled: cancelled)
+        var report = await adviseMemory(.pageOut, of: target, deadline: deadline, cancelled: cancelled)
         report.cgroupReclaim = cgroupReclaim
         if let cgroupError, report.error == nil {
             report.error = cgroupError
@@ -67,15 +70,15 @@ extension CgroupFreezer {
     /// Brings the swapped memory of every process of `target`'s tree back ahead of use
     /// (process_madvise MADV_WILLNEED), bounded like `reclaim`.
     public func prefetch(_ target: FreezerTarget, deadline: ContinuousClock.Instant) async -> MemoryReport {
-        await whileNotCancelled { cancelled in adviseMemory(.willNeed, of: target, deadline: deadline, cancelled: cancelled) }
+        await whileNotCancelled { cancelled in await adviseMemory(.willNeed, of: target, deadline: deadline, cancelled: cancelled) }
     }
 
     /// `work` with a question it can ask from any thread: whether the calling task was cancelled
     /// (Task.isCancelled answers only on the task's own thread, and the advice runs on several).
-    private func whileNotCancelled(_ work: (@escaping @Sendable () -> Bool) -> MemoryReport) async -> MemoryReport {
+    private func whileNotCancelled(_ work: (@escaping @Sendable () -> Bool) async -> MemoryReport) async -> MemoryReport {
         let flag = CancellationFlag()
         return await withTaskCancellationHandler {
-            work { flag.isSet }
+            await work { flag.isSet }
         } onCancel: {
             flag.set()
         }
@@ -116,40 +119,68 @@ extension CgroupFreezer {
         return asked
     }
 
+    /// How many processes are opened (a pidfd each) and worked on together.
+    static let processesAtOnce = 256
+
+    /// `advice` to every process of the tree, `processesAtOnce` at a time: their pieces shared
+    /// among one thread per CPU (`adviseTogether`), until every one is done, the deadline passes,
+    /// `cancelled` says so or the kernel refuses.
     private func adviseMemory(_ advice: ProcessMemory.Advice, of target: FreezerTarget, deadline: ContinuousClock.Instant,
-                              cancelled: @escaping @Sendable () -> Bool) -> MemoryReport {
+                              cancelled: @escaping @Sendable () -> Bool) async -> MemoryReport {
         let clock = ContinuousClock()
         let started = clock.now
-        var report = MemoryReport()
         let pids = processes(of: target)
+        var report = MemoryReport()
         report.total = pids.count
-        for pid in pids {
+        var first = pids.startIndex
+        while first < pids.endIndex, report.complete {
+            let batch = pids[first..<min(first + Self.processesAtOnce, pids.endIndex)]
+            first = batch.endIndex
             if clock.now >= deadline || cancelled() {
                 report.complete = false
                 break
             }
-            // The process must still be the one found in the tree: its start time now, its cgroup
-            // inside the target (advise checks the start time again behind a pidfd).
-            guard let start = ProcessStart.of(pid), isInTree(pid, of: target), let before = ProcessMemory.usage(of: pid) else { continue }
-            let advised: UInt64?
-            do {
-                advised = try ProcessMemory.advise(advice, pid: pid, startTime: start, deadline: deadline, cancelled: cancelled)
-            } catch {
-                report.error = error
-                report.complete = false
-                break
+            var opened: [(process: ProcessMemory.Opened, before: ProcessMemory.Usage)] = []
+            for pid in batch {
+                // Still the process found in the tree: its start time now, its cgroup inside the
+                // target (Opened checks the start time again behind its pidfd).
+                guard let start = ProcessStart.of(pid), isInTree(pid, of: target), let before = ProcessMemory.usage(of: pid) else { continue }
+                do {
+                    if let process = try ProcessMemory.Opened.open(pid: pid, startTime: start) { opened.append((process, before)) }
+                } catch {
+                    (report.error, report.complete) = (error, false)
+                    break
+                }
             }
-            guard let advised else { continue }
-            let after = ProcessMemory.usage(of: pid) ?? .zero
-            report.residentBefore &+= before.resident
-            report.swappedBefore &+= before.swapped
-            report.residentAfter &+= after.resident
-            report.swappedAfter &+= after.swapped
-            report.advised &+= advised
-            report.processes += 1
+            let outcome = await adviseTogether(opened.map(\.process), advice, deadline: deadline, cancelled: cancelled)
+            opened.forEach { $0.process.close() }
+            report.add(outcome, before: opened.map(\.before))
         }
         report.duration = clock.now - started
         return report
+    }
+
+    /// `advice` on every piece of these processes, one thread per CPU taking the next piece.
+    private func adviseTogether(_ processes: [ProcessMemory.Opened], _ advice: ProcessMemory.Advice, deadline: ContinuousClock.Instant,
+                                cancelled: @escaping @Sendable () -> Bool) async -> AdviceOutcome {
+        let jobs = processes.indices.flatMap { process in processes[process].pieces.indices.map { (process, $0) } }
+        let outcome = Mutex(AdviceOutcome(processes: processes))
+        let next = Atomic<Int>(0)
+        await WorkerThreads.run(min(jobs.count, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))) {
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < jobs.count else { return }
+                let (process, piece) = jobs[index]
+                if ContinuousClock.now >= deadline || cancelled() || outcome.withLock({ $0.error != nil }) {
+                    outcome.withLock { $0.stopped = true }
+                    return
+                }
+                if outcome.withLock({ $0.gone[process] }) { continue }
+                let result = Result { () throws(ProcessMemory.Error) in try processes[process].advise(advice, piece: piece) }
+                outcome.withLock { $0.record(result, of: process) }
+            }
+        }
+        return outcome.withLock { $0 }
     }
 
     /// The resident and swapped memory of these processes now (the sums of their Pss and
@@ -171,6 +202,51 @@ extension CgroupFreezer {
         guard let meminfo = CgroupFile.procFileIfReadable("/proc/meminfo"),
               let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("SwapTotal:") }) else { return 0 }
         return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
+    }
+}
+
+/// What the advice did to the processes worked on together.
+struct AdviceOutcome: Sendable {
+    let processes: [ProcessMemory.Opened]
+    var advised: [UInt64]
+    var piecesLeft: [Int]
+    var gone: [Bool]
+    /// The deadline, a cancellation or an error stopped it with pieces left.
+    var stopped = false
+    var error: ProcessMemory.Error?
+
+    init(processes: [ProcessMemory.Opened]) {
+        self.processes = processes
+        advised = Array(repeating: 0, count: processes.count)
+        piecesLeft = processes.map(\.pieces.count)
+        gone = Array(repeating: false, count: processes.count)
+    }
+
+    mutating func record(_ result: Result<UInt64?, ProcessMemory.Error>, of process: Int) {
+        switch result {
+        case .success(let count?): (advised[process], piecesLeft[process]) = (advised[process] &+ count, piecesLeft[process] - 1)
+        case .success(nil): gone[process] = true
+        case .failure(let error): self.error = error
+        }
+    }
+}
+
+extension MemoryReport {
+    /// The processes of `outcome`, with their memory before (`before`, in the same order) and
+    /// now: a process counts as done when every piece of it was advised; one that went away
+    /// counts nothing.
+    mutating func add(_ outcome: AdviceOutcome, before: [ProcessMemory.Usage]) {
+        for (index, process) in outcome.processes.enumerated() where !outcome.gone[index] {
+            let after = ProcessMemory.usage(of: process.pid) ?? .zero
+            residentBefore &+= before[index].resident
+            swappedBefore &+= before[index].swapped
+            residentAfter &+= after.resident
+            swappedAfter &+= after.swapped
+            advised &+= outcome.advised[index]
+            if outcome.piecesLeft[index] == 0 { processes += 1 }
+        }
+        if outcome.stopped || outcome.error != nil { complete = false }
+        if let failure = outcome.error { error = failure }
     }
 }
 

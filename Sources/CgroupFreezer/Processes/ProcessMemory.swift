@@ -1,6 +1,4 @@
 import CLinuxSupport
-import Dispatch
-import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -94,46 +92,54 @@ package enum ProcessMemory {
         return resident.map { Usage(resident: $0, swapped: swapped) }
     }
 
-    /// Gives `advice` on every mapping of `pid`, if it is still the process that started at
-    /// `startTime` (its pidfd is opened first, then its start time checked: the advice can only
-    /// reach that process). The mappings are cut into pieces (`pieces(of:)`) that the CPUs work on
-    /// at once: the kernel compresses (zram) or reads back each page on the calling thread, so one
-    /// thread per CPU does a large process in a fraction of the time. Stops between pieces at
-    /// `deadline` or when `cancelled` says so. Returns the bytes advised, or nil when the process
-    /// went away (not an error: a tree's processes may exit while it is worked on).
-    package static func advise(_ advice: Advice, pid: Int32, startTime: UInt64, deadline: ContinuousClock.Instant,
-                               cancelled: @Sendable () -> Bool = { false }) throws(Error) -> UInt64? {
-        let pidfd = clinux_pidfd_open(pid)
-        guard pidfd >= 0 else {
-            let errno = Errno(rawValue: Glibc.errno)
-            if errno == .noSuchProcess || errno == .invalidArgument { return nil }
-            throw .unsupported(errno: errno)
-        }
-        defer { close(pidfd) }
-        guard ProcessStart.of(pid) == startTime,
-              let maps = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/maps")) else { return nil }
-        let pieces = pieces(of: mappings(mapsText: maps))
-        let next = Atomic<Int>(0)
-        let outcome = Mutex<(advised: UInt64, gone: Bool, error: Error?)>((0, false, nil))
-        let workers = min(pieces.count, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
-                let index = next.add(1, ordering: .relaxed).oldValue
-                guard index < pieces.count, ContinuousClock.now < deadline, !cancelled(),
-                      outcome.withLock({ !$0.gone && $0.error == nil }) else { return }
-                let result: Result<UInt64?, Error> = Result { () throws(Error) in try adviseBatch(pieces[index], pidfd: pidfd, pid: pid, advice: advice) }
-                outcome.withLock { state in
-                    switch result {
-                    case .success(let count?): state.advised &+= count
-                    case .success(nil): state.gone = true
-                    case .failure(let error): state.error = error
-                    }
-                }
+    /// A process opened for advice: a pidfd opened before its start time was checked again (the
+    /// advice can only reach the process that started then, never one that reuses its PID), and
+    /// its mappings cut into pieces (`pieces(of:)`) that threads can take one by one. `close()`
+    /// when done.
+    package struct Opened: Sendable {
+        package let pid: Int32
+        private let pidfd: Int32
+        package let pieces: [[clinux_range]]
+
+        /// `pid` if it is still the process that started at `startTime`; nil when it went away
+        /// (not an error: a tree's processes may exit while it is worked on).
+        package static func open(pid: Int32, startTime: UInt64) throws(Error) -> Opened? {
+            let pidfd = clinux_pidfd_open(pid)
+            guard pidfd >= 0 else {
+                let errno = Errno(rawValue: Glibc.errno)
+                if errno == .noSuchProcess || errno == .invalidArgument { return nil }
+                throw .unsupported(errno: errno)
             }
+            guard ProcessStart.of(pid) == startTime,
+                  let maps = CgroupFile.procFileIfReadable(FilePath("/proc/\(pid)/maps")) else {
+                Glibc.close(pidfd)
+                return nil
+            }
+            return Opened(pid: pid, pidfd: pidfd, pieces: ProcessMemory.pieces(of: mappings(mapsText: maps)))
         }
-        let result = outcome.withLock { $0 }
-        if let error = result.error { throw error }
-        return result.gone ? nil : result.advised
+
+        /// `advice` on piece `index`: the bytes advised, or nil when the process went away.
+        package func advise(_ advice: Advice, piece index: Int) throws(Error) -> UInt64? {
+            try adviseBatch(pieces[index], pidfd: pidfd, pid: pid, advice: advice)
+        }
+
+        package func close() { Glibc.close(pidfd) }
+    }
+
+    /// Gives `advice` on every mapping of `pid`, piece after piece, if it is still the process
+    /// that started at `startTime` (`Opened`). Stops between pieces at `deadline` or when
+    /// `cancelled` says so. Returns the bytes advised, or nil when the process went away.
+    package static func advise(_ advice: Advice, pid: Int32, startTime: UInt64, deadline: ContinuousClock.Instant,
+                               cancelled: () -> Bool = { false }) throws(Error) -> UInt64? {
+        guard let opened = try Opened.open(pid: pid, startTime: startTime) else { return nil }
+        defer { opened.close() }
+        var advised: UInt64 = 0
+        for index in opened.pieces.indices {
+            if ContinuousClock.now >= deadline || cancelled() { break }
+            guard let count = try opened.advise(advice, piece: index) else { return nil }
+            advised &+= count
+        }
+        return advised
     }
 
     /// The most bytes one process_madvise call is given: small enough that the CPUs share a large
