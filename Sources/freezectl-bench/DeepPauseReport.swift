@@ -22,7 +22,8 @@ struct DeepPauseReport {
         guard let size else { return [] }
         let met = footprint <= 10
         var rows = ["| resident memory of the deep-paused \(size) MiB workload at most 10% of running (freeshard aims at 25%) | "
-                    + (footprint.isFinite ? String(format: "%.1f%%", footprint) : "–") + " | \(footprint.isFinite ? (met ? "yes" : "**no**") : "–") |"]
+                    + (footprint.isFinite ? Self.percent(footprint) + " (\(Self.kibibytes(find("deep-paused")?.median ?? .nan)))" : "–")
+                    + " | \(footprint.isFinite ? (met ? "yes" : "**no**") : "–") |"]
         for (mode, label) in [("wake reclaimed", "without"), ("wake prefetched", "with")] {
             let p95 = find(mode)?.quantile(0.95) ?? .nan
             rows.append("| wake of the deep-paused \(size) MiB workload \(label) `--prefetch` within 2 s at p95 (freeshard's) | "
@@ -40,8 +41,8 @@ struct DeepPauseReport {
                     + "Plain: paused without `--reclaim`, the same workload never reclaimed; the three kinds of round take turns, and before each the workload writes all its memory again (it used it while it ran, so the reclaim has dirty pages to write out, not clean copies of what swap holds).", "",
                     "| what | median (p10–p90) | p95 |", "|---|---|---|"]
         if let running = find("running"), let paused = find("deep-paused") {
-            rows.append("| resident, running | \(String(format: "%.1f MiB", running.median / 1024)) | |")
-            rows.append("| resident, deep-paused | \(String(format: "%.1f MiB", paused.median / 1024)) (\(String(format: "%.1f%%", footprint)) of running) | |")
+            rows.append("| resident, running | \(Self.kibibytes(running.median)) | |")
+            rows.append("| resident, deep-paused | \(Self.kibibytes(paused.median)) (\(Self.percent(footprint)) of running) | |")
         }
         for mode in ["pause --reclaim", "wake plain", "wake reclaimed", "wake prefetched"] {
             guard let series = find(mode) else { continue }
@@ -55,6 +56,15 @@ struct DeepPauseReport {
         }
         return rows + [""]
     }
+
+    /// KiB as KiB under 1 MiB, else MiB.
+    static func kibibytes(_ value: Double) -> String {
+        guard value.isFinite else { return "–" }
+        return value < 1024 ? String(format: "%.0f KiB", value) : String(format: "%.1f MiB", value / 1024)
+    }
+
+    /// A percentage with three significant digits (0.00305%, 12.5%).
+    static func percent(_ value: Double) -> String { String(format: "%.3g%%", value) }
 
     private func cell(_ series: Series?) -> String {
         guard let series, !series.samples.isEmpty else { return "–" }
