@@ -48,7 +48,7 @@ struct DeepPauseReport {
             guard let series = find(mode) else { continue }
             rows.append("| \(series.name) | \(cell(series)) | \(formatDuration(series.quantile(0.95))) |")
         }
-        rows += ["", "How reclaim and prefetch grow (the library's `CgroupFreezer.reclaim` and `prefetch` on a frozen cgroup, the workloads' memory written again before each round; against size, one process; against process count, \(size) MiB shared among them):", "",
+        rows += ["", "How reclaim and prefetch grow (the library's `CgroupFreezer.reclaim` and `prefetch` on a frozen cgroup, the workloads' memory written again before each round; against size, one process; against process count, \(size) MiB divided among them in whole MiB):", "",
                  "| processes × size | reclaim | prefetch |", "|---|---|---|"]
         for series in report.series where series.group == "deeppause-cost" && series.parameters["operation"] == "reclaim" {
             let prefetch = report.find("deeppause-cost", series.parameters.merging(["operation": "prefetch"]) { $1 })
