@@ -7,9 +7,10 @@ extension Resolver {
     /// The freeze stands whatever happens here; what was not done is said in a warning.
     func reclaim(_ route: Route, timeout: Duration, into result: inout BatchResult) async {
         guard let target = memoryTarget(route, verb: "reclaimed", into: &result) else { return }
-        // Only a frozen tree: reclaiming a running one would be undone by its next touch.
+        // Only a frozen tree (by its own request or an ancestor's): reclaiming a running one
+        // would be undone by its next touch.
         let state = result.state ?? currentState(target)
-        guard state == .frozen else {
+        guard state == .frozen || state == .frozenByParent else {
             result.warnings.append("its memory was not reclaimed: the target is not frozen (\(state?.rawValue ?? "its state cannot be read"))")
             return
         }

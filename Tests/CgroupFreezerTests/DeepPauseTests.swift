@@ -105,6 +105,9 @@ struct DeepPauseTests {
 
             let pause = try freezectl("pause", "--reclaim", "--format", "json", cgroup.path)
             #expect(pause.status == 0 && pause.jsonLines.first?["result"] as? String == "already", "\(pause.stdout) \(pause.stderr)")
+            // A v2 cgroup without the v2 memory controller (hybrid: memory is v1) has no
+            // memory.reclaim: process_madvise did it all.
+            #expect(Self.memory(pause)["cgroup_reclaim"] == nil && Self.memory(pause)["complete"] as? Bool == true, "\(pause.stdout)")
             #expect((KernelMemory.of(pid)?.resident ?? .max) < running.resident / 10, "reclaimed")
             #expect(cgroup.kernelFrozen && cgroup.selfFrozen, "still frozen, by its own request")
             #expect(try freezectl("unpause", "--prefetch", cgroup.path).status == 0)
@@ -207,6 +210,12 @@ struct DeepPauseTests {
             let unpaused = try api.request(daemon.socket, "POST", "/v1/unpause", body: #"{"targets": ["cgroup:\#(granted.relativePath)"], "prefetch": true}"#, user: nobody)
             #expect(unpaused.status == 200 && !granted.kernelFrozen, "\(unpaused.body)")
             #expect(try MemoryWorkload.verify(grantedDirectory))
+
+            // The CLI as the daemon's client: --reclaim goes in the request, memory comes back.
+            let client = try freezectl("--host", "unix://" + daemon.socket, "pause", "--reclaim", "--format", "json", "cgroup:" + granted.relativePath)
+            #expect(client.status == 0 && Self.memory(client)["complete"] as? Bool == true, "\(client.stdout) \(client.stderr)")
+            #expect((KernelMemory.of(grantedPID)?.resident ?? .max) < grantedRunning.resident / 2, "reclaimed again")
+            #expect(try freezectl("--host", "unix://" + daemon.socket, "unpause", "--prefetch", "cgroup:" + granted.relativePath).status == 0)
 
             // Root needs no rule: a lease of 1 s that reclaims now and prefetches at its end.
             let leased = try pause(denied, #", "for": "1s", "prefetch": true"#)
