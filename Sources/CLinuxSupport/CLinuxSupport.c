@@ -8,6 +8,10 @@
 #include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include "CLinuxSupport.h"
 
 long clinux_statfs_type(const char *path) {
@@ -68,6 +72,60 @@ int clinux_open_path_directory(const char *path) {
 
 int clinux_pidfd_open(int pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int clinux_pidfd_getfd(int pidfd, int targetfd) {
+    return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+}
+
+int clinux_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int clinux_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC);
+}
+
+int clinux_epoll_add(int epfd, int fd, unsigned int events, unsigned long long key) {
+    struct epoll_event event = { .events = events, .data = { .u64 = key } };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int clinux_epoll_delete(int epfd, int fd) {
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int clinux_epoll_wait(int epfd, unsigned long long *keys, unsigned int *events, int capacity, int timeout) {
+    struct epoll_event ready[64];
+    if (capacity > 64) capacity = 64;
+    int count;
+    do {
+        count = epoll_wait(epfd, ready, capacity, timeout);
+    } while (count < 0 && errno == EINTR);
+    for (int i = 0; i < count; i++) {
+        keys[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
+}
+
+int clinux_socket_info(int fd, struct clinux_socket_info *info) {
+    socklen_t length = sizeof info->family;
+    memset(info, 0, sizeof *info);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &info->family, &length) != 0) return -1;
+    length = sizeof info->type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &info->type, &length) != 0) return -1;
+    length = sizeof info->protocol;
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &info->protocol, &length) != 0) return -1;
+    length = sizeof info->listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &info->listening, &length) != 0) info->listening = 0;
+    struct sockaddr_storage address;
+    length = sizeof address;
+    if (getsockname(fd, (struct sockaddr *)&address, &length) == 0) {
+        if (address.ss_family == AF_INET) info->port = ntohs(((struct sockaddr_in *)&address)->sin_port);
+        if (address.ss_family == AF_INET6) info->port = ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+    }
+    return 0;
 }
 
 long clinux_process_madvise(int pidfd, const struct clinux_range *ranges, unsigned long count, int advice) {

@@ -43,6 +43,41 @@ long clinux_process_madvise(int pidfd, const struct clinux_range *ranges, unsign
 #define CLINUX_MADV_WILLNEED 3
 #define CLINUX_MADV_PAGEOUT 21
 
+/// pidfd_getfd(2) (Linux 5.6): a descriptor of ours (close-on-exec) for the open file the
+/// process `pidfd` names holds at its descriptor `targetfd`, or -1 with errno set (EBADF: no such
+/// descriptor; EPERM: no ptrace access; ESRCH: the process exited).
+int clinux_pidfd_getfd(int pidfd, int targetfd);
+
+/// epoll_create1(2) with EPOLL_CLOEXEC, or -1 with errno set.
+int clinux_epoll_create(void);
+/// eventfd(2) with EFD_CLOEXEC, or -1 with errno set.
+int clinux_eventfd(void);
+/// epoll_ctl(2) EPOLL_CTL_ADD of `fd` for `events`, with `key` given back by clinux_epoll_wait
+/// (struct epoll_event is packed on x86-64, which Swift does not import faithfully).
+int clinux_epoll_add(int epfd, int fd, unsigned int events, unsigned long long key);
+/// epoll_ctl(2) EPOLL_CTL_DEL of `fd`.
+int clinux_epoll_delete(int epfd, int fd);
+/// epoll_wait(2) of at most `capacity` events into `keys` and `events`; the count, or -1 with
+/// errno set (EINTR is retried).
+int clinux_epoll_wait(int epfd, unsigned long long *keys, unsigned int *events, int capacity, int timeout);
+#define CLINUX_EPOLLIN 0x001u
+#define CLINUX_EPOLLERR 0x008u
+#define CLINUX_EPOLLHUP 0x010u
+#define CLINUX_EPOLLRDHUP 0x2000u
+
+/// What a socket is: its family (AF_INET, AF_INET6, AF_UNIX, ...), type (SOCK_STREAM,
+/// SOCK_DGRAM, ...), protocol (IPPROTO_TCP, IPPROTO_UDP, ...), whether it listens, and its local
+/// port (IPv4 and IPv6; 0 otherwise).
+struct clinux_socket_info {
+    int family;
+    int type;
+    int protocol;
+    int listening;
+    int port;
+};
+/// Fills `info` for the socket `fd`: 0, or -1 with errno set (ENOTSOCK).
+int clinux_socket_info(int fd, struct clinux_socket_info *info);
+
 /// struct ucred (socket(7) SO_PEERCRED), which glibc declares only with _GNU_SOURCE.
 struct clinux_ucred {
     int pid;

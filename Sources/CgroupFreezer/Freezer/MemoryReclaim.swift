@@ -191,7 +191,7 @@ extension CgroupFreezer {
     }
 
     /// Whether `pid`'s cgroup in the target's hierarchy is the target's or below it.
-    private func isInTree(_ pid: Int32, of target: FreezerTarget) -> Bool {
+    func isInTree(_ pid: Int32, of target: FreezerTarget) -> Bool {
         guard let cgroups = ProcessCgroups.ifAlive(pid: pid),
               let directory = cgroups.directory(in: target.cgroup.hierarchy, layout: layout) else { return false }
         return CgroupLayout.isSameOrBelow(directory.string, target.cgroup.path.string)

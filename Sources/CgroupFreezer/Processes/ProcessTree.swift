@@ -108,15 +108,15 @@ public struct ProcessTree: Sendable {
 
 extension CgroupFreezer {
     /// How many times a repair reads the tree again after moving strays in.
-    static let repairRounds = 8
+    static let repairRounds = 12
 
     /// Checks that every running process of the tree under `root` is inside `target`'s cgroup
     /// (in the hierarchy it is frozen through); with `repair`, moves the strays into it first.
     ///
-    /// A repair reads the tree again after each round of moves, until none is outside (at most
-    /// `repairRounds` times): a stray that forks between the read and its move leaves its new
-    /// child outside (a child is born in its parent's cgroup of the moment), and a later check
-    /// would find it.
+    /// A repair reads the tree again after each round of moves, until two reads in a row find
+    /// none outside (at most `repairRounds` times): a stray that forks between the read and its
+    /// move leaves its new child outside (a child is born in its parent's cgroup of the moment),
+    /// and a later check would find it.
     /// - Returns: the tree as last read; the strays found (with `repair`, every one moved in);
     ///   and those outside now (without `repair`, the strays; with it, those it could not bring in).
     public func verifyTree(root: Int32, in target: FreezerTarget, repair: Bool) throws(CgroupLayout.Error)
@@ -125,8 +125,18 @@ extension CgroupFreezer {
         var outside = tree.strays(outside: target.cgroup)
         guard repair else { return (tree, outside, outside) }
         var moved: [ProcessTree.Member] = []
-        for _ in 0..<Self.repairRounds where !outside.isEmpty {
-            moved += try ProcessTree.repair(outside, into: target.cgroup)
+        var confirmed = false
+        for _ in 0..<Self.repairRounds {
+            if outside.isEmpty {
+                // After moves, one clean read is not enough: a child forked by a stray while it was
+                // moved was once missed by the read right after (CI, a stray forking thousands of
+                // children); a second clean read in a row confirms it.
+                if moved.isEmpty || confirmed { break }
+                confirmed = true
+            } else {
+                confirmed = false
+                moved += try ProcessTree.repair(outside, into: target.cgroup)
+            }
             tree = try ProcessTree.read(root: root, hierarchy: target.cgroup.hierarchy, layout: layout)
             outside = tree.strays(outside: target.cgroup)
         }

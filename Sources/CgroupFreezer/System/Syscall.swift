@@ -155,6 +155,20 @@ package enum Syscall {
         entries(of: path, type: UInt8(DT_REG))
     }
 
+    /// The names of the symbolic links in `path` (/proc/PID/fd's entries are).
+    package static func symbolicLinks(of path: FilePath) -> Result<[String], Errno> {
+        entries(of: path, type: UInt8(DT_LNK))
+    }
+
+    /// What the symbolic link `path` points to (readlink(2), at most 255 bytes: a /proc/PID/fd
+    /// entry's `socket:[INODE]`), or nil.
+    package static func linkTarget(_ path: FilePath) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func entries(of path: FilePath, type: UInt8) -> Result<[String], Errno> {
         guard let dir = path.withPlatformString({ opendir($0) }) else {
             return .failure(Errno(rawValue: errno))
