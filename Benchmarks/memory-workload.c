@@ -32,13 +32,16 @@ static void on_signal(int signal_number) {
 
 static unsigned char expected(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
 
+/* DIR/NAME with `text`, whole when it appears: written under another name, then renamed. */
 static void create(const char *dir, const char *name, const char *text) {
-    char path[4096];
+    char path[4096], temporary[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(temporary, sizeof temporary, "%s.partial", path);
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) exit(3);
     if (text && write(fd, text, strlen(text)) < 0) exit(3);
     close(fd);
+    if (rename(temporary, path) != 0) exit(3);
 }
 
 static void say_done(void) {

@@ -149,12 +149,18 @@ package struct Freezectl: Sendable {
             // Run where the one rule says (Handoff.server): freezectl-engines runs everything;
             // freezectl runs what the rule leaves it and becomes freezectl-engines for the rest.
             // Here, not in a function of Handoff's: the pause path stays short (docs/architecture.md).
-            if let engineSide {
-                try await command.run(on: engineSide)
-            } else if let local = command as? any KernelSideCommand, Handoff.server(for: command.needs) == .freezectl {
-                try await local.runKernelSide()
-            } else {
-                Handoff.exec(arguments)
+            do {
+                if let engineSide {
+                    try await command.run(on: engineSide)
+                } else if let local = command as? any KernelSideCommand, Handoff.server(for: command.needs) == .freezectl {
+                    try await local.runKernelSide()
+                } else {
+                    Handoff.exec(arguments)
+                }
+            } catch var usage as UsageError where usage.command == nil {
+                // Found while it ran (options checked together, e.g. the health check's): its usage.
+                usage.command = type(of: command).spec
+                throw usage
             }
         } catch let exit as ExitCode {
             terminate(exit.rawValue)

@@ -1,3 +1,4 @@
+import CommandSyntax
 import ContainerRuntimes
 import CgroupFreezer
 import SystemPackage
@@ -53,6 +54,8 @@ package struct CommandNeeds: Sendable {
 
 /// A parsed command that either executable can be asked to run.
 package protocol ServedCommand {
+    /// Its options and help (a usage error found while it runs shows its usage).
+    static var spec: CommandSpec { get }
     /// What it needs (`Handoff.server(for:)` decides from it).
     var needs: CommandNeeds { get }
     /// Runs it in freezectl-engines, which links everything.

@@ -126,4 +126,19 @@ struct BadInputTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("Missing expected argument"))
     }
+
+    @Test("a usage error found while the command runs (the health check's options, checked together) shows that command's usage, and nothing is thawed")
+    func usageErrorWhileRunning() throws {
+        let cgroup = try TestCgroup(.v1)
+        defer { cgroup.destroy() }
+        try cgroup.start("sleep 1000")
+        try cgroup.write("FROZEN", "freezer.state")
+        try #require(eventually { cgroup.kernelFrozen })
+        let result = try freezectl("unpause", cgroup.path, "--health-http", "not-a-url")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--health-http \"not-a-url\""), "\(result.stderr)")
+        #expect(result.stderr.contains("Usage: freezectl unpause [<options>]") && !result.stderr.contains("<subcommand>"),
+                "the command's usage, not the program's: \(result.stderr)")
+        #expect(cgroup.kernelFrozen, "nothing done")
+    }
 }
