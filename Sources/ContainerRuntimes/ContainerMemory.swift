@@ -39,17 +39,5 @@ package enum ContainerMemory {
     }
 
     /// MemTotal from /proc/meminfo, in bytes; read once, not once per container.
-    static let memTotal: UInt64? = readMemTotal()
-
-    private static func readMemTotal() -> UInt64? {
-        guard let text = CgroupFile.procFileIfReadable("/proc/meminfo") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemTotal:") {
-            let fields = line.split(separator: " ")
-            if fields.count >= 2, let kib = UInt64(fields[1]) {
-                let (bytes, overflow) = kib.multipliedReportingOverflow(by: 1024)
-                return overflow ? nil : bytes
-            }
-        }
-        return nil
-    }
+    static let memTotal: UInt64? = Meminfo.bytes("MemTotal")
 }

@@ -29,20 +29,27 @@ public struct TargetStatus: Sendable {
         return state != .thawed
     }
 
-    /// The status with the memory of the processes its freezer status lists.
     init(reference: String, container: Container? = nil, freezer: FreezerStatus?) {
         self.reference = reference
         self.container = container
         self.freezer = freezer
-        guard let freezer else { return }
-        (resident, swapped) = CgroupFreezer.memoryUsage(of: freezer.processes)
+    }
+
+    /// The status with the resident and swapped memory of the processes its freezer status lists:
+    /// read only where a status is shown (a smaps_rollup read per process), not where a caller
+    /// only asks whether a target is paused.
+    public func withMemory() -> TargetStatus {
+        guard let freezer else { return self }
+        var status = self
+        (status.resident, status.swapped) = CgroupFreezer.memoryUsage(of: freezer.processes)
+        return status
     }
 }
 
 extension Resolver {
-    /// The status of every item of `selection`, in order.
+    /// The status of every item of `selection`, in order, with their memory.
     public func status(_ selection: TargetSelection) async -> [TargetStatus] {
-        await resolve(selection, for: .inspect).map(status)
+        await resolve(selection, for: .inspect).map { status($0).withMemory() }
     }
 
     /// The status of one resolved item.
@@ -78,7 +85,8 @@ extension Resolver {
     }
 
     /// Every cgroup of the v1 freezer and the v2 hierarchy that is frozen or freezing at its own
-    /// request (descendants frozen only by such a cgroup are left out).
+    /// request (descendants frozen only by such a cgroup are left out); `withMemory()` adds
+    /// their memory where they are shown.
     public func frozenCgroups() -> [TargetStatus] {
         freezer.frozenCgroups().map { TargetStatus(reference: $0.target.spec.description, freezer: $0) }
     }

@@ -47,11 +47,7 @@ final class MemoryWorkloads: @unchecked Sendable {
 
     /// The resident memory of the workloads as the kernel counts it (VmRSS), in KiB.
     func residentKiB() -> Int {
-        pids.reduce(0) { sum, pid in
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            return sum + (line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { Int($0) } ?? 0)
-        }
+        pids.reduce(0) { $0 + DaemonSuite.residentKiB($1) }
     }
 
     /// The wake of the frozen workloads: each is asked to touch all its memory (SIGUSR1, handled

@@ -52,7 +52,7 @@ struct FullEngineSide: EngineSide {
             if let selection {
                 reports = await resolver.status(selection).map(StatusReport.init)
             } else {
-                reports = resolver.frozenCgroups().map(StatusReport.init)
+                reports = resolver.frozenCgroups().map { StatusReport($0.withMemory()) }
             }
         }
         try command.show(reports)

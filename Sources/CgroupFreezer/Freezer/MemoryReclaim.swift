@@ -61,7 +61,7 @@ extension CgroupFreezer {
             report.complete = false
         }
         report.duration = clock.now - started
-        if Self.swapTotal() == 0 {
+        if (Meminfo.bytes("SwapTotal") ?? 0) == 0 {
             report.warning = "no swap is configured: only file pages could go (anonymous memory stays resident); docs/deep-pause.md says how to give the node swap"
         }
         return report
@@ -197,12 +197,6 @@ extension CgroupFreezer {
         return CgroupLayout.isSameOrBelow(directory.string, target.cgroup.path.string)
     }
 
-    /// SwapTotal of /proc/meminfo in kB (0 without swap, or when it cannot be read).
-    static func swapTotal() -> UInt64 {
-        guard let meminfo = CgroupFile.procFileIfReadable("/proc/meminfo"),
-              let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("SwapTotal:") }) else { return 0 }
-        return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
-    }
 }
 
 /// What the advice did to the processes worked on together.

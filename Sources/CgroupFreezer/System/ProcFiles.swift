@@ -65,3 +65,18 @@ extension CgroupFile {
         return result
     }
 }
+
+/// /proc/meminfo, the host's memory figures.
+package enum Meminfo {
+    /// The value of `key` (`MemTotal`, `SwapTotal`) in bytes, or nil when it cannot be read (or
+    /// would not fit: it must not trap).
+    package static func bytes(_ key: String) -> UInt64? {
+        guard let text = CgroupFile.procFileIfReadable("/proc/meminfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+            guard let kibibytes = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+            let (bytes, overflow) = kibibytes.multipliedReportingOverflow(by: 1024)
+            return overflow ? nil : bytes
+        }
+        return nil
+    }
+}
