@@ -13,7 +13,9 @@ package struct Status: KernelSideCommand, Sendable {
         STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
         (frozen because an ancestor is). SELF is the cgroup's own request \
         (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \
-        cgroup and its descendants. For containers, ENGINE is the engine's own view \
+        cgroup and its descendants; RESIDENT and SWAPPED, their memory in RAM and in \
+        swap (the sums of their Pss and SwapPss: what pause --reclaim gives back). For \
+        containers, ENGINE is the engine's own view \
         (Docker's state) and DRIFT marks an engine that disagrees with the cgroup; for \
         units, SYSTEMD is systemd's FreezerState.
 
