@@ -23,6 +23,7 @@ struct API: Sendable {
     let hub: EventHub
     let watcher: StateWatcher
     let metrics: DaemonMetrics
+    let idle: IdleController
 
     typealias OperationRequest = DaemonAPI.OperationRequest
     typealias OperationAnswer = DaemonAPI.OperationAnswer

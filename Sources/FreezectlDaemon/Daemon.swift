@@ -19,6 +19,9 @@ public struct Daemon: Sendable {
         public var socketGroup: gid_t?
         /// The policy file; nil means the default when it exists, else root only.
         public var policy: FilePath?
+        /// The configuration file (idle rules, label opt-in); nil means the default when it
+        /// exists, else containers opt in by their labels alone.
+        public var idle: FilePath?
         /// A JSON-lines audit log besides the journal.
         public var auditLog: FilePath?
         /// Where leases are recorded (`<dir>/leases/`), to survive a restart.
@@ -53,6 +56,8 @@ public struct Daemon: Sendable {
     public func run() async throws {
         let policyFile = configuration.policy ?? (Syscall.exists(Policy.defaultFile) ? Policy.defaultFile : nil)
         let policy = try await PolicyStore(file: policyFile, parser: configuration.policyParser, logger: logger)
+        let idleFile = configuration.idle ?? (Syscall.exists(IdleConfiguration.defaultFile) ? IdleConfiguration.defaultFile : nil)
+        let idleConfiguration = try await ConfigurationStore(configuration: idleFile, parser: configuration.policyParser, logger: logger)
         let logger = self.logger
         let freezer = try CgroupFreezer(logger: logger)
         let metrics = DaemonMetrics()
@@ -78,8 +83,11 @@ public struct Daemon: Sendable {
         let inflight = try InflightPauses(stateDirectory: configuration.stateDirectory)
         await inflight.reconcile(resolver: resolver, audit: audit, logger: logger)
         await leases.reconcile()
+        let idle = try IdleController(resolver: resolver, configuration: idleConfiguration, audit: audit, hub: hub, watcher: watcher,
+                                      metrics: metrics, stateDirectory: configuration.stateDirectory, logger: logger)
         let router = Router(context: DaemonContext.self)
-        API(resolver: resolver, policy: policy, audit: audit, leases: leases, inflight: inflight, hub: hub, watcher: watcher, metrics: metrics).register(on: router)
+        API(resolver: resolver, policy: policy, audit: audit, leases: leases, inflight: inflight, hub: hub, watcher: watcher, metrics: metrics,
+            idle: idle).register(on: router)
         let socket = configuration.socket
         let group = configuration.socketGroup
         let server: any Service
@@ -100,13 +108,15 @@ public struct Daemon: Sendable {
         let services = ServiceGroup(configuration: .init(
             // Shut down in reverse order: holds end first, so that their open answers finish and
             // the server can stop.
-            services: [.init(service: server), .init(service: PolicyReloader(store: policy)), .init(service: StateWatcherService(watcher: watcher)),
+            services: [.init(service: server), .init(service: FileReloader { await policy.reload(); await idleConfiguration.reload() }),
+                       .init(service: StateWatcherService(watcher: watcher)), .init(service: IdleService(controller: idle)),
                        .init(service: ShutdownService(keeper: leases, hub: hub))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         logger.info("freezectld listening", metadata: [
             "socket": "\(activated == nil ? socket.string : "passed by systemd")", "policy": "\(policyFile?.string ?? "none: root only")",
-            "rules": "\(policy.policy.rules.count)",
+            "rules": "\(policy.policy.rules.count)", "configuration": "\(idleFile?.string ?? "none: label opt-in only")",
+            "idle-rules": "\(idleConfiguration.value.rules.count)",
         ])
         try await services.run()
     }

@@ -16,6 +16,8 @@ struct Event: Encodable, Sendable {
         case lease
         /// A freeze or thaw made by someone else on a cgroup the daemon watches.
         case state
+        /// The idle controller froze a quiet target (`idle-freeze`) or woke one (`wake`).
+        case idle
     }
 
     var type: Kind
@@ -35,6 +37,10 @@ struct Event: Encodable, Sendable {
     var id: String?
     var name: String?
     var labels: [String: String]?
+    /// Why an idle-frozen target woke: `traffic`, `api`, `shutdown`, `thawed` (by someone else).
+    var cause: String?
+    /// The figures of an idle freeze or a wake.
+    var idle: IdleFigures?
     /// The container itself, for the policy's filters (not sent).
     var container: Container?
     /// RFC 3339 and nanoseconds since the epoch (docker's `time` and `timeNano`).
@@ -42,7 +48,7 @@ struct Event: Encodable, Sendable {
     var timeNano: Int64
 
     enum CodingKeys: String, CodingKey {
-        case type, action, target, cgroup, result, message, requester, rule, lease, source, id, name, labels, time
+        case type, action, target, cgroup, result, message, requester, rule, lease, source, id, name, labels, cause, idle, time
         case timeNano = "time_nano"
     }
 
@@ -61,6 +67,31 @@ struct Event: Encodable, Sendable {
         id = container.id
         name = container.name
         labels = container.labels
+    }
+}
+
+/// What made a target idle, or how its wake went (in an `idle` event).
+struct IdleFigures: Encodable, Sendable {
+    /// The rule's or label's `after`, and how long the target was quiet, in milliseconds.
+    var afterMS: Double?
+    var quietMS: Double?
+    /// The most CPU it used in any sample of its quiet time, in percent of one CPU (nil when its
+    /// cgroup's CPU time cannot be read), and the rule's bound.
+    var cpuPercent: Double?
+    var cpuBelow: Double?
+    /// `traffic` or `api`.
+    var wake: String?
+    var reclaim: Bool?
+    /// What the wake's first packet came to: `tcp/8080 (listening)`.
+    var socket: String?
+    /// From the first packet's arrival to the end of the thaw, in milliseconds.
+    var latencyMS: Double?
+    /// Resident bytes the reclaim gave back.
+    var reclaimedBytes: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case afterMS = "after_ms", quietMS = "quiet_ms", cpuPercent = "cpu_percent", cpuBelow = "cpu_below", wake, reclaim, socket
+        case latencyMS = "latency_ms", reclaimedBytes = "reclaimed_bytes"
     }
 }
 

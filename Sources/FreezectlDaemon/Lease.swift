@@ -85,23 +85,24 @@ extension DaemonAPI.LeaseReport {
     }
 }
 
-/// The lease records: one file per lease, `<state-dir>/leases/<id>.json`, in a directory only
-/// root may enter. Each write replaces the file atomically (RegularFile.replace).
-struct LeaseFiles: Sendable {
+/// Records of one kind under the state directory (`<state>/<name>/<id>.json`, root's alone):
+/// leases, idle freezes. Each is written whole (`DaemonState.write`) and named by a random ID
+/// (`Lease.newID`).
+struct RecordFiles<Record: Codable & Sendable>: Sendable {
     let directory: FilePath
 
     /// The largest record read: a lease of thousands of targets is well below it.
-    static let sizeLimit = 4 << 20
+    static var sizeLimit: Int { 4 << 20 }
 
-    /// Creates `<state>/leases` (0700) when missing; refuses a path that is not a directory.
-    init(stateDirectory: FilePath) throws(DaemonState.Error) {
-        directory = stateDirectory.appending("leases")
+    /// Creates `<state>/<name>` (0700) when missing; refuses a path that is not a directory.
+    init(stateDirectory: FilePath, name: String) throws(DaemonState.Error) {
+        directory = stateDirectory.appending(name)
         try DaemonState.directory(stateDirectory, mode: 0o755)
         try DaemonState.directory(directory, mode: 0o700, private: true)
     }
 
-    func write(_ lease: Lease) throws(DaemonState.Error) {
-        try DaemonState.write(lease, as: lease.id + ".json", in: directory)
+    func write(_ record: Record, id: String) throws(DaemonState.Error) {
+        try DaemonState.write(record, as: id + ".json", in: directory)
     }
 
     func remove(_ id: String) {
@@ -109,20 +110,34 @@ struct LeaseFiles: Sendable {
         unlink(directory.appending(id + ".json").string)
     }
 
-    /// Every record; a file that cannot be read or parsed is reported and left for an operator.
-    func readAll() -> (leases: [Lease], problems: [String]) {
+    /// Every record with its ID; a file that cannot be read or parsed is reported and left for
+    /// an operator.
+    func readAll() -> (records: [(id: String, record: Record)], problems: [String]) {
         guard case .success(let names) = Syscall.regularFiles(of: directory) else { return ([], ["\(directory) cannot be listed"]) }
-        var leases: [Lease] = []
+        var records: [(String, Record)] = []
         var problems: [String] = []
         for name in names where name.hasSuffix(".json") && Lease.isID(name.dropLast(5)) {
             let path = directory.appending(name)
             do {
                 let text = try RegularFile.read(path, limit: Self.sizeLimit)
-                leases.append(try JSONDecoder().decode(Lease.self, from: Data(text.utf8)))
+                records.append((String(name.dropLast(5)), try JSONDecoder().decode(Record.self, from: Data(text.utf8))))
             } catch {
                 problems.append("\(path): \(error)")
             }
         }
-        return (leases, problems)
+        return (records, problems)
+    }
+}
+
+/// The leases' records (`<state>/leases`).
+typealias LeaseFiles = RecordFiles<Lease>
+
+extension RecordFiles where Record == Lease {
+    init(stateDirectory: FilePath) throws(DaemonState.Error) {
+        try self.init(stateDirectory: stateDirectory, name: "leases")
+    }
+
+    func write(_ lease: Lease) throws(DaemonState.Error) {
+        try write(lease, id: lease.id)
     }
 }

@@ -137,7 +137,7 @@ actor LeaseKeeper {
         let (records, problems) = files.readAll()
         for problem in problems { logger.error("lease record not read (left in place): \(problem)") }
         let now = Date().timeIntervalSince1970
-        for var lease in records {
+        for var lease in records.map(\.record) {
             let kept = await stillTheSame(lease)
             if kept.count != lease.targets.count {
                 lease.targets = kept
@@ -327,7 +327,7 @@ actor LeaseKeeper {
         return target
     }
 
-    private static func target(reference: String, _ route: Route) -> Lease.Target {
+    static func target(reference: String, _ route: Route) -> Lease.Target {
         switch route {
         case .kernel(let target):
             return Lease.Target(reference: reference, spec: target.cgroup.path.string, cgroup: target.cgroup.path.string)

@@ -42,6 +42,23 @@ final class DaemonMetrics: Sendable {
         Gauge(label: "freezectl_event_streams", factory: factory).record(eventStreams)
     }
 
+    /// How many targets the idle controller holds frozen now.
+    func idleFrozen(_ count: Int) {
+        Gauge(label: "freezectl_idle_frozen", factory: factory).record(count)
+    }
+
+    /// One wake: from the first packet's arrival (or the request) to the end of the thaw.
+    func woke(after latency: Duration, cause: String) {
+        CoreMetrics.Timer(label: "freezectl_wake_latency_seconds", dimensions: [("cause", cause)], factory: factory)
+            .recordNanoseconds(latency.nanoseconds)
+    }
+
+    /// Resident bytes a reclaim gave back (an idle rule's or a request's).
+    func reclaimed(_ report: MemoryReport?) {
+        guard let report, report.residentBefore > report.residentAfter else { return }
+        Counter(label: "freezectl_reclaimed_bytes_total", factory: factory).increment(by: Int64(clamping: report.residentBefore - report.residentAfter))
+    }
+
     /// The exposition text.
     func text() -> [UInt8] {
         registry.emitToBuffer()

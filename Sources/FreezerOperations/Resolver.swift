@@ -167,7 +167,7 @@ public struct Resolver: Sendable {
 
 extension Container {
     /// One container across sources: `source:id`.
-    var key: String { "\(source.rawValue):\(id)" }
+    public var key: String { "\(source.rawValue):\(id)" }
 }
 
 // What runs along the routes: a batch of pauses or unpauses, item by item (BatchOptions and

@@ -17,27 +17,34 @@ enum Freezectld {
         discussion: """
             Root may do everything; everyone else only what a rule of the policy file grants \
             (deny by default), by the credentials the kernel gives for the connection. SIGHUP \
-            reloads the policy; a policy that does not parse keeps the previous one. SIGTERM \
-            stops accepting, ends every hold (thawed), finishes what runs, keeps timed leases for \
-            the next start and removes the socket. Started by freezectld.socket (systemd socket \
+            reloads the policy and the configuration; a file that does not parse keeps the \
+            previous one. Containers that stay quiet (no packet, little CPU) for the time an idle \
+            rule or their io.freezectl.idle-after label gives are frozen, and woken by their \
+            first packet or an unpause. SIGTERM stops accepting, ends every hold (thawed), thaws \
+            what it froze for idleness, finishes what runs, keeps timed leases for the next start \
+            and removes the socket. Started by freezectld.socket (systemd socket \
             activation), it serves the socket systemd passes and leaves it to systemd.
             """,
         options: [
             .option("socket", value: "path", "The unix socket to listen on (unless systemd passes one). (default: \(Daemon.defaultSocket))"),
             .option("socket-group", value: "group", "The group that may connect to the socket (mode 0660). (default: root's)"),
             .option("policy", value: "file", "The policy file (TOML). (default: /etc/freezectl/policy.toml when it exists, else root only)"),
+            .option("config", value: "file", "The configuration file (TOML): idle rules, label opt-in. (default: /etc/freezectl/freezectld.toml when it exists, else containers opt in by their labels only)"),
             .option("audit-log", value: "file", "Also write audit records as JSON lines to this file (the journal gets them whenever it runs)."),
             .option("state-dir", value: "dir", "Where leases are recorded (DIR/leases), to survive a restart. (default: \(Daemon.defaultStateDirectory))"),
             .option("runtime-root", value: "dir", repeatable: true, "Also find runc/crun containers in this state directory (repeatable); one its group or anyone may write stops the start."),
             .flag("verbose", "Log each request and each kernel write."),
-            // The daemon's child that parses a policy first (PolicyParseCheck): not for users.
-            .hiddenFlag(String(PolicyParseCheck.argument.dropFirst(2))),
-        ],
+        ] + DaemonFile.Kind.allCases.map {
+            // The daemon's child that parses a policy or configuration first (PolicyParseCheck): not for users.
+            .hiddenFlag(String($0.parseArgument.dropFirst(2)))
+        },
         commands: [])
 
     static func main() async {
         let line = program.parseOrExit(CommandLine.arguments.dropFirst())
-        if line.flag(String(PolicyParseCheck.argument.dropFirst(2))) { exit(PolicyParseCheck.parseStandardInput()) }
+        for kind in DaemonFile.Kind.allCases where line.flag(String(kind.parseArgument.dropFirst(2))) {
+            exit(PolicyParseCheck.parseStandardInput(kind))
+        }
         do {
             try await run(try configuration(line), verbose: line.flag("verbose"))
         } catch let usage as UsageError {
@@ -56,6 +63,7 @@ enum Freezectld {
         var configuration = Daemon.Configuration()
         configuration.socket = FilePath(line.value("socket") ?? Daemon.defaultSocket.string)
         configuration.policy = line.value("policy").map { FilePath($0) }
+        configuration.idle = line.value("config").map { FilePath($0) }
         configuration.auditLog = line.value("audit-log").map { FilePath($0) }
         configuration.runtimeRoots = line.values("runtime-root").map { FilePath($0) }
         configuration.stateDirectory = FilePath(line.value("state-dir") ?? Daemon.defaultStateDirectory.string)

@@ -79,6 +79,12 @@ public struct CgroupFreezer: Sendable {
                              processes: CgroupProcesses.inSubtree(target.cgroup.path))
     }
 
+    /// The effective state of `target` alone, without listing its processes: what the idle
+    /// controller reads at each sample.
+    public func state(_ target: FreezerTarget) throws(CgroupLayout.Error) -> FreezeState {
+        try backend(for: target).status().state
+    }
+
     /// The effective state of `target` now, then at each change: on the kernel's notifications
     /// on `cgroup.events` for v2, read every 500 ms for v1 (which has none). The stream ends when
     /// the cgroup is gone or cannot be read, or when its consumer stops.

@@ -23,6 +23,8 @@ public final class TrafficWatcher: Sendable {
         /// The socket that became readable: `tcp`, `udp`, `unix`, ... with its local port, and
         /// whether it listens.
         public let socket: SocketKind
+        /// When epoll said so: the wake's latency is measured from here.
+        public let at: ContinuousClock.Instant
     }
 
     /// A socket as the wake event names it.
@@ -160,12 +162,13 @@ public final class TrafficWatcher: Sendable {
         loop: while true {
             let count = clinux_epoll_wait(epoll, &keys, &events, 64, -1)
             guard count >= 0 else { break }
+            let now = ContinuousClock.now
             for index in 0..<Int(count) {
                 if keys[index] == Self.stopKey { break loop }
                 let watch = keys[index] >> 20, socket = Int(keys[index] & 0xfffff) - 1
                 guard let watched = state.withLock({ $0.watches.removeValue(forKey: watch) }) else { continue }
                 close(watched)
-                continuation.yield(Activity(watch: watch, socket: watched.sockets[socket]))
+                continuation.yield(Activity(watch: watch, socket: watched.sockets[socket], at: now))
             }
         }
         let left = state.withLock { state in

@@ -127,8 +127,14 @@ extension API {
             record.lease = leaseID
         }
         let cgroups = sorted.items.compactMap { $0.resolved?.cgroup }
+        let started = ContinuousClock.now
         watcher.changing(cgroups)
         var batch = await resolver.run(sorted.items, options: options)
+        // The idle controller lets go of what a pause took over, and restarts the quiet time of
+        // what an unpause woke.
+        await idle.requested(operation, cgroups: Set(batch.filter { $0.outcome != .error }.compactMap { $0.cgroup?.cgroup.identity }),
+                             lease: lease != nil, at: started)
+        for result in batch { metrics.reclaimed(result.memory) }
         if let health = parsed.health { batch = await resolver.checkHealth(batch, options: health, batch: options) }
         watcher.changed(cgroups)
         if operation == .thaw {

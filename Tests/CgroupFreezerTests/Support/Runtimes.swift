@@ -34,9 +34,10 @@ final class RuncContainers: @unchecked Sendable {
     }
 
     /// Runs a container `id` with `annotations` whose process is `script` (default: two sleeps),
-    /// with host paths bound into it (`binds`: host path, path in the container).
+    /// with host paths bound into it (`binds`: host path, path in the container); with
+    /// `hostNetwork`, in the host's network namespace instead of a new one.
     func run(_ id: String, annotations: [String: String] = [:], script: String = "sleep 1000 & sleep 1000 & wait",
-             memoryLimit: Int? = nil, binds: [(String, String)] = []) throws {
+             memoryLimit: Int? = nil, binds: [(String, String)] = [], hostNetwork: Bool = false) throws {
         let bundle = scratch.path + "/bundle-" + id
         try makeBusyboxRootfs(at: bundle + "/rootfs")
         let spec = try CgroupFreezerTests.run(runc, ["spec", "--bundle", bundle])
@@ -53,6 +54,11 @@ final class RuncContainers: @unchecked Sendable {
             mounts.append(["destination": destination, "type": "bind", "source": source, "options": ["rbind", "rw"]])
         }
         config["mounts"] = mounts
+        if hostNetwork {
+            var linux = config["linux"] as? [String: Any] ?? [:]
+            linux["namespaces"] = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
+            config["linux"] = linux
+        }
         if let memoryLimit {
             var linux = config["linux"] as? [String: Any] ?? [:]
             var resources = linux["resources"] as? [String: Any] ?? [:]

@@ -1,0 +1,490 @@
+import CgroupFreezer
+import ContainerRuntimes
+import Foundation
+import FreezerOperations
+import Logging
+import ServiceLifecycle
+import SystemPackage
+
+/// The node's density controller (issue 34, docs/daemon.md "Idle rules"): freezes what stays
+/// quiet, wakes it on its first packet, never fights the target's owners.
+///
+/// - **Quiet**: sampled every `sampleInterval` for each target an idle rule or its labels cover:
+///   its cgroup's CPU time (`CgroupFreezer.cpuUsage`) and the packets its network namespace
+///   received (`NetworkNamespace.receivedPackets`, loopback included). A sample with a packet or
+///   with CPU at or above the plan's `cpu-below` restarts its quiet time; quiet for `after`, it
+///   is frozen through the resolver's route (Docker's and containerd's own pause where they own
+///   it, so they show it paused), with `reclaim` when the plan asks.
+/// - **Wake**: its sockets are watched (`TrafficWatcher`: pidfd_getfd + epoll, no polling);
+///   the first packet thaws it (after a prefetch when it was reclaimed) and the kernel's queued
+///   connections and data are then served. An unpause through the API wakes it too.
+/// - **Owners**: a target paused by anyone else is never frozen nor woken (its quiet time
+///   restarts when it is thawed); an explicit pause of an idle-frozen target takes it over (the
+///   controller lets it go: no traffic wakes it); an unpause restarts its quiet time.
+/// - **Records**: each idle freeze is recorded (`<state>/idle/<id>.json`, with the target's
+///   identity) before the freeze: a daemon killed with SIGKILL adopts them again at start and
+///   wakes those that received traffic meanwhile (their queued packets make the sockets
+///   readable at once); SIGTERM thaws every one (nobody else would wake them).
+actor IdleController {
+    /// How often running targets are sampled: the freeze comes at most this long after `after`.
+    static let sampleInterval: Duration = .milliseconds(250)
+    /// How often the targets are listed again (new containers, changed labels, a reloaded
+    /// configuration) and idle-frozen ones checked for a thaw by someone else.
+    static let discoveryInterval: Duration = .seconds(5)
+
+    /// An idle freeze as recorded, to be found again after a restart.
+    struct Record: Codable, Sendable {
+        var target: Lease.Target
+        var wake: IdleConfiguration.Wake
+        var reclaim: Bool
+        var origin: String
+        /// Seconds since the epoch.
+        var since: Double
+    }
+
+    private struct Frozen {
+        var id: String
+        var record: Record
+        var watch: UInt64?
+    }
+
+    private struct Tracked {
+        var item: Resolution
+        var target: FreezerTarget
+        var identity: ObjectIdentity
+        var plan: IdleConfiguration.Plan
+        /// A process whose network namespace is the target's (the container's init).
+        var pid: Int32?
+        var cpu: UInt64?
+        var packets: UInt64?
+        var sampled: ContinuousClock.Instant
+        var quietSince: ContinuousClock.Instant
+        /// The most CPU of a sample since `quietSince`, in percent of one CPU.
+        var peakCPU: Double?
+        var frozen: Frozen?
+
+        var reference: String { item.reference }
+    }
+
+    private let resolver: Resolver
+    private let configuration: ConfigurationStore
+    private let audit: AuditTrail
+    private let hub: EventHub
+    private let watcher: StateWatcher
+    private let metrics: DaemonMetrics
+    private let files: RecordFiles<Record>
+    private let traffic: TrafficWatcher
+    private let logger: Logger
+    private var tracked: [String: Tracked] = [:]
+    private var watches: [UInt64: String] = [:]
+    /// Targets whose plan was refused (a bad label, the host's network), said once each.
+    private var refusals: [String: String] = [:]
+    private var stopping = false
+
+    init(resolver: Resolver, configuration: ConfigurationStore, audit: AuditTrail, hub: EventHub, watcher: StateWatcher,
+         metrics: DaemonMetrics, stateDirectory: FilePath, logger: Logger) throws {
+        self.resolver = resolver
+        self.configuration = configuration
+        self.audit = audit.annotating { record in
+            // The daemon acts on its own: its requester is itself.
+            record.requester = record.requester ?? AuditRecord.Requester(uid: getuid(), gid: getgid(), pid: getpid(), user: "freezectld")
+        }
+        self.hub = hub
+        self.watcher = watcher
+        self.metrics = metrics
+        files = try RecordFiles(stateDirectory: stateDirectory, name: "idle")
+        traffic = try TrafficWatcher()
+        self.logger = logger
+    }
+
+    // MARK: - The loop
+
+    /// Adopts what a killed daemon left frozen, then samples until the daemon shuts down, then
+    /// thaws everything it froze.
+    func run() async {
+        await adopt()
+        let wakes = Task { [traffic] in
+            for await activity in traffic.activity { await self.woke(activity) }
+        }
+        var lastDiscovery: ContinuousClock.Instant?
+        while !Task.isCancelled && !stopping {
+            if lastDiscovery.map({ ContinuousClock.now - $0 >= Self.discoveryInterval }) ?? true {
+                await discover()
+                lastDiscovery = .now
+            }
+            await sample()
+            guard await sleepUnlessCancelled(for: Self.sampleInterval) else { break }
+        }
+        await stop()
+        wakes.cancel()
+    }
+
+    /// SIGTERM: every idle-frozen target is thawed (nobody else would wake it); no new freeze.
+    func stop() async {
+        guard !stopping else { return }
+        stopping = true
+        for key in tracked.keys where tracked[key]?.frozen != nil {
+            await wake(key, cause: "shutdown", socket: nil, since: .now)
+        }
+        traffic.stop()
+    }
+
+    /// Lists the targets the configuration and labels cover; keeps the quiet time of those it
+    /// knew, starts it for new ones, forgets those no longer covered (an idle-frozen one stays
+    /// until it wakes), and checks idle-frozen ones for a thaw by someone else.
+    private func discover() async {
+        let configuration = self.configuration.value
+        let units = configuration.rules.flatMap(\.selectors.units).map { TargetSpec.unit($0) }
+        let items = await resolver.resolve(TargetSelection(targets: units, all: true), for: .pause)
+        let host = NetworkNamespace.host
+        var seen: Set<String> = []
+        for item in items {
+            guard let resolved = item.resolved, let target = resolved.cgroup else { continue }
+            let key = Self.key(resolved)
+            seen.insert(key)
+            guard tracked[key]?.frozen == nil else { continue }
+            let plan: IdleConfiguration.Plan?
+            do {
+                plan = try configuration.plan(for: Policy.rootOnly.subject(of: resolved, resolver: resolver))
+            } catch {
+                refuse(key, reference: item.reference, "\(error.message); it is not frozen when idle")
+                tracked[key] = nil
+                continue
+            }
+            guard let plan else {
+                tracked[key] = nil
+                continue
+            }
+            let pid = resolved.container?.pid ?? resolver.freezer.processes(of: target).first
+            if plan.wake == .traffic, let pid, let host, NetworkNamespace.identity(of: pid) == host {
+                refuse(key, reference: item.reference, "its network namespace is the host's, where its packets cannot be told from the host's: wake = \"traffic\" (\(plan.origin)) is refused; give it a network namespace of its own, or wake = \"api\"")
+                tracked[key] = nil
+                continue
+            }
+            refusals[key] = nil
+            let identity = resolved.identity
+            if var known = tracked[key], known.identity == identity {
+                known.plan = plan
+                known.item = item
+                tracked[key] = known
+            } else {
+                let now = ContinuousClock.now
+                tracked[key] = Tracked(item: item, target: target, identity: identity, plan: plan, pid: pid,
+                                       cpu: resolver.freezer.cpuUsage(of: target), packets: pid.flatMap(NetworkNamespace.receivedPackets),
+                                       sampled: now, quietSince: now)
+            }
+        }
+        for key in tracked.keys where !seen.contains(key) && tracked[key]?.frozen == nil {
+            tracked[key] = nil
+        }
+        // A thaw by someone else (docker unpause, runc resume, freezectl unpause without the
+        // daemon): the target is theirs again, running, its quiet time restarted.
+        for (key, known) in tracked where known.frozen != nil {
+            if let state = try? resolver.freezer.state(known.target), state == .thawed {
+                // (try?: a cgroup that cannot be read now is checked again at the next listing.)
+                release(key, cause: "thawed", message: "thawed by someone else")
+            } else if !Syscall.exists(known.target.cgroup.path) {
+                release(key, cause: "gone", message: "its cgroup is gone")
+            }
+        }
+        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+    }
+
+    /// One sample of every running target; freezes those quiet for their `after`.
+    private func sample() async {
+        let now = ContinuousClock.now
+        for key in Array(tracked.keys) {
+            guard var known = tracked[key], known.frozen == nil, !stopping else { continue }
+            // Paused by someone else (or half-way): theirs; its quiet time restarts when it is thawed.
+            guard let state = try? resolver.freezer.state(known.target), state == .thawed else {
+                // (try?: unreadable now means gone or going: the next listing drops it.)
+                known.quietSince = now
+                known.peakCPU = nil
+                tracked[key] = known
+                continue
+            }
+            let cpu = resolver.freezer.cpuUsage(of: known.target)
+            if known.pid.map({ NetworkNamespace.identity(of: $0) == nil }) ?? true {
+                known.pid = resolver.freezer.processes(of: known.target).first
+            }
+            let packets = known.pid.flatMap(NetworkNamespace.receivedPackets)
+            let elapsed = Double((now - known.sampled).nanoseconds)
+            var busy = packets != known.packets
+            if let cpu, let last = known.cpu, elapsed > 0 {
+                // A counter that went back (a new cgroup at the path) counts as busy.
+                let percent = cpu >= last ? Double(cpu - last) / elapsed * 100 : .infinity
+                if percent >= known.plan.cpuBelow { busy = true } else { known.peakCPU = max(known.peakCPU ?? 0, percent) }
+            }
+            (known.cpu, known.packets, known.sampled) = (cpu, packets, now)
+            if busy {
+                known.quietSince = now
+                known.peakCPU = nil
+            }
+            tracked[key] = known
+            if now - known.quietSince >= known.plan.after { await freeze(key) }
+        }
+    }
+
+    // MARK: - Freeze and wake
+
+    /// Freezes a quiet target: recorded first, then frozen through its route, then watched.
+    private func freeze(_ key: String) async {
+        guard var known = tracked[key], let resolved = known.item.resolved else { return }
+        let quiet = ContinuousClock.now - known.quietSince
+        let id = Lease.newID()
+        let record = Record(target: LeaseKeeper.target(resolved), wake: known.plan.wake, reclaim: known.plan.reclaim,
+                            origin: known.plan.origin, since: Date().timeIntervalSince1970)
+        do {
+            try files.write(record, id: id)
+        } catch {
+            logger.error("\(known.reference): not frozen when idle: \(error.withNextStep)")
+            known.quietSince = .now
+            tracked[key] = known
+            return
+        }
+        let figures = IdleFigures(afterMS: known.plan.after.milliseconds, quietMS: quiet.milliseconds, cpuPercent: known.peakCPU,
+                                  cpuBelow: known.plan.cpuBelow, wake: known.plan.wake.rawValue, reclaim: known.plan.reclaim)
+        var options = BatchOptions(operation: .freeze)
+        options.reclaim = known.plan.reclaim
+        let origin = known.plan.origin
+        let message = "idle-freeze (\(origin)): quiet for \(quiet.shortDescription), no packet, CPU below \(known.plan.cpuBelow)%"
+        options.audit = audit.annotating { record in
+            record.rule = origin
+            record.message = record.message ?? message
+        }
+        let result = await run([known.item], options)
+        guard let result, result.outcome == .ok else {
+            // Failed (rolled back by the batch), or paused by someone else meanwhile: not ours.
+            files.remove(id)
+            if let result, result.outcome != .already {
+                logger.error("\(known.reference): idle freeze failed: \(result.error?.message ?? "unknown error")")
+            }
+            known.quietSince = .now
+            tracked[key] = known
+            return
+        }
+        metrics.reclaimed(result.memory)
+        var frozen = Frozen(id: id, record: record)
+        if known.plan.wake == .traffic {
+            do {
+                frozen.watch = try traffic.watch(known.target, freezer: resolver.freezer)
+            } catch {
+                // Nothing may stay frozen that nobody will wake: thawed at once.
+                logger.error("\(known.reference): thawed again: its sockets cannot be watched: \(error.message)")
+                known.frozen = frozen
+                tracked[key] = known
+                await wake(key, cause: "unwatchable", socket: nil, since: .now)
+                return
+            }
+        }
+        known.frozen = frozen
+        tracked[key] = known
+        if let watch = frozen.watch { watches[watch] = key }
+        if stopping {
+            // The daemon began to stop while this froze: thawed with the others.
+            await wake(key, cause: "shutdown", socket: nil, since: .now)
+            return
+        }
+        var event = Event(type: .idle, action: "idle-freeze")
+        event.target = known.reference
+        event.cgroup = known.target.cgroup.path.string
+        event.rule = origin
+        event.message = message
+        var withMemory = figures
+        withMemory.reclaimedBytes = result.memory.map { $0.residentBefore > $0.residentAfter ? $0.residentBefore - $0.residentAfter : 0 }
+        event.idle = withMemory
+        event.describe(resolved.container)
+        hub.publish(event)
+        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+        logger.info("\(known.reference): idle-frozen (\(origin))")
+    }
+
+    /// The first packet of a watched target.
+    private func woke(_ activity: TrafficWatcher.Activity) async {
+        guard let key = watches.removeValue(forKey: activity.watch) else { return }
+        await wake(key, cause: "traffic", socket: activity.socket.description, since: activity.at)
+    }
+
+    /// Thaws an idle-frozen target (after a prefetch when it was reclaimed) and forgets its
+    /// freeze; its quiet time starts again.
+    private func wake(_ key: String, cause: String, socket: String?, since: ContinuousClock.Instant) async {
+        guard var known = tracked[key], let frozen = known.frozen else { return }
+        if let watch = frozen.watch {
+            traffic.unwatch(watch)
+            watches[watch] = nil
+        }
+        var options = BatchOptions(operation: .thaw)
+        options.prefetch = frozen.record.reclaim
+        let message = "wake: \(cause)" + (socket.map { " (\($0))" } ?? "")
+        options.audit = audit.annotating { record in
+            record.rule = frozen.record.origin
+            record.message = record.message ?? message
+        }
+        let result = await run([known.item], options)
+        let latency = ContinuousClock.now - since
+        guard let result, result.outcome == .ok || result.outcome == .already else {
+            // Not thawed: still frozen by us, still recorded; the next listing tries again.
+            logger.error("\(known.reference): \(message) failed: \(result?.error?.message ?? "unknown error"); tried again at the next listing")
+            known.frozen?.watch = nil
+            tracked[key] = known
+            return
+        }
+        files.remove(frozen.id)
+        known.frozen = nil
+        known.quietSince = .now
+        known.peakCPU = nil
+        (known.cpu, known.packets, known.sampled) = (resolver.freezer.cpuUsage(of: known.target), known.pid.flatMap(NetworkNamespace.receivedPackets), .now)
+        tracked[key] = known
+        metrics.woke(after: latency, cause: cause)
+        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+        var event = Event(type: .idle, action: "wake")
+        event.target = known.reference
+        event.cgroup = known.target.cgroup.path.string
+        event.rule = frozen.record.origin
+        event.cause = cause
+        event.message = message
+        event.idle = IdleFigures(wake: frozen.record.wake.rawValue, reclaim: frozen.record.reclaim, socket: socket, latencyMS: latency.milliseconds)
+        event.describe(known.item.resolved?.container)
+        hub.publish(event)
+    }
+
+    /// Forgets an idle freeze someone else ended or took over (no thaw, no watch): a `wake`
+    /// event for an unpause (cause `api`), `released` otherwise.
+    private func release(_ key: String, cause: String, message: String, action: String = "released") {
+        guard var known = tracked[key], let frozen = known.frozen else { return }
+        if let watch = frozen.watch {
+            traffic.unwatch(watch)
+            watches[watch] = nil
+        }
+        files.remove(frozen.id)
+        known.frozen = nil
+        known.quietSince = .now
+        known.peakCPU = nil
+        tracked[key] = known
+        var event = Event(type: .idle, action: action)
+        event.target = known.reference
+        event.cgroup = known.target.cgroup.path.string
+        event.rule = frozen.record.origin
+        event.cause = cause
+        event.message = message
+        event.describe(known.item.resolved?.container)
+        hub.publish(event)
+        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+    }
+
+    /// A pause or unpause through the API, on these cgroups (their identities). A plain pause of
+    /// an idle-frozen target takes it over: it stays paused, and no packet wakes it. An unpause
+    /// wakes it (cause `api`) and restarts the quiet time of every target it names.
+    func requested(_ operation: BatchOptions.Operation, cgroups: Set<CgroupIdentity>, lease: Bool, at start: ContinuousClock.Instant) {
+        let now = ContinuousClock.now
+        for (key, known) in tracked where known.identity.cgroup.map(cgroups.contains) ?? false {
+            switch operation {
+            case .freeze:
+                // A lease's pause leaves what is paused already alone: the idle freeze stays.
+                if !lease { release(key, cause: "paused", message: "paused by a request: it stays paused until an unpause") }
+            case .thaw:
+                if known.frozen != nil {
+                    release(key, cause: "api", message: "woken by an unpause request", action: "wake")
+                    metrics.woke(after: now - start, cause: "api")
+                }
+                tracked[key]?.quietSince = now
+                tracked[key]?.peakCPU = nil
+            }
+        }
+    }
+
+    /// Whether a cgroup is idle-frozen by the controller, since when and how it wakes (status).
+    func idleFrozen(_ cgroup: CgroupIdentity) -> Record? {
+        tracked.values.first { $0.frozen != nil && $0.identity.cgroup == cgroup }?.frozen?.record
+    }
+
+    // MARK: - Records
+
+    /// At start: the idle freezes a previous daemon left. Each target still frozen and still the
+    /// same object is adopted (watched again: queued packets wake it at once); one thawed
+    /// meanwhile, gone or replaced is forgotten, never touched.
+    private func adopt() async {
+        let (records, problems) = files.readAll()
+        for problem in problems { logger.error("idle record not read (left in place): \(problem)") }
+        for (id, record) in records {
+            guard let identity = record.target.identity, let spec = try? TargetSpec(parsing: record.target.spec) else {
+                // (try?: a record whose spec does not parse names nothing to adopt.)
+                files.remove(id)
+                continue
+            }
+            let resolved: ResolvedTarget
+            do {
+                resolved = try await resolver.resolve(spec, for: .unpause, sameAs: identity)
+            } catch {
+                logger.warning("\(record.target.reference): idle freeze not adopted: \(error.withNextStep)")
+                files.remove(id)
+                continue
+            }
+            guard let target = resolved.cgroup, let state = try? resolver.freezer.state(target), state != .thawed else {
+                // (try?: unreadable is gone: nothing frozen to adopt.)
+                files.remove(id)
+                continue
+            }
+            var item = Resolution(resolved)
+            item.reference = record.target.reference
+            let now = ContinuousClock.now
+            let plan = IdleConfiguration.Plan(after: IdleConfiguration.minimumAfter, cpuBelow: IdleConfiguration.defaultCPUBelow,
+                                              wake: record.wake, reclaim: record.reclaim, origin: record.origin)
+            var frozen = Frozen(id: id, record: record)
+            let key = Self.key(resolved)
+            if record.wake == .traffic {
+                do {
+                    frozen.watch = try traffic.watch(target, freezer: resolver.freezer)
+                } catch {
+                    logger.error("\(record.target.reference): adopted idle freeze cannot be watched: \(error.message); thawed")
+                }
+            }
+            tracked[key] = Tracked(item: item, target: target, identity: identity, plan: plan, pid: resolved.container?.pid,
+                                   sampled: now, quietSince: now, frozen: frozen)
+            if let watch = frozen.watch { watches[watch] = key } else if record.wake == .traffic {
+                await wake(key, cause: "unwatchable", socket: nil, since: now)
+            }
+            logger.info("\(record.target.reference): idle freeze adopted")
+        }
+    }
+
+    // MARK: -
+
+    /// One target through the resolver, as the API runs it (the watcher told, never cancelled
+    /// half-way).
+    private func run(_ items: [Resolution], _ options: BatchOptions) async -> BatchResult? {
+        let cgroups = items.compactMap { $0.resolved?.cgroup }
+        watcher.changing(cgroups)
+        let results = await uncancelled { [resolver] in await resolver.run(items, options: options) }
+        watcher.changed(cgroups)
+        return results.first
+    }
+
+    /// A target's key across listings: its container, else what names it.
+    private static func key(_ resolved: ResolvedTarget) -> String {
+        resolved.container?.key ?? resolved.cgroup?.cgroup.path.string ?? resolved.reference
+    }
+
+    private func refuse(_ key: String, reference: String, _ reason: String) {
+        guard refusals[key] != reason else { return }
+        refusals[key] = reason
+        logger.error("\(reference): \(reason)")
+        var event = Event(type: .idle, action: "refused")
+        event.target = reference
+        event.message = reason
+        hub.publish(event)
+    }
+}
+
+/// Runs the idle controller for the daemon's life; on graceful shutdown it thaws what it froze.
+struct IdleService: Service {
+    let controller: IdleController
+
+    func run() async throws {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await controller.run()
+        } onCancelOrGracefulShutdown: {
+            Task { await controller.stop() }
+        }
+    }
+}
