@@ -89,21 +89,7 @@ public struct Daemon: Sendable {
         API(resolver: resolver, policy: policy, audit: audit, leases: leases, inflight: inflight, hub: hub, watcher: watcher, metrics: metrics,
             idle: idle).register(on: router)
         let socket = configuration.socket
-        let group = configuration.socketGroup
-        let server: any Service
-        if let activated {
-            server = ActivatedServer(descriptor: activated, responder: router.buildResponder(), logger: logger)
-        } else {
-            server = Application(
-                router: router,
-                configuration: .init(address: .unixDomainSocket(path: socket.string), serverName: "freezectld"),
-                onServerRunning: { _ in
-                    // Only root and the socket's group may connect; the policy decides what each may do.
-                    if let group { chown(socket.string, 0, group) }
-                    chmod(socket.string, 0o660)
-                },
-                logger: logger)
-        }
+        let server = self.server(router, activated: activated)
         defer { if activated == nil { unlink(socket.string) } }
         let services = ServiceGroup(configuration: .init(
             // Shut down in reverse order: holds end first, so that their open answers finish and
@@ -119,6 +105,23 @@ public struct Daemon: Sendable {
             "idle-rules": "\(idleConfiguration.value.rules.count)",
         ])
         try await services.run()
+    }
+
+    /// The HTTP server: on the socket systemd passed, else on `configuration.socket`.
+    private func server(_ router: Router<DaemonContext>, activated: Int32?) -> any Service {
+        if let activated {
+            return ActivatedServer(descriptor: activated, responder: router.buildResponder(), logger: logger)
+        }
+        let (socket, group) = (configuration.socket, configuration.socketGroup)
+        return Application(
+            router: router,
+            configuration: .init(address: .unixDomainSocket(path: socket.string), serverName: "freezectld"),
+            onServerRunning: { _ in
+                // Only root and the socket's group may connect; the policy decides what each may do.
+                if let group { chown(socket.string, 0, group) }
+                chmod(socket.string, 0o660)
+            },
+            logger: logger)
     }
 
     /// Creates the socket's directory (0755) when missing, and removes a stale socket left by a

@@ -180,14 +180,14 @@ actor IdleController {
         // A thaw by someone else (docker unpause, runc resume, freezectl unpause without the
         // daemon): the target is theirs again, running, its quiet time restarted.
         for (key, known) in tracked where known.frozen != nil {
-            if let state = try? resolver.freezer.state(known.target), state == .thawed {
-                // (try?: a cgroup that cannot be read now is checked again at the next listing.)
+            // A cgroup that cannot be read now is checked again at the next listing.
+            if resolver.freezer.stateIfReadable(known.target) == .thawed {
                 release(key, cause: "thawed", message: "thawed by someone else")
             } else if !Syscall.exists(known.target.cgroup.path) {
                 release(key, cause: "gone", message: "its cgroup is gone")
             }
         }
-        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+        countFrozen()
     }
 
     /// One sample of every running target; freezes those quiet for their `after`.
@@ -196,8 +196,8 @@ actor IdleController {
         for key in Array(tracked.keys) {
             guard var known = tracked[key], known.frozen == nil, !stopping else { continue }
             // Paused by someone else (or half-way): theirs; its quiet time restarts when it is thawed.
-            guard let state = try? resolver.freezer.state(known.target), state == .thawed else {
-                // (try?: unreadable now means gone or going: the next listing drops it.)
+            // Unreadable now means gone or going: the next listing drops it.
+            guard resolver.freezer.stateIfReadable(known.target) == .thawed else {
                 known.quietSince = now
                 known.peakCPU = nil
                 tracked[key] = known
@@ -285,18 +285,27 @@ actor IdleController {
             await wake(key, cause: "shutdown", socket: nil, since: .now)
             return
         }
+        announce(known, figures: figures, message: message, memory: result.memory)
+        logger.info("\(known.reference): idle-frozen (\(origin))")
+    }
+
+    /// The `idle-freeze` event, with what made the target idle and what its reclaim gave back.
+    private func announce(_ known: Tracked, figures: IdleFigures, message: String, memory: MemoryReport?) {
         var event = Event(type: .idle, action: "idle-freeze")
         event.target = known.reference
         event.cgroup = known.target.cgroup.path.string
-        event.rule = origin
+        event.rule = known.plan.origin
         event.message = message
-        var withMemory = figures
-        withMemory.reclaimedBytes = result.memory.map { $0.residentBefore > $0.residentAfter ? $0.residentBefore - $0.residentAfter : 0 }
-        event.idle = withMemory
-        event.describe(resolved.container)
+        event.idle = figures
+        event.idle?.reclaimedBytes = memory.map { $0.residentBefore > $0.residentAfter ? $0.residentBefore - $0.residentAfter : 0 }
+        event.describe(known.item.resolved?.container)
         hub.publish(event)
+        countFrozen()
+    }
+
+    /// The `freezectl_idle_frozen` gauge, after a change.
+    private func countFrozen() {
         metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
-        logger.info("\(known.reference): idle-frozen (\(origin))")
     }
 
     /// The first packet of a watched target.
@@ -336,7 +345,7 @@ actor IdleController {
         (known.cpu, known.packets, known.sampled) = (resolver.freezer.cpuUsage(of: known.target), known.pid.flatMap(NetworkNamespace.receivedPackets), .now)
         tracked[key] = known
         metrics.woke(after: latency, cause: cause)
-        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+        countFrozen()
         var event = Event(type: .idle, action: "wake")
         event.target = known.reference
         event.cgroup = known.target.cgroup.path.string
@@ -369,7 +378,7 @@ actor IdleController {
         event.message = message
         event.describe(known.item.resolved?.container)
         hub.publish(event)
-        metrics.idleFrozen(tracked.values.filter { $0.frozen != nil }.count)
+        countFrozen()
     }
 
     /// A pause or unpause through the API, on these cgroups (their identities). A plain pause of
@@ -407,21 +416,21 @@ actor IdleController {
         let (records, problems) = files.readAll()
         for problem in problems { logger.error("idle record not read (left in place): \(problem)") }
         for (id, record) in records {
-            guard let identity = record.target.identity, let spec = try? TargetSpec(parsing: record.target.spec) else {
-                // (try?: a record whose spec does not parse names nothing to adopt.)
+            guard let identity = record.target.identity else {
+                logger.warning("\(record.target.reference): idle freeze not adopted: \(LeaseKeeper.noIdentity)")
                 files.remove(id)
                 continue
             }
             let resolved: ResolvedTarget
             do {
-                resolved = try await resolver.resolve(spec, for: .unpause, sameAs: identity)
+                resolved = try await resolver.resolve(try TargetSpec(parsing: record.target.spec), for: .unpause, sameAs: identity)
             } catch {
                 logger.warning("\(record.target.reference): idle freeze not adopted: \(error.withNextStep)")
                 files.remove(id)
                 continue
             }
-            guard let target = resolved.cgroup, let state = try? resolver.freezer.state(target), state != .thawed else {
-                // (try?: unreadable is gone: nothing frozen to adopt.)
+            // Thawed meanwhile, or unreadable (gone): nothing frozen to adopt.
+            guard let target = resolved.cgroup, let state = resolver.freezer.stateIfReadable(target), state != .thawed else {
                 files.remove(id)
                 continue
             }

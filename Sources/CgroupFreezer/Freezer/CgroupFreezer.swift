@@ -85,6 +85,12 @@ public struct CgroupFreezer: Sendable {
         try backend(for: target).status().state
     }
 
+    /// `state(_:)`, nil when it cannot be read now: for a watcher that reads again soon, where
+    /// a cgroup gone or going is no state, not an error to report.
+    public func stateIfReadable(_ target: FreezerTarget) -> FreezeState? {
+        try? state(target)
+    }
+
     /// The effective state of `target` now, then at each change: on the kernel's notifications
     /// on `cgroup.events` for v2, read every 500 ms for v1 (which has none). The stream ends when
     /// the cgroup is gone or cannot be read, or when its consumer stops.
