@@ -55,6 +55,9 @@ actor IdleController {
         var plan: IdleConfiguration.Plan
         /// A process whose network namespace is the target's (the container's init).
         var pid: Int32?
+        /// Its network namespace is the host's: its packets cannot be told from the host's, so
+        /// only its CPU is judged (allowed with wake = "api" alone).
+        var hostNetwork = false
         var cpu: UInt64?
         var packets: UInt64?
         var sampled: ContinuousClock.Instant
@@ -64,6 +67,9 @@ actor IdleController {
         var frozen: Frozen?
 
         var reference: String { item.reference }
+
+        /// The packets its network namespace received so far (nil in the host's).
+        var packetsNow: UInt64? { hostNetwork ? nil : pid.flatMap(NetworkNamespace.receivedPackets) }
     }
 
     private let resolver: Resolver
@@ -156,7 +162,8 @@ actor IdleController {
                 continue
             }
             let pid = resolved.container?.pid ?? resolver.freezer.processes(of: target).first
-            if plan.wake == .traffic, let pid, let host, NetworkNamespace.identity(of: pid) == host {
+            let hostNetwork = pid.map { NetworkNamespace.identity(of: $0) == host } ?? false
+            if plan.wake == .traffic, hostNetwork {
                 refuse(key, reference: item.reference, "its network namespace is the host's, where its packets cannot be told from the host's: wake = \"traffic\" (\(plan.origin)) is refused; give it a network namespace of its own, or wake = \"api\"")
                 tracked[key] = nil
                 continue
@@ -164,14 +171,15 @@ actor IdleController {
             refusals[key] = nil
             let identity = resolved.identity
             if var known = tracked[key], known.identity == identity {
-                known.plan = plan
-                known.item = item
+                (known.plan, known.item, known.pid, known.hostNetwork) = (plan, item, pid, hostNetwork)
                 tracked[key] = known
             } else {
+                // Its quiet time starts when it is first seen: what it did before is not known.
                 let now = ContinuousClock.now
-                tracked[key] = Tracked(item: item, target: target, identity: identity, plan: plan, pid: pid,
-                                       cpu: resolver.freezer.cpuUsage(of: target), packets: pid.flatMap(NetworkNamespace.receivedPackets),
-                                       sampled: now, quietSince: now)
+                var new = Tracked(item: item, target: target, identity: identity, plan: plan, pid: pid, hostNetwork: hostNetwork,
+                                  cpu: resolver.freezer.cpuUsage(of: target), sampled: now, quietSince: now)
+                new.packets = new.packetsNow
+                tracked[key] = new
             }
         }
         for key in tracked.keys where !seen.contains(key) && tracked[key]?.frozen == nil {
@@ -207,7 +215,7 @@ actor IdleController {
             if known.pid.map({ NetworkNamespace.identity(of: $0) == nil }) ?? true {
                 known.pid = resolver.freezer.processes(of: known.target).first
             }
-            let packets = known.pid.flatMap(NetworkNamespace.receivedPackets)
+            let packets = known.packetsNow
             let elapsed = Double((now - known.sampled).nanoseconds)
             var busy = packets != known.packets
             if let cpu, let last = known.cpu, elapsed > 0 {
@@ -342,7 +350,7 @@ actor IdleController {
         known.frozen = nil
         known.quietSince = .now
         known.peakCPU = nil
-        (known.cpu, known.packets, known.sampled) = (resolver.freezer.cpuUsage(of: known.target), known.pid.flatMap(NetworkNamespace.receivedPackets), .now)
+        (known.cpu, known.packets, known.sampled) = (resolver.freezer.cpuUsage(of: known.target), known.packetsNow, .now)
         tracked[key] = known
         metrics.woke(after: latency, cause: cause)
         countFrozen()

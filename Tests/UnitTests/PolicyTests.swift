@@ -108,12 +108,8 @@ struct PolicyTests {
         ("[[rule]]\nusers = \"a\"\nactions = [\"pause\"]", "policy.toml"),
     ])
     func malformed(_ text: String, _ expected: String) {
-        do {
+        expectRefused(text, code: "invalid-policy", prefix: "policy policy.toml: ", expected) { () throws(DaemonFile.Error) in
             _ = try Policy(parsing: text, file: "policy.toml")
-            Issue.record("accepted: \(text)")
-        } catch {
-            #expect(error.code == "invalid-policy")
-            #expect(error.message.contains("policy.toml") && error.message.contains(expected), "\(error.message)")
         }
     }
 }

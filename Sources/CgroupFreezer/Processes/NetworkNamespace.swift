@@ -13,8 +13,9 @@ public enum NetworkNamespace {
     }
 
     /// The host's network namespace: PID 1's (the daemon may run in a namespace of its own, as a
-    /// DaemonSet's pod without hostNetwork does).
-    public static var host: UInt64? { identity(at: "/proc/1/ns/net") }
+    /// DaemonSet's pod without hostNetwork does), else the caller's own where PID 1's cannot be
+    /// inspected (a kernel or security module that keeps even root from PID 1's namespaces).
+    public static var host: UInt64? { identity(at: "/proc/1/ns/net") ?? identity(at: "/proc/self/ns/net") }
 
     private static func identity(at path: String) -> UInt64? {
         var info = stat()
