@@ -79,6 +79,8 @@ actor IdleController {
     private let watcher: StateWatcher
     private let metrics: DaemonMetrics
     private let files: RecordFiles<Record>
+    /// Where its records are (`status` reads them: `IdleFreeze`).
+    nonisolated var records: FilePath { files.directory }
     private let traffic: TrafficWatcher
     private let logger: Logger
     private var tracked: [String: Tracked] = [:]

@@ -190,6 +190,23 @@ public struct OperationReport: Codable, Sendable {
     }
 }
 
+/// An idle freeze in a status (JSON `idle`): `{"since": "2026-12-07T20:51:03Z", "wake":
+/// "traffic", "rule": "labels"}`.
+public struct IdleReport: Codable, Sendable, Equatable {
+    /// RFC 3339.
+    public var since: String
+    /// `traffic` or `api`.
+    public var wake: String
+    /// The idle rule (`idle rule 2`) or `labels`.
+    public var rule: String
+
+    init(_ freeze: IdleFreeze) {
+        since = Date.ISO8601FormatStyle().format(Date(timeIntervalSince1970: freeze.since))
+        wake = freeze.wake
+        rule = freeze.origin
+    }
+}
+
 /// The state of one target for `status` (docs/json-output.md).
 @dynamicMemberLookup
 public struct StatusReport: Codable, Sendable {
@@ -210,10 +227,12 @@ public struct StatusReport: Codable, Sendable {
         public var engineState: String?
         public var drift: Bool?
         public var unit: String?
+        /// freezectld's idle controller holds it frozen: since when, what wakes it, and why.
+        public var idle: IdleReport?
         public var error: ErrorReport?
 
         public enum CodingKeys: String, CodingKey {
-            case state, processes, pids, resident, swapped, labels, drift, unit, error
+            case state, processes, pids, resident, swapped, labels, drift, unit, idle, error
             case selfState = "self"
             case memoryPercent = "memory_percent"
             case engineState = "engine_state"
@@ -241,6 +260,7 @@ public struct StatusReport: Codable, Sendable {
         details.engineState = status.engineState
         details.resident = status.resident
         details.swapped = status.swapped
+        details.idle = status.idleFreeze.map(IdleReport.init)
         details.error = status.error.map(ErrorReport.init)
         guard let container = status.container else { return }
         identity.describe(container)

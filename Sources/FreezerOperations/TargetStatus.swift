@@ -15,6 +15,8 @@ public struct TargetStatus: Sendable {
     /// freezer status was read: a deep-paused target shows what it gave back.
     public var resident: UInt64?
     public var swapped: UInt64?
+    /// freezectld's idle controller holds it frozen (`shown(idle:)`).
+    public var idleFreeze: IdleFreeze?
     /// The engine's or systemd's own view, in its words: Docker's `State`, systemd's `FreezerState`.
     public var engineState: String?
     /// The engine says paused and the cgroup not, or the other way round (containers only).
@@ -35,21 +37,24 @@ public struct TargetStatus: Sendable {
         self.freezer = freezer
     }
 
-    /// The status with the resident and swapped memory of the processes its freezer status lists:
-    /// read only where a status is shown (a smaps_rollup read per process), not where a caller
-    /// only asks whether a target is paused.
-    public func withMemory() -> TargetStatus {
+    /// The status with the resident and swapped memory of the processes its freezer status lists,
+    /// and the idle freeze among `idle` that holds its cgroup: read only where a status is shown
+    /// (a smaps_rollup read per process), not where a caller only asks whether a target is paused.
+    public func shown(idle: [IdleFreeze] = []) -> TargetStatus {
         guard let freezer else { return self }
         var status = self
         (status.resident, status.swapped) = CgroupFreezer.memoryUsage(of: freezer.processes)
+        if freezer.state != .thawed, let cgroup = freezer.target.cgroup.identity {
+            status.idleFreeze = idle.first { $0.cgroup == cgroup }
+        }
         return status
     }
 }
 
 extension Resolver {
-    /// The status of every item of `selection`, in order, with their memory.
-    public func status(_ selection: TargetSelection) async -> [TargetStatus] {
-        await resolve(selection, for: .inspect).map { status($0).withMemory() }
+    /// The status of every item of `selection`, in order, with their memory and idle freezes.
+    public func status(_ selection: TargetSelection, idle: [IdleFreeze] = IdleFreeze.read()) async -> [TargetStatus] {
+        await resolve(selection, for: .inspect).map { status($0).shown(idle: idle) }
     }
 
     /// The status of one resolved item.
@@ -85,7 +90,7 @@ extension Resolver {
     }
 
     /// Every cgroup of the v1 freezer and the v2 hierarchy that is frozen or freezing at its own
-    /// request (descendants frozen only by such a cgroup are left out); `withMemory()` adds
+    /// request (descendants frozen only by such a cgroup are left out); `shown(idle:)` adds
     /// their memory where they are shown.
     public func frozenCgroups() -> [TargetStatus] {
         freezer.frozenCgroups().map { TargetStatus(reference: $0.target.spec.description, freezer: $0) }

@@ -52,7 +52,7 @@ struct FullEngineSide: EngineSide {
             if let selection {
                 reports = await resolver.status(selection).map(StatusReport.init)
             } else {
-                reports = resolver.frozenCgroups().map { StatusReport($0.withMemory()) }
+                reports = resolver.frozenCgroups().map { StatusReport($0.shown(idle: IdleFreeze.read())) }
             }
         }
         try command.show(reports)

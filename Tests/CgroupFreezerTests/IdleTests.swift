@@ -118,6 +118,13 @@ struct IdleTests {
         let took = try #require(Self.untilFrozen(web), "frozen when quiet")
         #expect(took >= 4.5 && took <= 6.0, "frozen \(took) s after the last request; after is 5 s")
         #expect(try runc.list()["web"] == "paused")
+        // status says so, with since when and what wakes it (the daemon reads its own records).
+        let host = "unix://" + daemon.socket
+        let status = try freezectl("--host", host, "status", "runc:web", "--format", "json").jsonLines.first ?? [:]
+        let idle = status["idle"] as? [String: Any] ?? [:]
+        #expect(status["state"] as? String == "frozen" && idle["wake"] as? String == "traffic" && idle["rule"] as? String == "labels"
+                && (idle["since"] as? String)?.hasSuffix("Z") == true, "\(status)")
+        #expect(try freezectl("--host", host, "status", "runc:web").stdout.contains("idle-frozen (traffic, since "))
 
         let answer = try web.get()
         #expect(answer.status == 0 && answer.stdout == Self.page, "\(answer)")

@@ -40,7 +40,7 @@ package struct Status: KernelSideCommand, Sendable {
     /// The frozen cgroups, or the targets' states, read in freezectl (Handoff.server said so).
     package func runKernelSide() async throws {
         let resolver = try targets.sources.resolverOrExit(common, side: nil)
-        if listsFrozen { return try show(resolver.frozenCgroups().map { StatusReport($0.withMemory()) }) }
+        if listsFrozen { return try show(resolver.frozenCgroups().map { StatusReport($0.shown(idle: IdleFreeze.read())) }) }
         try show(await resolver.status(try targets.selection()).map(StatusReport.init))
     }
 

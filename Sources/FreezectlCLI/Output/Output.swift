@@ -77,7 +77,7 @@ package enum Output {
                 header: ["SOURCE", "ID", "NAME", "STATE", "ENGINE", "PROCS", "MEM%", "RESIDENT", "SWAPPED", "LABELS"],
                 rows: reports.filter { $0.error == nil }.map { report in
                     [report.source ?? "cgroup", report.id.map { String($0.prefix(12)) } ?? "-", report.name ?? report.cgroup ?? "-",
-                     report.state ?? "-", (report.engineState ?? "-") + (report.drift == true ? " (drift)" : ""),
+                     report.shownState, (report.engineState ?? "-") + (report.drift == true ? " (drift)" : ""),
                      report.processes.map(String.init) ?? "-", report.memoryPercent.map { String($0, decimals: 1) } ?? "-",
                      report.resident.map { String(bytes: $0) } ?? "-", report.swapped.map { String(bytes: $0) } ?? "-",
                      (report.labels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
@@ -88,7 +88,7 @@ package enum Output {
             printTable(
                 header: ["TARGET", "CGROUP", "BACKEND", "STATE", "SELF", "PROCS", "RESIDENT", "SWAPPED"] + (systemd ? ["SYSTEMD"] : []),
                 rows: reports.filter { $0.error == nil }.map { report in
-                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.state ?? "-",
+                    [report.target, report.cgroup ?? "-", report.backend ?? "-", report.shownState,
                      report.selfState ?? "-", report.processes.map(String.init) ?? "-",
                      report.resident.map { String(bytes: $0) } ?? "-", report.swapped.map { String(bytes: $0) } ?? "-"]
                         + (systemd ? [report.engineState ?? "-"] : [])
@@ -149,3 +149,12 @@ package enum Output {
     }
 }
 
+extension StatusReport {
+    /// STATE in a table: the effective state, or `idle-frozen (traffic, since 20:51:03Z)` for a
+    /// target freezectld's idle controller holds (JSON keeps `state` and adds `idle`).
+    var shownState: String {
+        guard let idle = details.idle else { return details.state ?? "-" }
+        let time = idle.since.split(separator: "T").last.map(String.init) ?? idle.since
+        return "idle-frozen (\(idle.wake), since \(time))"
+    }
+}

@@ -34,11 +34,13 @@ extension API {
                 guard let cgroup = status.freezer?.target.cgroup else { return false }
                 return policy.decide(caller, .status, Policy.Subject(container: nil, cgroupPath: cgroup.cgroupPath, unit: nil, matches: { _, _ in false })).isAllowed
             }
-            return jsonLines(statuses.map { StatusReport($0.withMemory()) })
+            let idle = IdleFreeze.read(in: self.idle.records)
+            return jsonLines(statuses.map { StatusReport($0.shown(idle: idle)) })
         }
         let items = await resolver.resolve(selection, for: .inspect)
         let sorted = policy.authorize(items, named: Set(targets.map(\.description)), caller: caller, actions: [.status], resolver: resolver)
         guard sorted.refused.isEmpty else { return refuse(caller, .status, sorted.refused) }
-        return jsonLines(sorted.items.map { StatusReport(resolver.status($0).withMemory()) })
+        let idle = IdleFreeze.read(in: self.idle.records)
+        return jsonLines(sorted.items.map { StatusReport(resolver.status($0).shown(idle: idle)) })
     }
 }
