@@ -11,7 +11,8 @@ package struct Status: KernelSideCommand, Sendable {
         abstract: "Show the freezer state of targets or containers, or list every frozen or freezing cgroup.",
         discussion: """
         STATE is the effective state: thawed, freezing, frozen, or frozen-by-parent \
-        (frozen because an ancestor is). SELF is the cgroup's own request \
+        (frozen because an ancestor is); idle-frozen (WAKE, since TIME) for a target \
+        freezectld froze because it was idle (JSON: state frozen, and idle). SELF is the cgroup's own request \
         (freezer.self_freezing or cgroup.freeze). PROCS counts the processes in the \
         cgroup and its descendants; RESIDENT and SWAPPED, their memory in RAM and in \
         swap (the sums of their Pss and SwapPss: what pause --reclaim gives back). For \
