@@ -17,4 +17,6 @@ bin=$(bash scripts/build-release.sh)  # freezectl and freezectl-bench
 cc -O2 -o "$bin/bench-kernel-floor" Benchmarks/kernel-floor.c Sources/CKernelFloor/KernelFloor.c -I Sources/CKernelFloor/include
 # The deep pause's workload (Benchmarks/memory-workload.c), the same program the tests run.
 cc -O2 -static -o "$bin/bench-memory-workload" Benchmarks/memory-workload.c
+# The idle benchmark's client (Benchmarks/idle-client.py), run in the containers' network namespaces.
+install -m 0755 Benchmarks/idle-client.py "$bin/bench-idle-client.py"
 exec "$bin/freezectl-bench" --freezectl "$bin/freezectl" "$@"

@@ -41,7 +41,7 @@ struct FreezectlBench {
             .option("output", value: "dir", "Directory for benchmarks.md and benchmarks.json. (default: docs)"),
             .option("freezectl", value: "path", "The freezectl binary to measure (default: the one beside this program)."),
             .flag("no-docker", "Leave Docker out even when dockerd is installed."),
-            .option("only", value: "part", repeatable: true, "Run only these parts (library, commands, runc, docker, containerd, daemon, deeppause; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all."),
+            .option("only", value: "part", repeatable: true, "Run only these parts (library, commands, runc, docker, containerd, daemon, deeppause, idle; commands is runc, docker and containerd); repeatable; the other figures are kept from the existing benchmarks.json. Default: all."),
             .option("freezectld", value: "path", "The freezectld binary to measure (default: the one beside freezectl)."),
         ],
         commands: [])
@@ -53,7 +53,7 @@ struct FreezectlBench {
     var only: [String] = []
     var freezectld: String?
 
-    static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon", "deeppause"]
+    static let parts = ["library", "commands", "runc", "docker", "containerd", "daemon", "deeppause", "idle"]
 
     /// The options of `line`; an unknown part is a usage error.
     init(_ line: ParsedLine) throws {
@@ -142,14 +142,23 @@ struct FreezectlBench {
         }
         let rootfs = scratch + "/rootfs"
         let commandParts = ["runc", "docker", "containerd"].filter { only.isEmpty || only.contains($0) || only.contains("commands") }
-        if !commandParts.isEmpty || only.contains("daemon") { try makeBusyboxRootfs(at: rootfs) }
+        if !commandParts.isEmpty || only.contains("daemon") || only.contains("idle") { try makeBusyboxRootfs(at: rootfs) }
         if !commandParts.isEmpty {
             try CommandSuites(plan: plan, layout: layout, freezectl: binary, spawner: spawner, scratch: scratch, rootfs: rootfs)
                 .run(parts: Set(commandParts), into: &report)
         }
+        let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
         if only.isEmpty || only.contains("daemon") {
-            let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
             try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
+                .run(into: &report)
+        }
+        if only.isEmpty || only.contains("idle") {
+            // The client in Python beside the harness (Benchmarks/idle-client.py), where bench.sh copied it.
+            let client = harnessDirectory.appendingPathComponent("bench-idle-client.py").path
+            guard FileManager.default.fileExists(atPath: client) else {
+                throw UsageError("no client at \(client): run the benchmark with scripts/bench.sh, which copies it")
+            }
+            try IdleSuite(plan: plan, layout: layout, freezectld: daemon, client: client, spawner: spawner, scratch: scratch, rootfs: rootfs)
                 .run(into: &report)
         }
         if only.isEmpty || only.contains("deeppause") {

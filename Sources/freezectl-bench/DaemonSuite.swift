@@ -20,28 +20,14 @@ struct DaemonSuite {
         let fleet = try RuncFleet(count: 1, prefix: "fzb-daemon", labels: ["fzbench": "daemon"], rootfs: rootfs, scratch: scratch, spawner: spawner)
         defer { fleet.destroy() }
         let socket = scratch + "/freezectld.sock"
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: freezectld)
-        daemon.arguments = ["--socket", socket, "--state-dir", scratch + "/freezectld-state", "--runtime-root", fleet.root]
-        daemon.standardOutput = FileHandle.nullDevice
-        daemon.standardError = FileHandle.nullDevice
-        try daemon.run()
-        let token = Cleanup.shared.add { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        defer {
-            if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() }
-            Cleanup.shared.remove(action: token)
-        }
-        var connection: UnixHTTPConnection?
-        for _ in 0..<200 where connection == nil {
-            connection = try? UnixHTTPConnection(socket: socket)
-            if connection == nil { usleep(50_000) }
-        }
-        guard let connection else { throw BenchError("freezectld did not listen on \(socket)") }
+        let daemon = try BenchDaemon(freezectld, socket: socket, state: scratch + "/freezectld-state", runtimeRoot: fleet.root)
+        defer { daemon.stop() }
+        let connection = daemon.connection
         usleep(500_000)  // its first listing of the sources
-        let idle = Double(Self.residentKiB(daemon.processIdentifier))
+        let idle = Double(Self.residentKiB(daemon.process.processIdentifier))
 
         try measurePairs(fleet: fleet, connection: connection, into: &report)
-        try measureThroughput(fleet: fleet, socket: socket, daemon: daemon, idle: idle, into: &report)
+        try measureThroughput(fleet: fleet, socket: socket, daemon: daemon.process, idle: idle, into: &report)
     }
 
     /// Pause+unpause pairs through the API and through runc, alternating which goes first.
@@ -148,6 +134,40 @@ private final class Failures: @unchecked Sendable {
 
 /// HTTP/1.1 on a unix socket, one request at a time on one kept-alive connection: the cheapest
 /// client there is, so that the figures are the daemon's.
+/// A freezectld of the benchmark's own on a private socket, stopped (SIGTERM) by `stop()` or the
+/// harness's clean-up; `connection` is one kept-alive connection to it.
+final class BenchDaemon: @unchecked Sendable {
+    let process = Process()
+    let connection: UnixHTTPConnection
+    private var token = 0
+
+    init(_ freezectld: String, socket: String, state: String, runtimeRoot: String, more: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: freezectld)
+        process.arguments = ["--socket", socket, "--state-dir", state, "--runtime-root", runtimeRoot] + more
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let process = self.process
+        token = Cleanup.shared.add { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var connection: UnixHTTPConnection?
+        for _ in 0..<200 where connection == nil {
+            connection = try? UnixHTTPConnection(socket: socket)
+            if connection == nil { usleep(50_000) }
+        }
+        guard let connection else {
+            if process.isRunning { process.terminate(); process.waitUntilExit() }
+            Cleanup.shared.remove(action: token)
+            throw BenchError("freezectld did not listen on \(socket)")
+        }
+        self.connection = connection
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        Cleanup.shared.remove(action: token)
+    }
+}
+
 final class UnixHTTPConnection: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []

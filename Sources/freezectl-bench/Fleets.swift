@@ -12,7 +12,7 @@ func makeBusyboxRootfs(at directory: String) throws {
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
     guard let busybox = which("busybox") else { throw BenchError("busybox is needed: apt-get install busybox-static") }
     try FileManager.default.copyItem(atPath: busybox, toPath: bin + "/busybox")
-    for applet in ["sh", "sleep"] {
+    for applet in ["sh", "sleep", "mkdir", "echo"] {
         try FileManager.default.createSymbolicLink(atPath: bin + "/" + applet, withDestinationPath: "busybox")
     }
 }
@@ -49,8 +49,10 @@ final class RuncFleet: @unchecked Sendable {
     private let spawner: Spawner
     private var cleanupToken = 0
 
-    /// Starts `count` containers named `prefix-N`, each `sh` with two `sleep`s (three processes).
-    init(count: Int, prefix: String, labels: [String: String], rootfs: String, scratch: String, spawner: Spawner) throws {
+    /// Starts `count` containers named `prefix-N`, each `sh` with two `sleep`s (three processes),
+    /// or `script`; with `ownNetwork`, each in a network namespace of its own with its loopback up.
+    init(count: Int, prefix: String, labels: [String: String], rootfs: String, scratch: String, spawner: Spawner,
+         script: String = "sleep 1000000 & sleep 1000000 & wait", ownNetwork: Bool = false) throws {
         guard let runc = which("runc") else { throw BenchError("runc is needed: apt-get install runc") }
         self.runc = runc
         self.spawner = spawner
@@ -66,13 +68,13 @@ final class RuncFleet: @unchecked Sendable {
         }
         var process = config["process"] as? [String: Any] ?? [:]
         process["terminal"] = false
-        process["args"] = ["sh", "-c", "sleep 1000000 & sleep 1000000 & wait"]
+        process["args"] = ["sh", "-c", script]
         config["process"] = process
         config["root"] = ["path": rootfs, "readonly": true]
         config["annotations"] = labels
-        // No network namespace: creating and tearing down hundreds of them dominates set-up time
-        // and plays no part in freezing.
-        if var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
+        // No network namespace unless asked: creating and tearing down hundreds of them dominates
+        // set-up time and plays no part in freezing (it does in a wake on traffic).
+        if !ownNetwork, var linux = config["linux"] as? [String: Any], let namespaces = linux["namespaces"] as? [[String: Any]] {
             linux["namespaces"] = namespaces.filter { $0["type"] as? String != "network" }
             config["linux"] = linux
         }
@@ -83,6 +85,8 @@ final class RuncFleet: @unchecked Sendable {
             let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)/state.json"))) as? [String: Any]
             guard let pid = state?["init_process_pid"] as? Int else { throw BenchError("runc state of \(id) has no init PID") }
             pids.append(Int32(pid))
+            // runc leaves a new network namespace's loopback down.
+            if ownNetwork { try spawner.must("/usr/bin/nsenter", ["--net=/proc/\(pid)/ns/net", "/usr/sbin/ip", "link", "set", "lo", "up"]) }
         }
     }
 

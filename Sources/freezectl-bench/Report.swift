@@ -49,6 +49,7 @@ struct MarkdownReport {
         out += scaling()
         out += daemon()
         out += DeepPauseReport(report: report).render()
+        out += IdleReport(report: report).render()
         if !report.skipped.isEmpty {
             out.append("## Skipped")
             out.append("")
@@ -113,6 +114,7 @@ struct MarkdownReport {
         let api = ratio(report.find("daemon", ["tool": "freezectld", "operation": "pair"]), report.find("daemon", ["tool": "runc", "operation": "pair"]))
         row("pause+unpause of one runc container through freezectld's API at most 0.3× `runc pause` + `runc resume`", api, { $0 <= 0.3 }, "\(formatRatio(api)) the time of runc")
         rows += DeepPauseReport(report: report).targets()
+        rows += IdleReport(report: report).targets()
         return rows + [""]
     }
 
