@@ -28,9 +28,9 @@ import SystemPackage
 actor IdleController {
     /// How often running targets are sampled: the freeze comes at most this long after `after`.
     static let sampleInterval: Duration = .milliseconds(250)
-    /// How often the targets are listed again (new containers, changed labels, a reloaded
-    /// configuration) and idle-frozen ones checked for a thaw by someone else.
-    static let discoveryInterval: Duration = .seconds(5)
+    /// The targets are judged again at each listing of the state watcher (every 3 s, and after
+    /// the daemon's own operations: new containers, changed labels, a reloaded configuration),
+    /// and idle-frozen ones checked for a thaw by someone else; the sources are not listed twice.
 
     /// An idle freeze as recorded, to be found again after a restart.
     struct Record: Codable, Sendable {
@@ -114,11 +114,12 @@ actor IdleController {
         let wakes = Task { [traffic] in
             for await activity in traffic.activity { await self.woke(activity) }
         }
-        var lastDiscovery: ContinuousClock.Instant?
+        var judged = -1
         while !Task.isCancelled && !stopping {
-            if lastDiscovery.map({ ContinuousClock.now - $0 >= Self.discoveryInterval }) ?? true {
-                await discover()
-                lastDiscovery = .now
+            let (containers, generation) = watcher.listed
+            if generation != judged {
+                await discover(containers)
+                judged = generation
             }
             await sample()
             guard await sleepUnlessCancelled(for: Self.sampleInterval) else { break }
@@ -137,36 +138,38 @@ actor IdleController {
         traffic.stop()
     }
 
-    /// Lists the targets the configuration and labels cover; keeps the quiet time of those it
-    /// knew, starts it for new ones, forgets those no longer covered (an idle-frozen one stays
+    /// Judges the listed containers and the units the rules name: keeps the quiet time of those
+    /// it knew, starts it for new ones, forgets those no longer covered (an idle-frozen one stays
     /// until it wakes), and checks idle-frozen ones for a thaw by someone else.
-    private func discover() async {
+    private func discover(_ listed: [ResolvedTarget]) async {
         let configuration = self.configuration.value
         let units = configuration.rules.flatMap(\.selectors.units).map { TargetSpec.unit($0) }
-        let items = await resolver.resolve(TargetSelection(targets: units, all: true), for: .pause)
+        let candidates = listed + (units.isEmpty ? [] : await resolver.resolve(TargetSelection(targets: units), for: .pause).compactMap(\.resolved))
         let host = NetworkNamespace.host
         var seen: Set<String> = []
-        for item in items {
-            guard let resolved = item.resolved, let target = resolved.cgroup else { continue }
-            let key = Self.key(resolved)
+        for candidate in candidates {
+            let key = Self.key(candidate)
             seen.insert(key)
             guard tracked[key]?.frozen == nil else { continue }
             let plan: IdleConfiguration.Plan?
-            do {
-                plan = try configuration.plan(for: Policy.rootOnly.subject(of: resolved, resolver: resolver))
+            let resolved: ResolvedTarget
+            do throws(IdleRefusal) {
+                guard let judged = try judge(candidate, configuration) else {
+                    tracked[key] = nil
+                    continue
+                }
+                (plan, resolved) = (judged.plan, judged.resolved)
             } catch {
-                refuse(key, reference: item.reference, "\(error.message); it is not frozen when idle")
+                refuse(key, reference: candidate.reference, error.message)
                 tracked[key] = nil
                 continue
             }
-            guard let plan else {
-                tracked[key] = nil
-                continue
-            }
+            guard let plan, let target = resolved.cgroup else { continue }
+            let item = Resolution(resolved)
             let pid = resolved.container?.pid ?? resolver.freezer.processes(of: target).first
             let hostNetwork = pid.map { NetworkNamespace.identity(of: $0) == host } ?? false
             if plan.wake == .traffic, hostNetwork {
-                refuse(key, reference: item.reference, "its network namespace is the host's, where its packets cannot be told from the host's: wake = \"traffic\" (\(plan.origin)) is refused; give it a network namespace of its own, or wake = \"api\"")
+                refuse(key, reference: candidate.reference, "its network namespace is the host's, where its packets cannot be told from the host's: wake = \"traffic\" (\(plan.origin)) is refused; give it a network namespace of its own, or wake = \"api\"")
                 tracked[key] = nil
                 continue
             }
@@ -198,6 +201,31 @@ actor IdleController {
             }
         }
         countFrozen()
+    }
+
+    /// Why a listed target is not judged: a label that does not hold, or no route to pause it.
+    struct IdleRefusal: Swift.Error {
+        var message: String
+    }
+
+    /// The plan for `candidate` (a listing's resolution), and its route to pause it; nil when
+    /// neither a rule nor its labels judge it.
+    private func judge(_ candidate: ResolvedTarget, _ configuration: IdleConfiguration) throws(IdleRefusal) -> (plan: IdleConfiguration.Plan, resolved: ResolvedTarget)? {
+        let plan: IdleConfiguration.Plan?
+        do {
+            plan = try configuration.plan(for: Policy.rootOnly.subject(of: candidate, resolver: resolver))
+        } catch {
+            throw IdleRefusal(message: "\(error.message); it is not frozen when idle")
+        }
+        guard let plan else { return nil }
+        // A unit came resolved for a pause; a listed container is routed for one now (through
+        // its engine where one keeps its state, so that the engine shows it paused).
+        guard let container = candidate.container else { return (plan, candidate) }
+        do {
+            return (plan, try resolver.route(container, reference: container.shortReference, for: .pause, direct: false))
+        } catch {
+            throw IdleRefusal(message: "it cannot be paused: \((error as? any FreezectlError)?.message ?? "\(error)"); it is not frozen when idle")
+        }
     }
 
     /// One sample of every running target; freezes those quiet for their `after`.

@@ -11,13 +11,21 @@ import Synchronization
 /// again as state changes.
 final class StateWatcher: Sendable {
     private struct Watched {
-        var task: Task<Void, Never>
+        /// A v2 cgroup's own task, waiting on its `cgroup.events`; nil for a v1 cgroup, which
+        /// `pollLoop` reads with the others (v1 has no notification).
+        var task: Task<Void, Never>?
+        var target: FreezerTarget
         var state: FreezeState?
     }
 
     private struct State {
         var watched: [String: Watched] = [:]
         var containers: [String: Container] = [:]
+        /// The last listing's containers, resolved to read their state (the idle controller
+        /// judges them from it rather than listing the sources again).
+        var listed: [ResolvedTarget] = []
+        /// Counts the listings: a reader sees a new one by a new number.
+        var generation = 0
         /// Cgroups the daemon is changing (nil: until it says it is done) or changed a moment ago.
         var own: [String: ContinuousClock.Instant?] = [:]
     }
@@ -27,6 +35,8 @@ final class StateWatcher: Sendable {
     static let ownGrace: Duration = .seconds(1)
     /// How often the sources are listed again.
     static let refreshInterval: Duration = .seconds(3)
+    /// How often v1 cgroups are read, all in one pass.
+    static let pollInterval: Duration = .milliseconds(500)
 
     private let resolver: Resolver
     private let hub: EventHub
@@ -57,6 +67,7 @@ final class StateWatcher: Sendable {
                     guard await sleepUnlessCancelled(for: Self.refreshInterval) else { break }
                 }
             }
+            group.addTask { await self.pollLoop() }
             await group.next()
             group.cancelAll()
         }
@@ -80,6 +91,9 @@ final class StateWatcher: Sendable {
         pokes.continuation.yield()
     }
 
+    /// The containers of the last listing (resolved to read their state).
+    var listed: (containers: [ResolvedTarget], generation: Int) { state.withLock { ($0.listed, $0.generation) } }
+
     /// How many watched cgroups are paused (frozen, freezing, or frozen by a parent) as last seen.
     var pausedCount: Int {
         state.withLock { $0.watched.values.filter { $0.state.map { $0 != .thawed } ?? false }.count }
@@ -89,12 +103,14 @@ final class StateWatcher: Sendable {
     func refresh() async {
         let items = await resolver.resolve(TargetSelection(targets: [], all: true), for: .inspect)
         var containers: [String: Container] = [:]
+        var listed: [ResolvedTarget] = []
         for item in items {
             guard let resolved = item.resolved, let cgroup = resolved.cgroup, let container = resolved.container else { continue }
             containers[cgroup.cgroup.path.string] = container
+            listed.append(resolved)
             watch(cgroup)
         }
-        state.withLock { $0.containers = containers }
+        state.withLock { ($0.containers, $0.listed, $0.generation) = (containers, listed, $0.generation + 1) }
         hub.setContainers(containers)
     }
 
@@ -102,15 +118,21 @@ final class StateWatcher: Sendable {
     func stop() {
         let tasks = state.withLock { state in
             defer { state.watched.removeAll() }
-            return state.watched.values.map(\.task)
+            return state.watched.values.compactMap(\.task)
         }
         for task in tasks { task.cancel() }
     }
 
     private func watch(_ target: FreezerTarget) {
         let key = target.cgroup.path.string
+        // A v1 cgroup's state now is what the polls compare with (read before the lock: I/O).
+        let baseline = target.backend == .v1 && state.withLock({ $0.watched[key] == nil }) ? resolver.freezer.stateIfReadable(target) : nil
         state.withLock { state in
             guard state.watched[key] == nil else { return }
+            guard target.backend == .v2 else {
+                state.watched[key] = Watched(task: nil, target: target, state: baseline)
+                return
+            }
             let task = Task { [resolver] in
                 var first = true
                 for await now in resolver.freezer.stateChanges(of: target) {
@@ -120,7 +142,23 @@ final class StateWatcher: Sendable {
                 // The cgroup is gone: nothing left to watch.
                 _ = self.state.withLock { $0.watched.removeValue(forKey: key) }
             }
-            state.watched[key] = Watched(task: task, state: nil)
+            state.watched[key] = Watched(task: task, target: target, state: nil)
+        }
+    }
+
+    /// Reads every watched v1 cgroup each `pollInterval`, in one pass on one task (a task and a
+    /// timer per cgroup cost more than the reads: 100 containers were 200 wake-ups a second).
+    /// A cgroup that cannot be read any more is gone: no longer watched.
+    private func pollLoop() async {
+        while await sleepUnlessCancelled(for: Self.pollInterval) {
+            let polled = state.withLock { $0.watched.filter { $0.value.task == nil }.map { ($0.key, $0.value.target, $0.value.state == nil) } }
+            for (key, target, first) in polled {
+                guard let now = resolver.freezer.stateIfReadable(target) else {
+                    _ = state.withLock { $0.watched.removeValue(forKey: key) }
+                    continue
+                }
+                if first || state.withLock({ $0.watched[key]?.state }) != now { saw(now, in: key, first: first) }
+            }
         }
     }
 

@@ -95,7 +95,7 @@ public struct Resolver: Sendable {
 
     /// The route of a container: its engine's API when an engine keeps its state (Docker, podman,
     /// containerd), the cgroup otherwise; an engine-owned runc/crun container only with `direct`.
-    func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws -> ResolvedTarget {
+    package func route(_ container: Container, reference: String, for purpose: Purpose, direct: Bool) throws -> ResolvedTarget {
         let engine = container.source.isEngine ? container.source.rawValue : container.owner
         if let api = catalog.engine(for: container.source), !direct && purpose != .checkpoint {
             // Only a running or paused container has a state to change.
