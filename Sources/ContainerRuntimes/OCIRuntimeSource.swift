@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Synchronization
 import SystemPackage
 
 /// The containers of an OCI runtime, read from its state directory. runc and crun keep no pause
@@ -126,7 +127,7 @@ public struct OCIRuntimeSource: ContainerSourceDriver {
     /// `bundle=` one apart) and the cgroup runc itself writes (the freezer directory, else the v2
     /// one, else the init's). The file is runc's, but its labels come from whoever created the
     /// container: the fuzz harness runs this on arbitrary bytes.
-    package static func runcState(_ data: Data) throws -> (id: String, pid: Int32, startTime: UInt64?, labels: [String: String], bundle: String?, cgroup: TargetSpec) {
+    package static func runcState(_ data: Data) throws -> RuncStateSummary {
         let state = try JSONDecoder().decode(RuncState.self, from: data)
         var labels: [String: String] = [:]
         for label in state.config?.labels ?? [] {
@@ -139,9 +140,30 @@ public struct OCIRuntimeSource: ContainerSourceDriver {
         return (state.id, state.init_process_pid, state.init_process_start, labels, bundle, cgroup)
     }
 
+    /// The last decode of each runc state file, with the bytes it was decoded from: freezectld
+    /// lists the sources every few seconds, and decoding 100 unchanged files was most of its CPU
+    /// while it watched 100 idle-frozen containers. A file whose bytes differ in any way (runc
+    /// rewrites it on a pause, a resume, an update) is decoded again.
+    private static let decoded = Mutex<[FilePath: (bytes: [UInt8], state: RuncStateSummary)]>([:])
+    /// The most files remembered (more are decoded every time: a cache that cannot grow unbounded).
+    private static let decodedLimit = 4096
+
+    package typealias RuncStateSummary = (id: String, pid: Int32, startTime: UInt64?, labels: [String: String], bundle: String?, cgroup: TargetSpec)
+
+    /// `runcState` of `bytes`, read from `path`: decoded again only when they changed.
+    static func runcState(_ bytes: [UInt8], at path: FilePath) throws -> RuncStateSummary {
+        if let known = decoded.withLock({ $0[path] }), known.bytes == bytes { return known.state }
+        let state = try runcState(Data(bytes))
+        decoded.withLock { cache in
+            if cache.count >= decodedLimit && cache[path] == nil { cache.removeAll() }
+            cache[path] = (bytes, state)
+        }
+        return state
+    }
+
     private func runcContainer(id: String, in opened: RuntimeRoot) throws -> Container? {
         let file = try opened.read("state.json", of: id, limit: Self.stateFileLimit)
-        let state = try Self.runcState(Data(file.bytes))
+        let state = try Self.runcState(file.bytes, at: file.path)
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
                                   engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),

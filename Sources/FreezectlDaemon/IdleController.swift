@@ -46,6 +46,8 @@ actor IdleController {
         var id: String
         var record: Record
         var watch: UInt64?
+        /// A wake that failed (its thaw did): tried again at each listing until it succeeds.
+        var failedWake: String?
     }
 
     private struct Tracked {
@@ -191,10 +193,13 @@ actor IdleController {
             tracked[key] = nil
         }
         // A thaw by someone else (docker unpause, runc resume, freezectl unpause without the
-        // daemon): the target is theirs again, running, its quiet time restarted.
+        // daemon): the target is theirs again, running, its quiet time restarted. The state is
+        // the watcher's last read (it reads every watched cgroup anyway), else read now.
         for (key, known) in tracked where known.frozen != nil {
             // A cgroup that cannot be read now is checked again at the next listing.
-            if resolver.freezer.stateIfReadable(known.target) == .thawed {
+            if let cause = known.frozen?.failedWake {
+                await wake(key, cause: cause, socket: nil, since: .now)
+            } else if (watcher.lastState(of: known.target) ?? resolver.freezer.stateIfReadable(known.target)) == .thawed {
                 release(key, cause: "thawed", message: "thawed by someone else")
             } else if !Syscall.exists(known.target.cgroup.path) {
                 release(key, cause: "gone", message: "its cgroup is gone")
@@ -290,11 +295,11 @@ actor IdleController {
             record.rule = origin
             record.message = record.message ?? message
         }
-        let result = await run([known.item], options)
-        guard let result, result.outcome == .ok else {
+        let result = await run(known.item, options)
+        guard result.outcome == .ok else {
             // Failed (rolled back by the batch), or paused by someone else meanwhile: not ours.
             files.remove(id)
-            if let result, result.outcome != .already {
+            if result.outcome != .already {
                 logger.error("\(known.reference): idle freeze failed: \(result.error?.message ?? "unknown error")")
             }
             known.quietSince = .now
@@ -367,12 +372,13 @@ actor IdleController {
             record.rule = frozen.record.origin
             record.message = record.message ?? message
         }
-        let result = await run([known.item], options)
+        let result = await run(known.item, options)
         let latency = ContinuousClock.now - since
-        guard let result, result.outcome == .ok || result.outcome == .already else {
+        guard result.outcome == .ok || result.outcome == .already else {
             // Not thawed: still frozen by us, still recorded; the next listing tries again.
-            logger.error("\(known.reference): \(message) failed: \(result?.error?.message ?? "unknown error"); tried again at the next listing")
+            logger.error("\(known.reference): \(message) failed: \(result.error?.message ?? "unknown error"); tried again at the next listing")
             known.frozen?.watch = nil
+            known.frozen?.failedWake = cause
             tracked[key] = known
             return
         }
@@ -497,14 +503,17 @@ actor IdleController {
 
     // MARK: -
 
-    /// One target through the resolver, as the API runs it (the watcher told, never cancelled
-    /// half-way).
-    private func run(_ items: [Resolution], _ options: BatchOptions) async -> BatchResult? {
-        let cgroups = items.compactMap { $0.resolved?.cgroup }
+    /// One target along its route, audited (the watcher told; never cancelled half-way): the
+    /// batch's `perform` for one item, without a batch's task group, which a wake would wait on.
+    private func run(_ item: Resolution, _ options: BatchOptions) async -> BatchResult {
+        let cgroups = item.resolved?.cgroup.map { [$0] } ?? []
         watcher.changing(cgroups)
-        let results = await uncancelled { [resolver] in await resolver.run(items, options: options) }
-        watcher.changed(cgroups)
-        return results.first
+        let result = await uncancelled { [resolver] in
+            await resolver.perform(item, operation: options.operation, timeout: options.timeout, memory: options.advisesMemory)
+        }
+        options.audit?.record(result.auditRecord(action: options.operation.action))
+        watcher.changed(cgroups, relist: false)
+        return result
     }
 
     /// A target's key across listings: its container, else what names it.

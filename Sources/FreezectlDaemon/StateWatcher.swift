@@ -81,14 +81,22 @@ final class StateWatcher: Sendable {
     }
 
     /// The daemon is done changing these cgroups: watched from now on, and a change seen within
-    /// the grace period is still its own.
-    func changed(_ cgroups: [FreezerTarget]) {
+    /// the grace period is still its own. With `relist`, the sources are listed again soon (an
+    /// operation may have started or ended a container's life as the daemon sees it); the idle
+    /// controller's freezes and wakes pass false: they change no container's life, and a listing
+    /// right after a wake would take the CPU from the container serving its first request.
+    func changed(_ cgroups: [FreezerTarget], relist: Bool = true) {
         let until = ContinuousClock.now + Self.ownGrace
         state.withLock { state in
             for cgroup in cgroups { state.own[cgroup.cgroup.path.string] = until }
         }
         for cgroup in cgroups { watch(cgroup) }
-        pokes.continuation.yield()
+        if relist { pokes.continuation.yield() }
+    }
+
+    /// A watched cgroup's state as last read (nil: not watched, or not read yet).
+    func lastState(of target: FreezerTarget) -> FreezeState? {
+        state.withLock { $0.watched[target.cgroup.path.string]?.state }
     }
 
     /// The containers of the last listing (resolved to read their state).
@@ -149,16 +157,25 @@ final class StateWatcher: Sendable {
     /// Reads every watched v1 cgroup each `pollInterval`, in one pass on one task (a task and a
     /// timer per cgroup cost more than the reads: 100 containers were 200 wake-ups a second).
     /// A cgroup that cannot be read any more is gone: no longer watched.
+    /// Each pass reads `freezer.state` alone; the full state (which also reads
+    /// `freezer.self_freezing`) only when that text changed. So a frozen cgroup whose own request
+    /// changes while an ancestor keeps it frozen (frozen and frozen-by-parent, both FROZEN to the
+    /// kernel) shows no event until its text changes.
     private func pollLoop() async {
+        var texts: [String: String] = [:]
         while await sleepUnlessCancelled(for: Self.pollInterval) {
             let polled = state.withLock { $0.watched.filter { $0.value.task == nil }.map { ($0.key, $0.value.target, $0.value.state == nil) } }
+            var seen: [String: String] = [:]
             for (key, target, first) in polled {
-                guard let now = resolver.freezer.stateIfReadable(target) else {
+                guard let text = CgroupFile.readIfPresent(target.cgroup.file("freezer.state")),
+                      let now = first || texts[key] != text ? resolver.freezer.stateIfReadable(target) : state.withLock({ $0.watched[key]?.state }) else {
                     _ = state.withLock { $0.watched.removeValue(forKey: key) }
                     continue
                 }
+                seen[key] = text
                 if first || state.withLock({ $0.watched[key]?.state }) != now { saw(now, in: key, first: first) }
             }
+            texts = seen
         }
     }
 

@@ -48,7 +48,7 @@ extension BatchOptions.Operation {
 
 extension BatchOptions {
     /// Whether each item's memory is worked on: reclaimed after a freeze, prefetched before a thaw.
-    var advisesMemory: Bool { operation == .freeze ? reclaim : prefetch }
+    package var advisesMemory: Bool { operation == .freeze ? reclaim : prefetch }
 }
 
 /// The outcome of one item of a batch.
