@@ -2,9 +2,11 @@
 """The idle benchmark's client (freezectl-bench's IdleSuite), run inside a container's network
 namespace (nsenter --net) while freezectld judges the container with an `after` of a few seconds.
 
-    idle-client.py FREEZER_STATE ROUNDS TIMEOUT
+    idle-client.py FREEZER_STATE ROUNDS TIMEOUT [OFFSET]
 
-Asks once (the container's quiet time starts), then each round: waits until the container's
+Waits OFFSET seconds (clients of several containers are spread over the quiet time, so that
+their wakes do not all come at once), asks once (the container's quiet time starts), then each
+round: waits until the container's
 freezer.state says FROZEN (the idle controller froze it), times one request (the wake: the first
 packet thaws it) and one right after (the same container, running), and prints one JSON line:
 detect_s (from the end of the last request to FROZEN seen, read every 2 ms), wake_s, running_s,
@@ -38,6 +40,7 @@ def get():
 
 def main():
     state, rounds, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
     _, ok = get()
     last = time.monotonic()
     for _ in range(rounds):

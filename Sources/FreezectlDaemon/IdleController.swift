@@ -89,6 +89,9 @@ actor IdleController {
     private var watches: [UInt64: String] = [:]
     /// Targets whose plan was refused (a bad label, the host's network), said once each.
     private var refusals: [String: String] = [:]
+    /// Targets being frozen or woken now: the actor runs other work while their thaw or freeze
+    /// is awaited, and none of it may touch them meanwhile.
+    private var busy: Set<String> = []
     private var stopping = false
 
     init(resolver: Resolver, configuration: ConfigurationStore, audit: AuditTrail, hub: EventHub, watcher: StateWatcher,
@@ -114,7 +117,9 @@ actor IdleController {
     func run() async {
         await adopt()
         let wakes = Task { [traffic] in
-            for await activity in traffic.activity { await self.woke(activity) }
+            // Each wake in a task of its own: a burst of first packets is thawed side by side,
+            // not one after the other.
+            for await activity in traffic.activity { Task { await self.woke(activity) } }
         }
         var judged = -1
         while !Task.isCancelled && !stopping {
@@ -152,7 +157,7 @@ actor IdleController {
         for candidate in candidates {
             let key = Self.key(candidate)
             seen.insert(key)
-            guard tracked[key]?.frozen == nil else { continue }
+            guard tracked[key]?.frozen == nil, !busy.contains(key) else { continue }
             let plan: IdleConfiguration.Plan?
             let resolved: ResolvedTarget
             do throws(IdleRefusal) {
@@ -195,7 +200,7 @@ actor IdleController {
         // A thaw by someone else (docker unpause, runc resume, freezectl unpause without the
         // daemon): the target is theirs again, running, its quiet time restarted. The state is
         // the watcher's last read (it reads every watched cgroup anyway), else read now.
-        for (key, known) in tracked where known.frozen != nil {
+        for (key, known) in tracked where known.frozen != nil && !busy.contains(key) {
             // A cgroup that cannot be read now is checked again at the next listing.
             if let cause = known.frozen?.failedWake {
                 await wake(key, cause: cause, socket: nil, since: .now)
@@ -237,7 +242,7 @@ actor IdleController {
     private func sample() async {
         let now = ContinuousClock.now
         for key in Array(tracked.keys) {
-            guard var known = tracked[key], known.frozen == nil, !stopping else { continue }
+            guard var known = tracked[key], known.frozen == nil, !stopping, !busy.contains(key) else { continue }
             // Paused by someone else (or half-way): theirs; its quiet time restarts when it is thawed.
             // Unreadable now means gone or going: the next listing drops it.
             guard resolver.freezer.stateIfReadable(known.target) == .thawed else {
@@ -272,7 +277,8 @@ actor IdleController {
 
     /// Freezes a quiet target: recorded first, then frozen through its route, then watched.
     private func freeze(_ key: String) async {
-        guard var known = tracked[key], let resolved = known.item.resolved else { return }
+        guard var known = tracked[key], let resolved = known.item.resolved, busy.insert(key).inserted else { return }
+        defer { busy.remove(key) }
         let quiet = ContinuousClock.now - known.quietSince
         let id = Lease.newID()
         let record = Record(target: LeaseKeeper.target(resolved), wake: known.plan.wake, reclaim: known.plan.reclaim,
@@ -316,6 +322,7 @@ actor IdleController {
                 logger.error("\(known.reference): thawed again: its sockets cannot be watched: \(error.message)")
                 known.frozen = frozen
                 tracked[key] = known
+                busy.remove(key)
                 await wake(key, cause: "unwatchable", socket: nil, since: .now)
                 return
             }
@@ -323,6 +330,7 @@ actor IdleController {
         known.frozen = frozen
         tracked[key] = known
         if let watch = frozen.watch { watches[watch] = key }
+        busy.remove(key)
         if stopping {
             // The daemon began to stop while this froze: thawed with the others.
             await wake(key, cause: "shutdown", socket: nil, since: .now)
@@ -360,7 +368,8 @@ actor IdleController {
     /// Thaws an idle-frozen target (after a prefetch when it was reclaimed) and forgets its
     /// freeze; its quiet time starts again.
     private func wake(_ key: String, cause: String, socket: String?, since: ContinuousClock.Instant) async {
-        guard var known = tracked[key], let frozen = known.frozen else { return }
+        guard var known = tracked[key], let frozen = known.frozen, busy.insert(key).inserted else { return }
+        defer { busy.remove(key) }
         if let watch = frozen.watch {
             traffic.unwatch(watch)
             watches[watch] = nil
@@ -430,7 +439,7 @@ actor IdleController {
     /// wakes it (cause `api`) and restarts the quiet time of every target it names.
     func requested(_ operation: BatchOptions.Operation, cgroups: Set<CgroupIdentity>, lease: Bool, at start: ContinuousClock.Instant) {
         let now = ContinuousClock.now
-        for (key, known) in tracked where known.identity.cgroup.map(cgroups.contains) ?? false {
+        for (key, known) in tracked where !busy.contains(key) && (known.identity.cgroup.map(cgroups.contains) ?? false) {
             switch operation {
             case .freeze:
                 // A lease's pause leaves what is paused already alone: the idle freeze stays.

@@ -51,12 +51,15 @@ struct IdleSuite {
 
     /// The rounds of idle-client.py in `fleet`'s containers `indices`, all at once: one result per round.
     private func rounds(_ fleet: RuncFleet, _ indices: [Int], rounds: Int, python: String, freezer: Hierarchy) throws -> [Round] {
-        let clients = try indices.map { index -> (Process, Pipe) in
+        // Spread over the quiet time: one wake at a time is what is measured, not a queue of them.
+        let spacing = Self.after / Double(max(1, indices.count))
+        let clients = try indices.enumerated().map { position, index -> (Process, Pipe) in
             let process = Process()
             let pipe = Pipe()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
             let state = try Self.freezerState(of: fleet.pids[index], in: freezer)
-            process.arguments = ["--net=/proc/\(fleet.pids[index])/ns/net", python, client, state, "\(rounds)", "\(Self.after * 4)"]
+            process.arguments = ["--net=/proc/\(fleet.pids[index])/ns/net", python, client, state, "\(rounds)", "\(Self.after * 4)",
+                                 "\(spacing * Double(position))"]
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
             try process.run()
