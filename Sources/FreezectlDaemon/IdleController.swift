@@ -197,6 +197,12 @@ actor IdleController {
         for key in tracked.keys where !seen.contains(key) && tracked[key]?.frozen == nil {
             tracked[key] = nil
         }
+        await checkFrozen()
+    }
+
+    /// The idle-frozen targets at a listing: a failed wake tried again, a thaw by someone else
+    /// or a cgroup gone ends the idle freeze.
+    private func checkFrozen() async {
         // A thaw by someone else (docker unpause, runc resume, freezectl unpause without the
         // daemon): the target is theirs again, running, its quiet time restarted. The state is
         // the watcher's last read (it reads every watched cgroup anyway), else read now.
@@ -293,15 +299,9 @@ actor IdleController {
         }
         let figures = IdleFigures(afterMS: known.plan.after.milliseconds, quietMS: quiet.milliseconds, cpuPercent: known.peakCPU,
                                   cpuBelow: known.plan.cpuBelow, wake: known.plan.wake.rawValue, reclaim: known.plan.reclaim)
-        var options = BatchOptions(operation: .freeze)
-        options.reclaim = known.plan.reclaim
         let origin = known.plan.origin
         let message = "idle-freeze (\(origin)): quiet for \(quiet.shortDescription), no packet, CPU below \(known.plan.cpuBelow)%"
-        options.audit = audit.annotating { record in
-            record.rule = origin
-            record.message = record.message ?? message
-        }
-        let result = await run(known.item, options)
+        let result = await run(known.item, options(.freeze, memory: known.plan.reclaim, rule: origin, message: message))
         guard result.outcome == .ok else {
             // Failed (rolled back by the batch), or paused by someone else meanwhile: not ours.
             files.remove(id)
@@ -374,14 +374,8 @@ actor IdleController {
             traffic.unwatch(watch)
             watches[watch] = nil
         }
-        var options = BatchOptions(operation: .thaw)
-        options.prefetch = frozen.record.reclaim
         let message = "wake: \(cause)" + (socket.map { " (\($0))" } ?? "")
-        options.audit = audit.annotating { record in
-            record.rule = frozen.record.origin
-            record.message = record.message ?? message
-        }
-        let result = await run(known.item, options)
+        let result = await run(known.item, options(.thaw, memory: frozen.record.reclaim, rule: frozen.record.origin, message: message))
         let latency = ContinuousClock.now - since
         guard result.outcome == .ok || result.outcome == .already else {
             // Not thawed: still frozen by us, still recorded; the next listing tries again.
@@ -511,6 +505,17 @@ actor IdleController {
     }
 
     // MARK: -
+
+    /// A freeze (with a reclaim) or thaw (with a prefetch) audited with the rule and why.
+    private func options(_ operation: BatchOptions.Operation, memory: Bool, rule: String, message: String) -> BatchOptions {
+        var options = BatchOptions(operation: operation)
+        if operation == .freeze { options.reclaim = memory } else { options.prefetch = memory }
+        options.audit = audit.annotating { record in
+            record.rule = rule
+            record.message = record.message ?? message
+        }
+        return options
+    }
 
     /// One target along its route, audited (the watcher told; never cancelled half-way): the
     /// batch's `perform` for one item, without a batch's task group, which a wake would wait on.
