@@ -28,7 +28,7 @@ import SystemPackage
 actor IdleController {
     /// How often running targets are sampled: the freeze comes at most this long after `after`.
     static let sampleInterval: Duration = .milliseconds(250)
-    /// The targets are judged again at each listing of the state watcher (every 3 s, and after
+    /// The targets are judged again at each listing of the state watcher (every 5 s, and after
     /// the daemon's own operations: new containers, changed labels, a reloaded configuration),
     /// and idle-frozen ones checked for a thaw by someone else; the sources are not listed twice.
 

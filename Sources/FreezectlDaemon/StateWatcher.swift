@@ -34,7 +34,7 @@ final class StateWatcher: Sendable {
     /// 500 ms, so its change shows up to half a second late).
     static let ownGrace: Duration = .seconds(1)
     /// How often the sources are listed again.
-    static let refreshInterval: Duration = .seconds(3)
+    static let refreshInterval: Duration = .seconds(5)
     /// How often v1 cgroups are read, all in one pass.
     static let pollInterval: Duration = .milliseconds(500)
 

@@ -44,7 +44,7 @@ struct IdleReport {
         var rows = ["## 8. Idle freeze and wake on the first packet", "",
                     "runc containers serving a page with busybox httpd, each in a network namespace of its own, opted in with `io.freezectl.idle-after=\(Int(IdleSuite.after))s`, judged by freezectld (release build). "
                     + "Benchmarks/idle-client.py runs inside each container's network namespace: it waits until the container's freezer.state says FROZEN, then times one HTTP/1.0 request (the first: its SYN wakes the container) and one right after (the same container, running); the added latency is the first's quantile minus the second's. "
-                    + "Detection: from the end of the last request to FROZEN seen (read every 2 ms). "
+                    + "Detection: from the end of the last request to FROZEN seen (read every 20 ms). "
                     + "Watching: freezectld's user and system CPU time (/proc/PID/stat) over a window in which every container is idle-frozen, then one wake in every fifth container; the clients of several containers start spread over the quiet time, so that one wake is measured at a time, not a queue of simultaneous ones.", "",
                     "| what | median (p10–p90) | p99 | samples |", "|---|---|---|---|"]
         for series in report.series where series.group == "idle" {
