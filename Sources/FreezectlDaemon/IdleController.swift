@@ -93,6 +93,7 @@ actor IdleController {
     /// is awaited, and none of it may touch them meanwhile.
     private var busy: Set<String> = []
     private var stopping = false
+    private var stopTask: Task<Void, Never>?
 
     init(resolver: Resolver, configuration: ConfigurationStore, audit: AuditTrail, hub: EventHub, watcher: StateWatcher,
          metrics: DaemonMetrics, stateDirectory: FilePath, logger: Logger) throws {
@@ -136,9 +137,17 @@ actor IdleController {
     }
 
     /// SIGTERM: every idle-frozen target is thawed (nobody else would wake it); no new freeze.
+    /// Every caller (the shutdown handler, the loop's end) returns only when the thaws are done:
+    /// the daemon must not exit before them.
     func stop() async {
-        guard !stopping else { return }
+        if let stopping = stopTask { return await stopping.value }
         stopping = true
+        let task = Task { await self.thawEverything() }
+        stopTask = task
+        await task.value
+    }
+
+    private func thawEverything() async {
         for key in tracked.keys where tracked[key]?.frozen != nil {
             await wake(key, cause: "shutdown", socket: nil, since: .now)
         }
@@ -263,14 +272,14 @@ actor IdleController {
             }
             let packets = known.packetsNow
             let elapsed = Double((now - known.sampled).nanoseconds)
-            var busy = packets != known.packets
+            var active = packets != known.packets
             if let cpu, let last = known.cpu, elapsed > 0 {
                 // A counter that went back (a new cgroup at the path) counts as busy.
                 let percent = cpu >= last ? Double(cpu - last) / elapsed * 100 : .infinity
-                if percent >= known.plan.cpuBelow { busy = true } else { known.peakCPU = max(known.peakCPU ?? 0, percent) }
+                if percent >= known.plan.cpuBelow { active = true } else { known.peakCPU = max(known.peakCPU ?? 0, percent) }
             }
             (known.cpu, known.packets, known.sampled) = (cpu, packets, now)
-            if busy {
+            if active {
                 known.quietSince = now
                 known.peakCPU = nil
             }

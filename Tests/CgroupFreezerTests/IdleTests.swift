@@ -248,10 +248,12 @@ struct IdleTests {
         defer { scene.destroy() }
         let runc = scene.runc
         let web = try scene.web("web")
+        // More than one: the daemon must not exit before its last thaw is done.
+        let others = try ["web2", "web3"].map { try scene.web($0) }
         let daemon = try scene.start()
-        #expect(Self.untilFrozen(web) != nil)
+        #expect(([web] + others).allSatisfy { Self.untilFrozen($0) != nil })
         #expect(daemon.stop(SIGTERM)?.status == 0)
-        #expect(try runc.list()["web"] == "running", "SIGTERM thawed it: nobody else would")
+        #expect(try runc.list() == ["web": "running", "web2": "running", "web3": "running"], "SIGTERM thawed them: nobody else would")
 
         try daemon.start()
         #expect(Self.untilFrozen(web) != nil)
