@@ -351,16 +351,37 @@ actor IdleController {
 
     /// The `idle-freeze` event, with what made the target idle and what its reclaim gave back.
     private func announce(_ known: Tracked, figures: IdleFigures, message: String, memory: MemoryReport?) {
-        var event = Event(type: .idle, action: "idle-freeze")
+        var figures = figures
+        figures.reclaimedBytes = memory.map { $0.residentBefore > $0.residentAfter ? $0.residentBefore - $0.residentAfter : 0 }
+        publish("idle-freeze", known, rule: known.plan.origin, cause: nil, message: message, figures: figures)
+        countFrozen()
+    }
+
+    /// An `idle` event about `known`.
+    private func publish(_ action: String, _ known: Tracked, rule: String, cause: String?, message: String, figures: IdleFigures? = nil) {
+        var event = Event(type: .idle, action: action)
         event.target = known.reference
         event.cgroup = known.target.cgroup.path.string
-        event.rule = known.plan.origin
+        event.rule = rule
+        event.cause = cause
         event.message = message
         event.idle = figures
-        event.idle?.reclaimedBytes = memory.map { $0.residentBefore > $0.residentAfter ? $0.residentBefore - $0.residentAfter : 0 }
         event.describe(known.item.resolved?.container)
         hub.publish(event)
-        countFrozen()
+    }
+
+    /// Ends an idle freeze in the controller's books (its watch, its record): the target is
+    /// running, or someone else's, and its quiet time starts again.
+    private func endFreeze(_ known: inout Tracked) {
+        guard let frozen = known.frozen else { return }
+        if let watch = frozen.watch {
+            traffic.unwatch(watch)
+            watches[watch] = nil
+        }
+        files.remove(frozen.id)
+        known.frozen = nil
+        known.quietSince = .now
+        known.peakCPU = nil
     }
 
     /// The `freezectl_idle_frozen` gauge, after a change.
@@ -382,6 +403,7 @@ actor IdleController {
         if let watch = frozen.watch {
             traffic.unwatch(watch)
             watches[watch] = nil
+            known.frozen?.watch = nil
         }
         let message = "wake: \(cause)" + (socket.map { " (\($0))" } ?? "")
         let result = await run(known.item, options(.thaw, memory: frozen.record.reclaim, rule: frozen.record.origin, message: message))
@@ -389,51 +411,26 @@ actor IdleController {
         guard result.outcome == .ok || result.outcome == .already else {
             // Not thawed: still frozen by us, still recorded; the next listing tries again.
             logger.error("\(known.reference): \(message) failed: \(result.error?.message ?? "unknown error"); tried again at the next listing")
-            known.frozen?.watch = nil
             known.frozen?.failedWake = cause
             tracked[key] = known
             return
         }
-        files.remove(frozen.id)
-        known.frozen = nil
-        known.quietSince = .now
-        known.peakCPU = nil
+        endFreeze(&known)
         (known.cpu, known.packets, known.sampled) = (resolver.freezer.cpuUsage(of: known.target), known.packetsNow, .now)
         tracked[key] = known
         metrics.woke(after: latency, cause: cause)
         countFrozen()
-        var event = Event(type: .idle, action: "wake")
-        event.target = known.reference
-        event.cgroup = known.target.cgroup.path.string
-        event.rule = frozen.record.origin
-        event.cause = cause
-        event.message = message
-        event.idle = IdleFigures(wake: frozen.record.wake.rawValue, reclaim: frozen.record.reclaim, socket: socket, latencyMS: latency.milliseconds)
-        event.describe(known.item.resolved?.container)
-        hub.publish(event)
+        publish("wake", known, rule: frozen.record.origin, cause: cause, message: message,
+                figures: IdleFigures(wake: frozen.record.wake.rawValue, reclaim: frozen.record.reclaim, socket: socket, latencyMS: latency.milliseconds))
     }
 
     /// Forgets an idle freeze someone else ended or took over (no thaw, no watch): a `wake`
     /// event for an unpause (cause `api`), `released` otherwise.
     private func release(_ key: String, cause: String, message: String, action: String = "released") {
         guard var known = tracked[key], let frozen = known.frozen else { return }
-        if let watch = frozen.watch {
-            traffic.unwatch(watch)
-            watches[watch] = nil
-        }
-        files.remove(frozen.id)
-        known.frozen = nil
-        known.quietSince = .now
-        known.peakCPU = nil
+        endFreeze(&known)
         tracked[key] = known
-        var event = Event(type: .idle, action: action)
-        event.target = known.reference
-        event.cgroup = known.target.cgroup.path.string
-        event.rule = frozen.record.origin
-        event.cause = cause
-        event.message = message
-        event.describe(known.item.resolved?.container)
-        hub.publish(event)
+        publish(action, known, rule: frozen.record.origin, cause: cause, message: message)
         countFrozen()
     }
 

@@ -88,6 +88,8 @@ public struct CgroupFreezer: Sendable {
     /// `state(_:)`, nil when it cannot be read now: for a watcher that reads again soon, where
     /// a cgroup gone or going is no state, not an error to report.
     public func stateIfReadable(_ target: FreezerTarget) -> FreezeState? {
+        // Its callers read again within a second, and an unreadable cgroup is gone or going:
+        // the error has nothing to add to "no state now".
         try? state(target)
     }
 
