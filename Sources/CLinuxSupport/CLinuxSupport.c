@@ -139,3 +139,12 @@ long clinux_process_madvise(int pidfd, const struct clinux_range *ranges, unsign
     }
     return syscall(SYS_process_madvise, pidfd, vectors, count, advice, 0);
 }
+
+// Weak: a program without the concurrency runtime leaves it NULL.
+extern clinux_enqueue_hook swift_task_enqueueGlobal_hook __attribute__((weak));
+
+int clinux_set_enqueue_global_hook(clinux_enqueue_hook hook) {
+    if (&swift_task_enqueueGlobal_hook == NULL) return 0;
+    clinux_enqueue_hook expected = NULL;
+    return __atomic_compare_exchange_n(&swift_task_enqueueGlobal_hook, &expected, hook, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}

@@ -24,6 +24,8 @@ struct API: Sendable {
     let watcher: StateWatcher
     let metrics: DaemonMetrics
     let idle: IdleController
+    /// Who is at the other end of each open connection.
+    let callers = Callers()
 
     typealias OperationRequest = DaemonAPI.OperationRequest
     typealias OperationAnswer = DaemonAPI.OperationAnswer

@@ -1,5 +1,6 @@
 import CLinuxSupport
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -23,9 +24,9 @@ public struct Caller: Sendable, CustomStringConvertible {
         userName.map { "\($0) (\(credentials))" } ?? "\(credentials)"
     }
 
-    /// The caller at the other end of `channel`; nil when its credentials cannot be read (then
-    /// it has no identity, and no access).
-    static func of(_ channel: any Channel) async -> Caller? {
+    /// The caller at the other end of `channel`, read from the socket; nil when its credentials
+    /// cannot be read (then it has no identity, and no access). `Callers` reads it once a connection.
+    static func read(_ channel: any Channel) async -> Caller? {
         guard let credentials = await PeerCredentials.of(channel) else { return nil }
         var gids = [credentials.gid]
         for gid in await supplementaryGroups(channel) where !gids.contains(gid) { gids.append(gid) }
@@ -61,5 +62,31 @@ public struct Caller: Sendable, CustomStringConvertible {
         var buffer = [CChar](repeating: 0, count: 16384)
         guard getgrgid_r(gid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.gr_name else { return nil }
         return String(cString: name)
+    }
+}
+
+/// The callers of the open connections, each read at its first request and kept until it closes.
+/// The kernel fixes a connection's credentials and groups when the client connects, so a second
+/// read could only say the same; it cost two hops to the connection's event loop (getsockopt
+/// through NIO's futures) and two reads of the user and group databases on every request. The
+/// names are those of that moment: a user renamed meanwhile is known by the new name from the
+/// next connection on.
+final class Callers: Sendable {
+    private let known = Mutex<[ObjectIdentifier: Caller]>([:])
+
+    init() {}
+
+    /// The caller at the other end of `channel`; nil when its credentials cannot be read.
+    func of(_ channel: any Channel) async -> Caller? {
+        let key = ObjectIdentifier(channel)
+        if let caller = known.withLock({ $0[key] }) { return caller }
+        guard let caller = await Caller.read(channel) else { return nil }
+        known.withLock { $0[key] = caller }
+        // Forgotten when the connection closes. The closure holds the channel until then, so no
+        // other connection can be given the same identifier while the entry is there.
+        channel.closeFuture.whenComplete { [self] _ in
+            withExtendedLifetime(channel) { _ = known.withLock { $0.removeValue(forKey: key) } }
+        }
+        return caller
     }
 }

@@ -41,6 +41,7 @@ enum Freezectld {
         commands: [])
 
     static func main() async {
+        Daemon.runTasksOnEventLoops()
         let line = program.parseOrExit(CommandLine.arguments.dropFirst())
         for kind in DaemonFile.Kind.allCases where line.flag(String(kind.parseArgument.dropFirst(2))) {
             exit(PolicyParseCheck.parseStandardInput(kind))

@@ -91,6 +91,15 @@ struct clinux_peergroups {
     unsigned int gids[256];
 };
 
+/// The Swift runtime's hook that enqueues a job on the global executor (swift_task_enqueueGlobal_hook,
+/// swift/Runtime/Concurrency.h): the job, and the runtime's own enqueue to fall back on.
+typedef void (*clinux_enqueue_original)(void *job);
+typedef void (*clinux_enqueue_hook)(void *job, clinux_enqueue_original original);
+/// Sets the hook when none is set: 1 when set, 0 when another is set or the runtime has none.
+/// A statically linked runtime is not visible to dlsym (it is linked with --exclude-libs ALL), so
+/// the hook is reached by the linker, from here.
+int clinux_set_enqueue_global_hook(clinux_enqueue_hook hook);
+
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif

@@ -107,7 +107,7 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         self.message = message
         durationMS = duration.milliseconds
         uid = getuid()
-        user = getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        user = Self.userName(uid)
         // Without an environment given, the process's own, read by name (Syscall.environment).
         sudoUser = environment.map { $0["SUDO_USER"] } ?? Syscall.environment("SUDO_USER")
         sudoUID = environment.map { $0["SUDO_UID"] } ?? Syscall.environment("SUDO_UID")
@@ -116,6 +116,18 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         // ISO8601FormatStyle is Foundation's own formatter: ISO8601DateFormatter would load ICU
         // (a calendar, a locale and number formats), a millisecond or more of a CLI run.
         time = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
+    }
+
+    /// The user's name, looked up once a process (a daemon writes a record at every change, and
+    /// each lookup read the user database); looked up again if the process's user is another.
+    static func userName(_ uid: UInt32) -> String? {
+        uid == processUser.uid ? processUser.name : lookUp(uid)
+    }
+
+    private static let processUser: (uid: UInt32, name: String?) = { let uid = getuid(); return (uid, lookUp(uid)) }()
+
+    private static func lookUp(_ uid: UInt32) -> String? {
+        getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
     }
 
     /// The kernel's host name (uname's nodename). ProcessInfo.hostName may ask the resolver

@@ -16,7 +16,7 @@ extension API {
     /// epoch, or a duration ago such as `10m`) on, narrowed by `filters` (docker's JSON form).
     /// Anyone but root sees only the events of targets a rule lets them read, and their own requests.
     func events(_ request: Request, _ context: DaemonContext) async throws -> Response {
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(.status) }
         let filter: EventFilter
         var since: Int64?
         do {

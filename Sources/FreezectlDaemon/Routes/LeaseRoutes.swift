@@ -14,14 +14,14 @@ import SystemPackage
 extension API {
     /// Root sees every lease; anyone else the leases they took.
     func listLeases(_ context: DaemonContext) async throws -> Response {
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(.lease) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(.lease) }
         let visible = await leases.all().filter { caller.credentials.isRoot || $0.requester.uid == caller.credentials.uid }
         return json(visible.map(LeaseReport.init), status: .ok)
     }
 
     /// Ends a lease now (thaws what it froze): root, or whoever took it.
     func deleteLease(_ context: DaemonContext) async throws -> Response {
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(.lease) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(.lease) }
         let id = context.parameters.get("id") ?? ""
         guard let lease = await leases.lease(id) else {
             return json(Refusal(error: "not-found", message: "lease \(id): no such lease (GET /v1/leases lists them)"), status: .notFound)

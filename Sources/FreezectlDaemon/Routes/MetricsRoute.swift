@@ -14,7 +14,7 @@ import SystemPackage
 extension API {
     /// `GET /metrics`: root, or anyone a rule lets read some status.
     func metricsText(_ context: DaemonContext) async throws -> Response {
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(.status) }
         guard policy.policy.mayEver(caller, .status) else {
             return refuse(caller, .status, ["(metrics)"], message: "metrics: \(caller) is not allowed to read any status (no rule of the policy grants it)")
         }

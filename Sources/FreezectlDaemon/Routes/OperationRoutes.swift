@@ -26,7 +26,7 @@ extension API {
 
     func operate(_ operation: BatchOptions.Operation, _ request: Request, _ context: DaemonContext) async throws -> Response {
         let action: Policy.Action = operation == .freeze ? .pause : .unpause
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(action) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(action) }
         let granted: Granted
         switch await grant(operation, request, context, caller: caller) {
         case .answered(let response): return response

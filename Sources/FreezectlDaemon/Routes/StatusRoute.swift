@@ -13,7 +13,7 @@ import SystemPackage
 /// `GET /v1/status` (docs/api.yaml).
 extension API {
     func status(_ request: Request, _ context: DaemonContext) async throws -> Response {
-        guard let caller = await Caller.of(context.channel) else { return noCredentials(.status) }
+        guard let caller = await callers.of(context.channel) else { return noCredentials(.status) }
         let policy = self.policy.policy
         var targets: [TargetSpec] = []
         let selection: TargetSelection
