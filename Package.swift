@@ -226,7 +226,12 @@ let package = Package(
                 "CommandSyntax",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // Linked by lld with packed relative relocations (RELR), as freezectl: the dynamic
+            // relocations were 3.5 MiB of .rela.dyn, read at every start and kept resident
+            // (docs/performance.md, "freezectld at the kernel's pace").
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+                                           .when(configuration: .release))]
         ),
         // The command tree of freezectl and freezectl-engines, and the kernel-side routes: no
         // network client, FoundationEssentials only (issue 16, docs/performance.md).
@@ -318,6 +323,10 @@ let package = Package(
                 "CgroupFreezer",
                 "CKernelFloor",
                 "CommandSyntax",
+                // The library's own batch by label, which freezectld's is measured against.
+                "ContainerRuntimes",
+                "FreezerOperations",
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Pure logic, no root, no cgroups: `swift test --filter UnitTests`.

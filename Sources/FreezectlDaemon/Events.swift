@@ -3,6 +3,7 @@ import ContainerEngines
 import ContainerRuntimes
 import Foundation
 import FreezectlReports
+import NIOCore
 import Synchronization
 import SystemPackage
 
@@ -98,7 +99,9 @@ struct IdleFigures: Encodable, Sendable {
 /// Where events go: the recent ones (for `since`) and every open `/v1/events` stream.
 final class EventHub: Sendable {
     private struct State {
-        var recent: [Event] = []
+        /// A ring: dropping the oldest of an array moved the other 999 at every event, the most
+        /// of a pause's time in the hub.
+        var recent = CircularBuffer<Event>(initialCapacity: EventHub.recentLimit + 1)
         var subscribers: [UInt64: AsyncStream<Event>.Continuation] = [:]
         var nextID: UInt64 = 0
         var closed = false
@@ -124,7 +127,7 @@ final class EventHub: Sendable {
         state.withLock { state in
             if event.id == nil, let cgroup = event.cgroup { event.describe(state.containers[cgroup]) }
             state.recent.append(event)
-            if state.recent.count > Self.recentLimit { state.recent.removeFirst(state.recent.count - Self.recentLimit) }
+            if state.recent.count > Self.recentLimit { state.recent.removeFirst() }
             for subscriber in state.subscribers.values { subscriber.yield(event) }
         }
     }

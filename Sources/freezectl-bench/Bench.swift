@@ -149,7 +149,7 @@ struct FreezectlBench {
         }
         let daemon = freezectld ?? URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("freezectld").path
         if only.isEmpty || only.contains("daemon") {
-            try DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
+            try await DaemonSuite(plan: plan, layout: layout, freezectld: daemon, spawner: spawner, scratch: scratch, rootfs: rootfs)
                 .run(into: &report)
         }
         if only.isEmpty || only.contains("idle") {

@@ -1,9 +1,13 @@
 import CgroupFreezer
+import ContainerRuntimes
 import Foundation
+import FreezerOperations
+import SystemPackage
 
 /// freezectld: pause+unpause of one runc container through the API (this process as the client,
 /// one kept-alive connection) against `runc pause` + `runc resume`; requests per second for status
-/// and for pause/unpause pairs from several connections; the daemon's idle and loaded RSS.
+/// and for pause/unpause pairs from 8 connections on 8 containers; one API call each way for a
+/// batch by label against the library's own batch of the same; the daemon's idle and loaded RSS.
 struct DaemonSuite {
     let plan: Plan
     let layout: CgroupLayout
@@ -12,71 +16,83 @@ struct DaemonSuite {
     let scratch: String
     let rootfs: String
 
-    func run(into report: inout Report) throws {
+    /// Connections (and containers, one each) of the throughput runs.
+    static let connections = 8
+
+    func run(into report: inout Report) async throws {
         guard FileManager.default.isExecutableFile(atPath: freezectld) else {
             report.skipped.append("daemon: no freezectld binary at \(freezectld)")
             return
         }
-        let fleet = try RuncFleet(count: 1, prefix: "fzb-daemon", labels: ["fzbench": "daemon"], rootfs: rootfs, scratch: scratch, spawner: spawner)
-        defer { fleet.destroy() }
-        let socket = scratch + "/freezectld.sock"
-        let daemon = try BenchDaemon(freezectld, socket: socket, state: scratch + "/freezectld-state", runtimeRoot: fleet.root)
-        defer { daemon.stop() }
-        let connection = daemon.connection
-        usleep(500_000)  // its first listing of the sources
-        let idle = Double(Self.residentKiB(daemon.process.processIdentifier))
+        do {
+            let fleet = try RuncFleet(count: Self.connections, prefix: "fzb-daemon", labels: ["fzbench": "daemon"], rootfs: rootfs, scratch: scratch,
+                                      spawner: spawner)
+            defer { fleet.destroy() }
+            let socket = scratch + "/freezectld.sock"
+            let daemon = try BenchDaemon(freezectld, socket: socket, state: scratch + "/freezectld-state", runtimeRoot: fleet.root)
+            defer { daemon.stop() }
+            usleep(500_000)  // its first listing of the sources
+            let idle = Double(Self.residentKiB(daemon.process.processIdentifier))
 
-        try measurePairs(fleet: fleet, connection: connection, into: &report)
-        try measureThroughput(fleet: fleet, socket: socket, daemon: daemon.process, idle: idle, into: &report)
+            try measurePairs(fleet: fleet, connection: daemon.connection, into: &report)
+            try measureThroughput(fleet: fleet, socket: socket, daemon: daemon.process, idle: idle, into: &report)
+        }
+        try await measureBatch(into: &report)
     }
 
-    /// Pause+unpause pairs through the API and through runc, alternating which goes first.
+    /// Pause+unpause pairs through the API and through runc, alternating which goes first. The
+    /// time is the pause's and the unpause's; the kernel's freezer state, read after each, is not in it.
     private func measurePairs(fleet: RuncFleet, connection: UnixHTTPConnection, into report: inout Report) throws {
         let id = fleet.ids[0]
+        let pids = [fleet.pids[0]]
         let target = #"{"targets": ["runc:\#(id)"]}"#
         var api = Series(group: "daemon", name: "pause+unpause 1 runc container, freezectld API (connection reused)",
                          parameters: ["tool": "freezectld", "operation": "pair"])
         var runc = Series(group: "daemon", name: "pause+unpause 1 runc container, runc pause + runc resume",
                           parameters: ["tool": "runc", "operation": "pair"])
         let clock = ContinuousClock()
-        for round in 0..<plan.cliRounds * 2 {
+        for round in 0..<plan.cliRounds * 4 {
             for tool in round % 2 == 0 ? ["freezectld", "runc"] : ["runc", "freezectld"] {
-                let start = clock.now
+                var start = clock.now
                 if tool == "freezectld" {
                     try connection.expectOK("POST", "/v1/pause", body: target)
-                    try expect(fleet.pids, frozen: true, after: "the API's pause")
-                    try connection.expectOK("POST", "/v1/unpause", body: target)
                 } else {
                     try spawner.must(fleet.runc, ["--root", fleet.root, "pause", id])
-                    try expect(fleet.pids, frozen: true, after: "runc pause")
+                }
+                var elapsed = start.duration(to: clock.now)
+                try expect(pids, frozen: true, after: tool + "'s pause")
+                start = clock.now
+                if tool == "freezectld" {
+                    try connection.expectOK("POST", "/v1/unpause", body: target)
+                } else {
                     try spawner.must(fleet.runc, ["--root", fleet.root, "resume", id])
                 }
-                let elapsed = seconds(start.duration(to: clock.now))
-                try expect(fleet.pids, frozen: false, after: tool + "'s unpause")
-                if tool == "freezectld" { api.samples.append(elapsed) } else { runc.samples.append(elapsed) }
+                elapsed += start.duration(to: clock.now)
+                try expect(pids, frozen: false, after: tool + "'s unpause")
+                if tool == "freezectld" { api.samples.append(seconds(elapsed)) } else { runc.samples.append(seconds(elapsed)) }
             }
         }
         report.add(api)
         report.add(runc)
-        progress("pause+unpause through freezectld: \(formatDuration(api.median)), runc: \(formatDuration(runc.median))")
-
+        progress("pause+unpause through freezectld: \(formatDuration(api.median)) (p99 \(formatDuration(api.quantile(0.99)))), runc: \(formatDuration(runc.median))")
     }
 
-    /// Requests per second over several connections at once, and the daemon's memory.
+    /// Requests per second over 8 connections at once, each on a container of its own, and the
+    /// daemon's memory.
     private func measureThroughput(fleet: RuncFleet, socket: String, daemon: Process, idle: Double, into report: inout Report) throws {
-        let id = fleet.ids[0]
-        let target = #"{"targets": ["runc:\#(id)"]}"#
-        let connections = 8, perConnection = plan.quick ? 10 : 250
-        let status = try throughput(socket: socket, connections: connections, requests: perConnection) { connection, _ in
-            try connection.expectOK("GET", "/v1/status?target=runc:\(id)", body: nil)
+        let ids = fleet.ids
+        let perConnection = plan.quick ? 10 : 2000
+        let status = try throughput(socket: socket, connections: ids.count, requests: perConnection) { connection, index in
+            try connection.expectOK("GET", "/v1/status?target=runc:\(ids[index])", body: nil)
         }
-        report.add(Series(group: "daemon", name: "status requests per second (\(connections) connections)", unit: "req/s",
+        report.add(Series(group: "daemon", name: "status requests per second (\(ids.count) connections on \(ids.count) containers)", unit: "req/s",
                           parameters: ["tool": "freezectld", "operation": "status-rps"], samples: [status]))
-        let pairs = try throughput(socket: socket, connections: connections, requests: perConnection / 2) { connection, _ in
+        let pairs = try throughput(socket: socket, connections: ids.count, requests: perConnection / 2) { connection, index in
+            let target = #"{"targets": ["runc:\#(ids[index])"]}"#
             try connection.expectOK("POST", "/v1/pause", body: target)
             try connection.expectOK("POST", "/v1/unpause", body: target)
         }
-        report.add(Series(group: "daemon", name: "pause/unpause pairs per second (\(connections) connections on 1 container)", unit: "req/s",
+        report.add(Series(group: "daemon", name: "pause/unpause pairs per second (\(ids.count) connections on \(ids.count) containers)", unit: "req/s",
                           parameters: ["tool": "freezectld", "operation": "pair-rps"], samples: [pairs]))
         try expect(fleet.pids, frozen: false, after: "the throughput runs")
         let loaded = Double(Self.peakKiB(daemon.processIdentifier))
@@ -87,19 +103,63 @@ struct DaemonSuite {
         progress("freezectld: \(Int(status)) status/s, \(Int(pairs)) pairs/s, RSS \(Int(idle / 1024)) MiB idle, \(Int(loaded / 1024)) MiB peak")
     }
 
-    /// Operations per second over `connections` connections, each doing `requests` operations.
+    /// 1,000 containers (10 with --quick) paused, then unpaused, through one API call each way
+    /// (`all` with a label filter), against the library's own batch of the same in this process
+    /// (Resolver: resolve the selection, run the batch), alternating which goes first.
+    private func measureBatch(into report: inout Report) async throws {
+        let count = plan.quick ? 10 : 1000
+        let fleet = try RuncFleet(count: count, prefix: "fzb-dbatch", labels: ["fzbench": "dbatch"], rootfs: rootfs, scratch: scratch, spawner: spawner)
+        defer { fleet.destroy() }
+        let daemon = try BenchDaemon(freezectld, socket: scratch + "/freezectld-batch.sock", state: scratch + "/freezectld-batch-state",
+                                     runtimeRoot: fleet.root)
+        defer { daemon.stop() }
+        usleep(500_000)
+        let resolver = Resolver(freezer: try CgroupFreezer(), catalog: ContainerCatalog(runtimeRoots: [FilePath(fleet.root)]))
+        let selection = TargetSelection(targets: [], all: true, filter: try ContainerFilter(parsing: ["label=fzbench=dbatch"]))
+        let body = #"{"all": true, "filters": ["label=fzbench=dbatch"]}"#
+        var series: [String: Series] = [:]
+        for (tool, operation) in [("freezectld", "pause"), ("freezectld", "unpause"), ("library", "pause"), ("library", "unpause")] {
+            series[tool + operation] = Series(group: "daemon", name: "\(operation) \(count) runc containers by label, \(tool == "library" ? "the library's batch" : "one freezectld API call")",
+                                              parameters: ["tool": tool, "operation": "batch-" + operation, "containers": "\(count)"])
+        }
+        let clock = ContinuousClock()
+        for round in 0..<plan.cliRounds {
+            for tool in round % 2 == 0 ? ["freezectld", "library"] : ["library", "freezectld"] {
+                for (operation, freeze) in [("pause", true), ("unpause", false)] {
+                    let start = clock.now
+                    if tool == "freezectld" {
+                        try daemon.connection.expectOK("POST", "/v1/" + operation, body: body)
+                    } else {
+                        let items = await resolver.resolve(selection, for: freeze ? .pause : .unpause)
+                        let results = await resolver.run(items, options: BatchOptions(operation: freeze ? .freeze : .thaw))
+                        guard results.count == count, results.allSatisfy({ $0.outcome != .error }) else {
+                            throw BenchError("the library's \(operation) of \(count) containers: \(results.filter { $0.outcome == .error }.count) failed of \(results.count)")
+                        }
+                    }
+                    series[tool + operation]!.samples.append(seconds(start.duration(to: clock.now)))
+                    try expect(fleet.pids, frozen: freeze, after: tool + "'s " + operation)
+                }
+            }
+        }
+        for key in ["freezectldpause", "librarypause", "freezectldunpause", "libraryunpause"] { report.add(series[key]!) }
+        progress("\(count) containers by label: pause \(formatDuration(series["freezectldpause"]!.median)) through the API, "
+                 + "\(formatDuration(series["librarypause"]!.median)) the library's batch")
+    }
+
+    /// Operations per second over `connections` connections, each doing `requests` operations
+    /// (given the connection's number).
     private func throughput(socket: String, connections: Int, requests: Int,
                             _ operation: @escaping @Sendable (UnixHTTPConnection, Int) throws -> Void) throws -> Double {
         let clients = try (0..<connections).map { _ in try UnixHTTPConnection(socket: socket) }
         let failures = Failures()
         let group = DispatchGroup()
         let start = ContinuousClock.now
-        for client in clients {
+        for (number, client) in clients.enumerated() {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                for index in 0..<requests {
-                    do { try operation(client, index) } catch { failures.add("\(error)"); return }
+                for _ in 0..<requests {
+                    do { try operation(client, number) } catch { failures.add("\(error)"); return }
                 }
             }
         }

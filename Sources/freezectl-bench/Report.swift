@@ -113,23 +113,55 @@ struct MarkdownReport {
         }
         let api = ratio(report.find("daemon", ["tool": "freezectld", "operation": "pair"]), report.find("daemon", ["tool": "runc", "operation": "pair"]))
         row("pause+unpause of one runc container through freezectld's API at most 0.3× `runc pause` + `runc resume`", api, { $0 <= 0.3 }, "\(formatRatio(api)) the time of runc")
+        rows += daemonTargets(row)
         rows += DeepPauseReport(report: report).targets()
         rows += IdleReport(report: report).targets()
         return rows + [""]
     }
 
+    /// Issue 35's figures for freezectld.
+    private func daemonTargets(_ row: (String, Double, (Double) -> Bool, String) -> Void) -> [String] {
+        let pair = report.find("daemon", ["tool": "freezectld", "operation": "pair"])
+        row("pause+unpause of one runc container through the API: median at most 0.5 ms", pair?.median ?? .nan, { $0 <= 0.5e-3 },
+            formatDuration(pair?.median ?? .nan))
+        row("pause+unpause of one runc container through the API: p99 at most 2 ms", pair?.quantile(0.99) ?? .nan, { $0 <= 2e-3 },
+            formatDuration(pair?.quantile(0.99) ?? .nan))
+        let pairs = report.find("daemon", ["operation": "pair-rps"])?.median ?? .nan
+        row("pause/unpause pairs per second on 8 connections on 8 containers: at least 8,000", pairs, { $0 >= 8000 }, String(format: "%.0f/s", pairs))
+        let statuses = report.find("daemon", ["operation": "status-rps"])?.median ?? .nan
+        row("status requests per second on 8 connections: at least 20,000", statuses, { $0 >= 20000 }, String(format: "%.0f/s", statuses))
+        for operation in ["pause", "unpause"] {
+            let api = report.find("daemon", ["tool": "freezectld", "operation": "batch-" + operation])
+            let library = report.find("daemon", ["tool": "library", "operation": "batch-" + operation])
+            let times = ratio(api, library)
+            row("\(api?.parameters["containers"] ?? "1000") containers by label, one API call to \(operation): within 1.5× the library's batch", times,
+                { $0 <= 1.5 }, "\(formatRatio(times)) the library's")
+        }
+        for (operation, limit) in [("rss-idle", 20.0), ("rss-loaded", 24.0)] {
+            let kib = report.find("daemon", ["operation": operation])?.median ?? .nan
+            row("freezectld resident memory \(operation == "rss-idle" ? "idle" : "under load") at most \(Int(limit)) MiB", kib, { $0 <= limit * 1024 },
+                String(format: "%.1f MiB", kib / 1024))
+        }
+        return []
+    }
+
     private func daemon() -> [String] {
         guard report.series.contains(where: { $0.group == "daemon" }) else { return [] }
         var rows = ["## 6. freezectld", "",
-                    "The benchmark is the daemon's client: one HTTP/1.1 connection on the unix socket, kept alive, one request at a time (the cheapest client, so that the figures are the daemon's). A pair is `POST /v1/pause` then `POST /v1/unpause` of `runc:ID`, against `runc pause` then `runc resume`, alternating which goes first; the kernel's freezer state is read after each. Throughput: 8 connections at once. Memory: VmRSS after start, VmHWM after the throughput runs.", "",
+                    "The benchmark is the daemon's client: one HTTP/1.1 connection on the unix socket, kept alive, one request at a time (the cheapest client, so that the figures are the daemon's). A pair is `POST /v1/pause` then `POST /v1/unpause` of `runc:ID`, against `runc pause` then `runc resume`, alternating which goes first; the kernel's freezer state is read after each (not timed). Throughput: 8 connections at once, each on a container of its own. Batch: one `POST /v1/pause` (then unpause) with `all` and a label filter over 1,000 runc containers, against the library's own batch in the harness's process (Resolver: resolve the same selection, run the batch), alternating. Memory: VmRSS after start, VmHWM after the throughput runs.", "",
                     "| what | measured |", "|---|---|"]
         let pair = report.find("daemon", ["tool": "freezectld", "operation": "pair"])
         let runc = report.find("daemon", ["tool": "runc", "operation": "pair"])
-        rows.append("| pause+unpause, freezectld API | \(cell(pair)) |")
+        rows.append("| pause+unpause, freezectld API | \(cell(pair)), p99 \(formatDuration(pair?.quantile(0.99) ?? .nan)) |")
         rows.append("| pause+unpause, runc pause + runc resume | \(cell(runc)) (API: \(formatRatio(ratio(pair, runc))) of it) |")
         for operation in ["status-rps", "pair-rps"] {
             if let series = report.find("daemon", ["operation": operation]) {
                 rows.append("| \(series.name) | \(String(format: "%.0f", series.median)) |")
+            }
+        }
+        for operation in ["batch-pause", "batch-unpause"] {
+            for tool in ["freezectld", "library"] {
+                if let series = report.find("daemon", ["tool": tool, "operation": operation]) { rows.append("| \(series.name) | \(cell(series)) |") }
             }
         }
         for operation in ["rss-idle", "rss-loaded"] {
