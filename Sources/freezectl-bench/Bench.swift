@@ -178,8 +178,13 @@ struct FreezectlBench {
     private func keepUnmeasuredParts(of report: inout Report) {
         if !only.isEmpty, let data = FileManager.default.contents(atPath: output + "/benchmarks.json"),
            let previous = try? JSONDecoder().decode(Report.self, from: data), previous.mode == report.mode {
-            let measured = Set(report.series.map(\.name))
-            report.series = previous.series.filter { !measured.contains($0.name) } + report.series
+            // A series measured again replaces the previous one of its name or of its parameters
+            // (a renamed series, e.g. the throughput's, is the same quantity).
+            func key(_ series: Series) -> String? {
+                series.parameters.isEmpty ? nil : series.group + "|" + series.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            }
+            let names = Set(report.series.map(\.name)), keys = Set(report.series.compactMap(key))
+            report.series = previous.series.filter { !names.contains($0.name) && !(key($0).map(keys.contains) ?? false) } + report.series
             report.started = "\(previous.started) (parts \(only.joined(separator: ", ")) on \(report.started))"
             var machine = previous.machine
             if let kernel = report.machine["kernel"], kernel != previous.machine["kernel"] {
