@@ -227,11 +227,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            // Linked by lld with packed relative relocations (RELR), as freezectl: the dynamic
-            // relocations were 3.5 MiB of .rela.dyn, read at every start and kept resident
-            // (docs/performance.md, "freezectld at the kernel's pace").
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
-                                           .when(configuration: .release))]
+            // Linked by lld as freezectl is: packed relative relocations (RELR; 3.5 MiB of
+            // .rela.dyn were read at every start and kept resident), no exported symbols, and the
+            // functions the daemon runs laid out together (scripts/freezectld-hot-code.order, made by
+            // scripts/hot-code-order.sh freezectld): docs/performance.md, "freezectld at the kernel's pace".
+            linkerSettings: [.unsafeFlags([
+                "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/freezectld-hot-code.order",
+                "-Xlinker", "--no-warn-symbol-ordering",
+            ], .when(configuration: .release))]
         ),
         // The command tree of freezectl and freezectl-engines, and the kernel-side routes: no
         // network client, FoundationEssentials only (issue 16, docs/performance.md).
