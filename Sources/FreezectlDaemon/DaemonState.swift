@@ -66,18 +66,22 @@ enum DaemonState {
     /// Writes a record: `value` as JSON (keys sorted) replaces `name` in `directory` atomically
     /// (RegularFile.replace), readable by root alone.
     static func write(_ value: some Encodable, as name: String, in directory: FilePath, durable: Bool = true) throws(Error) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data: Data
+        let data = try encoded(value, for: directory.appending(name))
         do {
-            data = try encoder.encode(value)
-        } catch {
-            throw .record(path: directory.appending(name), reason: "not encoded: \(error)", errno: nil)
-        }
-        do {
-            try RegularFile.replace(name, in: directory, with: Array(data), mode: 0o600, durable: durable)
+            try RegularFile.replace(name, in: directory, with: data, mode: 0o600, durable: durable)
         } catch {
             throw .record(path: directory.appending(name), reason: error.message, errno: error.errno)
+        }
+    }
+
+    /// A record's bytes: `value` as JSON, keys sorted.
+    static func encoded(_ value: some Encodable, for path: FilePath) throws(Error) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            throw .record(path: path, reason: "not encoded: \(error)", errno: nil)
         }
     }
 }

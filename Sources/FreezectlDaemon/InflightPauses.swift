@@ -17,6 +17,10 @@ import SystemPackage
 /// left alone (audited as `dropped`).
 struct InflightPauses: Sendable {
     let directory: FilePath
+    /// The directory, held open for the daemon's life: a record is created in it under its final
+    /// name and removed by name, with no path walked, no temporary name and no rename (a third
+    /// of a pause's cost in the record; docs/performance.md, "freezectld at the kernel's pace").
+    private let handle: DirectoryHandle
 
     /// The largest record read: one of thousands of cgroups is well below it.
     static let sizeLimit = 4 << 20
@@ -36,6 +40,13 @@ struct InflightPauses: Sendable {
     init(stateDirectory: FilePath) throws(DaemonState.Error) {
         directory = stateDirectory.appending("inflight")
         try DaemonState.directory(directory, mode: 0o700, private: true)
+        do {
+            let state = try DirectoryHandle.opening(stateDirectory)
+            defer { state.release() }
+            handle = try state.subdirectory("inflight")
+        } catch {
+            throw .directory(path: directory, reason: "cannot be opened (\(error.message))", errno: error.errno)
+        }
     }
 
     /// Records a pause of `items` before it starts; returns the record's ID (nil when there is
@@ -49,17 +60,45 @@ struct InflightPauses: Sendable {
         }
         guard !targets.isEmpty else { return nil }
         let id = Lease.newID()
+        let name = id + ".json"
         // Not flushed to disk (0.8 ms a pause here, half the daemon's pairs a second): the record
         // guards against the daemon's death, which leaves it in the page cache, and a machine
-        // crash leaves nothing to put back, since no cgroup survives a reboot.
-        try DaemonState.write(Record(targets: targets, requester: requester), as: id + ".json", in: directory, durable: false)
+        // crash leaves nothing to put back, since no cgroup survives a reboot. Not renamed into
+        // place either: the pause starts only once the record is whole, so a record cut short
+        // by the daemon's death is one of a pause that never began (reconcile removes it).
+        let data = try DaemonState.encoded(Record(targets: targets, requester: requester), for: directory.appending(name))
+        do {
+            try handle.create(name, with: data, mode: 0o600)
+        } catch {
+            throw .record(path: directory.appending(name), reason: error.message, errno: error.errno)
+        }
         return id
     }
 
     /// The pause is done (whatever its results): its record goes.
     func end(_ id: String?) {
         guard let id else { return }
-        unlink(directory.appending(id + ".json").string)
+        handle.remove(id + ".json")
+    }
+
+    /// The record at `path`; nil when it cannot be read (left in place, logged) or is not whole.
+    private static func record(at path: FilePath, logger: Logger) -> Record? {
+        let text: String
+        do {
+            text = try RegularFile.read(path, limit: sizeLimit)
+        } catch {
+            logger.error("in-flight record \(path) not read (left in place): \(error.withNextStep)")
+            return nil
+        }
+        do {
+            return try JSONDecoder().decode(Record.self, from: Data(text.utf8))
+        } catch {
+            // Written whole before its pause began: one that does not decode was cut short by the
+            // daemon's death while it was written, and nothing was frozen for it.
+            logger.warning("in-flight record \(path) is not whole (\(error)): its pause never began; removed")
+            unlink(path.string)
+            return nil
+        }
     }
 
     /// At start, before anyone can connect: every cgroup of a record a killed daemon left that is
@@ -71,13 +110,7 @@ struct InflightPauses: Sendable {
         }
         for name in names where name.hasSuffix(".json") && Lease.isID(name.dropLast(5)) {
             let path = directory.appending(name)
-            let record: Record
-            do {
-                record = try JSONDecoder().decode(Record.self, from: Data(try RegularFile.read(path, limit: Self.sizeLimit).utf8))
-            } catch {
-                logger.error("in-flight record \(path) not read (left in place): \(error)")
-                continue
-            }
+            guard let record = Self.record(at: path, logger: logger) else { continue }
             var items: [Resolution] = []
             for entry in record.targets {
                 do {

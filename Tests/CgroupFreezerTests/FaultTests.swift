@@ -353,7 +353,7 @@ struct FaultTests {
         #expect(daemon.stop(SIGTERM)?.exited == true)
     }
 
-    @Test("an in-flight record freezectld cannot read at start is kept and logged (never dropped without a word); a readable one's cgroup gone since is nothing to put back, and the record goes")
+    @Test("in-flight records freezectld finds at start: one cut short (its writer died before the pause began) is removed and logged; one it cannot read (over the size limit) is kept and logged, never dropped without a word; a readable one's cgroup gone since is nothing to put back, and the record goes")
     func unreadableInflightRecordIsKept() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -364,13 +364,18 @@ struct FaultTests {
         let inflight = daemon.state + "/inflight"
         let torn = inflight + "/" + String(repeating: "ab", count: 16) + ".json"
         try #"{"targets": [{"cgroup": "/sys/fs/cgroup/unified/x""#.write(toFile: torn, atomically: false, encoding: .utf8)
+        let huge = inflight + "/" + String(repeating: "ef", count: 16) + ".json"
+        try Data(repeating: 0x20, count: (4 << 20) + 1).write(to: URL(fileURLWithPath: huge))
         let gone = inflight + "/" + String(repeating: "cd", count: 16) + ".json"
         let identity = #"{"device": 1, "inode": 1}"#
         try #"{"targets": [{"cgroup": "/sys/fs/cgroup/unified/freezectl-test-\#(getpid())-gone", "identity": \#(identity)}], "requester": {"uid": 0, "gid": 0, "pid": 1}}"#
             .write(toFile: gone, atomically: false, encoding: .utf8)
         try daemon.start()
-        #expect(FileManager.default.fileExists(atPath: torn), "an unreadable record is left for an operator")
-        #expect(eventually(seconds: 5) { daemon.process?.stderrSoFar.contains("in-flight record \(torn) not read (left in place)") == true },
+        #expect(eventually(seconds: 5) { daemon.process?.stderrSoFar.contains("in-flight record \(torn) is not whole") == true },
+                "\(daemon.process?.stderrSoFar ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: torn), "a record cut short is of a pause that never began")
+        #expect(FileManager.default.fileExists(atPath: huge), "an unreadable record is left for an operator")
+        #expect(eventually(seconds: 5) { daemon.process?.stderrSoFar.contains("in-flight record \(huge) not read (left in place)") == true },
                 "\(daemon.process?.stderrSoFar ?? "")")
         #expect(!FileManager.default.fileExists(atPath: gone), "a record whose cgroup is gone has nothing left to put back")
         #expect(daemon.stop(SIGTERM)?.exited == true)

@@ -86,14 +86,7 @@ package enum RegularFile {
             if geteuid() == 0 && fchown(fd, owner.st_uid, owner.st_gid) != 0 {
                 throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fchown", errno: Errno(rawValue: errno))
             }
-            var written = 0
-            while written < data.count {
-                switch data.withUnsafeBytes({ Syscall.write(fd, UnsafeRawBufferPointer(rebasing: $0[written...])) }) {
-                case .success(let count) where count > 0: written += count
-                case .success: throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
-                case .failure(let errno): throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: errno)
-                }
-            }
+            try writeAll(data, to: fd, path: directory.appending(temporary))
             if durable && fsync(fd) != 0 { throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "fsync", errno: Errno(rawValue: errno)) }
             if renameat(dirfd, temporary, dirfd, name) != 0 {
                 throw CgroupLayout.Error.io(path: directory.appending(name), operation: "rename", errno: Errno(rawValue: errno))
@@ -104,6 +97,18 @@ package enum RegularFile {
         } catch {
             unlinkat(dirfd, temporary, 0)
             throw CgroupLayout.Error.io(path: directory.appending(temporary), operation: "write", errno: .ioError)
+        }
+    }
+
+    /// Writes all of `data` to `fd` (a short write is continued; none at all is an I/O error).
+    static func writeAll(_ data: [UInt8], to fd: Int32, path: FilePath) throws(CgroupLayout.Error) {
+        var written = 0
+        while written < data.count {
+            switch data.withUnsafeBytes({ Syscall.write(fd, UnsafeRawBufferPointer(rebasing: $0[written...])) }) {
+            case .success(let count) where count > 0: written += count
+            case .success: throw CgroupLayout.Error.io(path: path, operation: "write", errno: .ioError)
+            case .failure(let errno): throw CgroupLayout.Error.io(path: path, operation: "write", errno: errno)
+            }
         }
     }
 
@@ -159,6 +164,30 @@ package struct DirectoryHandle: Sendable {
         guard file >= 0 else { throw RegularFile.openError(path, Errno(rawValue: errno)) }
         defer { close(file) }
         return try RegularFile.readBytes(opened: file, path: path, limit: limit)
+    }
+
+    /// Creates the regular file `name` in this directory with `data` (a name already there, a
+    /// symlink included, is refused, never replaced). Not atomic: a writer killed meanwhile leaves
+    /// a partial file, which is for callers whose readers can tell (a record written before what
+    /// it records starts). What was created is removed when the write fails.
+    package func create(_ name: String, with data: [UInt8], mode: mode_t) throws(CgroupLayout.Error) {
+        let path = self.path.appending(name)
+        guard Self.isComponent(name) else { throw CgroupLayout.Error.unsafeFile(path: path, reason: "not a plain name") }
+        let file = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard file >= 0 else { throw CgroupLayout.Error.io(path: path, operation: "create", errno: Errno(rawValue: errno)) }
+        defer { close(file) }
+        do {
+            try RegularFile.writeAll(data, to: file, path: path)
+        } catch {
+            unlinkat(fd, name, 0)
+            throw error
+        }
+    }
+
+    /// Removes the file `name` of this directory; one already gone is not an error.
+    package func remove(_ name: String) {
+        guard Self.isComponent(name) else { return }
+        unlinkat(fd, name, 0)
     }
 
     /// Releases the descriptor.
