@@ -144,30 +144,34 @@ public struct OCIRuntimeSource: ContainerSourceDriver {
     /// lists the sources every few seconds, and decoding 100 unchanged files was most of its CPU
     /// while it watched 100 idle-frozen containers. A file whose bytes differ in any way (runc
     /// rewrites it on a pause, a resume, an update) is decoded again.
-    private static let decoded = Mutex<[FilePath: (bytes: [UInt8], state: RuncStateSummary)]>([:])
+    /// The engine that owns the container is kept with it: it follows from the same bytes and the
+    /// runtime root (in the path), and its substring searches were a tenth of a request's
+    /// resolution in freezectld.
+    private static let decoded = Mutex<[FilePath: (bytes: [UInt8], state: RuncStateSummary, owner: String?)]>([:])
     /// The most files remembered (more are decoded every time: a cache that cannot grow unbounded).
     private static let decodedLimit = 4096
 
     package typealias RuncStateSummary = (id: String, pid: Int32, startTime: UInt64?, labels: [String: String], bundle: String?, cgroup: TargetSpec)
 
-    /// `runcState` of `bytes`, read from `path`: decoded again only when they changed.
-    static func runcState(_ bytes: [UInt8], at path: FilePath) throws -> RuncStateSummary {
-        if let known = decoded.withLock({ $0[path] }), known.bytes == bytes { return known.state }
+    /// `runcState` of `bytes`, read from `path` in the runtime root `root`, and the engine that
+    /// owns the container: decoded again only when the bytes changed.
+    static func runcState(_ bytes: [UInt8], at path: FilePath, root: FilePath) throws -> (state: RuncStateSummary, owner: String?) {
+        if let known = decoded.withLock({ $0[path] }), known.bytes == bytes { return (known.state, known.owner) }
         let state = try runcState(Data(bytes))
+        let owner = EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root)
         decoded.withLock { cache in
             if cache.count >= decodedLimit && cache[path] == nil { cache.removeAll() }
-            cache[path] = (bytes, state)
+            cache[path] = (bytes, state, owner)
         }
-        return state
+        return (state, owner)
     }
 
     private func runcContainer(id: String, in opened: RuntimeRoot) throws -> Container? {
         let file = try opened.read("state.json", of: id, limit: Self.stateFileLimit)
-        let state = try Self.runcState(file.bytes, at: file.path)
+        let (state, owner) = try Self.runcState(file.bytes, at: file.path, root: root)
         guard ProcessStart.isAlive(state.pid, startTime: state.startTime) else { return nil }
         var container = Container(source: runtime, id: state.id, name: state.id, labels: state.labels, pid: state.pid,
-                                  engineState: nil, owner: EngineOwnership.owner(annotations: state.labels, bundle: state.bundle, runtimeRoot: root),
-                                  cgroup: state.cgroup)
+                                  engineState: nil, owner: owner, cgroup: state.cgroup)
         container.runtimeRoot = root
         container.initStart = state.startTime
         container.state = ContainerStateFile(path: file.path, writers: file.writers)
