@@ -29,7 +29,7 @@ struct DaemonTests {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
-    @Test("pause, status and unpause a real cgroup through the API; 207 for a partial failure, 400 for bad input, 403 for a caller no policy allows; the socket is 0660 and gone after SIGTERM")
+    @Test("pause, status and unpause a real cgroup through the API; 207 for a partial failure, 400 for bad input, 403 for a caller no policy allows, connection after connection and request after request on one connection, each answered for its own caller; the socket is 0660 and gone after SIGTERM")
     func pauseStatusUnpause() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
@@ -68,12 +68,34 @@ struct DaemonTests {
         let refused = try request(socket, "POST", "/v1/pause", body: #"{"targets": ["cgroup:\#(cgroup.relativePath)"]}"#, user: (65534, 65534))
         #expect(refused.status == 403 && refused.body.contains("uid 65534"), "\(refused.body)")
         #expect(!cgroup.selfFrozen, "nothing was done for a refused request")
+        try checkCallersApart(socket: socket, cgroup: cgroup)
 
         daemon.signal(SIGTERM)
         let ended = daemon.wait(seconds: 10)
         #expect(ended.exited && ended.status == 0, "\(ended.stderr)")
         #expect(!FileManager.default.fileExists(atPath: socket))
         try answers.check()
+    }
+
+    /// The daemon reads a connection's caller once (Callers): connection after connection, root's
+    /// and nobody's alternating, each is answered for its own caller, and so is every request of
+    /// one kept-alive connection.
+    func checkCallersApart(socket: String, cgroup: TestCgroup) throws {
+        let path = "/v1/status?target=cgroup:\(cgroup.relativePath)"
+        for _ in 0..<15 {
+            #expect(try request(socket, "GET", path).status == 200)
+            #expect(try request(socket, "GET", path, user: (65534, 65534)).status == 403)
+        }
+        // curl keeps one connection for the URLs of one run.
+        let url = "http://localhost" + path
+        func threeOnOne(as user: (uid: Int, gid: Int)?) throws -> [Substring] {
+            // One -o a URL: each answer's body is dropped, each write-out line kept.
+            try run("/usr/bin/curl", ["-s", "--unix-socket", socket, "-w", "%{http_code} %{num_connects}\n",
+                                      "-o", "/dev/null", url, "-o", "/dev/null", url, "-o", "/dev/null", url],
+                    user: user).stdout.split(separator: "\n")
+        }
+        #expect(try threeOnOne(as: (65534, 65534)) == ["403 1", "403 0", "403 0"])
+        #expect(try threeOnOne(as: nil) == ["200 1", "200 0", "200 0"])
     }
 
     /// A daemon in its own mount namespace whose /etc/group is `groupFile` (a group the test needs
