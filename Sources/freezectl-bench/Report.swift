@@ -113,14 +113,14 @@ struct MarkdownReport {
         }
         let api = ratio(report.find("daemon", ["tool": "freezectld", "operation": "pair"]), report.find("daemon", ["tool": "runc", "operation": "pair"]))
         row("pause+unpause of one runc container through freezectld's API at most 0.3× `runc pause` + `runc resume`", api, { $0 <= 0.3 }, "\(formatRatio(api)) the time of runc")
-        rows += daemonTargets(row)
+        daemonTargets(row)
         rows += DeepPauseReport(report: report).targets()
         rows += IdleReport(report: report).targets()
         return rows + [""]
     }
 
     /// Issue 35's figures for freezectld.
-    private func daemonTargets(_ row: (String, Double, (Double) -> Bool, String) -> Void) -> [String] {
+    private func daemonTargets(_ row: (String, Double, (Double) -> Bool, String) -> Void) {
         let pair = report.find("daemon", ["tool": "freezectld", "operation": "pair"])
         row("pause+unpause of one runc container through the API: median at most 0.5 ms", pair?.median ?? .nan, { $0 <= 0.5e-3 },
             formatDuration(pair?.median ?? .nan))
@@ -142,7 +142,6 @@ struct MarkdownReport {
             row("freezectld resident memory \(operation == "rss-idle" ? "idle" : "under load") at most \(Int(limit)) MiB", kib, { $0 <= limit * 1024 },
                 String(format: "%.1f MiB", kib / 1024))
         }
-        return []
     }
 
     private func daemon() -> [String] {
